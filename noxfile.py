@@ -1,0 +1,304 @@
+"""Build, test and packaging sessions for the tg monorepo.
+
+`python3 -m nox` (what CI runs) executes the default sessions:
+
+    tests-tg-uop ... tests-tg-nn   each package tested alone, installed (not editable) with only
+                                   the packages below it, in a fresh venv
+    layers                         import-linter contracts + proof that they catch a violation
+    lint                           ruff check + ruff format --check
+    build                          sdist + wheel for every package, tg-uop wheel smoke test
+
+Extra sessions, run on demand: `nox -s typecheck`, `nox -s demo`.
+Arguments after `--` go to pytest in the test sessions, e.g. `nox -s tests-tg-uop -- -k rewrite -x`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+CONFIG = ROOT / "pyproject.toml"
+
+# Bottom to top: each package may import only the packages listed before it.
+LAYERS = ("uop", "runtime", "codegen", "schedule", "tensor", "nn")
+TEST_SESSIONS = [f"tests-tg-{name}" for name in LAYERS]
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = [*TEST_SESSIONS, "layers", "lint", "build"]
+nox.options.error_on_missing_interpreters = True
+
+# Tool versions are pinned so that lint/type results do not drift under us.
+RUFF = "ruff==0.17.6"
+MYPY = "mypy==2.4.1"
+IMPORT_LINTER = "import-linter==2.16"
+TEST_TOOLS = ("pytest>=8", "hypothesis>=6")
+
+# Third-party modules that must not even be installed next to tg-uop's tests.
+UOP_FORBIDDEN = ("numpy", "pyopencl", "pycuda")
+
+# Small script run by the session's interpreter (with -I, so neither the cwd nor PYTHONPATH leaks in):
+#   argv[1]: comma-separated modules that must NOT be importable
+#   argv[2]: comma-separated modules that MUST be importable, from inside this venv
+_ISOLATION_CHECK = r"""
+import importlib.util, os, sys
+absent = [m for m in sys.argv[1].split(",") if m]
+present = [m for m in sys.argv[2].split(",") if m]
+prefix = os.path.realpath(sys.prefix)
+errors = []
+for mod in absent:
+    if importlib.util.find_spec(mod) is not None:
+        errors.append(f"{mod} is importable but must not be in this environment")
+for mod in present:
+    spec = importlib.util.find_spec(mod)
+    if spec is None:
+        errors.append(f"{mod} is not importable")
+        continue
+    places = list(spec.submodule_search_locations or []) or [spec.origin or ""]
+    outside = [p for p in places if not os.path.realpath(p).startswith(prefix + os.sep)]
+    if outside:
+        errors.append(f"{mod} resolves outside the venv ({outside}); expected an installed copy")
+for e in errors:
+    print("ISOLATION FAILURE:", e)
+if errors:
+    sys.exit(1)
+print("isolation ok: absent =", absent, "| installed =", present)
+"""
+
+
+def _dist(name: str) -> str:
+    return f"tg-{name}"
+
+
+def _module(name: str) -> str:
+    return f"tg_{name}"
+
+
+def _pkg_dir(name: str) -> Path:
+    return ROOT / "packages" / _dist(name)
+
+
+def _requirement(name: str, extras: list[str]) -> str:
+    """A PEP 508 direct reference to the local package directory (built as a regular, non-editable wheel)."""
+    extra = f"[{','.join(extras)}]" if extras else ""
+    return f"{_dist(name)}{extra} @ {_pkg_dir(name).as_uri()}"
+
+
+def _install_local(
+    session: nox.Session, names: tuple[str, ...], *, test: bool, opencl: bool, extra: tuple[str, ...] = ()
+) -> None:
+    """Install the given tg packages from this checkout in ONE resolver run, plus `extra` requirements.
+
+    nox's uv backend does not reinstall local packages on its own (see `Session.install`'s docs), and uv
+    keeps wheels it built from local directories in its cache: --reinstall-package makes sure our packages
+    are rebuilt from the current sources every time.
+    """
+    reqs = []
+    for name in names:
+        extras = ["test"] if test else []
+        if name == "runtime" and opencl:
+            extras.append("opencl")
+        reqs.append(_requirement(name, extras))
+    flags: list[str] = []
+    if session.venv_backend == "uv":
+        for name in names:
+            flags += ["--reinstall-package", _dist(name)]
+    session.install(*flags, *reqs, *extra)
+
+
+def _check_isolation(session: nox.Session, absent: list[str], present: list[str]) -> None:
+    script = Path(session.create_tmp()).resolve() / "check_isolation.py"
+    script.write_text(_ISOLATION_CHECK, encoding="utf-8")
+    session.run("python", "-I", str(script), ",".join(absent), ",".join(present))
+
+
+def _test_session(index: int) -> None:
+    name = LAYERS[index]
+    below = LAYERS[: index + 1]
+    above = LAYERS[index + 1 :]
+
+    def tests(session: nox.Session) -> None:
+        # Runtime and everything above it get the real OpenCL backend (CI provides PoCL).
+        _install_local(session, below, test=True, opencl=index >= LAYERS.index("runtime"), extra=TEST_TOOLS)
+
+        absent = [_module(n) for n in above]
+        if name == "uop":
+            absent += UOP_FORBIDDEN
+        _check_isolation(session, absent, [_module(n) for n in below])
+
+        tests_dir = _pkg_dir(name) / "tests"
+        # Run from a scratch directory with the `pytest` entry point (not `python -m pytest`), so
+        # neither the checkout nor the src/ tree is on sys.path: the installed wheel is what gets tested.
+        with session.chdir(session.create_tmp()):
+            session.run(
+                "pytest",
+                "-c",
+                str(CONFIG),
+                "--rootdir",
+                str(ROOT),
+                "--import-mode=importlib",
+                str(tests_dir),
+                *session.posargs,
+                env={"PYTHONPATH": None},
+            )
+
+    tests.__doc__ = f"Test {_dist(name)} installed with only {', '.join(map(_dist, below))}."
+    tests.__name__ = tests.__qualname__ = f"tests_tg_{name}"
+    nox.session(name=f"tests-tg-{name}")(tests)
+
+
+for _i in range(len(LAYERS)):
+    _test_session(_i)
+
+
+def _lint_imports(session: nox.Session, cwd: Path, pythonpath: str | None) -> subprocess.CompletedProcess[str]:
+    """Run lint-imports from the session venv and capture its output (exit code is checked by the caller)."""
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
+    exe = shutil.which("lint-imports", path=session.bin)
+    if exe is None:
+        session.error("lint-imports is not installed in the session venv")
+    return subprocess.run(
+        [exe, "--config", str(CONFIG), "--no-cache"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@nox.session
+def layers(session: nox.Session) -> None:
+    """import-linter: enforce the downward-only layering, and prove it catches a planted violation."""
+    _install_local(session, LAYERS, test=False, opencl=False, extra=(IMPORT_LINTER,))
+    session.run("lint-imports", "--config", str(CONFIG), "--no-cache", env={"PYTHONPATH": None})
+
+    # Self-check on a copy of the sources: plant `tg_uop -> tg_tensor` and require the contract to break.
+    with tempfile.TemporaryDirectory(prefix="tg-layers-") as tmp:
+        work = Path(tmp)
+        src_dirs = []
+        for name in LAYERS:
+            dest = work / _dist(name)
+            shutil.copytree(_pkg_dir(name) / "src", dest, ignore=shutil.ignore_patterns("__pycache__"))
+            src_dirs.append(str(dest))
+        pythonpath = os.pathsep.join(src_dirs)
+
+        # The copies must shadow the installed packages, otherwise the check below proves nothing.
+        where = session.run(
+            "python",
+            "-c",
+            "import importlib.util as u; print('\\n'.join(u.find_spec(m).origin or '' for m in %r))"
+            % [_module(n) for n in LAYERS],
+            env={"PYTHONPATH": pythonpath},
+            silent=True,
+        )
+        origins = [line for line in str(where).splitlines() if line.strip()]
+        if len(origins) != len(LAYERS) or not all(o.startswith(str(work)) for o in origins):
+            session.error(f"copied sources do not shadow the installed packages: {origins}")
+
+        clean = _lint_imports(session, work, pythonpath)
+        if clean.returncode != 0:
+            print(clean.stdout, clean.stderr)
+            session.error("lint-imports fails on an unmodified copy of the sources; self-check is unreliable")
+
+        init = work / "tg-uop" / "tg_uop" / "__init__.py"
+        with init.open("a", encoding="utf-8") as f:
+            f.write("\nimport tg_tensor  # deliberate violation\n")
+
+        broken = _lint_imports(session, work, pythonpath)
+        output = broken.stdout + broken.stderr
+        contract = "tg packages only import downwards"
+        if broken.returncode == 0 or f"{contract} BROKEN" not in output or "tg_uop -> tg_tensor" not in output:
+            print(output)
+            session.error("import-linter did NOT catch the deliberate tg_uop -> tg_tensor import")
+        session.log(f"OK: deliberate violation tg_uop -> tg_tensor was caught (lint-imports exit {broken.returncode}):")
+        for line in output.splitlines():
+            if "BROKEN" in line or "KEPT" in line or "tg_uop -> tg_tensor" in line:
+                session.log(f"    {line.strip()}")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff lint and format check over the whole repository."""
+    session.install(RUFF)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy over the working tree: tg_uop and tg_runtime strict, the rest with default settings."""
+    _install_local(session, LAYERS, test=True, opencl=False, extra=(MYPY,))
+    # Targets and strictness come from [tool.mypy] in pyproject.toml.
+    session.run("mypy", "--config-file", str(CONFIG), *session.posargs)
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build sdist + wheel of every package, then smoke-test the tg-uop wheel in a bare venv."""
+    out = Path(session.create_tmp()).resolve() / "dist"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+
+    use_uv = session.venv_backend == "uv"
+    if not use_uv:
+        session.install("build")
+    for name in LAYERS:
+        # Both tools build the sdist first and then the wheel *from the sdist*, which also proves the sdist is complete.
+        if use_uv:
+            session.run("uv", "build", "--out-dir", str(out), str(_pkg_dir(name)))
+        else:
+            session.run("python", "-m", "build", "--outdir", str(out), str(_pkg_dir(name)))
+
+    for name in LAYERS:
+        wheels = sorted(out.glob(f"tg_{name}-*.whl"))
+        sdists = sorted(out.glob(f"tg_{name}-*.tar.gz"))
+        if len(wheels) != 1 or len(sdists) != 1:
+            session.error(f"expected one wheel and one sdist for {_dist(name)}, found {wheels + sdists}")
+        with zipfile.ZipFile(wheels[0]) as whl:
+            tops = {n.split("/", 1)[0] for n in whl.namelist()}
+        unexpected = {t for t in tops if t != _module(name) and not t.endswith(".dist-info")}
+        if _module(name) not in tops or unexpected:
+            session.error(f"{wheels[0].name} should contain exactly {_module(name)}/, has {sorted(tops)}")
+    session.log(f"built: {', '.join(sorted(p.name for p in out.iterdir() if p.name.startswith('tg_')))}")
+
+    # A bare venv with nothing but the tg-uop wheel: it must import, and must not have dragged numpy in.
+    venv = Path(session.create_tmp()).resolve() / "uop-wheel-venv"
+    shutil.rmtree(venv, ignore_errors=True)
+    bindir = "Scripts" if sys.platform == "win32" else "bin"
+    py = venv / bindir / ("python.exe" if sys.platform == "win32" else "python")
+    (uop_wheel,) = out.glob("tg_uop-*.whl")
+    if use_uv:
+        session.run("uv", "venv", "--quiet", "--python", sys.executable, str(venv))
+        session.run("uv", "pip", "install", "--quiet", "--python", str(py), str(uop_wheel))
+    else:
+        session.run(sys.executable, "-m", "venv", str(venv), external=True)
+        session.run(str(py), "-m", "pip", "install", "--quiet", str(uop_wheel), external=True)
+    with session.chdir(venv):
+        session.run(
+            str(py),
+            "-I",
+            "-c",
+            "import importlib.util, tg_uop; "
+            "assert importlib.util.find_spec('numpy') is None, 'numpy leaked into the tg-uop-only venv'; "
+            "print('tg_uop', getattr(tg_uop, '__version__', '?'), 'imports from', tg_uop.__file__, '(numpy absent)')",
+            external=True,
+        )
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Install all six packages (not editable) and train the spirals example end to end."""
+    _install_local(session, LAYERS, test=False, opencl=False)
+    # Run from the repo root like a user would; the script's own dir (examples/) is what lands on sys.path.
+    session.run("python", "examples/train_spirals.py", *session.posargs, env={"PYTHONPATH": None})

@@ -1,0 +1,111 @@
+"""Linearization: order a loop graph into a loop program, a list of UOps with explicit loop structure.
+
+Each node is placed inside exactly the loops it depends on, as far out as possible: a REDUCE becomes an
+accumulator (DEFINE_ACC) set before its loops, updated inside them (ASSIGN), and read after them. Values
+that do not depend on a reduce's ranges are computed before its loop opens.
+
+The result uses only: DEFINE_GLOBAL, DEFINE_VAR, CONST, RANGE/ENDRANGE, SPECIAL, DEFINE_ACC, ASSIGN,
+INDEX, LOAD, STORE, ALU ops and CAST/BITCAST, so a renderer (or the PYTHON device) can walk it in order.
+"""
+
+from __future__ import annotations
+
+from tg_uop.dtype import DType
+from tg_uop.ops import Ops
+from tg_uop.uop import UOp, toposort
+
+# the start value of an accumulator for each reduce op
+_IDENTITY = {Ops.ADD: 0, Ops.MUL: 1, Ops.MAX: None, Ops.AND: True, Ops.OR: False}
+
+
+def reduce_identity(op: Ops, dtype: DType) -> UOp:
+    """The neutral element of a reduce op as a constant (MAX starts at the dtype's minimum)."""
+    value = _IDENTITY[op]
+    return UOp.const(dtype, dtype.min if value is None else value)
+
+
+class _Linearizer:
+    def __init__(self, sink: UOp) -> None:
+        self.out: list[UOp] = []
+        self.placed: set[UOp] = set()
+        self.acc_of: dict[UOp, UOp] = {}
+        self.deps: dict[UOp, frozenset[UOp]] = {}
+        self.add_deps(sink)
+
+    def add_deps(self, root: UOp) -> None:
+        """Record the loop ranges each node under `root` depends on (a REDUCE hides its own ranges)."""
+        for n in toposort([root], lambda u: u not in self.deps):
+            if n in self.deps:
+                continue
+            d: frozenset[UOp] = frozenset().union(*(self.deps[s] for s in n.src))
+            if n.op is Ops.RANGE:
+                d = d | {n}
+            elif n.op is Ops.REDUCE:
+                d = d - set(n.src[1:])
+            self.deps[n] = d
+
+    def emit(self, n: UOp) -> None:
+        self.out.append(n)
+        self.placed.add(n)
+
+    def scope(self, roots: list[UOp], open_ranges: frozenset[UOp]) -> None:
+        """Emit every unplaced ancestor of `roots` that needs no more than `open_ranges`, sources first."""
+        for n in toposort(roots, lambda u: u not in self.placed and u.op is not Ops.REDUCE):
+            if n in self.placed or not self.deps[n] <= open_ranges:
+                continue
+            if n.op is Ops.REDUCE:
+                self.reduce(n, open_ranges)
+            elif n.op is Ops.RANGE:
+                raise AssertionError("a RANGE must be opened by its loop, not reached as a value")
+            else:
+                self.emit(n)
+
+    def loop(self, rngs: tuple[UOp, ...], open_ranges: frozenset[UOp]) -> frozenset[UOp]:
+        self.scope([r.src[0] for r in rngs], open_ranges)
+        for r in rngs:
+            self.emit(r)
+        return open_ranges | set(rngs)
+
+    def reduce(self, red: UOp, open_ranges: frozenset[UOp]) -> None:
+        body, rngs = red.src[0], red.src[1:]
+        self.scope([body], open_ranges)  # hoist what does not depend on this reduce's ranges
+        init = reduce_identity(red.arg, red.dtype)
+        self.add_deps(init)
+        self.scope([init], open_ranges)
+        acc = UOp(Ops.DEFINE_ACC, red.dtype, (init,), len(self.acc_of))
+        self.emit(acc)
+        inner = self.loop(rngs, open_ranges)
+        self.scope([body], inner)
+        update = acc.alu(red.arg, body)
+        self.emit(update)
+        self.emit(UOp(Ops.ASSIGN, red.dtype, (acc, update)))
+        for r in reversed(rngs):
+            self.emit(UOp(Ops.ENDRANGE, src=(r,)))
+        self.acc_of[red] = acc
+        self.placed.add(red)
+
+    def run(self, sink: UOp) -> list[UOp]:
+        global_rngs = tuple(sorted((r for r in self.deps[sink] if r.op is Ops.RANGE), key=lambda r: r.arg[0]))
+        self.scope(list(sink.src), frozenset())  # parameters and constants first, outside every loop
+        open_ranges = self.loop(global_rngs, frozenset())
+        self.scope(list(sink.src), open_ranges)
+        for r in reversed(global_rngs):
+            self.emit(UOp(Ops.ENDRANGE, src=(r,)))
+        return _replace_reduces(self.out, self.acc_of)
+
+
+def _replace_reduces(out: list[UOp], acc_of: dict[UOp, UOp]) -> list[UOp]:
+    # uses of a REDUCE read its accumulator after the loop: rebuild each later node over the new sources
+    remap: dict[UOp, UOp] = dict(acc_of)
+    program = []
+    for n in out:
+        new_src = tuple(remap.get(s, s) for s in n.src)
+        m = n if all(a is b for a, b in zip(new_src, n.src, strict=True)) else n.replace(src=new_src)
+        remap[n] = m
+        program.append(m)
+    return program
+
+
+def linearize(sink: UOp) -> list[UOp]:
+    """The loop program of a loop graph (a SINK of STOREs over RANGEs, from `lower`)."""
+    return _Linearizer(sink).run(sink)

@@ -1,0 +1,186 @@
+"""Lowering: a kernel AST (IR stage 2) becomes a loop graph over RANGEs (the unordered form of stage 3).
+
+Each axis of the kernel's full shape gets a RANGE: global axes (kept in the output) and reduce axes
+(size 1 in the output, larger in the inputs). Views on LOADs and STOREs turn into index and validity
+expressions over those ranges, simplified symbolically; REDUCE_AXIS becomes REDUCE over its ranges.
+
+>>> from tg_uop import UOp, Ops, dtypes, ShapeTracker
+>>> st = ShapeTracker.from_shape((16,))
+>>> g0, g1 = UOp(Ops.DEFINE_GLOBAL, dtypes.float.ptr(16), (), 0), UOp(Ops.DEFINE_GLOBAL, dtypes.float.ptr(16), (), 1)
+>>> v = UOp(Ops.VIEW, dtypes.void, (), st)
+>>> ast = UOp.sink(UOp(Ops.STORE, dtypes.void, (g0, v, UOp(Ops.LOAD, dtypes.float, (g1, v)) * 2.0)))
+>>> kernel_axes(ast)
+KernelAxes(full_shape=(16,), output_shape=(16,), reduce_axes=())
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tg_uop.dtype import dtypes
+from tg_uop.ops import Ops
+from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
+from tg_uop.uop import UOp, toposort
+from tg_uop.view import ShapeTracker
+
+
+class LoweringError(ValueError):
+    """A kernel AST that codegen cannot lower (malformed, or inconsistent shapes)."""
+
+
+@dataclass(frozen=True)
+class KernelAxes:
+    """The loop structure of a kernel: every axis of `full_shape`, and which of them are reduced."""
+
+    full_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    reduce_axes: tuple[int, ...]
+
+    @property
+    def global_axes(self) -> tuple[int, ...]:
+        return tuple(i for i in range(len(self.full_shape)) if i not in self.reduce_axes)
+
+
+def kernel_axes(ast: UOp) -> KernelAxes:
+    """Derive the axes of a kernel AST from the shapes of its views."""
+    if ast.op is not Ops.SINK or not ast.src or any(s.op is not Ops.STORE for s in ast.src):
+        raise LoweringError("a kernel AST is a SINK of STOREs")
+    out_shapes = {s.src[1].arg.shape for s in ast.src}
+    if len(out_shapes) != 1:
+        raise LoweringError(f"all outputs of one kernel must have one shape, got {sorted(out_shapes)}")
+    output_shape = out_shapes.pop()
+    shapes = [u.arg.shape for u in toposort([ast]) if u.op is Ops.VIEW]
+    if any(len(s) != len(output_shape) for s in shapes):
+        raise LoweringError(f"views of different ranks in one kernel: {sorted(set(shapes))}")
+    full = list(output_shape)
+    for s in shapes:
+        for i, d in enumerate(s):
+            if full[i] == 1 and d != 1:
+                full[i] = d
+            elif d not in (1, full[i]):
+                raise LoweringError(f"view shape {s} does not fit kernel shape {tuple(full)}")
+    reduce_axes = tuple(i for i, (o, f) in enumerate(zip(output_shape, full, strict=True)) if o == 1 and f != 1)
+    return KernelAxes(tuple(full), tuple(output_shape), reduce_axes)
+
+
+@dataclass
+class LowerContext:
+    """The RANGE (or 0) standing for each axis while lowering one kernel."""
+
+    axes: KernelAxes
+    ranges: list[UOp] = field(default_factory=list)
+    reduces: int = 0
+
+    def idxs(self, st: ShapeTracker) -> list[UOp]:
+        zero = UOp.const(dtypes.index, 0)
+        return [zero if d == 1 else self.ranges[i] for i, d in enumerate(st.shape)]
+
+
+def _index(ctx: LowerContext, g: UOp, st: ShapeTracker) -> UOp:
+    idx, valid = st.to_indexed_uops(ctx.idxs(st))
+    return UOp(Ops.INDEX, g.dtype, (g, idx) if valid.is_const(True) else (g, idx, valid))
+
+
+def _lower_load(ctx: LowerContext, ld: UOp, g: UOp, v: UOp) -> UOp:
+    return UOp(Ops.LOAD, ld.dtype, (_index(ctx, g, v.arg),))
+
+
+def _lower_store(ctx: LowerContext, g: UOp, v: UOp, val: UOp) -> UOp:
+    return UOp(Ops.STORE, dtypes.void, (_index(ctx, g, v.arg), val))
+
+
+def _lower_const(ctx: LowerContext, c: UOp, v: UOp) -> UOp:
+    plain = UOp.const(c.dtype, c.arg)
+    _, valid = v.arg.to_indexed_uops(ctx.idxs(v.arg))
+    return plain if valid.is_const(True) else valid.where(plain, UOp.const(c.dtype, 0))
+
+
+def _lower_reduce(ctx: LowerContext, r: UOp) -> UOp:
+    op, axes = r.arg
+    shared = [ctx.ranges[a] for a in axes if ctx.axes.full_shape[a] != 1]
+    if not shared:
+        return r.src[0]
+    # each reduction loops over ranges of its own, so two reductions over one axis get two loops
+    ctx.reduces += 1
+    own = [UOp(Ops.RANGE, rng.dtype, rng.src, (*rng.arg[:2], ctx.reduces)) for rng in shared]
+    body = r.src[0].substitute(dict(zip(shared, own, strict=True)))
+    return UOp(Ops.REDUCE, r.dtype, (body, *own), op)
+
+
+lowerer = PatternMatcher(
+    [
+        (
+            UPat(Ops.LOAD, src=(UPat(Ops.DEFINE_GLOBAL, name="g"), UPat(Ops.VIEW, name="v")), name="ld"),
+            _lower_load,
+        ),
+        (
+            UPat(Ops.STORE, src=(UPat(Ops.DEFINE_GLOBAL, name="g"), UPat(Ops.VIEW, name="v"), UPat.var("val"))),
+            _lower_store,
+        ),
+        (UPat(Ops.CONST, src=(UPat(Ops.VIEW, name="v"),), name="c"), _lower_const),
+        (UPat(Ops.REDUCE_AXIS, name="r"), _lower_reduce),
+    ]
+)
+
+
+def lower(ast: UOp) -> UOp:
+    """The loop graph of a kernel AST: a SINK of STOREs through INDEXes over RANGEs."""
+    axes = kernel_axes(ast)
+    ranges = []
+    for i, size in enumerate(axes.full_shape):
+        kind = "reduce" if i in axes.reduce_axes else "global"
+        ranges.append(UOp(Ops.RANGE, dtypes.index, (UOp.const(dtypes.index, size),), (i, kind)))
+    return graph_rewrite(ast, lowerer, ctx=LowerContext(axes, ranges))
+
+
+def _mergeable(ast: UOp, axes: KernelAxes, i: int) -> dict[UOp, UOp] | None:
+    """New VIEWs for merging axes i and i+1 of every view, or None if some view cannot merge them."""
+    if (i in axes.reduce_axes) != (i + 1 in axes.reduce_axes):
+        return None
+    new_views: dict[UOp, UOp] = {}
+    for u in toposort([ast]):
+        if u.op is not Ops.VIEW:
+            continue
+        st: ShapeTracker = u.arg
+        shape = st.shape
+        merged = (*shape[:i], shape[i] * shape[i + 1], *shape[i + 2 :])
+        if (shape[i] == 1) != (shape[i + 1] == 1) and shape[i] * shape[i + 1] != axes.full_shape[i] * axes.full_shape[
+            i + 1
+        ]:
+            return None  # a broadcast dim next to a real one: the merged dim would mix them
+        new_st = st.reshape(merged)
+        if len(new_st.views) > len(st.views):
+            return None
+        new_views[u] = UOp(Ops.VIEW, u.dtype, u.src, new_st)
+    return new_views
+
+
+def merge_dims(ast: UOp) -> UOp:
+    """Merge neighbouring axes that every view walks as one (a contiguous (64, 64) kernel becomes (4096,)).
+
+    Fewer axes mean fewer loops and simpler index math; reduce axes merge only with reduce axes.
+    """
+    axes = kernel_axes(ast)
+    for i in reversed(range(len(axes.full_shape) - 1)):
+        new_views = _mergeable(ast, axes, i)
+        if new_views is None:
+            continue
+        renumber = {a: (a if a <= i else a - 1) for a in range(len(axes.full_shape))}
+        mapping: dict[UOp, UOp] = dict(new_views)
+        for u in toposort([ast]):
+            if u.op is Ops.REDUCE_AXIS:
+                op, raxes = u.arg
+                mapping[u] = UOp(Ops.REDUCE_AXIS, u.dtype, u.src, (op, tuple(sorted({renumber[a] for a in raxes}))))
+        ast = _rebuild(ast, mapping)
+        axes = kernel_axes(ast)
+    return ast
+
+
+def _rebuild(root: UOp, mapping: dict[UOp, UOp]) -> UOp:
+    # like substitute, but a mapped node's sources are rebuilt too (REDUCE_AXIS keeps its rebuilt source)
+    memo: dict[UOp, UOp] = {}
+    for n in toposort([root]):
+        base = mapping.get(n, n)
+        new_src = tuple(memo[s] for s in n.src)
+        memo[n] = base if all(a is b for a, b in zip(new_src, base.src, strict=True)) else base.replace(src=new_src)
+    return memo[root]

@@ -1,0 +1,115 @@
+"""From kernel AST to `ProgramSpec`: lower, linearize, render for the target device.
+
+>>> from tg_uop import UOp, Ops, dtypes, ShapeTracker
+>>> v = UOp(Ops.VIEW, dtypes.void, (), ShapeTracker.from_shape((64, 64)))
+>>> g0, g1 = (UOp(Ops.DEFINE_GLOBAL, dtypes.float.ptr(4096), (), i) for i in range(2))
+>>> ast = UOp.sink(UOp(Ops.STORE, dtypes.void, (g0, v, UOp(Ops.LOAD, dtypes.float, (g1, v)) + 1.0)))
+>>> p = get_program(ast, "CPU")
+>>> p.name, "data0[gidx0] = val0+1.0f;" in p.src
+('E_4096', True)
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from tg_codegen.linearize import linearize
+from tg_codegen.lower import KernelAxes, kernel_axes, lower, merge_dims
+from tg_codegen.renderer import Renderer
+from tg_codegen.renderer.cstyle import CRenderer
+from tg_codegen.renderer.python import PythonRenderer
+from tg_runtime.device import Device
+from tg_uop.dtype import PtrDType
+from tg_uop.ops import GroupOp, Ops
+from tg_uop.uop import UOp
+
+
+@dataclass(frozen=True)
+class Estimates:
+    """Work of one launch: floating/integer ALU ops and bytes of the buffers it touches."""
+
+    ops: int
+    mem: int
+
+
+@dataclass(frozen=True)
+class ProgramSpec:
+    """A rendered kernel, ready for a device: what tg-codegen hands to tg-schedule.
+
+    `outs`/`ins` are parameter numbers written/only read; `vars` the DEFINE_VARs in parameter order.
+    """
+
+    name: str
+    src: str
+    device: str
+    language: str
+    global_size: tuple[int, ...]
+    local_size: tuple[int, ...] | None
+    outs: tuple[int, ...]
+    ins: tuple[int, ...]
+    vars: tuple[UOp, ...]
+    estimates: Estimates
+    ast: UOp
+    uops: tuple[UOp, ...]
+
+
+RENDERERS: dict[str, type[Renderer]] = {"C": CRenderer, "PYTHON": PythonRenderer}
+
+
+@functools.cache
+def renderer_for(language: str) -> Renderer:
+    if language not in RENDERERS:
+        raise NotImplementedError(f"no renderer for the {language!r} language (known: {sorted(RENDERERS)})")
+    return RENDERERS[language]()
+
+
+def kernel_name(axes: KernelAxes) -> str:
+    """E_<global dims> for elementwise kernels, r_<global dims>_<reduce dims> for reductions."""
+    glob = [str(axes.full_shape[i]) for i in axes.global_axes]
+    red = [str(axes.full_shape[i]) for i in axes.reduce_axes]
+    return "_".join(["r" if red else "E", *(glob if glob or red else ["1"]), *red])
+
+
+def estimate(uops: list[UOp]) -> Estimates:
+    ops, mult, stack = 0, 1, []
+    for u in uops:
+        if u.op is Ops.RANGE:
+            size = u.src[0].arg if u.src[0].op is Ops.CONST else 1
+            stack.append(size)
+            mult *= size
+        elif u.op is Ops.ENDRANGE:
+            mult //= max(stack.pop(), 1) if stack else 1
+        elif u.op in GroupOp.ALU and not (u.dtype.is_int or u.dtype.is_bool):
+            ops += mult
+    mem = sum(
+        u.dtype.size * u.dtype.itemsize
+        for u in uops
+        if u.op is Ops.DEFINE_GLOBAL and isinstance(u.dtype, PtrDType) and u.dtype.size > 0
+    )
+    return Estimates(ops, mem)
+
+
+def get_program(ast: UOp, device: str) -> ProgramSpec:
+    """Lower, linearize and render one kernel AST for `device`."""
+    renderer = renderer_for(Device[device].caps.language)
+    ast = merge_dims(ast)
+    axes = kernel_axes(ast)
+    uops = linearize(lower(ast))
+    name = kernel_name(axes)
+    globals_ = sorted((u for u in uops if u.op is Ops.DEFINE_GLOBAL), key=lambda u: u.arg)
+    written = {u.src[0].src[0].arg for u in uops if u.op is Ops.STORE}
+    return ProgramSpec(
+        name=name,
+        src=renderer.render(name, uops),
+        device=device,
+        language=renderer.language,
+        global_size=(1, 1, 1),
+        local_size=None,
+        outs=tuple(sorted(written)),
+        ins=tuple(g.arg for g in globals_ if g.arg not in written),
+        vars=tuple(u for u in uops if u.op is Ops.DEFINE_VAR),
+        estimates=estimate(uops),
+        ast=ast,
+        uops=tuple(uops),
+    )

@@ -1,0 +1,235 @@
+"""Rendering loop programs as C-family source. `CRenderer` targets the CPU device.
+
+Readable by design: parameters `data0..`, loop indices `gidx0..` (global) and `ridx0..` (reduce),
+accumulators `acc0..`, loads `val0..`, one statement per line. Integer index math and single-use values
+are written inline; values used more than once get a named variable.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections import Counter
+from collections.abc import Callable
+
+from tg_codegen.renderer import Renderer
+from tg_uop.dtype import DType, PtrDType, dtypes
+from tg_uop.ops import GroupOp, Ops
+from tg_uop.uop import UOp
+
+
+def _float_literal(x: float, dt: DType) -> str:
+    if math.isnan(x):
+        return "NAN"
+    if math.isinf(x):
+        return "INFINITY" if x > 0 else "(-INFINITY)"
+    if dt.itemsize == 8:
+        return repr(x) if ("." in repr(x) or "e" in repr(x)) else repr(x) + ".0"
+    # the shortest decimal that reads back as the same float32
+    for digits in range(6, 10):
+        s = f"{x:.{digits}g}"
+        if struct.pack("f", float(s)) == struct.pack("f", x):
+            break
+    if "." not in s and "e" not in s:
+        s += ".0"
+    return s + "f"
+
+
+class CStyleRenderer(Renderer):
+    """Shared logic of C, OpenCL C and CUDA C; subclasses set the prefixes and types."""
+
+    kernel_prefix = "void "
+    buffer_prefix = ""
+    int_arg_type = "int"
+    type_map: dict[DType, str] = {
+        dtypes.bool: "bool",
+        dtypes.int8: "signed char",
+        dtypes.uint8: "unsigned char",
+        dtypes.int16: "short",
+        dtypes.uint16: "unsigned short",
+        dtypes.int32: "int",
+        dtypes.uint32: "unsigned int",
+        dtypes.int64: "long long",
+        dtypes.uint64: "unsigned long long",
+        dtypes.float16: "_Float16",
+        dtypes.float32: "float",
+        dtypes.float64: "double",
+    }
+    preamble = "#include <math.h>\n#include <stdbool.h>\n"
+
+    def ctype(self, dt: DType) -> str:
+        if isinstance(dt, PtrDType):
+            assert dt.base is not None
+            return self.ctype(dt.base) + "*"
+        if dt.scalar() not in self.type_map:
+            raise NotImplementedError(f"{type(self).__name__} has no type for {dt!r}")
+        return self.type_map[dt.scalar()]
+
+    def const(self, x: object, dt: DType) -> str:
+        if dt.is_bool:
+            return "1" if x else "0"
+        if dt.is_float:
+            assert isinstance(x, (int, float))
+            lit = _float_literal(float(x), dt)
+            return lit if dt in (dtypes.float32, dtypes.float64) else f"(({self.ctype(dt)}){lit})"
+        suffix = {dtypes.int64: "LL", dtypes.uint64: "ULL", dtypes.uint32: "u"}.get(dt, "")
+        if dt == dtypes.int64 and x == dtypes.int64.min:
+            return "(-9223372036854775807LL-1)"
+        if dt == dtypes.int32 and x == dtypes.int32.min:
+            return "(-2147483647-1)"
+        return f"{x}{suffix}"
+
+    def alu(self, op: Ops, dt: DType, *a: str) -> str:
+        fdt = dt if dt.is_float else None
+        f = "f" if fdt == dtypes.float32 else ""
+        table: dict[Ops, Callable[..., str]] = {
+            Ops.NEG: lambda x: f"(!{x})" if dt.is_bool else f"(-{x})",
+            Ops.RECIP: lambda x: f"(1.0{f}/{x})" if fdt in (dtypes.float32, dtypes.float64) else f"(1/{x})",
+            Ops.SQRT: lambda x: f"sqrt{f}({x})",
+            Ops.EXP2: lambda x: f"exp2{f}({x})",
+            Ops.LOG2: lambda x: f"log2{f}({x})",
+            Ops.SIN: lambda x: f"sin{f}({x})",
+            Ops.TRUNC: lambda x: f"trunc{f}({x})",
+            Ops.ADD: lambda x, y: f"({x}|{y})" if dt.is_bool else f"({x}+{y})",
+            Ops.SUB: lambda x, y: f"({x}-{y})",
+            Ops.MUL: lambda x, y: f"({x}&{y})" if dt.is_bool else f"({x}*{y})",
+            Ops.FDIV: lambda x, y: f"({x}/{y})",
+            Ops.IDIV: lambda x, y: f"({x}/{y})",
+            Ops.MOD: lambda x, y: f"({x}%{y})",
+            Ops.MAX: lambda x, y: f"(({x}>{y})?{x}:{y})" if not dt.is_float else f"fmax{f}({x},{y})",
+            Ops.CMPLT: lambda x, y: f"({x}<{y})",
+            Ops.CMPNE: lambda x, y: f"({x}!={y})",
+            Ops.CMPEQ: lambda x, y: f"({x}=={y})",
+            Ops.AND: lambda x, y: f"({x}&{y})",
+            Ops.OR: lambda x, y: f"({x}|{y})",
+            Ops.XOR: lambda x, y: f"({x}^{y})",
+            Ops.SHL: lambda x, y: f"({x}<<{y})",
+            Ops.SHR: lambda x, y: f"({x}>>{y})",
+            Ops.WHERE: lambda c, x, y: f"({c}?{x}:{y})",
+            Ops.MULACC: lambda x, y, z: f"(({x}*{y})+{z})",
+        }
+        return table[op](*a)
+
+    def signature(self, name: str, params: list[tuple[str, DType, bool]]) -> str:
+        args = []
+        for pname, dt, written in params:
+            if isinstance(dt, PtrDType):
+                const = "" if written else "const "
+                args.append(f"{self.buffer_prefix}{const}{self.ctype(dt)} restrict {pname}")
+            else:
+                args.append(f"const {self.int_arg_type} {pname}")
+        return f"{self.kernel_prefix}{name}({', '.join(args)})"
+
+    def render(self, name: str, uops: list[UOp]) -> str:
+        users: Counter[UOp] = Counter(s for u in uops for s in u.src)
+        depth_at: dict[UOp, int] = {}
+        depth = 0
+        for u in uops:
+            if u.op is Ops.ENDRANGE:
+                depth -= 1
+            depth_at[u] = depth
+            if u.op is Ops.RANGE:
+                depth += 1
+        use_depth: dict[UOp, int] = {}
+        for u in uops:
+            for s in u.src:
+                use_depth[s] = max(use_depth.get(s, 0), depth_at[u])
+
+        written = {u.src[0].src[0] for u in uops if u.op is Ops.STORE}
+        params: list[tuple[str, DType, bool]] = []
+        r: dict[UOp, str] = {}
+        lines: list[str] = []
+        counters: Counter[str] = Counter()
+        # integer/bool expressions built only from indices, variables and constants: always written inline
+        pure_index: set[UOp] = {u for u in uops if u.op in (Ops.CONST, Ops.RANGE, Ops.DEFINE_VAR, Ops.SPECIAL)}
+        depth = 1
+
+        def fresh(prefix: str) -> str:
+            n = counters[prefix]
+            counters[prefix] += 1
+            return f"{prefix}{n}"
+
+        def line(text: str) -> None:
+            lines.append("  " * depth + text)
+
+        for u in uops:
+            op, dt, src = u.op, u.dtype, u.src
+            if op is Ops.DEFINE_GLOBAL:
+                r[u] = f"data{u.arg}"
+                params.append((r[u], dt, u in written))
+            elif op is Ops.DEFINE_VAR:
+                r[u] = str(u.arg[0])
+                params.append((r[u], dt, False))
+            elif op is Ops.CONST:
+                r[u] = self.const(u.arg, dt)
+            elif op is Ops.RANGE:
+                r[u] = fresh("ridx" if u.arg[1] == "reduce" else "gidx")
+                line(f"for (int {r[u]} = 0; {r[u]} < {r[src[0]]}; {r[u]}++) {{")
+                depth += 1
+            elif op is Ops.ENDRANGE:
+                depth -= 1
+                line("}")
+            elif op is Ops.DEFINE_ACC:
+                r[u] = fresh("acc")
+                line(f"{self.ctype(dt)} {r[u]} = {r[src[0]]};")
+            elif op is Ops.ASSIGN:
+                line(f"{r[src[0]]} = {r[src[1]]};")
+                r[u] = r[src[0]]
+            elif op is Ops.INDEX:
+                r[u] = f"{r[src[0]]}[{_strip(r[src[1]])}]"
+            elif op is Ops.LOAD:
+                idx = src[0]
+                expr = r[idx] if len(idx.src) < 3 else f"({r[idx.src[2]]}?{r[idx]}:{self.const(0, dt)})"
+                r[u] = fresh("val")
+                line(f"{self.ctype(dt)} {r[u]} = {expr};")
+            elif op is Ops.STORE:
+                idx = src[0]
+                store = f"{r[idx]} = {_strip(r[src[1]])};"
+                line(store if len(idx.src) < 3 else f"if ({r[idx.src[2]]}) {store}")
+            elif op in GroupOp.ALU or op in (Ops.CAST, Ops.BITCAST):
+                if op is Ops.CAST:
+                    expr = f"(({self.ctype(dt)})({r[src[0]]}))"
+                elif op is Ops.BITCAST:
+                    expr = self.bitcast(r[src[0]], src[0].dtype, dt)
+                else:
+                    expr = self.alu(op, dt, *(r[s] for s in src))
+                index_math = (dt.is_int or dt.is_bool) and all(s in pure_index for s in src)
+                if index_math:
+                    pure_index.add(u)
+                if index_math or (users[u] <= 1 and use_depth.get(u, depth_at[u]) == depth_at[u]):
+                    r[u] = expr
+                else:
+                    r[u] = fresh("alu")
+                    line(f"{self.ctype(dt)} {r[u]} = {_strip(expr)};")
+            elif op in (Ops.SINK, Ops.NOOP):
+                pass
+            else:
+                raise NotImplementedError(f"{type(self).__name__} cannot render {op}")
+        body = "\n".join(lines)
+        # parameters in launch order: buffers by number, then variables in the order they appear
+        buffers = sorted((p for p in params if isinstance(p[1], PtrDType)), key=lambda p: int(p[0][4:]))
+        variables = [p for p in params if not isinstance(p[1], PtrDType)]
+        return f"{self.preamble}{self.signature(name, buffers + variables)} {{\n{body}\n}}\n"
+
+    def bitcast(self, x: str, src: DType, dst: DType) -> str:
+        # a GNU statement expression: memcpy is the defined way to reinterpret bits in C
+        return f"({{{self.ctype(src)} t_ = {x}; {self.ctype(dst)} d_; __builtin_memcpy(&d_, &t_, sizeof(d_)); d_;}})"
+
+
+def _strip(expr: str) -> str:
+    # drop one pair of redundant outer parentheses: data0[(a+b)] -> data0[a+b]
+    if expr.startswith("(") and expr.endswith(")"):
+        depth = 0
+        for i, ch in enumerate(expr):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0 and i != len(expr) - 1:
+                return expr
+        return expr[1:-1]
+    return expr
+
+
+class CRenderer(CStyleRenderer):
+    """C for the CPU device: one function with the whole loop nest inside."""
+
+    language = "C"

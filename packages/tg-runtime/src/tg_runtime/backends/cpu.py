@@ -1,0 +1,150 @@
+"""CPU: C source compiled by the system C compiler into a shared library, called through ctypes.
+
+The compiler is `$CC` if set, else the first of cc, gcc, clang on the PATH. Kernels run on the calling
+thread for now; `caps.threads` reports the cores this process may use (`os.sched_getaffinity`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from typing import Any
+
+from tg_runtime.allocator import Allocator
+from tg_runtime.compiler import CompileError, Compiler, cache_dir, cache_enabled
+from tg_runtime.device import Capabilities, Compiled, DeviceUnavailable
+from tg_uop.dtype import dtypes
+
+_ALIGN = 64
+
+
+class HostMemory:
+    """A block of host memory: its aligned address and a memoryview of it. `owner` keeps the storage alive."""
+
+    __slots__ = ("addr", "mv", "owner")
+
+    def __init__(self, addr: int, nbytes: int, owner: Any) -> None:
+        self.addr, self.owner = addr, owner
+        self.mv = memoryview((ctypes.c_uint8 * nbytes).from_address(addr)).cast("B") if nbytes else memoryview(b"")
+
+
+class HostAllocator(Allocator):
+    """Host memory from ctypes, 64-byte aligned so compiled code can use aligned vector loads."""
+
+    def _alloc(self, nbytes: int) -> HostMemory:
+        raw = (ctypes.c_uint8 * (nbytes + _ALIGN))()
+        addr = ctypes.addressof(raw)
+        return HostMemory(addr + (-addr) % _ALIGN, nbytes, raw)
+
+    def _free(self, opaque: Any) -> None:
+        pass  # the ctypes array is released when the last reference goes
+
+    def _copyin(self, dest: HostMemory, src: memoryview) -> None:
+        dest.mv[:] = src
+
+    def _copyout(self, dest: memoryview, src: HostMemory) -> None:
+        dest[:] = src.mv
+
+    def _offset(self, opaque: HostMemory, offset: int, nbytes: int) -> HostMemory:
+        return HostMemory(opaque.addr + offset, nbytes, opaque)
+
+
+@functools.cache
+def find_cc() -> str:
+    """The C compiler to use: $CC, else cc, gcc or clang."""
+    if cc := os.environ.get("CC"):
+        return cc
+    for name in ("cc", "gcc", "clang"):
+        if shutil.which(name):
+            return name
+    raise DeviceUnavailable("no C compiler found (set CC, or install gcc or clang)")
+
+
+@functools.cache
+def _cc_version(cc: str) -> str:
+    try:
+        out = subprocess.run([cc, "--version"], capture_output=True, text=True, check=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise DeviceUnavailable(f"C compiler {cc!r} does not run: {e}") from e
+    return out.stdout.splitlines()[0] if out.stdout else cc
+
+
+class ClangStyleCompiler(Compiler):
+    """gcc/clang: C source -> shared library bytes."""
+
+    flags = ("-O2", "-march=native", "-fPIC", "-shared", "-fno-math-errno", "-lm")
+
+    def __init__(self) -> None:
+        self.cc = find_cc()
+        self.identity = f"{_cc_version(self.cc)} {' '.join(self.flags)}"
+
+    def compile(self, src: str) -> bytes:
+        with tempfile.TemporaryDirectory(prefix="tg-cc-") as d:
+            out = os.path.join(d, "lib.so")
+            proc = subprocess.run(
+                [self.cc, "-x", "c", "-", "-o", out, *self.flags], input=src, capture_output=True, text=True
+            )
+            if proc.returncode != 0:
+                raise CompileError(proc.stderr or proc.stdout, src, "CPU")
+            with open(out, "rb") as f:
+                return f.read()
+
+
+class CPUProgram:
+    """A function in a shared library, called with buffer addresses then int variables."""
+
+    def __init__(self, name: str, lib: bytes) -> None:
+        self.name = name
+        self._lib = ctypes.CDLL(_library_path(lib))
+        self._fxn = getattr(self._lib, name)
+        self._fxn.restype = None
+
+    def __call__(
+        self,
+        *bufs: HostMemory,
+        global_size: tuple[int, ...] = (1, 1, 1),
+        local_size: tuple[int, ...] | None = None,
+        vals: tuple[int, ...] = (),
+        wait: bool = False,
+    ) -> float | None:
+        args = [ctypes.c_void_p(b.addr) for b in bufs] + [ctypes.c_int(v) for v in vals]
+        start = time.perf_counter()
+        self._fxn(*args)
+        return time.perf_counter() - start if wait else None
+
+
+def _library_path(lib: bytes) -> str:
+    # dlopen needs a file; name it by content so identical libraries share one file
+    import hashlib
+
+    key = hashlib.sha256(lib).hexdigest()
+    folder = cache_dir() / "lib" if cache_enabled() else None
+    if folder is None:
+        folder_s = tempfile.mkdtemp(prefix="tg-lib-")
+        path = os.path.join(folder_s, f"{key}.so")
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = str(folder / f"{key}.so")
+        if os.path.exists(path) and os.path.getsize(path) == len(lib):
+            return path
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".so")
+    with os.fdopen(fd, "wb") as f:
+        f.write(lib)
+    os.replace(tmp, path)
+    return path
+
+
+def create_device(name: str) -> Compiled:
+    compiler = ClangStyleCompiler()
+    caps = Capabilities(
+        language="C",
+        dtypes=frozenset(d for d in dtypes.all() if d != dtypes.bfloat16),
+        has_threads=False,
+        threads=len(os.sched_getaffinity(0)),
+    )
+    return Compiled(name, HostAllocator(name), compiler, CPUProgram, caps)

@@ -1,0 +1,256 @@
+"""PYTHON: interprets loop programs (IR stage 3) in pure Python. Slow, dependency-free, the reference.
+
+Its "source" is a loop program serialized as text by `serialize_program`: one line per UOp,
+`(op, dtype, sources-by-line, arg)`, read back with `ast.literal_eval`. Every ALU result is rounded to its
+dtype (`tg_uop.exec_alu`), so float32 programs give float32 answers, not float64 ones.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import math
+import struct
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from tg_runtime.allocator import Allocator
+from tg_runtime.compiler import Compiler
+from tg_runtime.device import Capabilities, Compiled
+from tg_uop.dtype import DType, PtrDType, dtypes, truncate
+from tg_uop.ops import GroupOp, Ops, exec_alu
+from tg_uop.uop import UOp
+
+# ---- the text format ----
+
+
+def _enc_dtype(dt: DType) -> str:
+    if isinstance(dt, PtrDType):
+        assert dt.base is not None
+        return f"{_enc_dtype(dt.base)}*{'local' if dt.local else ''}{dt.size}"
+    return dt.name if dt.count == 1 else f"{dt.name}x{dt.count}"
+
+
+def _dec_dtype(s: str) -> DType:
+    if "*" in s:
+        base, rest = s.split("*", 1)
+        local = rest.startswith("local")
+        return _dec_dtype(base).ptr(int(rest.removeprefix("local")), local)
+    if "x" in s and s != "void":
+        name, n = s.rsplit("x", 1)
+        return dtypes.from_name(name).vec(int(n))
+    return dtypes.void if s == "void" else dtypes.from_name(s)
+
+
+def _enc_arg(a: Any) -> Any:
+    if isinstance(a, float):
+        return ("__float__", a.hex())
+    if isinstance(a, Ops):
+        return ("__op__", a.name)
+    if isinstance(a, tuple):
+        return tuple(_enc_arg(x) for x in a)
+    return a
+
+
+def _dec_arg(a: Any) -> Any:
+    if isinstance(a, tuple):
+        if len(a) == 2 and a[0] == "__float__":
+            return float.fromhex(a[1])
+        if len(a) == 2 and a[0] == "__op__":
+            return Ops[a[1]]
+        return tuple(_dec_arg(x) for x in a)
+    return a
+
+
+def serialize_program(uops: Sequence[UOp]) -> str:
+    """A linear loop program as text, one UOp per line, sources by line number."""
+    pos = {u: i for i, u in enumerate(uops)}
+    lines = []
+    for u in uops:
+        missing = [s for s in u.src if s not in pos]
+        if missing:
+            raise ValueError(f"serialize_program: {u.op} uses a source that is not in the program: {missing[0].op}")
+        lines.append(repr((u.op.name, _enc_dtype(u.dtype), tuple(pos[s] for s in u.src), _enc_arg(u.arg))))
+    return "\n".join(lines)
+
+
+def deserialize_program(text: str) -> list[tuple[Ops, DType, tuple[int, ...], Any]]:
+    """The instructions of a serialized loop program."""
+    out = []
+    for lineno, line in enumerate(text.splitlines()):
+        try:
+            op, dt, src, arg = ast.literal_eval(line)
+            out.append((Ops[op], _dec_dtype(dt), tuple(src), _dec_arg(arg)))
+        except (ValueError, SyntaxError, KeyError, TypeError) as e:
+            raise ValueError(f"PYTHON program line {lineno + 1} is malformed: {line!r} ({e})") from None
+    return out
+
+
+# ---- memory ----
+
+
+class PythonAllocator(Allocator):
+    def _alloc(self, nbytes: int) -> memoryview:
+        return memoryview(bytearray(nbytes))
+
+    def _free(self, opaque: Any) -> None:
+        pass
+
+    def _copyin(self, dest: memoryview, src: memoryview) -> None:
+        dest[:] = src
+
+    def _copyout(self, dest: memoryview, src: memoryview) -> None:
+        dest[:] = src
+
+    def _offset(self, opaque: memoryview, offset: int, nbytes: int) -> memoryview:
+        return opaque[offset : offset + nbytes]
+
+
+class _BF16View:
+    """Element access to bfloat16 memory (no struct format exists for it)."""
+
+    def __init__(self, mv: memoryview) -> None:
+        self.raw = mv.cast("H")
+
+    def __getitem__(self, i: int) -> float:
+        return float(struct.unpack("<f", struct.pack("<I", self.raw[i] << 16))[0])
+
+    def __setitem__(self, i: int, v: float) -> None:
+        bits = struct.unpack("<I", struct.pack("<f", truncate(dtypes.bfloat16, v)))[0]
+        self.raw[i] = bits >> 16
+
+
+def _typed(mv: memoryview, dt: DType) -> Any:
+    if dt.scalar() == dtypes.bfloat16:
+        return _BF16View(mv)
+    assert dt.fmt is not None
+    return mv.cast("B").cast(dt.fmt)
+
+
+# ---- the interpreter ----
+
+
+class PythonCompiler(Compiler):
+    identity = "python-interpreter-1"
+
+    def compile(self, src: str) -> bytes:
+        deserialize_program(src)  # reject malformed programs at compile time
+        return src.encode()
+
+
+def _cast(v: Any, dt: DType) -> Any:
+    if dt.is_bool:
+        return bool(v)
+    if dt.is_int:
+        if isinstance(v, float):
+            if math.isnan(v) or math.isinf(v):
+                return 0
+            v = math.trunc(v)
+        return truncate(dt, int(v))
+    return truncate(dt, float(v))
+
+
+def _bitcast(v: Any, src: DType, dst: DType) -> Any:
+    assert src.fmt is not None and dst.fmt is not None
+    return struct.unpack(dst.fmt, struct.pack(src.fmt, v))[0]
+
+
+class PythonProgram:
+    """Runs a serialized loop program once per work-item of the launch grid."""
+
+    def __init__(self, name: str, lib: bytes) -> None:
+        self.name = name
+        self.insts = deserialize_program(lib.decode())
+        # where each loop ends, so a RANGE whose condition fails can jump past its ENDRANGE
+        self._loop_end: dict[int, int] = {}
+        self._if_end: dict[int, int] = {}
+        for i, (op, _, src, _) in enumerate(self.insts):
+            if op is Ops.ENDRANGE:
+                self._loop_end[src[0]] = i
+            elif op is Ops.ENDIF:
+                self._if_end[src[0]] = i
+
+    def __call__(
+        self,
+        *bufs: memoryview,
+        global_size: tuple[int, ...] = (1, 1, 1),
+        local_size: tuple[int, ...] | None = None,
+        vals: tuple[int, ...] = (),
+        wait: bool = False,
+    ) -> float | None:
+        start = time.perf_counter()
+        local = tuple(local_size) if local_size is not None else (1,) * len(global_size)
+        for gidx in itertools.product(*(range(g) for g in reversed(global_size))):
+            for lidx in itertools.product(*(range(n) for n in reversed(local))):
+                self._run(bufs, vals, tuple(reversed(gidx)), tuple(reversed(lidx)))
+        return time.perf_counter() - start if wait else None
+
+    def _run(
+        self, bufs: Sequence[memoryview], vals: Sequence[int], gidx: tuple[int, ...], lidx: tuple[int, ...]
+    ) -> None:
+        insts, n = self.insts, len(self.insts)
+        v: list[Any] = [None] * n
+        var_vals = iter(vals)
+        pc = 0
+        while pc < n:
+            op, dt, src, arg = insts[pc]
+            if op is Ops.DEFINE_GLOBAL:
+                assert isinstance(dt, PtrDType) and dt.base is not None
+                v[pc] = _typed(bufs[arg], dt.base)
+            elif op is Ops.DEFINE_VAR:
+                v[pc] = next(var_vals)
+            elif op is Ops.CONST:
+                v[pc] = arg
+            elif op is Ops.SPECIAL:
+                name, _ = arg
+                axis = int(name[-1])
+                v[pc] = gidx[axis] if name.startswith("gidx") else lidx[axis]
+            elif op is Ops.RANGE:
+                if v[pc] is None:
+                    v[pc] = 0
+                if v[pc] >= v[src[0]]:
+                    v[pc] = None
+                    pc = self._loop_end[pc] + 1
+                    continue
+            elif op is Ops.ENDRANGE:
+                r = src[0]
+                v[r] += 1
+                pc = r
+                continue
+            elif op is Ops.IF:
+                if not v[src[0]]:
+                    pc = self._if_end[pc] + 1
+                    continue
+            elif op is Ops.ENDIF:
+                pass
+            elif op is Ops.DEFINE_ACC:
+                v[pc] = v[src[0]]
+            elif op is Ops.ASSIGN:
+                v[src[0]] = v[src[1]]
+                v[pc] = v[src[1]]
+            elif op is Ops.INDEX:
+                v[pc] = (v[src[0]], v[src[1]], v[src[2]] if len(src) > 2 else True)
+            elif op is Ops.LOAD:
+                mem, i, ok = v[src[0]]
+                v[pc] = mem[i] if ok else (v[src[1]] if len(src) > 1 else 0)
+            elif op is Ops.STORE:
+                mem, i, ok = v[src[0]]
+                if ok:
+                    mem[i] = v[src[1]]
+            elif op is Ops.CAST:
+                v[pc] = _cast(v[src[0]], dt)
+            elif op is Ops.BITCAST:
+                v[pc] = _bitcast(v[src[0]], insts[src[0]][1], dt)
+            elif op in GroupOp.ALU:
+                v[pc] = exec_alu(op, dt, [v[s] for s in src])
+            elif op in (Ops.SINK, Ops.NOOP, Ops.BARRIER):
+                pass
+            else:
+                raise NotImplementedError(f"PYTHON device cannot run {op}")
+            pc += 1
+
+
+def create_device(name: str) -> Compiled:
+    caps = Capabilities(language="PYTHON", dtypes=frozenset(dtypes.all()))
+    return Compiled(name, PythonAllocator(name), PythonCompiler(), PythonProgram, caps)

@@ -1,0 +1,170 @@
+"""Kernelize: cut a tensor graph into kernels.
+
+The rule (see the package README for pictures): a node gets its own buffer only where it must:
+- the values asked for (their base: a movement op on a result stays a view of its buffer);
+- CONTIGUOUS, COPY (and a COPY's source, which must be a plain buffer), ASSIGN;
+- a REDUCE_AXIS whose result is read through a movement op (an expand needs the whole result first), or by
+  more than one node (it would be computed again in each reader's kernel).
+Everything else is inlined into the kernel of the node that reads it: elementwise ops fuse with each other,
+into reductions, and after them; movement ops fold into the views of the loads.
+
+>>> from tg_uop import UOp, Ops, dtypes
+>>> c = UOp.const(dtypes.float, 2.0, (UOp(Ops.DEVICE, arg="CPU"),)).reshape((1,)).expand((4,))
+>>> len(find_realizes([(c + c).reduce_axis(Ops.ADD, (0,))]))
+1
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from tg_uop.dtype import dtypes
+from tg_uop.ops import GroupOp, Ops
+from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
+from tg_uop.uop import UOp, toposort
+from tg_uop.view import ShapeTracker
+
+
+def find_realizes(outs: list[UOp]) -> dict[UOp, None]:
+    """The nodes that get a buffer of their own, in dependency order (an ordered set)."""
+    nodes = toposort(outs)
+    users: defaultdict[UOp, list[UOp]] = defaultdict(list)
+    for n in nodes:
+        for s in n.src:
+            users[s].append(n)
+    want: set[UOp] = set()
+    for o in outs:
+        base = o.base
+        if base.op is Ops.BUFFER:
+            continue
+        # a broadcast constant has no buffer to be a view of: realize the whole value
+        want.add(o if base.op is Ops.CONST else base)
+    for n in nodes:
+        if n.op in (Ops.CONTIGUOUS, Ops.COPY, Ops.ASSIGN):
+            want.add(n)
+        if n.op is Ops.COPY and buffer_of(n.src[0]) is None:
+            want.add(n.src[0])
+        if n.op is Ops.REDUCE_AXIS and len(users[n]) > 1:
+            want.add(n)
+    # a movement op cannot look into a kernel's reduction: the value under it (the reduction and the
+    # elementwise ops after it) is realized first, so that epilogue still fuses into the reduction's kernel
+    while True:
+        pending_reduce: dict[UOp, bool] = {}
+        for n in nodes:
+            if n in want or n.op in (Ops.BUFFER, Ops.CONST):
+                pending_reduce[n] = n.op is Ops.REDUCE_AXIS and n not in want
+                pending_reduce[n] = False if n in want else pending_reduce[n]
+            elif n.op is Ops.REDUCE_AXIS:
+                pending_reduce[n] = True
+            else:
+                pending_reduce[n] = any(pending_reduce[s] for s in n.src)
+        grow = {
+            m.src[0]
+            for m in nodes
+            if m.op in GroupOp.Movement and m.src[0].op not in GroupOp.Movement and pending_reduce[m.src[0]]
+        }
+        if grow <= want:
+            break
+        want |= grow
+    return {n: None for n in nodes if n in want}
+
+
+def buffer_of(u: UOp) -> Any:
+    """The buffer a node reads as a whole (BUFFER, or a RESHAPE of one), else None."""
+    if u.op is Ops.BUFFER:
+        return u.arg
+    if u.op is Ops.RESHAPE and u.src[0].op is Ops.BUFFER:
+        return u.src[0].arg
+    return None
+
+
+# ---- building one kernel AST ----
+
+
+@dataclass
+class KernelContext:
+    """Parameters of the kernel being built: buffer objects in parameter order (outputs first)."""
+
+    bufs: list[Any] = field(default_factory=list)
+    old_reads: set[int] = field(default_factory=set)  # ids of buffers read as they were before this schedule
+
+    def param(self, buf: Any, dtype: Any) -> UOp:
+        if not any(b is buf for b in self.bufs):
+            self.bufs.append(buf)
+        return UOp(Ops.DEFINE_GLOBAL, dtype.ptr(buf.size), (), next(i for i, b in enumerate(self.bufs) if b is buf))
+
+
+def _view(shape: tuple[int, ...]) -> UOp:
+    return UOp(Ops.VIEW, dtypes.void, (), ShapeTracker.from_shape(shape))
+
+
+def _fold_load(m: UOp, g: UOp, v: UOp, ld: UOp) -> UOp:
+    return UOp(Ops.LOAD, ld.dtype, (g, UOp(Ops.VIEW, dtypes.void, (), v.arg.apply(m.op, m.arg))))
+
+
+def _fold_const(m: UOp, v: UOp, c: UOp) -> UOp:
+    return UOp(Ops.CONST, c.dtype, (UOp(Ops.VIEW, dtypes.void, (), v.arg.apply(m.op, m.arg)),), c.arg)
+
+
+def _push_through(m: UOp, x: UOp) -> UOp:
+    """A movement op over an elementwise op moves onto each source. Padding an op that does not map 0 to 0
+    (exp, division, comparisons, ...) also masks the result, so the padded area still reads 0."""
+    moved = x.replace(src=tuple(UOp(m.op, s.dtype, (s,), m.arg) for s in x.src))
+    if m.op is not Ops.PAD or x.op in GroupOp.SafeToPad:
+        return moved
+    assert x.shape is not None
+    valid = UOp(
+        Ops.CONST, dtypes.bool, (UOp(Ops.VIEW, dtypes.void, (), ShapeTracker.from_shape(x.shape).pad(m.arg)),), True
+    )
+    return valid.alu(Ops.WHERE, moved, UOp.const(x.dtype, 0))
+
+
+# movement ops sink to the leaves, where they become the loads' views
+push_views = PatternMatcher(
+    [
+        (
+            UPat(
+                GroupOp.Movement,
+                src=(UPat(Ops.LOAD, src=(UPat.var("g"), UPat(Ops.VIEW, name="v")), name="ld"),),
+                name="m",
+            ),
+            _fold_load,
+        ),
+        (
+            UPat(GroupOp.Movement, src=(UPat(Ops.CONST, src=(UPat(Ops.VIEW, name="v"),), name="c"),), name="m"),
+            _fold_const,
+        ),
+        (UPat(GroupOp.Movement, src=(UPat(GroupOp.Elementwise, name="x"),), name="m"), _push_through),
+    ]
+)
+
+
+def build_ast(
+    root: UOp, value: UOp, out_view: ShapeTracker, out_buf: Any, realized: dict[UOp, Any]
+) -> tuple[UOp, list[Any], set[int]]:
+    """The kernel AST computing `value` into `out_buf` through `out_view`, its buffers in parameter order,
+    and the ids of the buffers it reads as they were before the schedule (BUFFER leaves).
+
+    `realized` maps every node that already has a buffer (other kernels' outputs, BUFFERs) to that buffer;
+    those become LOADs. `root` is the node this kernel realizes (it is not loaded from itself).
+    """
+    ctx = KernelContext()
+    out_param = ctx.param(out_buf, value.dtype)
+    leaves: dict[UOp, UOp] = {}
+    for n in toposort([value], lambda u: u is root or (u not in realized and u.op is not Ops.BUFFER)):
+        if n is not root and (n in realized or n.op is Ops.BUFFER):
+            buf = realized[n] if n.op is not Ops.BUFFER else n.arg
+            if n.op is Ops.BUFFER:
+                ctx.old_reads.add(id(buf))
+            assert n.shape is not None
+            leaves[n] = UOp(Ops.LOAD, n.dtype, (ctx.param(buf, n.dtype), _view(n.shape)))
+        elif n.op is Ops.CONST:
+            leaves[n] = UOp(Ops.CONST, n.dtype, (_view(()),), n.arg)
+    body = graph_rewrite(value.substitute(leaves), push_views)
+    leftover = [u.op for u in toposort([body]) if u.op in GroupOp.Movement]
+    if leftover:
+        raise AssertionError(f"kernelize: movement ops {leftover} could not be folded into views")
+    store = UOp(Ops.STORE, dtypes.void, (out_param, UOp(Ops.VIEW, dtypes.void, (), out_view), body))
+    return UOp.sink(store), ctx.bufs, ctx.old_reads

@@ -1,0 +1,98 @@
+"""Running a schedule: each kernel is lowered by tg-codegen (cached per AST and device), compiled and
+launched through tg-runtime; copies move bytes between devices. DEBUG prints what ran.
+
+DEBUG=1: one line per run_schedule (kernel count, time). DEBUG=2: one line per kernel (name, shape, time,
+GFLOP/s, GB/s). DEBUG=3: also each kernel's source. DEBUG=4: also its kernel AST and loop program.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from tg_codegen.program import ProgramSpec, get_program
+from tg_runtime.device import Device, Program
+from tg_schedule.schedule import ScheduleItem
+from tg_uop.helpers import DEBUG, colored
+from tg_uop.uop import UOp
+
+
+@dataclass(frozen=True)
+class CompiledKernel:
+    spec: ProgramSpec
+    program: Program
+
+
+# the program cache named by the design: kernel AST and device -> compiled program
+_programs: dict[tuple[UOp, str], CompiledKernel] = {}
+
+
+def get_kernel(ast: UOp, device: str) -> CompiledKernel:
+    """Lower, render and compile a kernel AST for a device, once."""
+    key = (ast, device)
+    if key not in _programs:
+        spec = get_program(ast, device)
+        _programs[key] = CompiledKernel(spec, Device[device].build(spec.name, spec.src))
+    return _programs[key]
+
+
+def _shape_text(spec: ProgramSpec) -> str:
+    from tg_codegen.lower import kernel_axes
+
+    return str(kernel_axes(spec.ast).full_shape)
+
+
+def run_item(si: ScheduleItem, index: int = 0) -> float:
+    """Run one schedule item; the seconds it took (device time for kernels)."""
+    if si.kind == "copy":
+        dst, src = si.bufs
+        start = time.perf_counter()
+        dst.copyin(src.as_memoryview())
+        elapsed = time.perf_counter() - start
+        if DEBUG >= 2:
+            print(
+                f"*** {dst.device:6s} {index:4d} {colored('copy', 'yellow'):30s} {src.nbytes:>10d} bytes"
+                f" from {src.device} {elapsed * 1e6:9.2f} us"
+            )
+        return elapsed
+    device = si.bufs[0].device
+    k = get_kernel(si.ast, device)
+    if DEBUG >= 4:
+        print(si.ast.pretty())
+        print("\n".join(f"{i:3d} {u.op.name:14s} {u.dtype!r} {u.arg!r}" for i, u in enumerate(k.spec.uops)))
+    if DEBUG >= 3:
+        print(k.spec.src)
+    handles = [b.handle for b in si.bufs]
+    vals = tuple(si.var_vals[v] for v in k.spec.vars)
+    elapsed = (
+        k.program(*handles, global_size=k.spec.global_size, local_size=k.spec.local_size, vals=vals, wait=True) or 0.0
+    )
+    if DEBUG >= 2:
+        gflops = k.spec.estimates.ops / max(elapsed, 1e-9) / 1e9
+        gbs = k.spec.estimates.mem / max(elapsed, 1e-9) / 1e9
+        name = colored(f"{k.spec.name:30s}", "cyan" if k.spec.name.startswith("r") else "green")
+        print(
+            f"*** {device:6s} {index:4d} {name} shape {_shape_text(k.spec):20s} {elapsed * 1e6:9.2f} us"
+            f" {gflops:8.2f} GFLOP/s {gbs:8.2f} GB/s"
+        )
+    return elapsed
+
+
+def run_schedule(schedule: list[ScheduleItem]) -> float:
+    """Run every item in order; the total seconds. Buffers are allocated as items first touch them."""
+    total = 0.0
+    for i, si in enumerate(schedule):
+        total += run_item(si, i)
+    if DEBUG >= 1 and schedule:
+        kernels = sum(si.kind == "kernel" for si in schedule)
+        print(f"realized {kernels} kernel(s), {len(schedule) - kernels} copy(ies) in {total * 1e3:.3f} ms")
+    return total
+
+
+def realize(outs: list[UOp]) -> dict[UOp, UOp]:
+    """Schedule and run `outs`; what each becomes (a view of its new buffer)."""
+    from tg_schedule.schedule import create_schedule
+
+    sched, becomes = create_schedule(outs)
+    run_schedule(sched)
+    return becomes

@@ -1,0 +1,13 @@
+"""tg-tensor: the lazy `Tensor` with autograd.
+
+>>> from tg_tensor import Tensor
+>>> Tensor([1, 2, 3]).sum().item()
+6
+"""
+
+from tg_tensor.tensor import Tensor
+from tg_uop.dtype import dtypes
+
+__version__ = "0.1.0"
+
+__all__ = ["Tensor", "dtypes"]

@@ -1,0 +1,148 @@
+"""Reverse-mode autodiff over tensor-graph UOps: one gradient rule per op, written as patterns.
+
+Each rule receives the gradient flowing into a node (`ctx`) and the node (`ret`), and returns one gradient
+per source (None where a source gets no gradient). `compute_gradient` walks the graph backwards from the
+root once, summing gradients of nodes used more than once.
+
+>>> from tg_uop import UOp, Ops, dtypes
+>>> x = UOp.const(dtypes.float, 3.0, (UOp(Ops.DEVICE, arg="CPU"),))
+>>> g = compute_gradient(x * x, full_like(x * x, 1.0), [x])[x]
+>>> g.op.name
+'ADD'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from tg_uop.helpers import argsort
+from tg_uop.ops import Ops
+from tg_uop.rewrite import PatternMatcher, UPat
+from tg_uop.uop import UOp, toposort
+
+
+def full_like(x: UOp, value: Any, dtype: Any = None) -> UOp:
+    """A constant with `x`'s shape and device (and dtype, unless given)."""
+    dt = dtype or x.dtype
+    shape = x.shape
+    assert shape is not None
+    c = UOp.const(dt, value, (UOp(Ops.DEVICE, arg=x.device),))
+    return c.reshape((1,) * len(shape)).expand(shape) if shape else c
+
+
+def _sum_to(g: UOp, shape: tuple[int, ...]) -> UOp:
+    axes = tuple(i for i, (a, b) in enumerate(zip(g.shape or (), shape, strict=True)) if a != b)
+    return g.reduce_axis(Ops.ADD, axes) if axes else g
+
+
+def _max_grad(ctx: UOp, ret: UOp) -> tuple[UOp, UOp]:
+    # ties share the gradient equally, as in tinygrad and PyTorch's amax
+    a, b = ret.src
+    half = full_like(ctx, 0.5)
+    zero = full_like(ctx, 0.0)
+    a_wins = b.alu(Ops.CMPLT, a)
+    b_wins = a.alu(Ops.CMPLT, b)
+    tie = a.alu(Ops.CMPEQ, b)
+    ga = a_wins.alu(Ops.WHERE, ctx, tie.alu(Ops.WHERE, ctx * half, zero))
+    gb = b_wins.alu(Ops.WHERE, ctx, tie.alu(Ops.WHERE, ctx * half, zero))
+    return ga, gb
+
+
+def _reduce_grad(ctx: UOp, ret: UOp) -> tuple[UOp]:
+    x = ret.src[0]
+    assert x.shape is not None
+    op, _ = ret.arg
+    if op is Ops.ADD:
+        return (ctx.expand(x.shape),)
+    if op is Ops.MAX:
+        hit = x.alu(Ops.CMPEQ, ret.expand(x.shape)).cast(ctx.dtype)
+        count = hit.reduce_axis(Ops.ADD, ret.arg[1])
+        return ((hit * (ctx / count).expand(x.shape)),)
+    raise NotImplementedError(f"no gradient for REDUCE_AXIS {op}")
+
+
+def _expand_grad(ctx: UOp, ret: UOp) -> tuple[UOp]:
+    x = ret.src[0]
+    assert x.shape is not None
+    return (_sum_to(ctx, x.shape),)
+
+
+def _pad_grad(ctx: UOp, ret: UOp) -> tuple[UOp]:
+    x = ret.src[0]
+    assert x.shape is not None
+    return (ctx.shrink(tuple((b, b + s) for (b, _), s in zip(ret.arg, x.shape, strict=True))),)
+
+
+def _shrink_grad(ctx: UOp, ret: UOp) -> tuple[UOp]:
+    x = ret.src[0]
+    assert x.shape is not None
+    return (ctx.pad(tuple((b, s - e) for (b, e), s in zip(ret.arg, x.shape, strict=True))),)
+
+
+_LN2 = math.log(2)
+
+gradient_rules = PatternMatcher(
+    [
+        (UPat(Ops.ADD), lambda ctx: (ctx, ctx)),
+        (UPat(Ops.SUB), lambda ctx: (ctx, -ctx)),
+        (UPat(Ops.MUL, name="ret"), lambda ctx, ret: (ctx * ret.src[1], ctx * ret.src[0])),
+        (
+            UPat(Ops.FDIV, name="ret"),
+            lambda ctx, ret: (ctx / ret.src[1], -(ctx * ret.src[0]) / (ret.src[1] * ret.src[1])),
+        ),
+        (UPat(Ops.NEG), lambda ctx: (-ctx,)),
+        (UPat(Ops.RECIP, name="ret"), lambda ctx, ret: (-(ctx * ret * ret),)),
+        (UPat(Ops.SQRT, name="ret"), lambda ctx, ret: (ctx / (ret * full_like(ret, 2.0)),)),
+        (UPat(Ops.EXP2, name="ret"), lambda ctx, ret: (ctx * ret * full_like(ret, _LN2),)),
+        (UPat(Ops.LOG2, name="ret"), lambda ctx, ret: (ctx / (ret.src[0] * full_like(ret, _LN2)),)),
+        (
+            UPat(Ops.SIN, name="ret"),
+            lambda ctx, ret: (ctx * (full_like(ret, math.pi / 2) - ret.src[0]).alu(Ops.SIN),),
+        ),
+        (UPat(Ops.MAX, name="ret"), _max_grad),
+        (
+            UPat(Ops.WHERE, name="ret"),
+            lambda ctx, ret: (
+                None,
+                ret.src[0].alu(Ops.WHERE, ctx, full_like(ctx, 0.0)),
+                ret.src[0].alu(Ops.WHERE, full_like(ctx, 0.0), ctx),
+            ),
+        ),
+        (UPat((Ops.CMPLT, Ops.CMPNE, Ops.CMPEQ)), lambda ctx: (None, None)),
+        (UPat((Ops.TRUNC,)), lambda ctx: (None,)),
+        (UPat(Ops.CAST, name="ret"), lambda ctx, ret: (ctx.cast(ret.src[0].dtype),)),
+        (UPat(Ops.REDUCE_AXIS, name="ret"), _reduce_grad),
+        (UPat(Ops.RESHAPE, name="ret"), lambda ctx, ret: (ctx.reshape(ret.src[0].shape),)),
+        (UPat(Ops.PERMUTE, name="ret"), lambda ctx, ret: (ctx.permute(tuple(argsort(list(ret.arg)))),)),
+        (UPat(Ops.EXPAND, name="ret"), _expand_grad),
+        (UPat(Ops.PAD, name="ret"), _pad_grad),
+        (UPat(Ops.SHRINK, name="ret"), _shrink_grad),
+        (UPat(Ops.FLIP, name="ret"), lambda ctx, ret: (ctx.flip(ret.arg),)),
+        (UPat((Ops.CONTIGUOUS,)), lambda ctx: (ctx,)),
+    ]
+)
+
+
+def compute_gradient(root: UOp, root_grad: UOp, targets: Iterable[UOp]) -> dict[UOp, UOp]:
+    """Gradients of `root` (seeded with `root_grad`) with respect to each target that it depends on."""
+    want = set(targets)
+    # only nodes on a path from a target to the root need a gradient
+    on_path: set[UOp] = set()
+    order = toposort([root], lambda u: u not in want)
+    for n in order:
+        if n in want or any(s in on_path for s in n.src):
+            on_path.add(n)
+    grads: dict[UOp, UOp] = {root: root_grad}
+    for n in reversed(order):
+        if n not in grads or n in want or n not in on_path:
+            continue
+        src_grads = gradient_rules.rewrite(n, ctx=grads[n])
+        if src_grads is None:
+            raise NotImplementedError(f"no gradient rule for {n.op}")
+        for s, g in zip(n.src, src_grads, strict=True):  # type: ignore[call-overload]
+            if g is None or s not in on_path or not (s.dtype.is_float):
+                continue
+            grads[s] = grads[s] + g if s in grads else g
+    return {t: grads[t] for t in want if t in grads}

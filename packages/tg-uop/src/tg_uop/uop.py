@@ -1,0 +1,533 @@
+"""`UOp`: the immutable, hash-consed node of every IR stage.
+
+>>> from tg_uop import UOp, Ops, dtypes
+>>> a = UOp.variable("a", 0, 10)
+>>> (a + 1) is (a + 1)  # built twice, one object
+True
+>>> (a * 4 + 3).render()
+'(a*4+3)'
+>>> (a * 4 + 3).vmax
+43
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
+
+from tg_uop.dtype import DType, dtypes, truncate
+from tg_uop.helpers import prod
+from tg_uop.ops import GroupOp, Ops, exec_alu
+
+ConstType = int | float | bool
+
+
+def _cache_key(op: Ops, dtype: DType, src: tuple[UOp, ...], arg: Any, tag: Any) -> tuple[Any, ...]:
+    # 0.0 == -0.0 and 1 == 1.0 == True: a float arg is keyed by its repr so such constants stay distinct
+    if arg.__class__ is float:
+        return (op, dtype, src, (float, repr(arg)), tag)
+    return (op, dtype, src, arg, tag)
+
+
+class _UOpMeta(type):
+    """Hash-consing: calling UOp(...) with the fields of a live node returns that node."""
+
+    cache: ClassVar[dict[tuple[Any, ...], weakref.ReferenceType[UOp]]] = {}
+
+    def __call__(
+        cls, op: Ops, dtype: DType = dtypes.void, src: tuple[UOp, ...] = (), arg: Any = None, tag: Any = None
+    ) -> UOp:
+        if src.__class__ is not tuple:
+            src = tuple(src)
+        key = _cache_key(op, dtype, src, arg, tag)
+        ref = _UOpMeta.cache.get(key)
+        if ref is not None and (live := ref()) is not None:
+            return live
+        node: UOp = super().__call__(op, dtype, src, arg, tag)
+        _UOpMeta.cache[key] = weakref.ref(node, functools.partial(_forget, key))
+        return node
+
+
+def _forget(key: tuple[Any, ...], ref: weakref.ReferenceType[UOp]) -> None:
+    # only drop the entry if it still points at the node that died (a new node may have taken the key)
+    if _UOpMeta.cache.get(key) is ref:
+        del _UOpMeta.cache[key]
+
+
+class UOp(metaclass=_UOpMeta):
+    """One operation: `op` applied to `src` with a static `arg`, producing a value of `dtype`.
+
+    Equality is identity: two UOps with the same fields are the same object. `tag` lets a pass mark a node
+    without changing its meaning (marked and unmarked nodes are different objects).
+    """
+
+    __slots__ = ("op", "dtype", "src", "arg", "tag", "__weakref__", "__dict__")
+
+    def __init__(self, op: Ops, dtype: DType, src: tuple[UOp, ...], arg: Any, tag: Any) -> None:
+        setter = object.__setattr__
+        setter(self, "op", op)
+        setter(self, "dtype", dtype)
+        setter(self, "src", src)
+        setter(self, "arg", arg)
+        setter(self, "tag", tag)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"UOp is immutable: cannot set {name}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return UOp, (self.op, self.dtype, self.src, self.arg, self.tag)
+
+    def __repr__(self) -> str:
+        arg = "" if self.arg is None else f", arg={self.arg!r}"
+        return f"<UOp {self.op.name} {self.dtype!r} nsrc={len(self.src)}{arg}>"
+
+    # ---- building ----
+
+    def replace(self, **kwargs: Any) -> UOp:
+        """A node like this one with some of op, dtype, src, arg, tag changed."""
+        fields = {"op": self.op, "dtype": self.dtype, "src": self.src, "arg": self.arg, "tag": self.tag}
+        unknown = set(kwargs) - set(fields)
+        if unknown:
+            raise TypeError(f"replace: unknown field(s) {sorted(unknown)}")
+        fields.update(kwargs)
+        return UOp(**fields)
+
+    @staticmethod
+    def sink(*uops: UOp, arg: Any = None) -> UOp:
+        """Group several roots into one graph."""
+        return UOp(Ops.SINK, dtypes.void, uops, arg)
+
+    @staticmethod
+    def const(dtype: DType, value: ConstType, src: tuple[UOp, ...] = ()) -> UOp:
+        """A constant of `dtype`; the value is brought into the dtype's range (ints wrap, floats round)."""
+        return UOp(Ops.CONST, dtype, src, truncate(dtype.scalar(), value))
+
+    @staticmethod
+    def variable(name: str, vmin: int, vmax: int, dtype: DType = dtypes.index) -> UOp:
+        """A symbolic integer in [vmin, vmax]."""
+        if vmin > vmax:
+            raise ValueError(f"variable {name}: min {vmin} is greater than max {vmax}")
+        return UOp(Ops.DEFINE_VAR, dtype, (), (name, vmin, vmax))
+
+    def bind(self, value: int) -> UOp:
+        """Give a variable a value for one run: BIND(var, const)."""
+        if self.op is not Ops.DEFINE_VAR:
+            raise ValueError(f"bind: only a variable can be bound, not {self.op}")
+        name, lo, hi = self.arg
+        if not lo <= value <= hi:
+            raise ValueError(f"bind: {name}={value} is outside [{lo}, {hi}]")
+        return UOp(Ops.BIND, self.dtype, (self, UOp.const(self.dtype, value)))
+
+    def unbind(self) -> tuple[UOp, int]:
+        if self.op is not Ops.BIND:
+            raise ValueError(f"unbind: expected BIND, got {self.op}")
+        return self.src[0], self.src[1].arg
+
+    def const_like(self, value: ConstType) -> UOp:
+        return UOp.const(self.dtype, value)
+
+    def _ufix(self, x: UOp | ConstType) -> UOp:
+        return x if isinstance(x, UOp) else UOp.const(self.dtype.scalar(), x)
+
+    def alu(self, op: Ops, *others: UOp) -> UOp:
+        """Apply an ALU op with this node as the first source. Comparisons give bool."""
+        srcs = (self, *others)
+        if op in GroupOp.Comparison:
+            out_dtype = dtypes.bool.vec(self.dtype.count) if self.dtype.count > 1 else dtypes.bool
+        elif op is Ops.WHERE:
+            out_dtype = srcs[1].dtype
+        else:
+            out_dtype = srcs[-1].dtype
+        return UOp(op, out_dtype, srcs)
+
+    def cast(self, dtype: DType) -> UOp:
+        return self if self.dtype == dtype else UOp(Ops.CAST, dtype, (self,))
+
+    def bitcast(self, dtype: DType) -> UOp:
+        return UOp(Ops.BITCAST, dtype, (self,))
+
+    def where(self, x: UOp | ConstType, y: UOp | ConstType) -> UOp:
+        xu = x if isinstance(x, UOp) else (y._ufix(x) if isinstance(y, UOp) else UOp.const(dtypes.from_py(x), x))
+        yu = y if isinstance(y, UOp) else xu._ufix(y)
+        return self.alu(Ops.WHERE, xu, yu)
+
+    # tensor-graph builders (no checks here: tg-tensor validates shapes where the user wrote them)
+    def reshape(self, shape: tuple[Any, ...]) -> UOp:
+        return self if self.shape == tuple(shape) else UOp(Ops.RESHAPE, self.dtype, (self,), tuple(shape))
+
+    def permute(self, order: tuple[int, ...]) -> UOp:
+        return self if tuple(order) == tuple(range(len(order))) else UOp(Ops.PERMUTE, self.dtype, (self,), tuple(order))
+
+    def expand(self, shape: tuple[Any, ...]) -> UOp:
+        return self if self.shape == tuple(shape) else UOp(Ops.EXPAND, self.dtype, (self,), tuple(shape))
+
+    def pad(self, arg: tuple[tuple[int, int], ...]) -> UOp:
+        return self if all(p == (0, 0) for p in arg) else UOp(Ops.PAD, self.dtype, (self,), tuple(arg))
+
+    def shrink(self, arg: tuple[tuple[Any, Any], ...]) -> UOp:
+        shape = self.shape
+        assert shape is not None
+        same = all(b == 0 and e == s for (b, e), s in zip(arg, shape, strict=True))
+        return self if same else UOp(Ops.SHRINK, self.dtype, (self,), tuple(arg))
+
+    def flip(self, axes: tuple[bool, ...]) -> UOp:
+        return self if not any(axes) else UOp(Ops.FLIP, self.dtype, (self,), tuple(axes))
+
+    def reduce_axis(self, op: Ops, axes: tuple[int, ...]) -> UOp:
+        """REDUCE_AXIS over `axes`; the reduced dims stay, with size 1."""
+        return UOp(Ops.REDUCE_AXIS, self.dtype, (self,), (op, tuple(sorted(axes))))
+
+    # python operators, used by symbolic index math (note: == stays identity; use .eq/.ne)
+    def __add__(self, x: UOp | ConstType) -> UOp:
+        return self.alu(Ops.ADD, self._ufix(x))
+
+    def __radd__(self, x: UOp | ConstType) -> UOp:
+        return self._ufix(x).alu(Ops.ADD, self)
+
+    def __sub__(self, x: UOp | ConstType) -> UOp:
+        return self.alu(Ops.SUB, self._ufix(x))
+
+    def __rsub__(self, x: UOp | ConstType) -> UOp:
+        return self._ufix(x).alu(Ops.SUB, self)
+
+    def __mul__(self, x: UOp | ConstType) -> UOp:
+        return self.alu(Ops.MUL, self._ufix(x))
+
+    def __rmul__(self, x: UOp | ConstType) -> UOp:
+        return self._ufix(x).alu(Ops.MUL, self)
+
+    def __floordiv__(self, x: UOp | ConstType) -> UOp:
+        return self.alu(Ops.IDIV, self._ufix(x))
+
+    def __truediv__(self, x: UOp | ConstType) -> UOp:
+        return self.alu(Ops.FDIV, self._ufix(x))
+
+    def __mod__(self, x: UOp | ConstType) -> UOp:
+        return self.alu(Ops.MOD, self._ufix(x))
+
+    def __neg__(self) -> UOp:
+        return self.alu(Ops.NEG)
+
+    def __lt__(self, x: UOp | ConstType) -> UOp:
+        return self.alu(Ops.CMPLT, self._ufix(x))
+
+    def __gt__(self, x: UOp | ConstType) -> UOp:
+        return self._ufix(x).alu(Ops.CMPLT, self)
+
+    def __ge__(self, x: UOp | ConstType) -> UOp:
+        return (self < x).logical_not()
+
+    def __le__(self, x: UOp | ConstType) -> UOp:
+        return (self > x).logical_not()
+
+    def __and__(self, x: UOp | ConstType) -> UOp:
+        return self.alu(Ops.AND, self._ufix(x))
+
+    def __or__(self, x: UOp | ConstType) -> UOp:
+        return self.alu(Ops.OR, self._ufix(x))
+
+    def __xor__(self, x: UOp | ConstType) -> UOp:
+        return self.alu(Ops.XOR, self._ufix(x))
+
+    def eq(self, x: UOp | ConstType) -> UOp:
+        return self.alu(Ops.CMPEQ, self._ufix(x))
+
+    def ne(self, x: UOp | ConstType) -> UOp:
+        return self.alu(Ops.CMPNE, self._ufix(x))
+
+    def maximum(self, x: UOp | ConstType) -> UOp:
+        return self.alu(Ops.MAX, self._ufix(x))
+
+    def logical_not(self) -> UOp:
+        return self.alu(Ops.CMPNE, UOp.const(self.dtype, True))
+
+    # ---- traversal ----
+
+    def toposort(self, gate: Callable[[UOp], bool] | None = None) -> list[UOp]:
+        """Every node reachable from here, sources before users (iterative: deep graphs are fine).
+
+        `gate(node)` returning False keeps the node but does not descend into its sources.
+        """
+        return toposort([self], gate)
+
+    def substitute(self, mapping: Mapping[UOp, UOp]) -> UOp:
+        """Rebuild the graph with the nodes in `mapping` replaced (their own sources are not visited)."""
+        memo: dict[UOp, UOp] = {}
+        for n in toposort([self], lambda u: u not in mapping):
+            if n in mapping:
+                memo[n] = mapping[n]
+            else:
+                new_src = tuple(memo[s] for s in n.src)
+                memo[n] = n if all(a is b for a, b in zip(new_src, n.src, strict=True)) else n.replace(src=new_src)
+        return memo[self]
+
+    def pretty(self) -> str:
+        """A let-list of the graph: each node once, numbered, sources by number.
+
+        >>> x = UOp.variable("x", 0, 3)
+        >>> print(((x + 1) * (x + 1)).pretty())
+        %0 = DEFINE_VAR int32 ('x', 0, 3)
+        %1 = CONST int32 1
+        %2 = ADD int32 %0 %1
+        %3 = MUL int32 %2 %2
+        """
+        return pretty_print(self)
+
+    # ---- derived properties (computed once per node, iteratively) ----
+
+    @property
+    def shape(self) -> tuple[Any, ...] | None:
+        """The shape of a tensor-graph or kernel-AST node; None for nodes without one."""
+        return _derive(self, "_shape", _shape_of)
+
+    @property
+    def size(self) -> Any:
+        shape = self.shape
+        if shape is None:
+            raise ValueError(f"{self.op} has no shape")
+        return prod(shape)
+
+    @property
+    def ndim(self) -> int:
+        shape = self.shape
+        if shape is None:
+            raise ValueError(f"{self.op} has no shape")
+        return len(shape)
+
+    @property
+    def device(self) -> str | None:
+        """The device of a tensor-graph node: from its DEVICE, BUFFER (arg.device) or COPY (arg) source."""
+        return _derive(self, "_device", _device_of)
+
+    @property
+    def vmin(self) -> ConstType:
+        """The smallest value this integer (or bool) node can take, from its sources' bounds."""
+        return _derive(self, "_vrange", _vrange_of)[0]  # type: ignore[no-any-return]
+
+    @property
+    def vmax(self) -> ConstType:
+        return _derive(self, "_vrange", _vrange_of)[1]  # type: ignore[no-any-return]
+
+    @property
+    def base(self) -> UOp:
+        """The node under any chain of movement ops."""
+        n = self
+        while n.op in GroupOp.Movement:
+            n = n.src[0]
+        return n
+
+    # ---- symbolic ----
+
+    def simplify(self) -> UOp:
+        """Apply the symbolic rules to a fixed point."""
+        from tg_uop.rewrite import graph_rewrite
+        from tg_uop.symbolic import symbolic
+
+        return graph_rewrite(self, symbolic)
+
+    def render(self, simplify: bool = True) -> str:
+        """Integer expressions as readable text: `(gidx0*4+ridx0)`."""
+        from tg_uop.symbolic import render
+
+        return render(self.simplify() if simplify else self)
+
+    def is_const(self, value: ConstType | None = None) -> bool:
+        return self.op is Ops.CONST and (value is None or self.arg == value)
+
+
+def toposort(roots: Iterable[UOp], gate: Callable[[UOp], bool] | None = None) -> list[UOp]:
+    """Nodes reachable from `roots`, each once, sources before users."""
+    out: list[UOp] = []
+    seen: set[UOp] = set()
+    for root in roots:
+        if root in seen:
+            continue
+        stack: list[tuple[UOp, bool]] = [(root, False)]
+        while stack:
+            n, expanded = stack.pop()
+            if expanded:
+                out.append(n)
+                continue
+            if n in seen:
+                continue
+            seen.add(n)
+            stack.append((n, True))
+            if gate is None or gate(n):
+                for s in reversed(n.src):
+                    if s not in seen:
+                        stack.append((s, False))
+    return out
+
+
+def _derive(node: UOp, attr: str, rule: Callable[[UOp], Any]) -> Any:
+    """Compute a per-node property for `node` and every uncomputed ancestor, sources first."""
+    d = node.__dict__
+    if attr in d:
+        return d[attr]
+    for n in toposort([node], lambda u: attr not in u.__dict__):
+        if attr not in n.__dict__:
+            n.__dict__[attr] = rule(n)
+    return d[attr]
+
+
+def _shape_of(u: UOp) -> tuple[Any, ...] | None:
+    op, src = u.op, u.src
+    if op is Ops.BUFFER:
+        return (u.arg.size,)
+    if op is Ops.CONST:
+        return src[0].shape if src and src[0].op is Ops.VIEW else ()
+    if op is Ops.VIEW:
+        return tuple(u.arg.shape)
+    if op is Ops.LOAD and len(src) >= 2 and src[1].op is Ops.VIEW:
+        return src[1].shape
+    if op is Ops.RESHAPE or op is Ops.EXPAND:
+        return tuple(u.arg)
+    if op is Ops.PERMUTE:
+        s = src[0].shape
+        assert s is not None
+        return tuple(s[i] for i in u.arg)
+    if op is Ops.PAD:
+        s = src[0].shape
+        assert s is not None
+        return tuple(d + b + a for d, (b, a) in zip(s, u.arg, strict=True))
+    if op is Ops.SHRINK:
+        return tuple(e - b for b, e in u.arg)
+    if op is Ops.REDUCE_AXIS:
+        s = src[0].shape
+        assert s is not None
+        return tuple(1 if i in u.arg[1] else d for i, d in enumerate(s))
+    if op is Ops.WHERE:
+        return src[1].shape
+    if op in GroupOp.Elementwise or op in (Ops.FLIP, Ops.CONTIGUOUS, Ops.COPY, Ops.ASSIGN, Ops.BIND):
+        for s in src:
+            if s.shape is not None:
+                return s.shape
+    return None
+
+
+def _device_of(u: UOp) -> str | None:
+    if u.op is Ops.DEVICE:
+        return str(u.arg)
+    if u.op is Ops.BUFFER:
+        return str(u.arg.device)
+    if u.op is Ops.COPY:
+        return str(u.arg)
+    for s in u.src:
+        if s.device is not None:
+            return s.device
+    return None
+
+
+def _vrange_of(u: UOp) -> tuple[ConstType, ConstType]:
+    """Bounds of an integer or bool node from its sources; the dtype's limits when nothing better is known."""
+    op, src, dt = u.op, u.src, u.dtype
+    if op is Ops.CONST:
+        return u.arg, u.arg
+    if op is Ops.DEFINE_VAR:
+        return u.arg[1], u.arg[2]
+    if op is Ops.BIND:
+        return src[0].vmin, src[0].vmax
+    if op is Ops.RANGE:
+        return 0, _max_or_inf(src[0].vmax, -1)
+    if op is Ops.SPECIAL:
+        return 0, u.arg[1] - 1
+    if dt.is_float or dt.count > 1 or not src:
+        return dt.min, dt.max
+    if op is Ops.CAST and (src[0].dtype.is_int or src[0].dtype.is_bool):
+        lo, hi = src[0].vmin, src[0].vmax
+        return (lo, hi) if dt.min <= lo and hi <= dt.max else (dt.min, dt.max)
+    if op in GroupOp.ALU:
+        return _alu_range(u) or (dt.min, dt.max)
+    return dt.min, dt.max
+
+
+def _max_or_inf(x: Any, add: int) -> Any:
+    return x + add if isinstance(x, int) else x
+
+
+def _alu_range(u: UOp) -> tuple[ConstType, ConstType] | None:
+    op, src = u.op, u.src
+    a_lo, a_hi = src[0].vmin, src[0].vmax
+    if op is Ops.NEG:
+        return (not a_hi, not a_lo) if u.dtype.is_bool else (-a_hi, -a_lo)
+    if op is Ops.WHERE:
+        c_lo, c_hi = a_lo, a_hi
+        if c_lo == c_hi:
+            chosen = src[1] if c_lo else src[2]
+            return chosen.vmin, chosen.vmax
+        return min(src[1].vmin, src[2].vmin), max(src[1].vmax, src[2].vmax)
+    if len(src) != 2:
+        return None
+    b_lo, b_hi = src[1].vmin, src[1].vmax
+    if any(isinstance(v, float) for v in (a_lo, a_hi, b_lo, b_hi)):
+        return None
+    if op is Ops.ADD:
+        return (a_lo or b_lo, a_hi or b_hi) if u.dtype.is_bool else (a_lo + b_lo, a_hi + b_hi)
+    if op is Ops.SUB:
+        return a_lo - b_hi, a_hi - b_lo
+    if op is Ops.MUL:
+        if u.dtype.is_bool:
+            return a_lo and b_lo, a_hi and b_hi
+        corners = [a_lo * b_lo, a_lo * b_hi, a_hi * b_lo, a_hi * b_hi]
+        return min(corners), max(corners)
+    if op is Ops.MAX:
+        return max(a_lo, b_lo), max(a_hi, b_hi)
+    if op is Ops.IDIV:
+        if b_lo > 0 or b_hi < 0:  # the divisor does not straddle 0
+            corners = [exec_alu(Ops.IDIV, u.dtype, (a, b)) for a in (a_lo, a_hi) for b in (b_lo, b_hi)]
+            return min(corners), max(corners)
+        return None
+    if op is Ops.MOD:
+        if b_lo > 0:
+            if a_lo >= 0:
+                return (a_lo, a_hi) if a_hi < b_lo else (0, min(a_hi, b_hi - 1))
+            return -(b_hi - 1), b_hi - 1
+        return None
+    if op is Ops.CMPLT:
+        return a_hi < b_lo, a_lo < b_hi
+    if op is Ops.CMPEQ:
+        decided_ne = a_hi < b_lo or b_hi < a_lo
+        decided_eq = a_lo == a_hi == b_lo == b_hi
+        return decided_eq, not decided_ne
+    if op is Ops.CMPNE:
+        decided_ne = a_hi < b_lo or b_hi < a_lo
+        decided_eq = a_lo == a_hi == b_lo == b_hi
+        return decided_ne, not decided_eq
+    if op is Ops.AND and u.dtype.is_bool:
+        return a_lo and b_lo, a_hi and b_hi
+    if op is Ops.OR and u.dtype.is_bool:
+        return a_lo or b_lo, a_hi or b_hi
+    if op is Ops.AND and a_lo >= 0 and b_lo >= 0:
+        return 0, min(a_hi, b_hi)
+    if op is Ops.SHL and a_lo >= 0 and b_lo >= 0 and b_hi < 62:
+        return a_lo << b_lo, a_hi << b_hi
+    if op is Ops.SHR and a_lo >= 0 and b_lo >= 0:
+        return a_lo >> b_hi, a_hi >> b_lo
+    return None
+
+
+def _fmt_arg(arg: Any) -> str:
+    if arg is None:
+        return ""
+    if isinstance(arg, float) and (math.isinf(arg) or math.isnan(arg)):
+        return f"float('{arg}')"
+    return repr(arg)
+
+
+def pretty_print(root: UOp) -> str:
+    """The let-list form of `UOp.pretty`."""
+    names: dict[UOp, str] = {}
+    lines: list[str] = []
+    for i, n in enumerate(toposort([root])):
+        names[n] = f"%{i}"
+        dt = repr(n.dtype).removeprefix("dtypes.")
+        parts = [f"%{i} = {n.op.name} {dt}", *(names[s] for s in n.src)]
+        if n.arg is not None:
+            parts.append(_fmt_arg(n.arg))
+        if n.tag is not None:
+            parts.append(f"tag={n.tag!r}")
+        lines.append(" ".join(parts))
+    return "\n".join(lines)
