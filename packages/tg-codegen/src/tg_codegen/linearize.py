@@ -29,6 +29,7 @@ class _Linearizer:
         self.out: list[UOp] = []
         self.placed: set[UOp] = set()
         self.acc_of: dict[UOp, UOp] = {}
+        self.accs = 0
         self.deps: dict[UOp, frozenset[UOp]] = {}
         self.add_deps(sink)
 
@@ -72,7 +73,9 @@ class _Linearizer:
         init = reduce_identity(red.arg, red.dtype)
         self.add_deps(init)
         self.scope([init], open_ranges)
-        acc = UOp(Ops.DEFINE_ACC, red.dtype, (init,), len(self.acc_of))
+        # numbered when created (a nested reduce registers itself only after its outer one started)
+        acc = UOp(Ops.DEFINE_ACC, red.dtype, (init,), self.accs)
+        self.accs += 1
         self.emit(acc)
         inner = self.loop(rngs, open_ranges)
         self.scope([body], inner)

@@ -134,9 +134,10 @@ def lower(ast: UOp) -> UOp:
 
 
 def _mergeable(ast: UOp, axes: KernelAxes, i: int) -> dict[UOp, UOp] | None:
-    """New VIEWs for merging axes i and i+1 of every view, or None if some view cannot merge them."""
-    if (i in axes.reduce_axes) != (i + 1 in axes.reduce_axes):
-        return None
+    """New VIEWs for merging axes i and i+1 of every view, or None if some view or reduction cannot merge them."""
+    for u in toposort([ast]):
+        if u.op is Ops.REDUCE_AXIS and (i in u.arg[1]) != (i + 1 in u.arg[1]):
+            return None  # one reduction would reduce half of the merged axis
     new_views: dict[UOp, UOp] = {}
     for u in toposort([ast]):
         if u.op is not Ops.VIEW:
@@ -144,9 +145,8 @@ def _mergeable(ast: UOp, axes: KernelAxes, i: int) -> dict[UOp, UOp] | None:
         st: ShapeTracker = u.arg
         shape = st.shape
         merged = (*shape[:i], shape[i] * shape[i + 1], *shape[i + 2 :])
-        if (shape[i] == 1) != (shape[i + 1] == 1) and shape[i] * shape[i + 1] != axes.full_shape[i] * axes.full_shape[
-            i + 1
-        ]:
+        full = axes.full_shape[i] * axes.full_shape[i + 1]
+        if (shape[i] == 1) != (shape[i + 1] == 1) and shape[i] * shape[i + 1] != full:
             return None  # a broadcast dim next to a real one: the merged dim would mix them
         new_st = st.reshape(merged)
         if len(new_st.views) > len(st.views):
@@ -155,12 +155,23 @@ def _mergeable(ast: UOp, axes: KernelAxes, i: int) -> dict[UOp, UOp] | None:
     return new_views
 
 
+def _drop_unit_reduce_axes(ast: UOp, axes: KernelAxes) -> UOp:
+    # reducing an axis of size 1 does nothing; dropping it keeps axis merging from misreading it
+    mapping: dict[UOp, UOp] = {}
+    for u in toposort([ast]):
+        if u.op is Ops.REDUCE_AXIS and any(axes.full_shape[a] == 1 for a in u.arg[1]):
+            kept = tuple(a for a in u.arg[1] if axes.full_shape[a] != 1)
+            mapping[u] = u.src[0] if not kept else UOp(Ops.REDUCE_AXIS, u.dtype, u.src, (u.arg[0], kept))
+    return _rebuild(ast, mapping) if mapping else ast
+
+
 def merge_dims(ast: UOp) -> UOp:
     """Merge neighbouring axes that every view walks as one (a contiguous (64, 64) kernel becomes (4096,)).
 
     Fewer axes mean fewer loops and simpler index math; reduce axes merge only with reduce axes.
     """
     axes = kernel_axes(ast)
+    ast = _drop_unit_reduce_axes(ast, axes)
     for i in reversed(range(len(axes.full_shape) - 1)):
         new_views = _mergeable(ast, axes, i)
         if new_views is None:
@@ -177,10 +188,13 @@ def merge_dims(ast: UOp) -> UOp:
 
 
 def _rebuild(root: UOp, mapping: dict[UOp, UOp]) -> UOp:
-    # like substitute, but a mapped node's sources are rebuilt too (REDUCE_AXIS keeps its rebuilt source)
+    # like substitute, but a mapped node's sources are rebuilt too; a node mapped to its own source is removed
     memo: dict[UOp, UOp] = {}
     for n in toposort([root]):
         base = mapping.get(n, n)
+        if base is not n and n.src and base is n.src[0]:
+            memo[n] = memo[n.src[0]]
+            continue
         new_src = tuple(memo[s] for s in n.src)
         memo[n] = base if all(a is b for a, b in zip(new_src, base.src, strict=True)) else base.replace(src=new_src)
     return memo[root]

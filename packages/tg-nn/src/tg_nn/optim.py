@@ -1,10 +1,11 @@
-"""Optimizers. `step()` writes the new values into the parameters' buffers (one kernel per parameter).
+"""Optimizers. `step()` writes the new values into the parameters' buffers: one kernel per parameter, plus
+one per momentum buffer when there is momentum.
 
 >>> from tg_tensor import Tensor
 >>> w = Tensor([1.0, 2.0], requires_grad=True)
 >>> opt = SGD([w], lr=0.5)
 >>> _ = (w * w).sum().backward()
-... opt.step()
+>>> opt.step()
 >>> w.tolist()
 [0.0, 0.0]
 """
@@ -41,8 +42,9 @@ class Optimizer:
         raise NotImplementedError
 
     def step(self) -> None:
-        """One update of every parameter, realized together in one schedule."""
-        Tensor.realize(*self.schedule_step())
+        """One update of every parameter that has a gradient, realized together in one schedule."""
+        if updated := self.schedule_step():
+            Tensor.realize(*updated)
 
 
 class SGD(Optimizer):

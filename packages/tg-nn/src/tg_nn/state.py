@@ -13,18 +13,20 @@ from tg_tensor import Tensor
 
 
 def get_state_dict(obj: Any, prefix: str = "") -> dict[str, Tensor]:
-    """Every Tensor reachable through attributes, lists, tuples and dicts, keyed by its dotted path."""
+    """Every Tensor reachable through attributes, lists, tuples and dicts, keyed by its dotted path.
+
+    A sub-object reached under two names (tied layers) appears under both; a reference cycle is followed once.
+    """
     out: dict[str, Tensor] = {}
-    stack: list[tuple[str, Any]] = [(prefix, obj)]
-    seen: set[int] = set()
+    # (name, object, ids of the objects on the path to it): only a path that loops back on itself is cut
+    stack: list[tuple[str, Any, frozenset[int]]] = [(prefix, obj, frozenset())]
     while stack:
-        name, o = stack.pop()
+        name, o, path = stack.pop()
         if isinstance(o, Tensor):
             out[name] = o
             continue
-        if id(o) in seen:
+        if id(o) in path:
             continue
-        seen.add(id(o))
         if isinstance(o, dict):
             items = [(str(k), v) for k, v in o.items()]
         elif isinstance(o, (list, tuple)):
@@ -33,7 +35,8 @@ def get_state_dict(obj: Any, prefix: str = "") -> dict[str, Tensor]:
             items = list(vars(o).items())
         else:
             continue
-        stack.extend((f"{name}.{k}" if name else k, v) for k, v in reversed(items))
+        inner = path | {id(o)}
+        stack.extend((f"{name}.{k}" if name else k, v, inner) for k, v in reversed(items))
     return out
 
 

@@ -30,10 +30,10 @@ from tg_uop.view import ShapeTracker
 def find_realizes(outs: list[UOp]) -> dict[UOp, None]:
     """The nodes that get a buffer of their own, in dependency order (an ordered set)."""
     nodes = toposort(outs)
-    users: defaultdict[UOp, list[UOp]] = defaultdict(list)
+    users: defaultdict[UOp, dict[UOp, None]] = defaultdict(dict)  # distinct readers, in order
     for n in nodes:
         for s in n.src:
-            users[s].append(n)
+            users[s][n] = None
     want: set[UOp] = set()
     for o in outs:
         base = o.base
@@ -89,6 +89,7 @@ class KernelContext:
 
     bufs: list[Any] = field(default_factory=list)
     old_reads: set[int] = field(default_factory=set)  # ids of buffers read as they were before this schedule
+    new_reads: set[int] = field(default_factory=set)  # ids of buffers read as written by this schedule
 
     def param(self, buf: Any, dtype: Any) -> UOp:
         if not any(b is buf for b in self.bufs):
@@ -114,11 +115,11 @@ def _push_through(m: UOp, x: UOp) -> UOp:
     moved = x.replace(src=tuple(UOp(m.op, s.dtype, (s,), m.arg) for s in x.src))
     if m.op is not Ops.PAD or x.op in GroupOp.SafeToPad:
         return moved
-    assert x.shape is not None
-    valid = UOp(
-        Ops.CONST, dtypes.bool, (UOp(Ops.VIEW, dtypes.void, (), ShapeTracker.from_shape(x.shape).pad(m.arg)),), True
-    )
-    return valid.alu(Ops.WHERE, moved, UOp.const(x.dtype, 0))
+    assert x.shape is not None and m.shape is not None
+    padded = ShapeTracker.from_shape(x.shape).pad(m.arg)
+    valid = UOp(Ops.CONST, dtypes.bool, (UOp(Ops.VIEW, dtypes.void, (), padded),), True)
+    zero = UOp.const(x.dtype, 0, (_view(m.shape),))
+    return valid.alu(Ops.WHERE, moved, zero)
 
 
 # movement ops sink to the leaves, where they become the loads' views
@@ -142,24 +143,25 @@ push_views = PatternMatcher(
 
 
 def build_ast(
-    root: UOp, value: UOp, out_view: ShapeTracker, out_buf: Any, realized: dict[UOp, Any]
-) -> tuple[UOp, list[Any], set[int]]:
+    root: UOp, value: UOp, out_view: ShapeTracker, out_buf: Any, realized: dict[UOp, tuple[Any, ShapeTracker]]
+) -> tuple[UOp, list[Any], set[int], set[int]]:
     """The kernel AST computing `value` into `out_buf` through `out_view`, its buffers in parameter order,
-    and the ids of the buffers it reads as they were before the schedule (BUFFER leaves).
+    and the ids of the buffers it reads as they were before the schedule (BUFFER leaves) and as written by it.
 
-    `realized` maps every node that already has a buffer (other kernels' outputs, BUFFERs) to that buffer;
-    those become LOADs. `root` is the node this kernel realizes (it is not loaded from itself).
+    `realized` maps every node already computed by this schedule to its buffer and the view it is read
+    through; those, and BUFFER nodes, become LOADs. `root` is the node this kernel realizes.
     """
     ctx = KernelContext()
     out_param = ctx.param(out_buf, value.dtype)
     leaves: dict[UOp, UOp] = {}
     for n in toposort([value], lambda u: u is root or (u not in realized and u.op is not Ops.BUFFER)):
-        if n is not root and (n in realized or n.op is Ops.BUFFER):
-            buf = realized[n] if n.op is not Ops.BUFFER else n.arg
-            if n.op is Ops.BUFFER:
-                ctx.old_reads.add(id(buf))
-            assert n.shape is not None
-            leaves[n] = UOp(Ops.LOAD, n.dtype, (ctx.param(buf, n.dtype), _view(n.shape)))
+        if n is not root and n.op is Ops.BUFFER:
+            ctx.old_reads.add(id(n.arg))
+            leaves[n] = UOp(Ops.LOAD, n.dtype, (ctx.param(n.arg, n.dtype), _view((n.arg.size,))))
+        elif n is not root and n in realized:
+            buf, st = realized[n]
+            ctx.new_reads.add(id(buf))
+            leaves[n] = UOp(Ops.LOAD, n.dtype, (ctx.param(buf, n.dtype), UOp(Ops.VIEW, dtypes.void, (), st)))
         elif n.op is Ops.CONST:
             leaves[n] = UOp(Ops.CONST, n.dtype, (_view(()),), n.arg)
     body = graph_rewrite(value.substitute(leaves), push_views)
@@ -167,4 +169,4 @@ def build_ast(
     if leftover:
         raise AssertionError(f"kernelize: movement ops {leftover} could not be folded into views")
     store = UOp(Ops.STORE, dtypes.void, (out_param, UOp(Ops.VIEW, dtypes.void, (), out_view), body))
-    return UOp.sink(store), ctx.bufs, ctx.old_reads
+    return UOp.sink(store), ctx.bufs, ctx.old_reads, ctx.new_reads

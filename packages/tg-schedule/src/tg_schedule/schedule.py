@@ -55,69 +55,95 @@ def _target(assign: UOp) -> tuple[Buffer, ShapeTracker]:
     return n.arg, st
 
 
+@dataclass
+class _Reads:
+    """Buffers an item reads: as they were before the schedule (`old`), or as written by it (`new`)."""
+
+    old: set[int] = field(default_factory=set)
+    new: set[int] = field(default_factory=set)
+
+
+def _reads_target_elsewhere(ast: UOp, st: ShapeTracker) -> bool:
+    # an in-place kernel is safe only if every read of the target is at the element being written
+    return any(
+        u.op is Ops.LOAD and u.src[0].arg == 0 and u.src[1].arg != st for u in ast.toposort() if u.op is Ops.LOAD
+    )
+
+
 def create_schedule(outs: list[UOp]) -> tuple[list[ScheduleItem], dict[UOp, UOp]]:
     """Schedule the realization of `outs`: the items in dependency order, and what each out becomes
     (a view of a BUFFER node)."""
-    realizes = find_realizes(outs)
-    realized: dict[UOp, Buffer] = {}
+    realized: dict[UOp, tuple[Buffer, ShapeTracker]] = {}
     sched: list[ScheduleItem] = []
-    old_reads: list[set[int]] = []
-    for rp in realizes:
+    reads: list[_Reads] = []
+
+    def kernel(rp: UOp, value: UOp, out: Buffer, st: ShapeTracker, assigns: bool = False) -> UOp:
+        ast, bufs, old, new = build_ast(rp, value, st, out, realized)
+        sched.append(ScheduleItem(ast, tuple(bufs), assigns=assigns))
+        reads.append(_Reads(old, new))
+        return ast
+
+    for rp in find_realizes(outs):
         assert rp.shape is not None
         device = rp.device
         if device is None:
             raise ValueError(f"schedule: cannot tell the device of {rp.op}")
         if rp.op is Ops.COPY:
             src_buf = buffer_of(rp.src[0])
-            old_reads.append({id(src_buf)} if src_buf is not None else set())
-            src_buf = src_buf or realized[rp.src[0]]
+            reads.append(_Reads(old={id(src_buf)}) if src_buf is not None else _Reads(new={id(realized[rp.src[0]][0])}))
+            src_buf = src_buf or realized[rp.src[0]][0]
             out = Buffer(device, src_buf.size, rp.dtype)
             sched.append(ScheduleItem(rp, (out, src_buf)))
+            realized[rp] = (out, ShapeTracker.from_shape(rp.shape))
         elif rp.op is Ops.ASSIGN:
             out, st = _target(rp)
-            ast, bufs, old = build_ast(rp, rp.src[1], st, out, realized)
-            sched.append(ScheduleItem(ast, tuple(bufs), assigns=True))
-            old_reads.append(old)
+            value = rp.src[1]
+            if _reads_target_elsewhere(kernel(rp, value, out, st, assigns=True), st):
+                # the value reads the target at other elements: compute it into a temporary first
+                sched.pop(), reads.pop()
+                tmp = UOp(Ops.CONTIGUOUS, value.dtype, (value,))
+                kernel(tmp, value, Buffer(device, int(tmp.size), tmp.dtype), ShapeTracker.from_shape(rp.shape))
+                realized[tmp] = (sched[-1].bufs[0], ShapeTracker.from_shape(rp.shape))
+                kernel(rp, tmp, out, st, assigns=True)
+            realized[rp] = (out, st)
         else:
             value = rp.src[0] if rp.op is Ops.CONTIGUOUS else rp
             out = Buffer(device, int(rp.size), rp.dtype)
-            ast, bufs, old = build_ast(rp, value, ShapeTracker.from_shape(rp.shape), out, realized)
-            sched.append(ScheduleItem(ast, tuple(bufs)))
-            old_reads.append(old)
-        realized[rp] = out
-    mapping = {rp: _as_buffer_view(rp, realized[rp]) for rp in realizes}
+            kernel(rp, value, out, ShapeTracker.from_shape(rp.shape))
+            realized[rp] = (out, ShapeTracker.from_shape(rp.shape))
+    mapping = {rp: _as_buffer_view(rp, buf) for rp, (buf, _) in realized.items()}
     becomes = {o: o.substitute(mapping) for o in outs}
-    return order_items(sched, old_reads), becomes
+    return order_items(sched, reads), becomes
 
 
-def order_items(items: list[ScheduleItem], old_reads: list[set[int]]) -> list[ScheduleItem]:
-    """Order items so each runs after the items whose outputs it reads, and every item that reads the old
-    contents of a buffer runs before the ASSIGN that overwrites it.
+def order_items(items: list[ScheduleItem], reads: list[_Reads]) -> list[ScheduleItem]:
+    """Order items so each runs after the item that wrote what it reads, and every item that reads the old
+    contents of a buffer runs before any item of this schedule that overwrites it (an ASSIGN).
 
-    `items` come in data-dependency order; `old_reads[i]` holds the ids of buffers item i reads as they were
-    before this schedule (BUFFER leaves of its graph).
+    `items` come in data-dependency order.
     """
     after: list[set[int]] = [set() for _ in items]
-    last_writer: dict[int, int] = {}
+    writers: dict[int, list[int]] = {}
     for i, si in enumerate(items):
-        for b in si.bufs[len(si.outputs) :]:
-            if id(b) in last_writer and id(b) not in old_reads[i]:
-                after[i].add(last_writer[id(b)])
+        for b in reads[i].new:
+            after[i].add(max(w for w in writers[b] if w < i))
         for b in si.outputs:
-            last_writer[id(b)] = i
-    for a, si in enumerate(items):
-        if si.assigns:
-            for b in si.outputs:
-                for r, reads in enumerate(old_reads):
-                    if r != a and id(b) in reads:
-                        after[a].add(r)
+            writers.setdefault(id(b), []).append(i)
+    for i in range(len(items)):
+        for b in reads[i].old:
+            after_writes = [w for w in writers.get(b, []) if w != i]
+            for w in after_writes:
+                after[w].add(i)
     order: list[int] = []
     done: set[int] = set()
     pending = list(range(len(items)))
     while pending:
         ready = next((i for i in pending if after[i] <= done), None)
         if ready is None:
-            raise RuntimeError("schedule: a kernel needs both the old and the new contents of an assigned buffer")
+            raise RuntimeError(
+                "schedule: the assigns realized together read each other's old contents (or one kernel reads the "
+                "old and the new contents of one buffer); realize one of the values first"
+            )
         order.append(ready)
         done.add(ready)
         pending.remove(ready)

@@ -65,8 +65,15 @@ class UOp(metaclass=_UOpMeta):
     """
 
     __slots__ = ("op", "dtype", "src", "arg", "tag", "__weakref__", "__dict__")
+    op: Ops
+    dtype: DType
+    src: tuple[UOp, ...]
+    arg: Any
+    tag: Any
 
-    def __init__(self, op: Ops, dtype: DType, src: tuple[UOp, ...], arg: Any, tag: Any) -> None:
+    def __init__(
+        self, op: Ops, dtype: DType = dtypes.void, src: tuple[UOp, ...] = (), arg: Any = None, tag: Any = None
+    ) -> None:
         setter = object.__setattr__
         setter(self, "op", op)
         setter(self, "dtype", dtype)

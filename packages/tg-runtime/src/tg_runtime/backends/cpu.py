@@ -30,7 +30,9 @@ class HostMemory:
 
     def __init__(self, addr: int, nbytes: int, owner: Any) -> None:
         self.addr, self.owner = addr, owner
-        self.mv = memoryview((ctypes.c_uint8 * nbytes).from_address(addr)).cast("B") if nbytes else memoryview(b"")
+        self.mv = (
+            memoryview((ctypes.c_uint8 * nbytes).from_address(addr)).cast("B") if nbytes else memoryview(bytearray())
+        )
 
 
 class HostAllocator(Allocator):
@@ -77,7 +79,8 @@ def _cc_version(cc: str) -> str:
 class ClangStyleCompiler(Compiler):
     """gcc/clang: C source -> shared library bytes."""
 
-    flags = ("-O2", "-march=native", "-fPIC", "-shared", "-fno-math-errno", "-lm")
+    # no contraction of a*b+c into one fused multiply-add: results must round like the PYTHON reference
+    flags = ("-O2", "-march=native", "-fPIC", "-shared", "-fno-math-errno", "-ffp-contract=off", "-lm")
 
     def __init__(self) -> None:
         self.cc = find_cc()
@@ -100,7 +103,7 @@ class CPUProgram:
 
     def __init__(self, name: str, lib: bytes) -> None:
         self.name = name
-        self._lib = ctypes.CDLL(_library_path(lib))
+        self._lib = _load_library(lib)
         self._fxn = getattr(self._lib, name)
         self._fxn.restype = None
 
@@ -118,25 +121,31 @@ class CPUProgram:
         return time.perf_counter() - start if wait else None
 
 
-def _library_path(lib: bytes) -> str:
-    # dlopen needs a file; name it by content so identical libraries share one file
+def _load_library(lib: bytes) -> ctypes.CDLL:
+    """dlopen needs a file: keep it next to the compile cache, named by content, or in a temporary file that
+    is deleted once loaded (the mapping stays valid) when the cache is off or its folder is unusable."""
     import hashlib
 
-    key = hashlib.sha256(lib).hexdigest()
-    folder = cache_dir() / "lib" if cache_enabled() else None
-    if folder is None:
-        folder_s = tempfile.mkdtemp(prefix="tg-lib-")
-        path = os.path.join(folder_s, f"{key}.so")
-    else:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = str(folder / f"{key}.so")
-        if os.path.exists(path) and os.path.getsize(path) == len(lib):
-            return path
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".so")
-    with os.fdopen(fd, "wb") as f:
-        f.write(lib)
-    os.replace(tmp, path)
-    return path
+    if cache_enabled():
+        try:
+            folder = cache_dir() / "lib"
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{hashlib.sha256(lib).hexdigest()}.so"
+            if not (path.exists() and path.stat().st_size == len(lib)):
+                fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".so")
+                with os.fdopen(fd, "wb") as f:
+                    f.write(lib)
+                os.replace(tmp, path)
+            return ctypes.CDLL(str(path))
+        except OSError:
+            pass
+    fd, tmp = tempfile.mkstemp(prefix="tg-lib-", suffix=".so")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(lib)
+        return ctypes.CDLL(tmp)
+    finally:
+        os.unlink(tmp)
 
 
 def create_device(name: str) -> Compiled:

@@ -76,14 +76,29 @@ def serialize_program(uops: Sequence[UOp]) -> str:
 
 
 def deserialize_program(text: str) -> list[tuple[Ops, DType, tuple[int, ...], Any]]:
-    """The instructions of a serialized loop program."""
+    """The instructions of a serialized loop program, checked: sources refer to earlier lines, and loops and
+    ifs are closed in order."""
     out = []
+    open_blocks: list[tuple[Ops, int]] = []
     for lineno, line in enumerate(text.splitlines()):
         try:
             op, dt, src, arg = ast.literal_eval(line)
-            out.append((Ops[op], _dec_dtype(dt), tuple(src), _dec_arg(arg)))
+            inst = (Ops[op], _dec_dtype(dt), tuple(src), _dec_arg(arg))
         except (ValueError, SyntaxError, KeyError, TypeError) as e:
             raise ValueError(f"PYTHON program line {lineno + 1} is malformed: {line!r} ({e})") from None
+        bad = [s for s in inst[2] if not (isinstance(s, int) and 0 <= s < lineno)]
+        if bad:
+            raise ValueError(f"PYTHON program line {lineno + 1} uses sources {bad} that are not earlier lines")
+        if inst[0] in (Ops.RANGE, Ops.IF):
+            open_blocks.append((inst[0], lineno))
+        elif inst[0] in (Ops.ENDRANGE, Ops.ENDIF):
+            want = Ops.RANGE if inst[0] is Ops.ENDRANGE else Ops.IF
+            if not open_blocks or open_blocks[-1] != (want, inst[2][0]):
+                raise ValueError(f"PYTHON program line {lineno + 1}: {inst[0].name} does not close the innermost block")
+            open_blocks.pop()
+        out.append(inst)
+    if open_blocks:
+        raise ValueError(f"PYTHON program: {open_blocks[-1][0].name} on line {open_blocks[-1][1] + 1} is never closed")
     return out
 
 
@@ -165,6 +180,8 @@ class PythonProgram:
         # where each loop ends, so a RANGE whose condition fails can jump past its ENDRANGE
         self._loop_end: dict[int, int] = {}
         self._if_end: dict[int, int] = {}
+        self._nbufs = 1 + max((arg for op, _, _, arg in self.insts if op is Ops.DEFINE_GLOBAL), default=-1)
+        self._vars = [arg[0] for op, _, _, arg in self.insts if op is Ops.DEFINE_VAR]
         for i, (op, _, src, _) in enumerate(self.insts):
             if op is Ops.ENDRANGE:
                 self._loop_end[src[0]] = i
@@ -179,6 +196,10 @@ class PythonProgram:
         vals: tuple[int, ...] = (),
         wait: bool = False,
     ) -> float | None:
+        if len(bufs) < self._nbufs:
+            raise ValueError(f"{self.name}: needs {self._nbufs} buffers, got {len(bufs)}")
+        if len(vals) != len(self._vars):
+            raise ValueError(f"{self.name}: needs values for the variables {self._vars}, got {len(vals)} value(s)")
         start = time.perf_counter()
         local = tuple(local_size) if local_size is not None else (1,) * len(global_size)
         for gidx in itertools.product(*(range(g) for g in reversed(global_size))):

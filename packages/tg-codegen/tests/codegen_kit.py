@@ -1,0 +1,248 @@
+"""Helpers shared by the tg-codegen tests (put on sys.path by conftest.py).
+
+Two halves that know nothing of each other:
+
+- builders of kernel ASTs (IR stage 2) out of UOps, and a runner that renders an AST for a device with
+  `get_program`, compiles it with tg-runtime and launches it on plain-Python inputs;
+- `Arr`, a tiny plain-Python n-d array (shape + element function) with its own movement ops, elementwise
+  maps and keepdim reductions: the independent reference the kernels are checked against.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import struct
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tg_codegen import ProgramSpec, get_program
+from tg_runtime import Buffer, Device
+from tg_uop import DType, Ops, ShapeTracker, UOp, dtypes
+
+DEVICES = ("CPU", "PYTHON")
+
+# ---------------------------------------------------------------- AST builders
+
+
+def param(i: int, dtype: DType, size: int) -> UOp:
+    """Kernel parameter number `i`: a buffer of `size` elements of `dtype`."""
+    return UOp(Ops.DEFINE_GLOBAL, dtype.ptr(size), (), i)
+
+
+def view(st: ShapeTracker) -> UOp:
+    return UOp(Ops.VIEW, dtypes.void, (), st)
+
+
+def load(g: UOp, st: ShapeTracker) -> UOp:
+    return UOp(Ops.LOAD, g.dtype.base, (g, view(st)))
+
+
+def store(g: UOp, st: ShapeTracker, val: UOp) -> UOp:
+    return UOp(Ops.STORE, dtypes.void, (g, view(st), val))
+
+
+def bconst(dtype: DType, value: Any, shape: tuple[int, ...]) -> UOp:
+    """A constant broadcast to `shape` (a stride-0 view)."""
+    st = ShapeTracker.from_shape((1,) * len(shape)).expand(shape)
+    return UOp.const(dtype, value, (view(st),))
+
+
+def contig(shape: tuple[int, ...]) -> ShapeTracker:
+    return ShapeTracker.from_shape(shape)
+
+
+def sink(*stores: UOp) -> UOp:
+    return UOp.sink(*stores)
+
+
+# ---------------------------------------------------------------- running
+
+
+def pack(dtype: DType, values: Sequence[Any]) -> memoryview:
+    assert dtype.fmt is not None
+    return memoryview(struct.pack(f"<{len(values)}{dtype.fmt}", *values))
+
+
+def f32(x: float) -> float:
+    """`x` rounded to float32."""
+    return float(struct.unpack("<f", struct.pack("<f", x))[0])
+
+
+def params_of(ast: UOp) -> dict[int, UOp]:
+    return {u.arg: u for u in ast.toposort() if u.op is Ops.DEFINE_GLOBAL}
+
+
+def launch(
+    spec: ProgramSpec,
+    ast: UOp,
+    inputs: dict[int, Sequence[Any]],
+    fill: Any = None,
+    vals: tuple[int, ...] = (),
+) -> dict[int, list[Any]]:
+    """Run a rendered kernel on its device; returns the contents of every parameter after the launch.
+
+    Parameters not in `inputs` (outputs) start filled with `fill` (default: a sentinel per dtype), so
+    elements a kernel fails to write are visible.
+    """
+    dev = spec.device
+    bufs: list[Buffer] = []
+    gs = params_of(ast)
+    assert sorted(gs) == list(range(len(gs))), "parameters must be numbered 0..n-1"
+    for i in range(len(gs)):
+        dt = gs[i].dtype
+        assert dt.base is not None
+        if i in inputs:
+            data = list(inputs[i])
+        else:
+            sentinel = (
+                fill if fill is not None else (-777.0 if dt.base.is_float else (True if dt.base.is_bool else -777))
+            )
+            data = [sentinel] * dt.size
+        assert len(data) == dt.size, f"param {i}: {len(data)} values for a buffer of {dt.size}"
+        bufs.append(Buffer(dev, dt.size, dt.base).copyin(pack(dt.base, data)))
+    prg = Device[dev].build(spec.name, spec.src)
+    prg(*[b.handle for b in bufs], global_size=spec.global_size, local_size=spec.local_size, vals=vals)
+    out = {}
+    for i, b in enumerate(bufs):
+        assert b.dtype.fmt is not None
+        out[i] = b.as_memoryview().cast(b.dtype.fmt).tolist()
+    return out
+
+
+def run(ast: UOp, device: str, inputs: dict[int, Sequence[Any]], **kw: Any) -> dict[int, list[Any]]:
+    return launch(get_program(ast, device), ast, inputs, **kw)
+
+
+def run_both(ast: UOp, inputs: dict[int, Sequence[Any]], **kw: Any) -> dict[str, dict[int, list[Any]]]:
+    return {dev: run(ast, dev, inputs, **kw) for dev in DEVICES}
+
+
+def close(a: Any, b: Any, rel: float = 1e-5, abs_: float = 1e-6) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        a, b = float(a), float(b)
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        if math.isinf(a) or math.isinf(b):
+            return a == b
+        return abs(a - b) <= max(abs_, rel * max(abs(a), abs(b)))
+    return bool(a == b)
+
+
+def assert_close(got: Sequence[Any], want: Sequence[Any], rel: float = 1e-5, what: str = "") -> None:
+    assert len(got) == len(want), f"{what}: {len(got)} values, expected {len(want)}"
+    bad = [(i, g, w) for i, (g, w) in enumerate(zip(got, want)) if not close(g, w, rel)]
+    assert not bad, f"{what}: {len(bad)} mismatches (index, got, want), first: {bad[:5]}"
+
+
+# ---------------------------------------------------------------- plain-Python reference arrays
+
+
+class Arr:
+    """An n-d array as a shape and a function from index tuples to values (no tg code involved)."""
+
+    def __init__(self, shape: tuple[int, ...], at: Callable[[tuple[int, ...]], Any]) -> None:
+        self.shape, self.at = tuple(shape), at
+
+    @staticmethod
+    def flat(values: Sequence[Any], shape: tuple[int, ...]) -> Arr:
+        vals = list(values)
+        assert len(vals) == math.prod(shape)
+        return Arr(shape, lambda idx: vals[ravel(idx, shape)])
+
+    def tolist(self) -> list[Any]:
+        return [self.at(idx) for idx in itertools.product(*(range(s) for s in self.shape))]
+
+    # movement: each written from its definition, independently of tg_uop's views
+    def permute(self, order: tuple[int, ...]) -> Arr:
+        inv = [order.index(i) for i in range(len(order))]
+        return Arr(
+            tuple(self.shape[o] for o in order), lambda idx: self.at(tuple(idx[inv[i]] for i in range(len(idx))))
+        )
+
+    def expand(self, shape: tuple[int, ...]) -> Arr:
+        src = self.shape
+        return Arr(shape, lambda idx: self.at(tuple(0 if s == 1 else i for i, s in zip(idx, src))))
+
+    def shrink(self, arg: tuple[tuple[int, int], ...]) -> Arr:
+        return Arr(tuple(e - b for b, e in arg), lambda idx: self.at(tuple(i + b for i, (b, _) in zip(idx, arg))))
+
+    def flip(self, axes: tuple[bool, ...]) -> Arr:
+        src = self.shape
+        return Arr(src, lambda idx: self.at(tuple(s - 1 - i if f else i for i, s, f in zip(idx, src, axes))))
+
+    def pad(self, arg: tuple[tuple[int, int], ...], zero: Any = 0.0) -> Arr:
+        src = self.shape
+
+        def at(idx: tuple[int, ...]) -> Any:
+            inner = tuple(i - b for i, (b, _) in zip(idx, arg))
+            return self.at(inner) if all(0 <= i < s for i, s in zip(inner, src)) else zero
+
+        return Arr(tuple(s + b + a for s, (b, a) in zip(src, arg)), at)
+
+    def reshape(self, shape: tuple[int, ...]) -> Arr:
+        assert math.prod(shape) == math.prod(self.shape)
+        src = self.shape
+        return Arr(shape, lambda idx: self.at(unravel(ravel(idx, shape), src)))
+
+    # compute
+    def map(self, fn: Callable[..., Any], *others: Arr) -> Arr:
+        for o in others:
+            assert o.shape == self.shape, (o.shape, self.shape)
+        return Arr(self.shape, lambda idx: fn(self.at(idx), *(o.at(idx) for o in others)))
+
+    def reduce(self, fn: Callable[[Any, Any], Any], axes: tuple[int, ...]) -> Arr:
+        src = self.shape
+        out_shape = tuple(1 if i in axes else s for i, s in enumerate(src))
+
+        def at(idx: tuple[int, ...]) -> Any:
+            ranges = [range(src[i]) if i in axes else [idx[i]] for i in range(len(src))]
+            items = [self.at(j) for j in itertools.product(*ranges)]
+            acc = items[0]
+            for x in items[1:]:
+                acc = fn(acc, x)
+            return acc
+
+        return Arr(out_shape, at)
+
+
+def ravel(idx: Sequence[int], shape: Sequence[int]) -> int:
+    flat = 0
+    for i, s in zip(idx, shape):
+        assert 0 <= i < s
+        flat = flat * s + i
+    return flat
+
+
+def unravel(flat: int, shape: Sequence[int]) -> tuple[int, ...]:
+    out = []
+    for s in reversed(shape):
+        out.append(flat % s)
+        flat //= s
+    return tuple(reversed(out))
+
+
+def c_idiv(a: int, b: int) -> int:
+    """C integer division (truncates toward zero)."""
+    q = abs(a) // abs(b)
+    return q if (a < 0) == (b < 0) else -q
+
+
+def c_mod(a: int, b: int) -> int:
+    return a - c_idiv(a, b) * b
+
+
+def loop_program_checks(uops: Sequence[UOp]) -> None:
+    """Structural checks every loop program must pass: sources before use, balanced loops."""
+    seen: set[UOp] = set()
+    open_loops: list[UOp] = []
+    for u in uops:
+        for s in u.src:
+            assert s in seen, f"{u.op} uses {s.op} before it is defined"
+        if u.op is Ops.RANGE:
+            open_loops.append(u)
+        elif u.op is Ops.ENDRANGE:
+            assert open_loops and open_loops[-1] is u.src[0], "ENDRANGE does not close the innermost loop"
+            open_loops.pop()
+        seen.add(u)
+    assert not open_loops, "loops left open"

@@ -1,0 +1,23 @@
+"""Shared setup for the tg-codegen tests: helper module on sys.path, a private compile cache."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_compile_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    # compiled kernels go to a fresh folder: no test passes because of an entry left by an earlier run
+    old = os.environ.get("TG_CACHE_DIR")
+    os.environ["TG_CACHE_DIR"] = str(tmp_path_factory.mktemp("tg-cache"))
+    yield
+    if old is None:
+        os.environ.pop("TG_CACHE_DIR", None)
+    else:
+        os.environ["TG_CACHE_DIR"] = old
