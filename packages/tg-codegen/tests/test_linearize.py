@@ -97,6 +97,14 @@ def ast_padded_3d() -> UOp:
     return sink(store(param(0, dtypes.float, 10), contig((2, 1, 5)), x.reduce_axis(Ops.ADD, (1,))))
 
 
+def ast_reduce_in_reduce() -> UOp:
+    # sum_j(sum_k x[b, j, k] * y[b, j]): the inner reduction needs the outer one's range
+    x = load(param(1, dtypes.float, 24), contig((2, 3, 4)))
+    y = load(param(2, dtypes.float, 6), contig((2, 3, 1)))
+    inner = x.reduce_axis(Ops.ADD, (2,)) * y
+    return sink(store(param(0, dtypes.float, 2), contig((2, 1, 1)), inner.reduce_axis(Ops.ADD, (1,))))
+
+
 def ast_with_var() -> UOp:
     n = UOp.variable("n", 1, 8)
     s = contig((3, 5))
@@ -112,6 +120,7 @@ ASTS = {
     "full_reduce": ast_full_reduce,
     "padded_3d": ast_padded_3d,
     "with_var": ast_with_var,
+    "reduce_in_reduce": ast_reduce_in_reduce,
 }
 
 
@@ -146,7 +155,7 @@ def test_nothing_sits_in_a_reduce_loop_it_does_not_need(name: str) -> None:
             assert loops[i][-1] in deps[u], f"{u.op} at {i} is inside a reduce loop it does not depend on"
 
 
-@pytest.mark.parametrize("name", ["row_dot", "nested", "two_outputs", "full_reduce", "padded_3d"])
+@pytest.mark.parametrize("name", ["row_dot", "nested", "two_outputs", "full_reduce", "padded_3d", "reduce_in_reduce"])
 def test_accumulators_live_outside_their_loops(name: str) -> None:
     uops = program(ASTS[name]())
     loops = open_loops(uops)
@@ -207,6 +216,21 @@ def test_nested_reduce_finishes_inner_loop_first() -> None:
     (max_acc,) = [u for u in uops if u.op is Ops.DEFINE_ACC and u.src[0].arg == float("-inf")]
     readers = [i for i, u in enumerate(uops) if max_acc in u.src and u.op is not Ops.ASSIGN and u.op is not Ops.MAX]
     assert readers and all(uops.index(second) < i < ends[second] for i in readers)
+
+
+def test_reduce_inside_reduce_loop_has_its_own_accumulator() -> None:
+    uops = program(ast_reduce_in_reduce())
+    loops = open_loops(uops)
+    accs = [u for u in uops if u.op is Ops.DEFINE_ACC]
+    assert len(accs) == 2 and accs[0] is not accs[1]
+    outer_acc, inner_acc = accs
+    outer_rng = [r for r in loops[uops.index(inner_acc)] if r.arg[1] == "reduce"]
+    # the inner accumulator is reset inside the outer reduce loop, the outer one outside it
+    assert len(outer_rng) == 1 and outer_rng[0] not in loops[uops.index(outer_acc)]
+    (outer_assign,) = [u for u in uops if u.op is Ops.ASSIGN and u.src[0] is outer_acc]
+    assert inner_acc in outer_assign.src[1].toposort()
+    (st,) = [u for u in uops if u.op is Ops.STORE]
+    assert st.src[1] is outer_acc
 
 
 def test_two_reductions_over_one_axis_get_two_loops() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from codegen_kit import DEVICES, bconst, contig, launch, load, param, run_both, sink, store
+from codegen_kit import DEVICES, bconst, contig, launch, load, param, run_both, sink, store, view
 
 from tg_codegen import (
     Estimates,
@@ -230,6 +230,12 @@ def test_lowering_errors() -> None:
         ),
         "views of two ranks": sink(store(g0, contig((4, 6)), x + load(g1, contig((24,))))),
         "view that does not fit": sink(store(g0, contig((4, 6)), x + load(g1, contig((4, 5))))),
+        "reduce axis out of range": sink(store(g0, contig((4, 1)), x.reduce_axis(Ops.ADD, (2,)))),
+        "STORE without a VIEW": UOp.sink(UOp(Ops.STORE, dtypes.void, (g0, x))),
+        "LOAD without a VIEW": sink(store(g0, contig((4, 6)), UOp(Ops.LOAD, dtypes.float, (g1,)))),
+        "value wider than its store view": sink(store(g0, contig((4, 1)), x)),
+        "reduced value stored through a wider view": sink(store(g0, contig((4, 6)), x.reduce_axis(Ops.ADD, (1,)))),
+        "a SINK as a value": UOp.sink(UOp(Ops.STORE, dtypes.void, (g0, view(contig((4, 6))), UOp.sink()))),
     }
     for what, ast in bad.items():
         for dev in DEVICES:

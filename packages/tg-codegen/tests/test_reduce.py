@@ -94,6 +94,30 @@ def test_reduce_3d(axes: tuple[int, ...]) -> None:
         assert res[dev][0] == want, dev
 
 
+def test_reduce_over_size_one_axis_is_a_copy() -> None:
+    xs = XF[:4]
+    res = run_both(reduce_ast(dtypes.float, (4, 1), Ops.ADD, (1,)), {1: xs})
+    for dev in DEVICES:
+        assert res[dev][0] == xs, dev
+
+
+@pytest.mark.parametrize(
+    "shape,axes",
+    [((4, 1, 6), (1, 2)), ((1, 4, 6), (0, 2)), ((4, 1, 6), (0, 1)), ((1, 6, 1), (0, 2)), ((2, 1, 3, 1), (1, 3))],
+    ids=str,
+)
+def test_reduce_listing_size_one_axes(shape: tuple[int, ...], axes: tuple[int, ...]) -> None:
+    # a size-1 axis in the reduce list (as x.sum(axis=...) keeps it) must not pull a neighbouring axis in
+    n = 1
+    for s in shape:
+        n *= s
+    xs = [float((i * 7) % 11) - 5.0 for i in range(n)]
+    want = Arr.flat(xs, shape).reduce(operator.add, axes).tolist()
+    res = run_both(reduce_ast(dtypes.float, shape, Ops.ADD, axes), {1: xs})
+    for dev in DEVICES:
+        assert res[dev][0] == want, dev
+
+
 def test_reduce_over_permuted_view() -> None:
     # out[j] = max_i x[i, j]: reduce axis 1 of the (6, 4) transpose of a (4, 6) buffer (strides (1, 6))
     x = load(param(1, dtypes.float, 24), contig(SHAPE).permute((1, 0)))
@@ -194,6 +218,24 @@ def test_nested_reduction_sum_of_x_minus_max() -> None:
     rows = [XF[r * 6 : r * 6 + 6] for r in range(4)]
     want = [sum(v - max(row) for v in row) for row in rows]
     res = run_both(ast, {1: XF})
+    for dev in DEVICES:
+        assert res[dev][0] == want, dev
+
+
+@pytest.mark.parametrize("outer_op", [Ops.ADD, Ops.MAX], ids=lambda o: o.name)
+def test_reduction_inside_another_reductions_loop(outer_op: Ops) -> None:
+    # out[b] = outer_j(sum_k x[b, j, k] * y[b, j]): the inner sum depends on the outer loop's j, so it runs
+    # inside that loop with an accumulator of its own
+    shape = (2, 3, 4)
+    xs = [float(i % 5) for i in range(24)]
+    ys = [1.0, 2.0, 3.0, -1.0, 0.5, 2.0]
+    x = load(param(1, dtypes.float, 24), contig(shape))
+    y = load(param(2, dtypes.float, 6), contig((2, 3, 1)))
+    inner = x.reduce_axis(Ops.ADD, (2,)) * y
+    ast = sink(store(param(0, dtypes.float, 2), contig((2, 1, 1)), inner.reduce_axis(outer_op, (1,))))
+    ref = Arr.flat(xs, shape).reduce(operator.add, (2,)).map(operator.mul, Arr.flat(ys, (2, 3, 1)))
+    want = ref.reduce(REDUCERS[outer_op], (1,)).tolist()
+    res = run_both(ast, {1: xs, 2: ys})
     for dev in DEVICES:
         assert res[dev][0] == want, dev
 

@@ -49,6 +49,16 @@ def test_assign_from_itself():
     np.testing.assert_allclose(t.numpy(), np.exp(a * 2 + 1), rtol=1e-6)
 
 
+def test_assign_reading_itself_through_a_permuted_view_reads_old_values():
+    # elements read other elements that the same kernel writes: what is read must be the old contents
+    t = Tensor([1.0, 2.0, 3.0, 4.0]).realize()
+    t.assign(t.reshape(2, 2).T.reshape(4) + t)
+    assert t.tolist() == [2.0, 5.0, 5.0, 8.0]
+    u = Tensor([1.0, 2.0, 3.0]).realize()
+    u.assign(u.reshape(1, 3).expand(3, 3).sum(0) * 0 + u.sum() - u)
+    assert u.tolist() == [5.0, 4.0, 3.0]
+
+
 def test_assign_scalar():
     t = Tensor([1, 2, 3]).realize()
     t.assign(9).realize()

@@ -71,11 +71,9 @@ def test_broadcast_grad_sums_over_broadcast_axes(gradcheck, name, sa, sb, tg_fn,
 @pytest.mark.parametrize(
     "name, tg_fn, np_fn",
     [
-        ("radd", lambda a: 3.0 + a, lambda a: 3.0 + a),
         ("rsub", lambda a: 3.0 - a, lambda a: 3.0 - a),
         ("rmul", lambda a: 3.0 * a, lambda a: 3.0 * a),
         ("rdiv", lambda a: 3.0 / a, lambda a: 3.0 / a),
-        ("div_scalar", lambda a: a / 4.0, lambda a: a / 4.0),
         ("mul_scalar", lambda a: a * -1.5, lambda a: a * -1.5),
         ("self_mul", lambda a: a * a, lambda a: a * a),
         ("self_div", lambda a: (a + 3.0) / (a * a + 1.0), lambda a: (a + 3.0) / (a * a + 1.0)),
@@ -99,8 +97,6 @@ def test_scalar_and_reused_grad(gradcheck, name, tg_fn, np_fn):
         ("tanh", lambda a: a.tanh(), np.tanh, -2.0, 2.0),
         ("sin", lambda a: a.sin(), np.sin, -3.0, 3.0),
         ("reciprocal", lambda a: a.reciprocal(), lambda a: 1 / a, 0.3, 3.0),
-        ("exp2", lambda a: a.exp2(), np.exp2, -2.0, 2.0),
-        ("log2", lambda a: a.log2(), np.log2, 0.2, 4.0),
     ],
 )
 def test_unary_grad(gradcheck, name, tg_fn, np_fn, low, high):
@@ -141,9 +137,21 @@ def test_where_grad_broadcast_and_scalar(gradcheck):
 # ---- reductions ----
 
 
-@pytest.mark.parametrize("axis, keepdim", [(None, False), (1, True), (-1, False), ((0, 2), True)], ids=str)
 @pytest.mark.parametrize(
-    "name, ref", [("sum", np.sum), ("mean", np.mean), ("max", np.max), ("min", np.min)], ids=lambda x: str(x)[:6]
+    "name, ref, axis, keepdim",
+    [
+        ("sum", np.sum, None, False),
+        ("sum", np.sum, 1, True),
+        ("sum", np.sum, (0, 2), False),
+        ("mean", np.mean, None, False),
+        ("mean", np.mean, -1, True),
+        ("max", np.max, None, False),
+        ("max", np.max, 1, False),
+        ("max", np.max, (0, 2), True),
+        ("min", np.min, None, False),
+        ("min", np.min, -1, True),
+    ],
+    ids=lambda x: str(x) if not callable(x) else "",
 )
 def test_reduce_grad(gradcheck, name, ref, axis, keepdim):
     # distinct values (a permutation, spread out) so max/min have a unique winner
@@ -167,7 +175,6 @@ def test_max_grad_ties_share_equally():
     "name, tg_fn, np_fn",
     [
         ("reshape", lambda a: a.reshape(4, 6), lambda a: a.reshape(4, 6)),
-        ("reshape_-1", lambda a: a.reshape(-1), lambda a: a.reshape(-1)),
         ("permute", lambda a: a.permute(2, 0, 1), lambda a: a.transpose(2, 0, 1)),
         ("transpose", lambda a: a.transpose(0, 2), lambda a: a.swapaxes(0, 2)),
         ("T", lambda a: a.reshape(6, 4).T, lambda a: a.reshape(6, 4).T),
@@ -177,7 +184,6 @@ def test_max_grad_ties_share_equally():
             lambda a: np.broadcast_to(a[:, None], (2, 3, 3, 4)),
         ),
         ("expand_new", lambda a: a.expand(2, 2, 3, 4), lambda a: np.broadcast_to(a, (2, 2, 3, 4))),
-        ("flatten", lambda a: a.flatten(1), lambda a: a.reshape(2, 12)),
         ("unsqueeze", lambda a: a.unsqueeze(1), lambda a: a[:, None]),
         (
             "chain",

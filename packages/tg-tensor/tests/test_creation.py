@@ -31,6 +31,15 @@ def test_from_list_infers_dtype_and_shape(data, dtype, np_dtype):
     np.testing.assert_array_equal(got, want)
 
 
+def test_empty_tensors():
+    for t in (Tensor([]), Tensor(np.zeros((0, 3), np.float32)), Tensor.zeros(0), Tensor.arange(0)):
+        assert t.numel() == 0
+        assert t.numpy().size == 0
+    assert Tensor([]).shape == (0,)
+    assert Tensor([]).tolist() == []
+    assert Tensor(np.zeros((2, 0), np.float32)).sum(axis=1).tolist() == [0.0, 0.0]
+
+
 def test_from_tuple():
     assert Tensor((1.0, 2.0)).tolist() == [1.0, 2.0]
 
@@ -185,7 +194,7 @@ def test_full_negative_shape_is_refused():
         Tensor.full((2, -1), 1.0)
 
 
-@pytest.mark.parametrize("args", [(5,), (2, 7), (1, 10, 3), (10, 0, -2)])
+@pytest.mark.parametrize("args", [(5,), (2, 7), (1, 10, 3), (10, 0, -2), (3, 3)])
 def test_arange(args):
     t = Tensor.arange(*args)
     want = np.arange(*args)

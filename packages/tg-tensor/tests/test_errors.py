@@ -10,7 +10,7 @@ import pytest
 from tg_tensor import Tensor, dtypes
 
 # the module (tg_schedule re-exports a function of the same name as the package attribute)
-realize_mod = importlib.import_module("tg_schedule.realize")
+realize_mod = importlib.import_module("tg_schedule.run")
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from tg_tensor import Tensor
 from tg_uop.ops import Ops
 
 # the module (tg_schedule re-exports a function of the same name as the package attribute)
-realize_mod = importlib.import_module("tg_schedule.realize")
+realize_mod = importlib.import_module("tg_schedule.run")
 
 
 @pytest.fixture

@@ -184,6 +184,21 @@ def test_comparison_constants_move_across() -> None:
     assert simp(y * 3 - 2 < -7, y) is (y < -1)  # 3y < -5  <=>  y <= -2
 
 
+def test_single_term_forms_exhaustively() -> None:
+    """x*k + c1 compared with, divided by and taken modulo small constants, for every small k, c1, c2."""
+    x = _var(-6, 6)
+    points = range(-6, 7)
+    for k, c1 in itertools.product(range(-3, 5), range(-5, 6)):
+        lin = x * k + c1
+        for c2 in range(-9, 10):
+            out = (lin < c2).simplify()
+            assert [sym_infer(out, {x: p}) for p in points] == [k * p + c1 < c2 for p in points], (k, c1, c2)
+        for d in range(1, 6):
+            q, r = (lin // d).simplify(), (lin % d).simplify()
+            assert [sym_infer(q, {x: p}) for p in points] == [_c_div(k * p + c1, d) for p in points], (k, c1, d)
+            assert [sym_infer(r, {x: p}) for p in points] == [_c_mod(k * p + c1, d) for p in points], (k, c1, d)
+
+
 def test_max_decided_by_bounds() -> None:
     x, y, z = _var(5, 9), _var(0, 5), _var(0, 7)
     assert simp(x.maximum(y), x, y) is x
@@ -325,6 +340,7 @@ def _trees(nvars: int) -> st.SearchStrategy[Tree]:
         return st.one_of(
             st.tuples(st.sampled_from(sorted(_PY_BIN)), children, children),
             st.tuples(st.sampled_from(["div", "mod"]), children, st.integers(1, 6)),
+            st.tuples(st.just("mulc"), children, st.integers(-4, 4)),
             st.tuples(st.just("where"), children, st.integers(-6, 6), children, children),
         )
 
@@ -339,6 +355,8 @@ def _eval(t: Tree, env: tuple[int, ...]) -> int:
         return t[1]
     if kind in _PY_BIN:
         return _PY_BIN[kind](_eval(t[1], env), _eval(t[2], env))
+    if kind == "mulc":
+        return _eval(t[1], env) * t[2]
     if kind == "div":
         return _c_div(_eval(t[1], env), t[2])
     if kind == "mod":
@@ -361,6 +379,8 @@ def _build(t: Tree, variables: list[UOp]) -> UOp:
         return _build(t[1], variables) * _build(t[2], variables)
     if kind == "max":
         return _build(t[1], variables).maximum(_build(t[2], variables))
+    if kind == "mulc":
+        return _build(t[1], variables) * t[2]
     if kind == "div":
         return _build(t[1], variables) // t[2]
     if kind == "mod":
@@ -393,6 +413,56 @@ def test_fuzz_simplify_keeps_values_and_bounds(case: tuple[list[tuple[int, int]]
         assert got_raw == want, (point, render(expr))
         assert got_simple == want, (point, render(expr), render(simple))
         assert expr.vmin <= want <= expr.vmax, (point, render(expr), expr.vmin, expr.vmax)
+        assert simple.vmin <= want <= simple.vmax, (point, render(simple), simple.vmin, simple.vmax)
+
+
+@st.composite
+def _linear_case(draw: st.DrawFn) -> tuple[list[tuple[int, int]], list[int], int, str, int, int]:
+    ranges = draw(_ranges)
+    coeffs = draw(st.lists(st.one_of(st.just(0), st.integers(-4, 8)), min_size=len(ranges), max_size=len(ranges)))
+    return (
+        ranges,
+        coeffs,
+        draw(st.integers(-10, 10)),
+        draw(st.sampled_from(["div", "mod", "lt", "divmod", "moddiv"])),
+        draw(st.integers(1, 8)),
+        draw(st.integers(-12, 12)),
+    )
+
+
+@given(_linear_case())
+@settings(max_examples=200, deadline=None)
+def test_fuzz_linear_index_forms(case: tuple[list[tuple[int, int]], list[int], int, str, int, int]) -> None:
+    """The shapes index math takes: (sum k_i*v_i + c) // d, % d, < c2, and nested div/mod."""
+    ranges, coeffs, const, kind, d, c2 = case
+    variables = [UOp.variable(f"l{i}", lo, hi) for i, (lo, hi) in enumerate(ranges)]
+    lin = _c(const)
+    for v, k in zip(variables, coeffs, strict=True):
+        lin = v * k + lin
+    expr = {
+        "div": lambda: lin // d,
+        "mod": lambda: lin % d,
+        "lt": lambda: lin < c2,
+        "divmod": lambda: (lin // d) % 3,
+        "moddiv": lambda: (lin % d) // 2,
+    }[kind]()
+
+    def ref(point: tuple[int, ...]) -> int | bool:
+        value = const + sum(k * p for k, p in zip(coeffs, point, strict=True))
+        return {
+            "div": lambda: _c_div(value, d),
+            "mod": lambda: _c_mod(value, d),
+            "lt": lambda: value < c2,
+            "divmod": lambda: _c_mod(_c_div(value, d), 3),
+            "moddiv": lambda: _c_div(_c_mod(value, d), 2),
+        }[kind]()
+
+    simple = expr.simplify()
+    for point in itertools.product(*(range(lo, hi + 1) for lo, hi in ranges)):
+        env = dict(zip(variables, point, strict=True))
+        want = ref(point)
+        assert sym_infer(expr, env) == want
+        assert sym_infer(simple, env) == want, (point, render(expr), render(simple))
         assert simple.vmin <= want <= simple.vmax, (point, render(simple), simple.vmin, simple.vmax)
 
 

@@ -51,7 +51,7 @@ class _Linearizer:
 
     def scope(self, roots: list[UOp], open_ranges: frozenset[UOp]) -> None:
         """Emit every unplaced ancestor of `roots` that needs no more than `open_ranges`, sources first."""
-        for n in toposort(roots, lambda u: u not in self.placed and u.op is not Ops.REDUCE):
+        for n in toposort(roots, lambda u: u not in self.placed):
             if n in self.placed or not self.deps[n] <= open_ranges:
                 continue
             if n.op is Ops.REDUCE:
@@ -88,10 +88,12 @@ class _Linearizer:
         self.placed.add(red)
 
     def run(self, sink: UOp) -> list[UOp]:
-        global_rngs = tuple(sorted((r for r in self.deps[sink] if r.op is Ops.RANGE), key=lambda r: r.arg[0]))
-        self.scope(list(sink.src), frozenset())  # parameters and constants first, outside every loop
-        open_ranges = self.loop(global_rngs, frozenset())
-        self.scope(list(sink.src), open_ranges)
+        global_rngs = sorted((r for r in self.deps[sink] if r.op is Ops.RANGE), key=lambda r: r.arg[0])
+        open_ranges: frozenset[UOp] = frozenset()
+        self.scope(list(sink.src), open_ranges)  # parameters and constants first, outside every loop
+        for r in global_rngs:  # then each loop, with what depends on it and the loops outside it
+            open_ranges = self.loop((r,), open_ranges)
+            self.scope(list(sink.src), open_ranges)
         for r in reversed(global_rngs):
             self.emit(UOp(Ops.ENDRANGE, src=(r,)))
         return _replace_reduces(self.out, self.acc_of)

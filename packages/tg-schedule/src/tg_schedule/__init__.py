@@ -4,7 +4,7 @@
 """
 
 from tg_schedule.kernelize import find_realizes
-from tg_schedule.realize import get_kernel, realize, run_item, run_schedule
+from tg_schedule.run import get_kernel, realize, run_item, run_schedule
 from tg_schedule.schedule import ScheduleItem, create_schedule
 
 __version__ = "0.1.0"

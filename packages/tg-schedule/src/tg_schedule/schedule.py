@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 from tg_runtime.buffer import Buffer
 from tg_schedule.kernelize import buffer_of, build_ast, find_realizes
 from tg_uop.ops import Ops
+from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
 from tg_uop.uop import UOp
 from tg_uop.view import ShapeTracker
+
+drop_detach = PatternMatcher([(UPat(Ops.DETACH, name="d"), lambda d: d.src[0])])
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ def _reads_target_elsewhere(ast: UOp, st: ShapeTracker) -> bool:
 def create_schedule(outs: list[UOp]) -> tuple[list[ScheduleItem], dict[UOp, UOp]]:
     """Schedule the realization of `outs`: the items in dependency order, and what each out becomes
     (a view of a BUFFER node)."""
+    originals = outs
+    outs = list(graph_rewrite(UOp.sink(*outs), drop_detach).src)  # DETACH only matters to autograd
     realized: dict[UOp, tuple[Buffer, ShapeTracker]] = {}
     sched: list[ScheduleItem] = []
     reads: list[_Reads] = []
@@ -112,7 +117,7 @@ def create_schedule(outs: list[UOp]) -> tuple[list[ScheduleItem], dict[UOp, UOp]
             kernel(rp, value, out, ShapeTracker.from_shape(rp.shape))
             realized[rp] = (out, ShapeTracker.from_shape(rp.shape))
     mapping = {rp: _as_buffer_view(rp, buf) for rp, (buf, _) in realized.items()}
-    becomes = {o: o.substitute(mapping) for o in outs}
+    becomes = {orig: o.substitute(mapping) for orig, o in zip(originals, outs, strict=True)}
     return order_items(sched, reads), becomes
 
 

@@ -121,6 +121,7 @@ gradient_rules = PatternMatcher(
         (UPat(Ops.SHRINK, name="ret"), _shrink_grad),
         (UPat(Ops.FLIP, name="ret"), lambda ctx, ret: (ctx.flip(ret.arg),)),
         (UPat((Ops.CONTIGUOUS,)), lambda ctx: (ctx,)),
+        (UPat((Ops.DETACH,)), lambda ctx: (None,)),
     ]
 )
 

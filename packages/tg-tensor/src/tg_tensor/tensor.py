@@ -17,7 +17,7 @@ import numpy as np
 
 from tg_runtime.buffer import Buffer
 from tg_runtime.device import Device, canonicalize
-from tg_schedule.realize import realize as realize_uops
+from tg_schedule.run import realize as realize_uops
 from tg_schedule.schedule import ScheduleItem, create_schedule
 from tg_tensor.autograd import compute_gradient, full_like
 from tg_uop.dtype import DType, dtypes, least_upper_dtype, least_upper_float
@@ -45,6 +45,7 @@ class Tensor:
     """
 
     __slots__ = ("uop", "requires_grad", "grad", "_graph", "_parents")
+    # _parents: (tensor, the graph it had when this one was built) for each input that requires grad
     training: ClassVar[bool] = False
     _rng: ClassVar[np.random.Generator] = np.random.default_rng(0)
 
@@ -80,7 +81,7 @@ class Tensor:
         self.requires_grad: bool | None = requires_grad
         self.grad: Tensor | None = None
         self._graph: UOp | None = None
-        self._parents: tuple[Tensor, ...] = ()
+        self._parents: tuple[tuple[Tensor, UOp], ...] = ()
 
     def __repr__(self) -> str:
         grad = " requires_grad" if self.requires_grad else ""
@@ -130,7 +131,7 @@ class Tensor:
         out = Tensor.__new__(Tensor)
         out.uop = fn(*(p.uop for p in parents))
         out.grad, out._graph, out._parents, out.requires_grad = None, None, (), None
-        needs = tuple(p for p in parents if p.requires_grad)
+        needs = tuple((p, p._diff_uop) for p in parents if p.requires_grad)
         if needs:
             out.requires_grad, out._parents = True, needs
             if any(p._graph is not None for p in parents):
@@ -144,8 +145,8 @@ class Tensor:
         return out
 
     def detach(self) -> Tensor:
-        """The same value, cut from the gradient graph."""
-        return Tensor._wrap(self.uop)
+        """The same value, cut from the gradient graph (a DETACH node, which kernels ignore)."""
+        return Tensor._wrap(UOp(Ops.DETACH, self.dtype, (self.uop,)))
 
     # ---- creation ----
 
@@ -244,8 +245,8 @@ class Tensor:
     def _contiguous_buffer(self) -> Buffer:
         self.realize()
         u = self.uop
-        if u.op is Ops.RESHAPE and u.src[0].op is Ops.BUFFER:
-            return u.src[0].arg  # type: ignore[no-any-return]
+        while u.op is Ops.RESHAPE:  # reshapes of a whole buffer are still that buffer, in order
+            u = u.src[0]
         if u.op is Ops.BUFFER:
             return u.arg  # type: ignore[no-any-return]
         c = Tensor._wrap(UOp(Ops.CONTIGUOUS, u.dtype, (u,))).realize()
@@ -291,18 +292,18 @@ class Tensor:
             raise RuntimeError(f"backward: a gradient is needed for a non-scalar tensor of shape {self.shape}")
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad (no input had requires_grad=True)")
-        leaves: dict[UOp, list[Tensor]] = {}
-        seen: set[int] = set()
+        # leaves by the graph they had when used: a leaf realized or updated since still gets its gradient
+        leaves: dict[UOp, list[Tensor]] = {} if self._parents else {self.uop: [self]}
+        seen: set[int] = {id(self)}
         stack = [self]
         while stack:
-            t = stack.pop()
-            if id(t) in seen:
-                continue
-            seen.add(id(t))
-            if t._parents:
-                stack.extend(t._parents)
-            else:
-                leaves.setdefault(t.uop, []).append(t)
+            for p, used_as in stack.pop()._parents:
+                if not p._parents:
+                    if not any(t is p for t in leaves.setdefault(used_as, [])):
+                        leaves[used_as].append(p)
+                elif id(p) not in seen:
+                    seen.add(id(p))
+                    stack.append(p)
         root = self._diff_uop
         seed = full_like(root, 1.0) if gradient is None else gradient.uop
         grads = compute_gradient(root, seed, leaves.keys())
@@ -332,8 +333,13 @@ class Tensor:
         padded = (1,) * (len(shape) - self.ndim) + self.shape
         return self.reshape(padded).expand(shape)
 
-    def _binary(self, op: Ops, y: Tensor | Scalar, reverse: bool = False, name: str = "op") -> Tensor:
+    def _binary(
+        self, op: Ops, y: Tensor | Scalar, reverse: bool = False, name: str = "op", swap: bool = False
+    ) -> Tensor:
+        # reverse: `y op self` as the user wrote it (reflected operators); swap: `self > y` computed as `y < self`
         a, b = self._broadcasted(y, reverse, name)
+        if swap:
+            a, b = b, a
         return a._apply(lambda u, v: u.alu(op, v), b)
 
     def add(self, y: Tensor | Scalar) -> Tensor:
@@ -385,13 +391,13 @@ class Tensor:
         return self._binary(Ops.CMPLT, y, name="lt")
 
     def __gt__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
-        return self._binary(Ops.CMPLT, y, True, "gt")
+        return self._binary(Ops.CMPLT, y, name="gt", swap=True)
 
     def __le__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
-        return (self > y).logical_not()
+        return self._binary(Ops.CMPLT, y, name="le", swap=True).logical_not()
 
     def __ge__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
-        return (self < y).logical_not()
+        return self._binary(Ops.CMPLT, y, name="ge").logical_not()
 
     def __eq__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
         return self._binary(Ops.CMPEQ, y, name="eq")
@@ -442,7 +448,8 @@ class Tensor:
         return self._binary(Ops.MAX, y, name="maximum")
 
     def minimum(self, y: Tensor | Scalar) -> Tensor:
-        return -((-self).maximum(-y))
+        a, b = self._broadcasted(y, op="minimum")
+        return -((-a).maximum(-b))
 
     def where(self, x: Tensor | Scalar, y: Tensor | Scalar) -> Tensor:
         """Elementwise `x if self else y` (self is the condition, as in tinygrad)."""
@@ -478,6 +485,8 @@ class Tensor:
             return tuple(range(self.ndim))
         axes = (axis,) if isinstance(axis, int) else tuple(axis)
         out = tuple(normalize_axis(a, self.ndim, op) for a in axes)
+        if self.ndim == 0:
+            return ()  # axis 0 or -1 of a scalar is accepted, as in PyTorch, and reduces nothing
         if len(set(out)) != len(out):
             raise ValueError(f"{op}: repeated axis in {axes}")
         return out
@@ -495,6 +504,7 @@ class Tensor:
         return self._reduce(Ops.MAX, axis, keepdim, "max")
 
     def min(self, axis: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        self._axes(axis, "min")
         return -((-self).max(axis, keepdim))
 
     def mean(self, axis: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:

@@ -27,6 +27,16 @@ class DType:
     kind: str  # "bool", "int", "uint", "float"
     count: int = 1
 
+    def __post_init__(self) -> None:
+        # dtypes are hashed on every UOp construction: compute the hash once
+        object.__setattr__(self, "_hash", hash((type(self).__name__, *(getattr(self, f) for f in self._key_fields()))))
+
+    def _key_fields(self) -> tuple[str, ...]:
+        return ("name", "itemsize", "fmt", "kind", "count")
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined, no-any-return]
+
     def __repr__(self) -> str:
         return f"dtypes.{self.name}" if self.count == 1 else f"dtypes.{self.name}.vec({self.count})"
 
@@ -75,6 +85,12 @@ class PtrDType(DType):
     base: DType | None = None
     size: int = -1
     local: bool = False
+
+    def _key_fields(self) -> tuple[str, ...]:
+        return ("name", "itemsize", "fmt", "kind", "count", "base", "size", "local")
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined, no-any-return]
 
     def __repr__(self) -> str:
         return f"{self.base!r}.ptr({self.size}{', local=True' if self.local else ''})"
@@ -193,20 +209,8 @@ def _upward(dt: DType) -> frozenset[DType]:
     return frozenset([dt]).union(*(_upward(p) for p in _PARENTS[dt]))
 
 
-@functools.cache
-def _lub2(a: DType, b: DType) -> DType:
-    common = _upward(a) & _upward(b)
-    # the minimal elements of the common upper bounds; when two are incomparable, join them in turn
-    minimal = [c for c in common if not any(o is not c and c in _upward(o) for o in common)]
-    minimal.sort(key=ALL_DTYPES.index)
-    out = minimal[0]
-    for m in minimal[1:]:
-        out = _lub2(out, m)
-    return out
-
-
 def least_upper_dtype(*dts: DType) -> DType:
-    """The type that all given scalar types promote to.
+    """The type that all given scalar types promote to (the same for any order of the arguments).
 
     >>> least_upper_dtype(dtypes.bool, dtypes.int8)
     dtypes.int8
@@ -215,10 +219,16 @@ def least_upper_dtype(*dts: DType) -> DType:
     """
     if not dts:
         raise ValueError("least_upper_dtype needs at least one dtype")
-    out = dts[0].scalar()
-    for d in dts[1:]:
-        out = _lub2(out, d.scalar())
-    return out
+    return _lub_set(frozenset(d.scalar() for d in dts))
+
+
+@functools.cache
+def _lub_set(dts: frozenset[DType]) -> DType:
+    common = frozenset.intersection(*(_upward(d) for d in dts))
+    minimal = sorted(
+        (c for c in common if not any(o is not c and c in _upward(o) for o in common)), key=ALL_DTYPES.index
+    )
+    return minimal[0] if len(minimal) == 1 else _lub_set(frozenset(minimal))
 
 
 def least_upper_float(dt: DType) -> DType:
@@ -243,10 +253,19 @@ def _round_float(dt: DType, x: float) -> float:
     if dt.itemsize == 8 or math.isnan(x) or math.isinf(x):
         return x
     if dt == dtypes.bfloat16:
-        bits = struct.unpack("<I", struct.pack("<f", _round_float(dtypes.float32, x)))[0]
-        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000  # round to nearest even
-        return float(struct.unpack("<f", struct.pack("<I", bits))[0])
+        return _round_bfloat16(x)
     try:
         return float(struct.unpack(dt.fmt or "f", struct.pack(dt.fmt or "f", x))[0])
     except OverflowError:
         return math.copysign(math.inf, x)
+
+
+def _round_bfloat16(x: float) -> float:
+    """Round a float64 straight to bfloat16 (8 significant bits, float32's exponent range), ties to even."""
+    if x == 0:
+        return x
+    _, e = math.frexp(x)
+    # spacing of bfloat16 values near x: 2**(e-8) for normal numbers, 2**-133 below 2**-126
+    quantum = math.ldexp(1.0, max(e - 8, -133))
+    r = round(x / quantum) * quantum
+    return math.copysign(math.inf, x) if abs(r) >= 2.0**128 else r

@@ -31,6 +31,8 @@ def getenv(key: str, default: Any = 0) -> Any:
     raw = os.environ.get(key)
     if raw is None:
         return default
+    if isinstance(default, bool):
+        return raw.strip().lower() not in ("", "0", "false", "no", "off")
     return type(default)(raw)
 
 
@@ -142,7 +144,7 @@ def normalize_axis(axis: int, ndim: int, op: str = "op") -> int:
     """Map a possibly negative axis into range, raising IndexError naming the op when it is out of range."""
     if not -max(ndim, 1) <= axis < max(ndim, 1):
         raise IndexError(f"{op}: axis {axis} is out of range for a tensor of {ndim} dimension(s)")
-    return axis + ndim if axis < 0 else axis
+    return axis % max(ndim, 1)
 
 
 _ANSI = {"black": 30, "red": 31, "green": 32, "yellow": 33, "blue": 34, "magenta": 35, "cyan": 36, "white": 37}

@@ -67,6 +67,7 @@ class Ops(Enum):
     DEFINE_VAR = auto()
     BIND = auto()
     CONTIGUOUS = auto()
+    DETACH = auto()
     COPY = auto()
     ASSIGN = auto()
     VIEW = auto()
@@ -90,6 +91,9 @@ class Ops(Enum):
 
     def __repr__(self) -> str:
         return f"Ops.{self.name}"
+
+    # identity hashing in C: Enum's default hashes the name in Python, and ops are hashed constantly
+    __hash__ = object.__hash__
 
 
 class GroupOp:
@@ -129,6 +133,7 @@ class GroupOp:
             Ops.DEFINE_VAR,
             Ops.BIND,
             Ops.CONTIGUOUS,
+            Ops.DETACH,
             Ops.COPY,
             Ops.ASSIGN,
             Ops.VIEW,

@@ -62,6 +62,16 @@ def _terms(x: UOp) -> tuple[list[tuple[UOp, int]], int]:
     return terms, const
 
 
+def _fits(dtype: Any, terms: list[tuple[UOp, int]], const: int) -> bool:
+    """Whether the sum of the terms stays inside the dtype for every value of its variables (no wraparound:
+    rules that split or move terms are only valid then)."""
+    lo = hi = const
+    for n, k in terms:
+        a, b = n.vmin * k, n.vmax * k
+        lo, hi = lo + min(a, b), hi + max(a, b)
+    return bool(dtype.min <= lo and hi <= dtype.max)
+
+
 def _build_sum(dtype: Any, terms: list[tuple[UOp, int]], const: int) -> UOp:
     out: UOp | None = None
     for n, k in terms:
@@ -83,6 +93,8 @@ def _div_fold(x: UOp, c: UOp) -> UOp | None:
         return x.src[0] // (x.src[1].arg * cv)
     terms, const = _terms(x)
     if len(terms) + (const != 0) < 2 and not (len(terms) == 1 and terms[0][1] % cv == 0):
+        return None
+    if not _fits(x.dtype, terms, const):
         return None
     quot = [(n, k // cv) for n, k in terms if k % cv == 0]
     rest = [(n, k) for n, k in terms if k % cv != 0]
@@ -111,6 +123,8 @@ def _mod_fold(x: UOp, c: UOp) -> UOp | None:
     if x.vmax < cv:
         return x
     terms, const = _terms(x)
+    if not _fits(x.dtype, terms, const):
+        return None
     kept = [(n, k % cv) for n, k in terms if k % cv != 0]
     changed = len(kept) != len(terms) or const >= cv or any(k >= cv for _, k in terms)
     if not changed:
@@ -125,9 +139,10 @@ def _lt_fold(x: UOp, c: UOp) -> UOp | None:
     if len(terms) != 1 or (const == 0 and terms[0][1] == 1):
         return None
     n, k = terms[0]
-    if k <= 0:
+    bound = -((const - c.arg) // k)
+    if k <= 0 or not _fits(x.dtype, terms, const) or not x.dtype.min <= bound <= x.dtype.max:
         return None
-    return n < -((const - c.arg) // k)
+    return n < bound
 
 
 def _recombine_divmod(x: UOp, c: UOp, y: UOp | None = None) -> UOp | None:
@@ -175,7 +190,7 @@ symbolic = PatternMatcher(
         (_ix * UPat.cvar("a") + _ix * UPat.cvar("b"), _merge_like),
         ((_y + _ix * UPat.cvar("a")) + _ix * UPat.cvar("b"), lambda y, x, a, b: y + x * (a.arg + b.arg)),
         # division and modulo
-        ((_ix * _c1) // _c1, lambda x, c1: x if c1.arg != 0 else None),
+        ((_ix * _c1) // _c1, lambda x, c1: x if c1.arg != 0 and _fits(x.dtype, [(x, c1.arg)], 0) else None),
         (_ix // UPat.cvar("c"), _div_fold),
         (_ix % UPat.cvar("c"), _mod_fold),
         ((_ix // UPat.cvar("c")) * UPat.cvar("c") + _ix % UPat.cvar("c"), _recombine_divmod),
@@ -280,7 +295,7 @@ def sym_infer(expr: UOp | int, values: Mapping[UOp | str, int]) -> Any:
         return expr
     by_name = {(k.arg[0] if isinstance(k, UOp) else k): v for k, v in values.items()}
     out: dict[UOp, Any] = {}
-    for u in toposort([expr]):
+    for u in toposort([expr], lambda n: n.op is not Ops.BIND):  # a bound variable carries its own value
         if u.op is Ops.CONST:
             out[u] = u.arg
         elif u.op is Ops.DEFINE_VAR:
@@ -288,7 +303,7 @@ def sym_infer(expr: UOp | int, values: Mapping[UOp | str, int]) -> Any:
                 raise KeyError(f"sym_infer: no value given for variable {u.arg[0]!r}")
             out[u] = by_name[u.arg[0]]
         elif u.op is Ops.BIND:
-            out[u] = out[u.src[1]]
+            out[u] = u.src[1].arg
         elif u.op is Ops.CAST:
             out[u] = exec_alu(Ops.ADD, u.dtype, (out[u.src[0]], 0)) if not u.dtype.is_bool else bool(out[u.src[0]])
         elif u.op in GroupOp.ALU:

@@ -18,17 +18,30 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
-from tg_uop.dtype import DType, dtypes, truncate
+from tg_uop.dtype import DType, dtypes, least_upper_dtype, truncate
 from tg_uop.helpers import prod
 from tg_uop.ops import GroupOp, Ops, exec_alu
 
 ConstType = int | float | bool
 
 
+def _arg_key(arg: Any) -> Any:
+    # 0.0 == -0.0 and 1 == 1.0 == True in Python: floats are keyed by repr and bools by type, so such
+    # constants stay distinct nodes (also inside tuples)
+    cls = arg.__class__
+    if cls is float:
+        return (float, repr(arg))
+    if cls is bool:
+        return (bool, arg)
+    if cls is tuple:
+        return tuple(_arg_key(a) for a in arg)
+    return arg
+
+
 def _cache_key(op: Ops, dtype: DType, src: tuple[UOp, ...], arg: Any, tag: Any) -> tuple[Any, ...]:
-    # 0.0 == -0.0 and 1 == 1.0 == True: a float arg is keyed by its repr so such constants stay distinct
-    if arg.__class__ is float:
-        return (op, dtype, src, (float, repr(arg)), tag)
+    cls = arg.__class__
+    if cls is float or cls is bool or cls is tuple:
+        return (op, dtype, src, _arg_key(arg), tag)
     return (op, dtype, src, arg, tag)
 
 
@@ -83,6 +96,9 @@ class UOp(metaclass=_UOpMeta):
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"UOp is immutable: cannot set {name}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"UOp is immutable: cannot delete {name}")
 
     def __reduce__(self) -> tuple[Any, ...]:
         return UOp, (self.op, self.dtype, self.src, self.arg, self.tag)
@@ -157,7 +173,11 @@ class UOp(metaclass=_UOpMeta):
         return UOp(Ops.BITCAST, dtype, (self,))
 
     def where(self, x: UOp | ConstType, y: UOp | ConstType) -> UOp:
-        xu = x if isinstance(x, UOp) else (y._ufix(x) if isinstance(y, UOp) else UOp.const(dtypes.from_py(x), x))
+        if not isinstance(x, UOp) and not isinstance(y, UOp):
+            # two Python scalars: both take the type that holds either (where(c, 1, 2.5) is a float)
+            dt = least_upper_dtype(dtypes.from_py(x), dtypes.from_py(y))
+            return self.alu(Ops.WHERE, UOp.const(dt, x), UOp.const(dt, y))
+        xu = x if isinstance(x, UOp) else y._ufix(x)  # type: ignore[union-attr]
         yu = y if isinstance(y, UOp) else xu._ufix(y)
         return self.alu(Ops.WHERE, xu, yu)
 
@@ -408,7 +428,7 @@ def _shape_of(u: UOp) -> tuple[Any, ...] | None:
         return tuple(1 if i in u.arg[1] else d for i, d in enumerate(s))
     if op is Ops.WHERE:
         return src[1].shape
-    if op in GroupOp.Elementwise or op in (Ops.FLIP, Ops.CONTIGUOUS, Ops.COPY, Ops.ASSIGN, Ops.BIND):
+    if op in GroupOp.Elementwise or op in (Ops.FLIP, Ops.CONTIGUOUS, Ops.DETACH, Ops.COPY, Ops.ASSIGN, Ops.BIND):
         for s in src:
             if s.shape is not None:
                 return s.shape
@@ -447,7 +467,11 @@ def _vrange_of(u: UOp) -> tuple[ConstType, ConstType]:
         lo, hi = src[0].vmin, src[0].vmax
         return (lo, hi) if dt.min <= lo and hi <= dt.max else (dt.min, dt.max)
     if op in GroupOp.ALU:
-        return _alu_range(u) or (dt.min, dt.max)
+        r = _alu_range(u)
+        # a range leaving the dtype means the value can wrap around: then nothing better than the limits is known
+        if r is None or (dt.is_int and (r[0] < dt.min or r[1] > dt.max)):
+            return dt.min, dt.max
+        return r
     return dt.min, dt.max
 
 

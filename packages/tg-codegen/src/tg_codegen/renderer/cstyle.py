@@ -71,13 +71,15 @@ class CStyleRenderer(Renderer):
         if dt.is_float:
             assert isinstance(x, (int, float))
             lit = _float_literal(float(x), dt)
+            if lit.startswith("-"):
+                lit = f"({lit})"  # so `a-(-2.0f)` never renders as `a--2.0f`
             return lit if dt in (dtypes.float32, dtypes.float64) else f"(({self.ctype(dt)}){lit})"
         suffix = {dtypes.int64: "LL", dtypes.uint64: "ULL", dtypes.uint32: "u"}.get(dt, "")
         if dt == dtypes.int64 and x == dtypes.int64.min:
             return "(-9223372036854775807LL-1)"
         if dt == dtypes.int32 and x == dtypes.int32.min:
             return "(-2147483647-1)"
-        return f"{x}{suffix}"
+        return f"({x}{suffix})" if isinstance(x, int) and x < 0 else f"{x}{suffix}"
 
     def alu(self, op: Ops, dt: DType, *a: str) -> str:
         fdt = dt if dt.is_float else None
