@@ -130,15 +130,15 @@ def order_items(items: list[ScheduleItem], reads: list[_Reads]) -> list[Schedule
     after: list[set[int]] = [set() for _ in items]
     writers: dict[int, list[int]] = {}
     for i, si in enumerate(items):
-        for b in reads[i].new:
-            after[i].add(max(w for w in writers[b] if w < i))
-        for b in si.outputs:
-            writers.setdefault(id(b), []).append(i)
+        for buf_id in reads[i].new:
+            after[i].add(max(w for w in writers[buf_id] if w < i))
+        for out in si.outputs:
+            writers.setdefault(id(out), []).append(i)
     for i in range(len(items)):
-        for b in reads[i].old:
-            after_writes = [w for w in writers.get(b, []) if w != i]
-            for w in after_writes:
-                after[w].add(i)
+        for buf_id in reads[i].old:
+            for w in writers.get(buf_id, []):
+                if w != i:
+                    after[w].add(i)
     order: list[int] = []
     done: set[int] = set()
     pending = list(range(len(items)))

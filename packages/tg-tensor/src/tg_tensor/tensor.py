@@ -469,15 +469,6 @@ class Tensor:
     def cast(self, dtype: DType) -> Tensor:
         return self if self.dtype == dtype else self._apply(lambda u: u.cast(dtype))
 
-    def float(self) -> Tensor:
-        return self.cast(dtypes.float32)
-
-    def int(self) -> Tensor:
-        return self.cast(dtypes.int32)
-
-    def bool(self) -> Tensor:
-        return self.cast(dtypes.bool)
-
     # ---- reductions ----
 
     def _axes(self, axis: int | Sequence[int] | None, op: str) -> tuple[int, ...]:
@@ -616,6 +607,16 @@ class Tensor:
         """x @ weight.T + bias, with weight of shape (out, in) as in PyTorch."""
         out = self.matmul(weight.T)
         return out + bias if bias is not None else out
+
+    # last in the class: after these, `int`, `float` and `bool` in annotations would name the methods
+    def float(self) -> Tensor:
+        return self.cast(dtypes.float32)
+
+    def int(self) -> Tensor:
+        return self.cast(dtypes.int32)
+
+    def bool(self) -> Tensor:
+        return self.cast(dtypes.bool)
 
 
 def _varargs(shape: tuple[Any, ...]) -> tuple[Any, ...]:

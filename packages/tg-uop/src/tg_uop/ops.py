@@ -185,7 +185,7 @@ def _c_mod(x: int, y: int) -> int:
 
 def _exp2(x: float) -> float:
     try:
-        return 2.0**x
+        return float(2.0**x)
     except OverflowError:
         return math.inf
 

@@ -118,7 +118,8 @@ class UPat:
 
     def named(self, name: str) -> UPat:
         """This pattern with a capture name."""
-        out = UPat(self.op, self.dtype, self.src, self.arg, name, self.allow_any_len)
+        out = UPat(self.op, None, self.src, self.arg, name, self.allow_any_len)
+        out.dtype = self.dtype
         return out
 
     # ---- matching ----
@@ -195,7 +196,7 @@ def track_rewrites() -> Iterator[list[RewriteRecord]]:
         _trackers.remove(log)
 
 
-Rule = Callable[..., UOp | None]
+Rule = Callable[..., Any]  # returns the replacement UOp, or None; other matchers may return other values
 
 
 class PatternMatcher:
@@ -223,8 +224,9 @@ class PatternMatcher:
     def __len__(self) -> int:
         return len(self.patterns)
 
-    def rewrite(self, u: UOp, ctx: Any = None) -> UOp | None:
-        """Apply the first matching rule to `u` (not to its sources); None when no rule applies."""
+    def rewrite(self, u: UOp, ctx: Any = None) -> Any:
+        """Apply the first matching rule to `u` (not to its sources): its result (a UOp for graph rewriting),
+        or None when no rule applies."""
         for pat, fn, wants_ctx, where in self._by_op[u.op]:
             for store in pat.match(u, {}):
                 out = fn(ctx=ctx, **store) if wants_ctx else fn(**store)

@@ -65,7 +65,8 @@ def _terms(x: UOp) -> tuple[list[tuple[UOp, int]], int]:
 def _fits(dtype: Any, terms: list[tuple[UOp, int]], const: int) -> bool:
     """Whether the sum of the terms stays inside the dtype for every value of its variables (no wraparound:
     rules that split or move terms are only valid then)."""
-    lo = hi = const
+    lo: int | float = const
+    hi: int | float = const
     for n, k in terms:
         a, b = n.vmin * k, n.vmax * k
         lo, hi = lo + min(a, b), hi + max(a, b)
@@ -90,7 +91,8 @@ def _div_fold(x: UOp, c: UOp) -> UOp | None:
     if x.vmax < cv:
         return x.const_like(0)
     if x.op is Ops.IDIV and x.src[1].op is Ops.CONST and x.src[1].arg > 0:
-        return x.src[0] // (x.src[1].arg * cv)
+        nested: UOp = x.src[0] // (x.src[1].arg * cv)
+        return nested
     terms, const = _terms(x)
     if len(terms) + (const != 0) < 2 and not (len(terms) == 1 and terms[0][1] % cv == 0):
         return None
@@ -104,7 +106,8 @@ def _div_fold(x: UOp, c: UOp) -> UOp | None:
     remainder = _build_sum(x.dtype, rest, r_const)
     if remainder.vmin < 0:
         return None
-    return _build_sum(x.dtype, quot, q_const) + remainder // cv
+    out: UOp = _build_sum(x.dtype, quot, q_const) + remainder // cv
+    return out
 
 
 def _gcd_div(x: UOp, terms: list[tuple[UOp, int]], const: int, cv: int) -> UOp | None:
@@ -142,7 +145,8 @@ def _lt_fold(x: UOp, c: UOp) -> UOp | None:
     bound = -((const - c.arg) // k)
     if k <= 0 or not _fits(x.dtype, terms, const) or not x.dtype.min <= bound <= x.dtype.max:
         return None
-    return n < bound
+    out: UOp = n < bound
+    return out
 
 
 def _recombine_divmod(x: UOp, c: UOp, y: UOp | None = None) -> UOp | None:
@@ -152,7 +156,8 @@ def _recombine_divmod(x: UOp, c: UOp, y: UOp | None = None) -> UOp | None:
 
 def _merge_like(x: UOp, a: UOp, b: UOp) -> UOp | None:
     """x*a + x*b -> x*(a+b) (a, b constants)."""
-    return x * (a.arg + b.arg)
+    out: UOp = x * (a.arg + b.arg)
+    return out
 
 
 _x, _y, _c1, _c2 = UPat.var("x"), UPat.var("y"), UPat.cvar("c1"), UPat.cvar("c2")

@@ -308,7 +308,8 @@ class UOp(metaclass=_UOpMeta):
     @property
     def shape(self) -> tuple[Any, ...] | None:
         """The shape of a tensor-graph or kernel-AST node; None for nodes without one."""
-        return _derive(self, "_shape", _shape_of)
+        shape: tuple[Any, ...] | None = _derive(self, "_shape", _shape_of)
+        return shape
 
     @property
     def size(self) -> Any:
@@ -327,7 +328,8 @@ class UOp(metaclass=_UOpMeta):
     @property
     def device(self) -> str | None:
         """The device of a tensor-graph node: from its DEVICE, BUFFER (arg.device) or COPY (arg) source."""
-        return _derive(self, "_device", _device_of)
+        device: str | None = _derive(self, "_device", _device_of)
+        return device
 
     @property
     def vmin(self) -> ConstType:
@@ -429,9 +431,9 @@ def _shape_of(u: UOp) -> tuple[Any, ...] | None:
     if op is Ops.WHERE:
         return src[1].shape
     if op in GroupOp.Elementwise or op in (Ops.FLIP, Ops.CONTIGUOUS, Ops.DETACH, Ops.COPY, Ops.ASSIGN, Ops.BIND):
-        for s in src:
-            if s.shape is not None:
-                return s.shape
+        for x in src:
+            if x.shape is not None:
+                return x.shape
     return None
 
 
@@ -534,9 +536,9 @@ def _alu_range(u: UOp) -> tuple[ConstType, ConstType] | None:
     if op is Ops.AND and a_lo >= 0 and b_lo >= 0:
         return 0, min(a_hi, b_hi)
     if op is Ops.SHL and a_lo >= 0 and b_lo >= 0 and b_hi < 62:
-        return a_lo << b_lo, a_hi << b_hi
+        return int(a_lo) << int(b_lo), int(a_hi) << int(b_hi)
     if op is Ops.SHR and a_lo >= 0 and b_lo >= 0:
-        return a_lo >> b_hi, a_hi >> b_lo
+        return int(a_lo) >> int(b_hi), int(a_hi) >> int(b_lo)
     return None
 
 

@@ -140,7 +140,7 @@ def _typed(mv: memoryview, dt: DType) -> Any:
     if dt.scalar() == dtypes.bfloat16:
         return _BF16View(mv)
     assert dt.fmt is not None
-    return mv.cast("B").cast(dt.fmt)
+    return mv.cast("B").cast(dt.fmt)  # type: ignore[call-overload]
 
 
 # ---- the interpreter ----
