@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from schedule_helpers import leaf
+from schedule_helpers import leaf, view_values
 
-from tg_schedule import ScheduleItem, create_schedule, get_kernel, run_schedule
+from tg_schedule import ScheduleItem, create_schedule, get_kernel, realize, run_schedule
 from tg_uop import Context, Ops, UOp, dtypes
 
 
@@ -93,3 +93,16 @@ def test_get_kernel_is_cached():
     assert get_kernel(sched[0].ast, "CPU") is first
     assert first.spec.device == "CPU"
     assert first.spec.src.strip()
+
+
+def test_debug_4_prints_the_tensor_graph_the_kernel_ast_and_the_loop_program(capsys):
+    x = leaf([1.0, 2.0, 3.0])
+    out = (x * x).reduce_axis(Ops.ADD, (0,))
+    with Context(DEBUG=4):
+        becomes = realize([out])
+    text = capsys.readouterr().out
+    assert view_values(becomes[out]) == [14.0]
+    assert "tensor graph:" in text and "REDUCE_AXIS" in text
+    assert "kernel AST of r_3:" in text and "STORE" in text
+    assert "loop program of r_3:" in text and "DEFINE_ACC" in text and "ENDRANGE" in text
+    assert "void r_3(" in text  # DEBUG=4 includes DEBUG=3's source

@@ -2,7 +2,8 @@
 launched through tg-runtime; copies move bytes between devices. DEBUG prints what ran.
 
 DEBUG=1: one line per run_schedule (kernel count, time). DEBUG=2: one line per kernel (name, shape, time,
-GFLOP/s, GB/s). DEBUG=3: also each kernel's source. DEBUG=4: also its kernel AST and loop program.
+GFLOP/s, GB/s). DEBUG=3: also each kernel's source. DEBUG=4: also the tensor graph being realized, and each
+kernel's AST and loop program.
 """
 
 from __future__ import annotations
@@ -42,6 +43,17 @@ def _shape_text(spec: ProgramSpec) -> str:
     return str(kernel_axes(spec.ast).full_shape)
 
 
+def _listing(uops: tuple[UOp, ...]) -> str:
+    # the loop program one instruction a line, sources by line number
+    pos = {u: i for i, u in enumerate(uops)}
+    lines = []
+    for i, u in enumerate(uops):
+        srcs = " ".join(f"%{pos[s]}" for s in u.src if s in pos)
+        arg = "" if u.arg is None else f" {u.arg!r}"
+        lines.append(f"%{i:<3d} {u.op.name:12s} {str(u.dtype).removeprefix('dtypes.'):14s} {srcs}{arg}")
+    return "\n".join(lines)
+
+
 def run_item(si: ScheduleItem, index: int = 0) -> float:
     """Run one schedule item; the seconds it took (device time for kernels)."""
     if si.kind == "copy":
@@ -58,8 +70,8 @@ def run_item(si: ScheduleItem, index: int = 0) -> float:
     device = si.bufs[0].device
     k = get_kernel(si.ast, device)
     if DEBUG >= 4:
-        print(si.ast.pretty())
-        print("\n".join(f"{i:3d} {u.op.name:14s} {u.dtype!r} {u.arg!r}" for i, u in enumerate(k.spec.uops)))
+        print(f"kernel AST of {k.spec.name}:\n" + si.ast.pretty())
+        print(f"loop program of {k.spec.name}:\n" + _listing(k.spec.uops))
     if DEBUG >= 3:
         print(k.spec.src)
     handles = [b.handle for b in si.bufs]
@@ -93,6 +105,8 @@ def realize(outs: list[UOp]) -> dict[UOp, UOp]:
     """Schedule and run `outs`; what each becomes (a view of its new buffer)."""
     from tg_schedule.schedule import create_schedule
 
+    if DEBUG >= 4:
+        print("tensor graph:\n" + UOp.sink(*outs).pretty())
     sched, becomes = create_schedule(outs)
     run_schedule(sched)
     return becomes
