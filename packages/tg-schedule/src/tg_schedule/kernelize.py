@@ -54,8 +54,7 @@ def find_realizes(outs: list[UOp]) -> dict[UOp, None]:
         pending_reduce: dict[UOp, bool] = {}
         for n in nodes:
             if n in want or n.op in (Ops.BUFFER, Ops.CONST):
-                pending_reduce[n] = n.op is Ops.REDUCE_AXIS and n not in want
-                pending_reduce[n] = False if n in want else pending_reduce[n]
+                pending_reduce[n] = False
             elif n.op is Ops.REDUCE_AXIS:
                 pending_reduce[n] = True
             else:
