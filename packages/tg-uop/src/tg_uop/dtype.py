@@ -96,6 +96,7 @@ class PtrDType(DType):
         return f"{self.base!r}.ptr({self.size}{', local=True' if self.local else ''})"
 
 
+@functools.cache
 def _limits(dt: DType) -> tuple[int | float | bool, int | float | bool]:
     if dt.kind == "bool":
         return False, True

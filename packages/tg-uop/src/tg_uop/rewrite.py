@@ -165,6 +165,81 @@ def _arg_equal(want: Any, got: Any) -> bool:
     return want == got and (isinstance(want, bool) == isinstance(got, bool))
 
 
+# ---- compiling a UPat into a Python function ----
+#
+# A PatternMatcher calls the compiled form of each pattern: straight-line checks with the permutations of
+# commutative sources unrolled, instead of walking the UPat tree at every node. A repeated-source pattern
+# with captures or sources of its own is not compiled (the matcher falls back to `UPat.match`).
+
+
+def _conditions(pat: UPat, var: str, k: int, env: dict[str, Any]) -> list[str]:
+    conds = []
+    if pat.op is not None:
+        if len(pat.op) == 1:
+            env[f"O{k}"] = next(iter(pat.op))
+            conds.append(f"{var}.op is O{k}")
+        else:
+            env[f"O{k}"] = pat.op
+            conds.append(f"{var}.op in O{k}")
+    if pat.dtype is not None:
+        env[f"D{k}"] = pat.dtype
+        conds.append(f"({var}.dtype in D{k} or {var}.dtype.scalar() in D{k})")
+    if pat.arg is not None:
+        env[f"A{k}"] = pat.arg
+        conds.append(f"_arg_equal(A{k}, {var}.arg)")
+    return conds
+
+
+def _gen(
+    todo: list[tuple[UPat, str]], bound: dict[str, str], ind: str, env: dict[str, Any], counter: Iterator[int]
+) -> list[str] | None:
+    if not todo:
+        return [f"{ind}out.append({{{', '.join(f'{n!r}: {v}' for n, v in bound.items())}}})"]
+    (pat, var), rest = todo[0], todo[1:]
+    k = next(counter)
+    conds = _conditions(pat, var, k, env)
+    if pat.name is not None:
+        if pat.name in bound:
+            conds.append(f"{var} is {bound[pat.name]}")
+        else:
+            bound = {**bound, pat.name: var}
+    lines = [f"{ind}if {' and '.join(conds)}:"] if conds else []
+    inner = ind + " " if conds else ind
+    if pat._repeat is not None:
+        rp = pat._repeat
+        if rp.name is not None or rp.src is not None:
+            return None
+        each = _conditions(rp, "s", next(counter), env) or ["True"]
+        lines.append(f"{inner}if all({' and '.join(each)} for s in {var}.src):")
+        sub = _gen(rest, bound, inner + " ", env, counter)
+        return None if sub is None else lines + sub
+    if not pat._perms:
+        sub = _gen(rest, bound, inner, env, counter)
+        return None if sub is None else lines + sub
+    for perm in pat._perms:
+        n = len(perm)
+        lines.append(f"{inner}if len({var}.src) {'>=' if pat.allow_any_len else '=='} {n}:")
+        names = [f"s{k}_{j}" for j in range(n)]
+        if n:
+            lines.append(f"{inner} {', '.join(names)}{',' if n == 1 else ''} = {var}.src[:{n}]")
+        sub = _gen([*zip(perm, names), *rest], bound, inner + " ", env, counter)
+        if sub is None:
+            return None
+        lines.extend(sub if n else [f"{inner} pass", *sub])
+    return lines
+
+
+def compile_upat(pat: UPat) -> Callable[[UOp], list[Store]] | None:
+    """`pat` as a Python function from a node to its list of captures, or None if it cannot be compiled."""
+    env: dict[str, Any] = {"_arg_equal": _arg_equal}
+    body = _gen([(pat, "u")], {}, "  ", env, itertools.count())
+    if body is None:
+        return None
+    exec("def match(u):\n  out = []\n" + "\n".join(body) + "\n  return out\n", env)
+    fn: Callable[[UOp], list[Store]] = env["match"]
+    return fn
+
+
 @dataclass(frozen=True)
 class RewriteRecord:
     """One rewrite seen by a tracker: which node became which, by which pattern."""
@@ -209,14 +284,17 @@ class PatternMatcher:
 
     def __init__(self, patterns: Sequence[tuple[UPat, Rule]]) -> None:
         self.patterns: list[tuple[UPat, Rule]] = list(patterns)
-        self._by_op: dict[Ops, list[tuple[UPat, Rule, bool, str]]] = {op: [] for op in Ops}
+        self._by_op: dict[Ops, list[tuple[Callable[[UOp], list[Store]], Rule, bool, str, UPat]]] = {
+            op: [] for op in Ops
+        }
         for pat, fn in self.patterns:
             if not isinstance(pat, UPat):
                 raise TypeError(f"PatternMatcher: expected (UPat, callable) pairs, got {type(pat).__name__}")
             wants_ctx = "ctx" in inspect.signature(fn).parameters
             where = f"{getattr(fn, '__qualname__', fn)}:{getattr(getattr(fn, '__code__', None), 'co_firstlineno', '?')}"
+            match = compile_upat(pat) or (lambda u, pat=pat: pat.match(u, {}))
             for op in pat.op if pat.op is not None else Ops:
-                self._by_op[op].append((pat, fn, wants_ctx, where))
+                self._by_op[op].append((match, fn, wants_ctx, where, pat))
 
     def __add__(self, other: PatternMatcher) -> PatternMatcher:
         return PatternMatcher(self.patterns + other.patterns)
@@ -227,8 +305,8 @@ class PatternMatcher:
     def rewrite(self, u: UOp, ctx: Any = None) -> Any:
         """Apply the first matching rule to `u` (not to its sources): its result (a UOp for graph rewriting),
         or None when no rule applies."""
-        for pat, fn, wants_ctx, where in self._by_op[u.op]:
-            for store in pat.match(u, {}):
+        for match, fn, wants_ctx, where, pat in self._by_op[u.op]:
+            for store in match(u):
                 out = fn(ctx=ctx, **store) if wants_ctx else fn(**store)
                 if out is not None and out is not u:
                     for log in _trackers:

@@ -12,7 +12,6 @@ True
 
 from __future__ import annotations
 
-import functools
 import math
 import weakref
 from collections.abc import Callable, Iterable, Mapping
@@ -38,15 +37,12 @@ def _arg_key(arg: Any) -> Any:
     return arg
 
 
-def _cache_key(op: Ops, dtype: DType, src: tuple[UOp, ...], arg: Any, tag: Any) -> tuple[Any, ...]:
-    cls = arg.__class__
-    if cls is float or cls is bool or cls is tuple:
-        return (op, dtype, src, _arg_key(arg), tag)
-    return (op, dtype, src, arg, tag)
-
-
 class _UOpMeta(type):
-    """Hash-consing: calling UOp(...) with the fields of a live node returns that node."""
+    """Hash-consing: calling UOp(...) with the fields of a live node returns that node.
+
+    The cache maps a node's fields to a weak reference; a node removes its own entry when it is freed
+    (`UOp.__del__`), so dropping a graph frees it and its entries.
+    """
 
     cache: ClassVar[dict[tuple[Any, ...], weakref.ReferenceType[UOp]]] = {}
 
@@ -55,19 +51,25 @@ class _UOpMeta(type):
     ) -> UOp:
         if src.__class__ is not tuple:
             src = tuple(src)
-        key = _cache_key(op, dtype, src, arg, tag)
-        ref = _UOpMeta.cache.get(key)
+        ac = arg.__class__
+        key = (op, dtype, src, _arg_key(arg) if ac is float or ac is bool or ac is tuple else arg, tag)
+        ref = _cache.get(key)
         if ref is not None and (live := ref()) is not None:
             return live
-        node: UOp = super().__call__(op, dtype, src, arg, tag)
-        _UOpMeta.cache[key] = weakref.ref(node, functools.partial(_forget, key))
+        # built without __init__: the slots are set through their descriptors (UOp refuses setattr)
+        node: UOp = object.__new__(cls)
+        set_op, set_dtype, set_src, set_arg, set_tag, set_key = _SETTERS
+        set_op(node, op)
+        set_dtype(node, dtype)
+        set_src(node, src)
+        set_arg(node, arg)
+        set_tag(node, tag)
+        set_key(node, key)
+        _cache[key] = weakref.ref(node)
         return node
 
 
-def _forget(key: tuple[Any, ...], ref: weakref.ReferenceType[UOp]) -> None:
-    # only drop the entry if it still points at the node that died (a new node may have taken the key)
-    if _UOpMeta.cache.get(key) is ref:
-        del _UOpMeta.cache[key]
+_cache = _UOpMeta.cache
 
 
 class UOp(metaclass=_UOpMeta):
@@ -77,7 +79,7 @@ class UOp(metaclass=_UOpMeta):
     without changing its meaning (marked and unmarked nodes are different objects).
     """
 
-    __slots__ = ("op", "dtype", "src", "arg", "tag", "__weakref__", "__dict__")
+    __slots__ = ("op", "dtype", "src", "arg", "tag", "_key", "__weakref__", "__dict__")
     op: Ops
     dtype: DType
     src: tuple[UOp, ...]
@@ -87,12 +89,16 @@ class UOp(metaclass=_UOpMeta):
     def __init__(
         self, op: Ops, dtype: DType = dtypes.void, src: tuple[UOp, ...] = (), arg: Any = None, tag: Any = None
     ) -> None:
-        setter = object.__setattr__
-        setter(self, "op", op)
-        setter(self, "dtype", dtype)
-        setter(self, "src", src)
-        setter(self, "arg", arg)
-        setter(self, "tag", tag)
+        """The signature of construction; the fields are set by the metaclass, which does not call this."""
+
+    def __del__(self) -> None:
+        # leave the cache entry alone if a newer node already took the key
+        try:
+            ref = _cache.get(self._key)
+            if ref is not None and ref() is self:
+                del _cache[self._key]
+        except (AttributeError, TypeError, KeyError):
+            pass  # interpreter shutdown
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"UOp is immutable: cannot set {name}")
@@ -367,6 +373,9 @@ class UOp(metaclass=_UOpMeta):
         return self.op is Ops.CONST and (value is None or self.arg == value)
 
 
+_SETTERS = tuple(UOp.__dict__[name].__set__ for name in ("op", "dtype", "src", "arg", "tag", "_key"))
+
+
 def toposort(roots: Iterable[UOp], gate: Callable[[UOp], bool] | None = None) -> list[UOp]:
     """Nodes reachable from `roots`, each once, sources before users."""
     out: list[UOp] = []
@@ -396,6 +405,9 @@ def _derive(node: UOp, attr: str, rule: Callable[[UOp], Any]) -> Any:
     d = node.__dict__
     if attr in d:
         return d[attr]
+    if all(attr in x.__dict__ for x in node.src):  # the common case: only this node is new
+        d[attr] = value = rule(node)
+        return value
     for n in toposort([node], lambda u: attr not in u.__dict__):
         if attr not in n.__dict__:
             n.__dict__[attr] = rule(n)
