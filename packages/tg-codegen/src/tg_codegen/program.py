@@ -21,7 +21,9 @@ from tg_codegen.renderer.cstyle import CRenderer
 from tg_codegen.renderer.python import PythonRenderer
 from tg_runtime.device import Device
 from tg_uop.dtype import PtrDType
+from tg_uop.helpers import SPEC
 from tg_uop.ops import GroupOp, Ops
+from tg_uop.spec import verify
 from tg_uop.uop import UOp
 
 
@@ -96,6 +98,8 @@ def get_program(ast: UOp, device: str) -> ProgramSpec:
     ast = merge_dims(ast)
     axes = kernel_axes(ast)
     uops = linearize(lower(ast))
+    if SPEC:
+        verify(uops, "program")
     name = kernel_name(axes)
     globals_ = sorted((u for u in uops if u.op is Ops.DEFINE_GLOBAL), key=lambda u: u.arg)
     written = {u.src[0].src[0].arg for u in uops if u.op is Ops.STORE}

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 
 from tg_runtime.buffer import Buffer
 from tg_schedule.kernelize import buffer_of, build_ast, find_realizes
+from tg_uop.helpers import SPEC
 from tg_uop.ops import Ops
 from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
+from tg_uop.spec import verify
 from tg_uop.uop import UOp
 from tg_uop.view import ShapeTracker
 
@@ -77,6 +79,8 @@ def create_schedule(outs: list[UOp]) -> tuple[list[ScheduleItem], dict[UOp, UOp]
     """Schedule the realization of `outs`: the items in dependency order, and what each out becomes
     (a view of a BUFFER node)."""
     originals = outs
+    if SPEC:
+        verify(UOp.sink(*outs), "tensor")
     outs = list(graph_rewrite(UOp.sink(*outs), drop_detach).src)  # DETACH only matters to autograd
     realized: dict[UOp, tuple[Buffer, ShapeTracker]] = {}
     sched: list[ScheduleItem] = []
@@ -84,6 +88,8 @@ def create_schedule(outs: list[UOp]) -> tuple[list[ScheduleItem], dict[UOp, UOp]
 
     def kernel(rp: UOp, value: UOp, out: Buffer, st: ShapeTracker, assigns: bool = False) -> UOp:
         ast, bufs, old, new = build_ast(rp, value, st, out, realized)
+        if SPEC:
+            verify(ast, "kernel")
         sched.append(ScheduleItem(ast, tuple(bufs), assigns=assigns))
         reads.append(_Reads(old, new))
         return ast

@@ -440,13 +440,34 @@ def _shape_of(u: UOp) -> tuple[Any, ...] | None:
         s = src[0].shape
         assert s is not None
         return tuple(1 if i in u.arg[1] else d for i, d in enumerate(s))
-    if op is Ops.WHERE:
-        return src[1].shape
-    if op in GroupOp.Elementwise or op in (Ops.FLIP, Ops.CONTIGUOUS, Ops.DETACH, Ops.COPY, Ops.ASSIGN, Ops.BIND):
+    if op in GroupOp.Elementwise:
+        return broadcast_shape([x.shape for x in src])
+    if op in (Ops.FLIP, Ops.CONTIGUOUS, Ops.DETACH, Ops.COPY, Ops.ASSIGN, Ops.BIND):
         for x in src:
             if x.shape is not None:
                 return x.shape
     return None
+
+
+def broadcast_shape(shapes: Iterable[tuple[Any, ...] | None]) -> tuple[Any, ...] | None:
+    """The shape of an elementwise op over sources of these shapes: sources without a shape and scalars (())
+    go with anything; otherwise every dim is equal or 1 (a kernel reads a reduction's result inside another
+    reduction's loop that way; in tensor graphs the shapes are equal). None if they do not fit."""
+    shapes = list(shapes)
+    real = [s for s in shapes if s is not None and s != ()]
+    if not real:
+        return () if any(s == () for s in shapes) else None
+    if all(s == real[0] for s in real):
+        return real[0]
+    if len({len(s) for s in real}) != 1:
+        return None
+    out = []
+    for dims in zip(*real):
+        big = {d for d in dims if d != 1}
+        if len(big) > 1:
+            return None
+        out.append(big.pop() if big else 1)
+    return tuple(out)
 
 
 def _device_of(u: UOp) -> str | None:
