@@ -18,8 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tg_uop.dtype import dtypes
-from tg_uop.ops import GroupOp, Ops
+from tg_uop.ops import Ops
 from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
+from tg_uop.spec import SpecError, verify
 from tg_uop.uop import UOp, toposort
 from tg_uop.view import ShapeTracker
 
@@ -41,72 +42,16 @@ class KernelAxes:
         return tuple(i for i in range(len(self.full_shape)) if i not in self.reduce_axes)
 
 
-_KERNEL_OPS = GroupOp.Elementwise | {
-    Ops.SINK,
-    Ops.STORE,
-    Ops.LOAD,
-    Ops.DEFINE_GLOBAL,
-    Ops.VIEW,
-    Ops.CONST,
-    Ops.DEFINE_VAR,
-    Ops.REDUCE_AXIS,
-}
-
-
-def _broadcast(shapes: list[tuple[int, ...]]) -> tuple[int, ...] | None:
-    # scalars (shape ()) go with anything; otherwise ranks match and each dim is equal or 1
-    real = [s for s in shapes if s != ()]
-    if not real:
-        return ()
-    if len({len(s) for s in real}) != 1:
-        return None
-    out = []
-    for dims in zip(*real):
-        big = {d for d in dims if d != 1}
-        if len(big) > 1:
-            return None
-        out.append(big.pop() if big else 1)
-    return tuple(out)
-
-
 def check_kernel_ast(ast: UOp) -> None:
-    """Raise LoweringError naming the first node that breaks the kernel-AST form codegen accepts.
-
-    Elementwise sources may differ in size-1 dims (a reduction's result read inside another reduction's
-    loop) and may be scalars (a bare CONST or DEFINE_VAR); a stored value has exactly its view's shape.
-    """
+    """Raise LoweringError naming the first node that breaks the kernel-AST form (tg_uop.spec's kernel rules)."""
     if ast.op is not Ops.SINK or not ast.src or any(s.op is not Ops.STORE for s in ast.src):
         raise LoweringError("a kernel AST is a SINK of STOREs")
-    shape: dict[UOp, tuple[int, ...]] = {}
-    for u in toposort([ast]):
-        src = u.src
-        if u.op not in _KERNEL_OPS or (u.op is Ops.SINK and u is not ast):
-            raise LoweringError(f"{u.op} cannot appear {'inside' if u.op is Ops.SINK else 'in'} a kernel AST")
-        if u.op in (Ops.LOAD, Ops.STORE) and not (
-            len(src) == (2 if u.op is Ops.LOAD else 3) and src[0].op is Ops.DEFINE_GLOBAL and src[1].op is Ops.VIEW
-        ):
-            raise LoweringError(f"a {u.op.name} takes (DEFINE_GLOBAL, VIEW{', value' if u.op is Ops.STORE else ''})")
-        if u.op is Ops.VIEW:
-            shape[u] = tuple(u.arg.shape)
-        elif u.op in (Ops.LOAD, Ops.CONST):
-            shape[u] = shape[src[1]] if u.op is Ops.LOAD else (shape[src[0]] if src else ())
-        elif u.op in GroupOp.Elementwise:
-            b = _broadcast([shape[s] for s in src])
-            if b is None:
-                raise LoweringError(f"{u.op} has sources of shapes {[shape[s] for s in src]} that do not broadcast")
-            shape[u] = b
-        elif u.op is Ops.REDUCE_AXIS:
-            inner = shape[src[0]]
-            if any(not 0 <= a < len(inner) for a in u.arg[1]):
-                raise LoweringError(f"REDUCE_AXIS over axes {u.arg[1]} of a value of shape {inner}")
-            shape[u] = tuple(1 if i in u.arg[1] else d for i, d in enumerate(inner))
-        elif u.op is Ops.STORE:
-            if shape[src[2]] not in ((), shape[src[1]]):
-                raise LoweringError(
-                    f"STORE of a value of shape {shape[src[2]]} through a view of shape {shape[src[1]]}"
-                )
-        else:
-            shape[u] = ()
+    if any(u.op is Ops.SINK for u in toposort(list(ast.src))):
+        raise LoweringError("a SINK cannot appear inside a kernel AST")
+    try:
+        verify(ast, "kernel")
+    except SpecError as e:
+        raise LoweringError(f"{e.rule} ({e.node.op.name} node)") from e
 
 
 def kernel_axes(ast: UOp) -> KernelAxes:
