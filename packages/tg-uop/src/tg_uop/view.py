@@ -221,11 +221,7 @@ class ShapeTracker:
         return len(self.views) == 1 and self.views[0].contiguous
 
     def _with_last(self, v: View) -> ShapeTracker:
-        views = (*self.views[:-1], v)
-        # a contiguous view below another adds nothing: position in its shape is the buffer index
-        if len(views) >= 2 and views[-2].contiguous:
-            views = (*views[:-2], views[-1])
-        return ShapeTracker(views)
+        return ShapeTracker(_simplify_stack((*self.views[:-1], v)))
 
     def permute(self, order: tuple[int, ...]) -> ShapeTracker:
         return self._with_last(self.views[-1].permute(order))
@@ -248,7 +244,7 @@ class ShapeTracker:
         v = self.views[-1].reshape(tuple(shape))
         if v is not None:
             return self._with_last(v)
-        return ShapeTracker((*self.views, View.create(tuple(shape))))
+        return ShapeTracker(_simplify_stack((*self.views, View.create(tuple(shape)))))
 
     def apply(self, op: Any, arg: Any) -> ShapeTracker:
         """Apply a movement op by its Ops name (RESHAPE, PERMUTE, EXPAND, PAD, SHRINK, FLIP)."""
@@ -277,3 +273,60 @@ class ShapeTracker:
                 for i, (s, st) in enumerate(zip(v.shape, v.strides, strict=True))
             )
         return tuple(None for _ in self.shape)
+
+
+def _simplify_stack(views: tuple[View, ...]) -> tuple[View, ...]:
+    """Drop or merge the top two views when one view says the same."""
+    if len(views) < 2:
+        return views
+    if views[-2].contiguous:  # position in a contiguous view's shape is the buffer index
+        return (*views[:-2], views[-1])
+    merged = _merge(views[-2], views[-1])
+    return views if merged is None else (*views[:-2], merged)
+
+
+def _merge(below: View, top: View) -> View | None:
+    """One view equal to `top` over `below`, found by simplifying the stacked index expression: it merges when
+    the index comes out affine in the logical indices and validity is a box of bounds on them."""
+    from tg_uop.ops import Ops
+    from tg_uop.symbolic import _terms
+
+    if 0 in top.shape:
+        return View.create(top.shape)  # nothing is ever read
+    idxs = [UOp.variable(f"_i{k}", 0, s - 1) if s > 1 else UOp.const(dtypes.index, 0) for k, s in enumerate(top.shape)]
+    pos = {v: k for k, v in enumerate(idxs) if v.op is Ops.DEFINE_VAR}
+    idx, valid = ShapeTracker((below, top)).to_indexed_uops(idxs)
+    terms, offset = _terms(idx)
+    strides = [0] * len(top.shape)
+    for node, coef in terms:
+        if node not in pos:
+            return None
+        strides[pos[node]] += coef
+    bounds = [[0, s] for s in top.shape]
+    clauses, stack = [], [valid]
+    while stack:
+        c = stack.pop()
+        if c.op is Ops.AND:
+            stack.extend(c.src)
+        else:
+            clauses.append(c)
+    for c in clauses:
+        if c.op is Ops.CONST and c.arg is True:
+            continue
+        if c.op is Ops.CMPLT and c.src[0] in pos and c.src[1].op is Ops.CONST:  # i < e
+            k = pos[c.src[0]]
+            bounds[k][1] = min(bounds[k][1], c.src[1].arg)
+        elif (  # not (i < b), that is i >= b
+            c.op is Ops.CMPNE
+            and c.src[1].op is Ops.CONST
+            and c.src[1].arg is True
+            and c.src[0].op is Ops.CMPLT
+            and c.src[0].src[0] in pos
+            and c.src[0].src[1].op is Ops.CONST
+        ):
+            k = pos[c.src[0].src[0]]
+            bounds[k][0] = max(bounds[k][0], c.src[0].src[1].arg)
+        else:
+            return None
+    mask = tuple((b, e) for b, e in bounds)
+    return View.create(top.shape, tuple(strides), offset, mask)
