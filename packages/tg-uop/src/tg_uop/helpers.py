@@ -101,11 +101,11 @@ def Context(**kwargs: int) -> Iterator[None]:
 
 
 def prod(xs: Iterable[Any], start: Any = 1) -> Any:
-    """Product of the items (works for ints and symbolic UOps alike)."""
-    out = start
+    """Product of the items (works for ints and symbolic UOps alike: no `1*` in front of a UOp)."""
+    out: Any = None
     for x in xs:
-        out = out * x
-    return out
+        out = x if out is None else out * x
+    return start if out is None else (out if isinstance(start, int) and start == 1 else start * out)
 
 
 def all_same(xs: Iterable[Any]) -> bool:

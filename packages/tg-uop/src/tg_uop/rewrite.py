@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import itertools
 from collections.abc import Callable, Iterator, Sequence
@@ -229,6 +230,10 @@ def _gen(
     return lines
 
 
+def _interpret(pat: UPat, u: UOp) -> list[Store]:
+    return pat.match(u, {})
+
+
 def compile_upat(pat: UPat) -> Callable[[UOp], list[Store]] | None:
     """`pat` as a Python function from a node to its list of captures, or None if it cannot be compiled."""
     env: dict[str, Any] = {"_arg_equal": _arg_equal}
@@ -292,7 +297,7 @@ class PatternMatcher:
                 raise TypeError(f"PatternMatcher: expected (UPat, callable) pairs, got {type(pat).__name__}")
             wants_ctx = "ctx" in inspect.signature(fn).parameters
             where = f"{getattr(fn, '__qualname__', fn)}:{getattr(getattr(fn, '__code__', None), 'co_firstlineno', '?')}"
-            match = compile_upat(pat) or (lambda u, pat=pat: pat.match(u, {}))
+            match = compile_upat(pat) or functools.partial(_interpret, pat)
             for op in pat.op if pat.op is not None else Ops:
                 self._by_op[op].append((match, fn, wants_ctx, where, pat))
 

@@ -57,7 +57,7 @@ class _UOpMeta(type):
         if ref is not None and (live := ref()) is not None:
             return live
         # built without __init__: the slots are set through their descriptors (UOp refuses setattr)
-        node: UOp = object.__new__(cls)
+        node: UOp = object.__new__(cls)  # type: ignore[arg-type]
         set_op, set_dtype, set_src, set_arg, set_tag, set_key = _SETTERS
         set_op(node, op)
         set_dtype(node, dtype)
@@ -85,6 +85,7 @@ class UOp(metaclass=_UOpMeta):
     src: tuple[UOp, ...]
     arg: Any
     tag: Any
+    _key: tuple[Any, ...]
 
     def __init__(
         self, op: Ops, dtype: DType = dtypes.void, src: tuple[UOp, ...] = (), arg: Any = None, tag: Any = None

@@ -25,6 +25,44 @@ from tg_uop.helpers import prod, strides_for_shape
 from tg_uop.uop import UOp
 
 Mask = tuple[tuple[int, int], ...]
+sint = int | UOp  # a dimension: an int, or a symbolic integer expression over Variables
+
+
+def sym_equal(a: sint, b: sint) -> bool:
+    """Whether two dims are provably equal (ints compare; expressions when their difference simplifies to 0)."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b
+    diff: UOp = a - b if isinstance(a, UOp) else b - a  # type: ignore[assignment]
+    return diff.simplify().is_const(0)
+
+
+def _symbolic(*dims: Any) -> bool:
+    return any(isinstance(d, UOp) for d in dims)
+
+
+def _provably_le(a: sint, b: sint) -> bool:
+    """a <= b for every value of the variables (False when it cannot be shown)."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a <= b
+    diff: UOp = b - a  # type: ignore[assignment]
+    return bool(diff.simplify().vmin >= 0)
+
+
+def _smax(a: sint, b: sint) -> sint:
+    if _provably_le(b, a):
+        return a
+    if _provably_le(a, b):
+        return b
+    return a.maximum(b) if isinstance(a, UOp) else b.maximum(a)  # type: ignore[union-attr]
+
+
+def _smin(a: sint, b: sint) -> sint:
+    if _provably_le(a, b):
+        return a
+    if _provably_le(b, a):
+        return b
+    neg: UOp = -a if isinstance(a, UOp) else -b  # type: ignore[assignment]
+    return -(neg.maximum(-b if isinstance(a, UOp) else -a))
 
 
 def _canonical_strides(shape: tuple[int, ...], strides: tuple[int, ...]) -> tuple[int, ...]:
@@ -49,17 +87,18 @@ class View:
         """A canonical view: size-1 dims get stride 0, a mask covering everything is dropped."""
         strides = _canonical_strides(shape, strides) if strides is not None else strides_for_shape(shape)
         if mask is not None:
-            if any(b >= e for b, e in mask):
+            if any(_provably_le(e, b) for b, e in mask):
                 # nothing is valid: every element reads as padding
                 return View(shape, (0,) * len(shape), 0, tuple((0, 0) for _ in shape), False)
-            if all(b == 0 and e == s for (b, e), s in zip(mask, shape, strict=True)):
+            if all(sym_equal(b, 0) and sym_equal(e, s) for (b, e), s in zip(mask, shape, strict=True)):
                 mask = None
         contiguous = offset == 0 and mask is None and strides == strides_for_shape(shape)
         return View(shape, strides, offset, mask, contiguous)
 
     @property
-    def size(self) -> int:
-        return int(prod(self.shape))
+    def size(self) -> sint:
+        size: sint = prod(self.shape)
+        return size
 
     # ---- movement ----
 
@@ -86,7 +125,7 @@ class View:
         offset = self.offset + sum(b * st for (b, _), st in zip(arg, self.strides, strict=True))
         mask = None
         if self.mask is not None:
-            mask = tuple((max(mb, b) - b, min(me, e) - b) for (mb, me), (b, e) in zip(self.mask, arg, strict=True))
+            mask = tuple((_smax(mb, b) - b, _smin(me, e) - b) for (mb, me), (b, e) in zip(self.mask, arg, strict=True))
         return View.create(tuple(e - b for b, e in arg), self.strides, offset, mask)
 
     def pad(self, arg: tuple[tuple[int, int], ...]) -> View:
@@ -114,16 +153,18 @@ class View:
             return View.create(new_shape)
         if self.mask is not None:
             return self._reshape_ones(new_shape)
+        if _symbolic(*self.shape, *new_shape):
+            return self._reshape_ones(new_shape)  # symbolic dims only move around size-1 dims in one view
         strides = _reshape_strides(self.shape, self.strides, new_shape)
         return None if strides is None else View.create(new_shape, strides, self.offset)
 
     def _reshape_ones(self, new_shape: tuple[int, ...]) -> View | None:
-        # a masked view survives a reshape that only inserts or removes size-1 dims
-        assert self.mask is not None
-        old = [(s, st, m) for s, st, m in zip(self.shape, self.strides, self.mask, strict=True) if s != 1]
+        # a (masked or symbolic) view survives a reshape that only inserts or removes size-1 dims
+        own_mask = self.mask if self.mask is not None else tuple((0, s) for s in self.shape)
+        old = [(s, st, m) for s, st, m in zip(self.shape, self.strides, own_mask, strict=True) if s != 1]
         if [s for s, _, _ in old] != [s for s in new_shape if s != 1]:
             return None
-        if any(m == (0, 0) for s, _, m in zip(self.shape, self.strides, self.mask, strict=True) if s == 1):
+        if any(m == (0, 0) for s, _, m in zip(self.shape, self.strides, own_mask, strict=True) if s == 1):
             return View.create(new_shape, mask=tuple((0, 0) for _ in new_shape))
         it = iter(old)
         strides, mask = [], []
@@ -135,13 +176,13 @@ class View:
                 _, st, m = next(it)
                 strides.append(st)
                 mask.append(m)
-        return View.create(new_shape, tuple(strides), self.offset, tuple(mask))
+        return View.create(new_shape, tuple(strides), self.offset, tuple(mask) if self.mask is not None else None)
 
     # ---- indexing ----
 
     def to_indexed_uops(self, idxs: list[UOp]) -> tuple[UOp, UOp]:
         """(buffer index, validity) of logical index `idxs`, not yet simplified."""
-        idx: UOp = UOp.const(dtypes.index, self.offset)
+        idx: UOp = self.offset if isinstance(self.offset, UOp) else UOp.const(dtypes.index, self.offset)
         for i, st in zip(idxs, self.strides, strict=True):
             if st != 0:
                 idx = idx + i * st
@@ -213,7 +254,7 @@ class ShapeTracker:
         return self.views[-1].shape
 
     @property
-    def size(self) -> int:
+    def size(self) -> sint:
         return self.views[-1].size
 
     @property
@@ -239,7 +280,7 @@ class ShapeTracker:
         return self._with_last(self.views[-1].flip(axes))
 
     def reshape(self, shape: tuple[int, ...]) -> ShapeTracker:
-        if prod(shape) != self.size:
+        if not sym_equal(prod(shape), self.size):
             raise ValueError(f"reshape: cannot reshape {self.shape} to {shape}")
         v = self.views[-1].reshape(tuple(shape))
         if v is not None:
@@ -291,6 +332,8 @@ def _merge(below: View, top: View) -> View | None:
     from tg_uop.ops import Ops
     from tg_uop.symbolic import _terms
 
+    if _symbolic(*top.shape, *below.shape):
+        return None  # the merge search needs concrete ranges
     if 0 in top.shape:
         return View.create(top.shape)  # nothing is ever read
     idxs = [UOp.variable(f"_i{k}", 0, s - 1) if s > 1 else UOp.const(dtypes.index, 0) for k, s in enumerate(top.shape)]
