@@ -11,15 +11,31 @@ dtypes.float32.vec(4)
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, ClassVar, Final
 
 
-@dataclass(frozen=True, eq=True)
-class DType:
-    """A scalar or vector element type. `fmt` is the `struct`/memoryview format character."""
+class _Interned(type):
+    """Equal dtypes are one object, so dtypes compare and hash by identity, in C: they are hashed on every UOp
+    construction and compared all the time."""
+
+    cache: ClassVar[dict[tuple[Any, ...], Any]] = {}
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        made = super().__call__(*args, **kwargs)
+        key = (cls, *(getattr(made, f.name) for f in dataclasses.fields(made)))
+        return _Interned.cache.setdefault(key, made)
+
+
+@dataclass(frozen=True, eq=False)
+class DType(metaclass=_Interned):
+    """A scalar or vector element type. `fmt` is the `struct`/memoryview format character.
+
+    Interned: building a DType with the fields of an existing one returns that one (so `is` and `==` agree).
+    """
 
     name: str
     itemsize: int
@@ -27,15 +43,9 @@ class DType:
     kind: str  # "bool", "int", "uint", "float"
     count: int = 1
 
-    def __post_init__(self) -> None:
-        # dtypes are hashed on every UOp construction: compute the hash once
-        object.__setattr__(self, "_hash", hash((type(self).__name__, *(getattr(self, f) for f in self._key_fields()))))
-
-    def _key_fields(self) -> tuple[str, ...]:
-        return ("name", "itemsize", "fmt", "kind", "count")
-
-    def __hash__(self) -> int:
-        return self._hash  # type: ignore[attr-defined, no-any-return]
+    def __reduce__(self) -> tuple[Any, ...]:
+        # unpickling goes through the constructor, so it finds the interned object
+        return type(self), tuple(getattr(self, f.name) for f in dataclasses.fields(self))
 
     def __repr__(self) -> str:
         return f"dtypes.{self.name}" if self.count == 1 else f"dtypes.{self.name}.vec({self.count})"
@@ -78,19 +88,13 @@ class DType:
         return _limits(self.scalar())[1]
 
 
-@dataclass(frozen=True, eq=True)
+@dataclass(frozen=True, eq=False)
 class PtrDType(DType):
     """A pointer to elements of `base`, in global (default) or local memory."""
 
     base: DType | None = None
     size: int = -1
     local: bool = False
-
-    def _key_fields(self) -> tuple[str, ...]:
-        return ("name", "itemsize", "fmt", "kind", "count", "base", "size", "local")
-
-    def __hash__(self) -> int:
-        return self._hash  # type: ignore[attr-defined, no-any-return]
 
     def __repr__(self) -> str:
         return f"{self.base!r}.ptr({self.size}{', local=True' if self.local else ''})"

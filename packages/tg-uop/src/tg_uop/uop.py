@@ -58,13 +58,12 @@ class _UOpMeta(type):
             return live
         # built without __init__: the slots are set through their descriptors (UOp refuses setattr)
         node: UOp = object.__new__(cls)  # type: ignore[arg-type]
-        set_op, set_dtype, set_src, set_arg, set_tag, set_key = _SETTERS
+        set_op, set_dtype, set_src, set_arg, set_tag = _SETTERS
         set_op(node, op)
         set_dtype(node, dtype)
         set_src(node, src)
         set_arg(node, arg)
         set_tag(node, tag)
-        set_key(node, key)
         _cache[key] = weakref.ref(node)
         return node
 
@@ -79,13 +78,12 @@ class UOp(metaclass=_UOpMeta):
     without changing its meaning (marked and unmarked nodes are different objects).
     """
 
-    __slots__ = ("op", "dtype", "src", "arg", "tag", "_key", "__weakref__", "__dict__")
+    __slots__ = ("op", "dtype", "src", "arg", "tag", "__weakref__", "__dict__")
     op: Ops
     dtype: DType
     src: tuple[UOp, ...]
     arg: Any
     tag: Any
-    _key: tuple[Any, ...]
 
     def __init__(
         self, op: Ops, dtype: DType = dtypes.void, src: tuple[UOp, ...] = (), arg: Any = None, tag: Any = None
@@ -95,10 +93,18 @@ class UOp(metaclass=_UOpMeta):
     def __del__(self) -> None:
         # leave the cache entry alone if a newer node already took the key
         try:
-            ref = _cache.get(self._key)
+            arg, ac = self.arg, self.arg.__class__
+            key = (
+                self.op,
+                self.dtype,
+                self.src,
+                _arg_key(arg) if ac is float or ac is bool or ac is tuple else arg,
+                self.tag,
+            )
+            ref = _cache.get(key)
             if ref is not None and ref() is self:
-                del _cache[self._key]
-        except (AttributeError, TypeError, KeyError):
+                del _cache[key]
+        except (AttributeError, TypeError, KeyError, NameError):
             pass  # interpreter shutdown
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -374,7 +380,7 @@ class UOp(metaclass=_UOpMeta):
         return self.op is Ops.CONST and (value is None or self.arg == value)
 
 
-_SETTERS = tuple(UOp.__dict__[name].__set__ for name in ("op", "dtype", "src", "arg", "tag", "_key"))
+_SETTERS = tuple(UOp.__dict__[name].__set__ for name in ("op", "dtype", "src", "arg", "tag"))
 
 
 def toposort(roots: Iterable[UOp], gate: Callable[[UOp], bool] | None = None) -> list[UOp]:
