@@ -285,3 +285,33 @@ def test_build_without_cache_leaves_no_library_file(tmp_path: Path, monkeypatch:
     Device["CPU"].build("six", "void six(int* o) { o[0] = 6; }")(out.handle)
     assert read(out) == [6]
     assert [p for p in os.listdir(tmp_path) if p.startswith("tg-lib-")] == []
+
+
+THREAD_IDS = """
+#include <omp.h>
+void ids(int* restrict out) {
+#pragma omp parallel for num_threads(2) schedule(static)
+  for (int i = 0; i < 1000; i++) out[i] = omp_get_thread_num();
+}
+"""
+
+
+def test_kernels_can_use_several_cores_with_openmp() -> None:
+    caps = Device["CPU"].caps
+    assert caps.threads == (len(os.sched_getaffinity(0)) if caps.has_threads else 1)
+    if not caps.has_threads:
+        pytest.skip("the C compiler does not accept -fopenmp")
+    out = Buffer("CPU", 1000, dtypes.int32)
+    Device["CPU"].build("ids", THREAD_IDS)(out.handle)
+    assert set(read(out)) == set(range(min(2, caps.threads)))
+
+
+def test_an_allocation_the_system_cannot_map_is_a_memory_error_and_the_device_stays_usable() -> None:
+    with pytest.raises(MemoryError, match=str(1 << 50)):
+        Buffer("CPU", 1 << 50, dtypes.uint8).allocate()
+    b = buf("CPU", dtypes.int32, [1, 2, 3])
+    assert read(b) == [1, 2, 3]
+
+
+def test_host_memory_is_page_aligned() -> None:
+    assert Buffer("CPU", 3, dtypes.float32).allocate().handle.addr % 4096 == 0

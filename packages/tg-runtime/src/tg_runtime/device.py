@@ -46,7 +46,12 @@ class Capabilities:
 
 
 class Program(Protocol):
-    """A compiled kernel. Called with device buffer handles, then launch geometry and integer variables."""
+    """A compiled kernel. Called with device buffer handles, then launch geometry and integer variables.
+
+    `global_size` counts work-groups per dimension and `local_size` work-items per group (OpenCL's global work
+    size is their product; CUDA's grid and block). Devices that loop inside the kernel (CPU) ignore both.
+    `vals` are the int32 values of the program's variables, in the order of its DEFINE_VARs.
+    """
 
     def __call__(
         self,
@@ -79,9 +84,13 @@ class Compiled:
 # backend module for each device name; CPU first: it is the default when nothing is asked for
 BACKENDS: dict[str, str] = {
     "CPU": "tg_runtime.backends.cpu",
+    "CL": "tg_runtime.backends.cl",
+    "CUDA": "tg_runtime.backends.cuda",
     "PYTHON": "tg_runtime.backends.python",
+    "DISK": "tg_runtime.backends.disk",
 }
-_DEFAULT_ORDER = ("CPU", "PYTHON")
+# the default device is the first of these that works (DISK is storage, never a default)
+_DEFAULT_ORDER = ("CPU", "CL", "CUDA", "PYTHON")
 
 
 def canonicalize(device: str) -> str:

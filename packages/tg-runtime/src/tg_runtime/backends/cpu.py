@@ -1,13 +1,17 @@
 """CPU: C source compiled by the system C compiler into a shared library, called through ctypes.
 
-The compiler is `$CC` if set, else the first of cc, gcc, clang on the PATH. Kernels run on the calling
-thread for now; `caps.threads` reports the cores this process may use (`os.sched_getaffinity`).
+The compiler is `$CC` if set, else the first of cc, gcc, clang on the PATH. Programs may use all cores with
+OpenMP: when the compiler accepts `-fopenmp`, libraries are built with it, `caps.has_threads` is True and
+`caps.threads` is the number of cores this process may run on (`os.sched_getaffinity`); a kernel that wants
+threads says so itself (`#pragma omp parallel for num_threads(N)`). Host memory comes from anonymous mmap:
+page-aligned, zeroed lazily by the OS, and an allocation the system cannot map fails as MemoryError.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import mmap
 import os
 import shutil
 import subprocess
@@ -19,8 +23,6 @@ from tg_runtime.allocator import Allocator
 from tg_runtime.compiler import CompileError, Compiler, cache_dir, cache_enabled
 from tg_runtime.device import Capabilities, Compiled, DeviceUnavailable
 from tg_uop.dtype import dtypes
-
-_ALIGN = 64
 
 
 class HostMemory:
@@ -36,15 +38,18 @@ class HostMemory:
 
 
 class HostAllocator(Allocator):
-    """Host memory from ctypes, 64-byte aligned so compiled code can use aligned vector loads."""
+    """Host memory from anonymous mmap (page-aligned, so compiled code may use aligned vector loads)."""
 
     def _alloc(self, nbytes: int) -> HostMemory:
-        raw = (ctypes.c_uint8 * (nbytes + _ALIGN))()
-        addr = ctypes.addressof(raw)
-        return HostMemory(addr + (-addr) % _ALIGN, nbytes, raw)
+        try:
+            mm = mmap.mmap(-1, max(nbytes, 1))
+        except OSError as e:
+            raise MemoryError(str(e)) from e
+        anchor = ctypes.c_char.from_buffer(mm)  # pins the mapping's address for as long as the block lives
+        return HostMemory(ctypes.addressof(anchor), nbytes, (mm, anchor))
 
     def _free(self, opaque: Any) -> None:
-        pass  # the ctypes array is released when the last reference goes
+        pass  # the mapping is unmapped when the last reference to the block goes
 
     def _copyin(self, dest: HostMemory, src: memoryview) -> None:
         dest.mv[:] = src
@@ -76,14 +81,30 @@ def _cc_version(cc: str) -> str:
     return out.stdout.splitlines()[0] if out.stdout else cc
 
 
+@functools.cache
+def _supports_openmp(cc: str) -> bool:
+    src = (
+        "int f(int n) {\n  int s = 0;\n#pragma omp parallel for reduction(+:s)\n"
+        "  for (int i = 0; i < n; i++) s += i;\n  return s;\n}\n"
+    )
+    with tempfile.TemporaryDirectory(prefix="tg-cc-") as d:
+        cmd = [cc, "-x", "c", "-", "-fopenmp", "-shared", "-fPIC", "-o", os.path.join(d, "t.so")]
+        try:
+            return subprocess.run(cmd, input=src, capture_output=True, text=True, timeout=60).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            return False
+
+
 class ClangStyleCompiler(Compiler):
     """gcc/clang: C source -> shared library bytes."""
 
     # no contraction of a*b+c into one fused multiply-add: results must round like the PYTHON reference
-    flags = ("-O2", "-march=native", "-fPIC", "-shared", "-fno-math-errno", "-ffp-contract=off", "-lm")
+    base_flags = ("-O2", "-march=native", "-fPIC", "-shared", "-fno-math-errno", "-ffp-contract=off")
 
     def __init__(self) -> None:
         self.cc = find_cc()
+        self.openmp = _supports_openmp(self.cc)
+        self.flags = (*self.base_flags, *(("-fopenmp",) if self.openmp else ()), "-lm")
         self.identity = f"{_cc_version(self.cc)} {' '.join(self.flags)}"
 
     def compile(self, src: str) -> bytes:
@@ -153,7 +174,7 @@ def create_device(name: str) -> Compiled:
     caps = Capabilities(
         language="C",
         dtypes=frozenset(d for d in dtypes.all() if d != dtypes.bfloat16),
-        has_threads=False,
-        threads=len(os.sched_getaffinity(0)),
+        has_threads=compiler.openmp,
+        threads=len(os.sched_getaffinity(0)) if compiler.openmp else 1,
     )
     return Compiled(name, HostAllocator(name), compiler, CPUProgram, caps)
