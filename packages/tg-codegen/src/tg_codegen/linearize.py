@@ -32,6 +32,11 @@ class _Linearizer:
         self.accs = 0
         self.deps: dict[UOp, frozenset[UOp]] = {}
         self.add_deps(sink)
+        # reductions over the same ranges share one loop (upcast copies: one accumulator each)
+        self.same_loop: dict[tuple[UOp, ...], list[UOp]] = {}
+        for n in toposort([sink]):
+            if n.op is Ops.REDUCE:
+                self.same_loop.setdefault(n.src[1:], []).append(n)
 
     def add_deps(self, root: UOp) -> None:
         """Record the loop ranges each node under `root` depends on (a REDUCE hides its own ranges)."""
@@ -55,7 +60,8 @@ class _Linearizer:
             if n in self.placed or not self.deps[n] <= open_ranges:
                 continue
             if n.op is Ops.REDUCE:
-                self.reduce(n, open_ranges)
+                group = [m for m in self.same_loop[n.src[1:]] if m not in self.placed and self.deps[m] <= open_ranges]
+                self.reduce(group, open_ranges)
             elif n.op is Ops.RANGE:
                 raise AssertionError("a RANGE must be opened by its loop, not reached as a value")
             else:
@@ -67,25 +73,32 @@ class _Linearizer:
             self.emit(r)
         return open_ranges | set(rngs)
 
-    def reduce(self, red: UOp, open_ranges: frozenset[UOp]) -> None:
-        body, rngs = red.src[0], red.src[1:]
-        self.scope([body], open_ranges)  # hoist what does not depend on this reduce's ranges
-        init = reduce_identity(red.arg, red.dtype)
-        self.add_deps(init)
-        self.scope([init], open_ranges)
-        # numbered when created (a nested reduce registers itself only after its outer one started)
-        acc = UOp(Ops.DEFINE_ACC, red.dtype, (init,), self.accs)
-        self.accs += 1
-        self.emit(acc)
+    def reduce(self, reds: list[UOp], open_ranges: frozenset[UOp]) -> None:
+        """Reductions over the same ranges: accumulators before the loops, updates inside, values after."""
+        rngs = reds[0].src[1:]
+        for red in reds:
+            self.scope([red.src[0]], open_ranges)  # hoist what does not depend on the loop
+        accs = []
+        for red in reds:
+            init = reduce_identity(red.arg, red.dtype)
+            self.add_deps(init)
+            self.scope([init], open_ranges)
+            # numbered when created (a nested reduce registers itself only after its outer one started)
+            accs.append(acc := UOp(Ops.DEFINE_ACC, red.dtype, (init,), self.accs))
+            self.accs += 1
+            self.emit(acc)
         inner = self.loop(rngs, open_ranges)
-        self.scope([body], inner)
-        update = acc.alu(red.arg, body)
-        self.emit(update)
-        self.emit(UOp(Ops.ASSIGN, red.dtype, (acc, update)))
+        for red in reds:
+            self.scope([red.src[0]], inner)
+        for red, acc in zip(reds, accs, strict=True):
+            update = acc.alu(red.arg, red.src[0])
+            self.emit(update)
+            self.emit(UOp(Ops.ASSIGN, red.dtype, (acc, update)))
         for r in reversed(rngs):
             self.emit(UOp(Ops.ENDRANGE, src=(r,)))
-        self.acc_of[red] = acc
-        self.placed.add(red)
+        for red, acc in zip(reds, accs, strict=True):
+            self.acc_of[red] = acc
+            self.placed.add(red)
 
     def run(self, sink: UOp) -> list[UOp]:
         global_rngs = sorted((r for r in self.deps[sink] if r.op is Ops.RANGE), key=lambda r: r.arg[0])

@@ -135,12 +135,16 @@ lowerer = PatternMatcher(
 )
 
 
-def lower(ast: UOp) -> UOp:
-    """The loop graph of a kernel AST: a SINK of STOREs through INDEXes over RANGEs."""
+def lower(ast: UOp, kinds: list[str] | None = None) -> UOp:
+    """The loop graph of a kernel AST: a SINK of STOREs through INDEXes over RANGEs.
+
+    `kinds` names each axis's kind (see tg_codegen.kernel.AxisType); by default output axes are "global" and
+    reduced ones "reduce". The kind is the RANGE's arg[1]: "upcast" and "unroll" ranges are expanded later.
+    """
     axes = kernel_axes(ast)
     ranges = []
     for i, size in enumerate(axes.full_shape):
-        kind = "reduce" if i in axes.reduce_axes else "global"
+        kind = kinds[i] if kinds is not None else ("reduce" if i in axes.reduce_axes else "global")
         ranges.append(UOp(Ops.RANGE, dtypes.index, (UOp.const(dtypes.index, size),), (i, kind)))
     return graph_rewrite(ast, lowerer, ctx=LowerContext(axes, ranges))
 

@@ -14,14 +14,18 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from tg_codegen.expand import expand
+from tg_codegen.heuristic import hand_coded_optimizations
+from tg_codegen.kernel import Kernel, Opt
 from tg_codegen.linearize import linearize
-from tg_codegen.lower import KernelAxes, kernel_axes, lower, merge_dims
+from tg_codegen.lower import KernelAxes, lower
 from tg_codegen.renderer import Renderer
 from tg_codegen.renderer.cstyle import CRenderer
 from tg_codegen.renderer.python import PythonRenderer
+from tg_codegen.vectorize import vectorize
 from tg_runtime.device import Device
 from tg_uop.dtype import PtrDType
-from tg_uop.helpers import SPEC
+from tg_uop.helpers import NOOPT, SPEC
 from tg_uop.ops import GroupOp, Ops
 from tg_uop.spec import verify
 from tg_uop.uop import UOp
@@ -60,10 +64,11 @@ RENDERERS: dict[str, type[Renderer]] = {"C": CRenderer, "PYTHON": PythonRenderer
 
 
 @functools.cache
-def renderer_for(language: str) -> Renderer:
+def renderer_for(language: str, threads: int = 1) -> Renderer:
+    """The renderer of a language; `threads` is how many CPU threads a THREAD loop may use."""
     if language not in RENDERERS:
         raise NotImplementedError(f"no renderer for the {language!r} language (known: {sorted(RENDERERS)})")
-    return RENDERERS[language]()
+    return RENDERERS[language](threads=threads)
 
 
 def kernel_name(axes: KernelAxes) -> str:
@@ -92,15 +97,35 @@ def estimate(uops: list[UOp]) -> Estimates:
     return Estimates(ops, mem)
 
 
-def get_program(ast: UOp, device: str) -> ProgramSpec:
-    """Lower, linearize and render one kernel AST for `device`."""
-    renderer = renderer_for(Device[device].caps.language)
-    ast = merge_dims(ast)
-    axes = kernel_axes(ast)
-    uops = linearize(lower(ast))
+def get_program(ast: UOp, device: str, opts: list[Opt] | None = None) -> ProgramSpec:
+    """Optimize, lower, linearize and render one kernel AST for `device`.
+
+    `opts` applies exactly these transformations; without them the hand-written heuristics choose
+    (`NOOPT=1`: none at all).
+    """
+    caps = Device[device].caps
+    k = Kernel(ast, caps)
+    if opts is not None:
+        for opt in opts:
+            k.apply(opt)
+    elif not NOOPT:
+        hand_coded_optimizations(k)
+    return compile_kernel(k, device)
+
+
+def compile_kernel(k: Kernel, device: str) -> ProgramSpec:
+    """The ProgramSpec of an (optimized) kernel: lower, expand, linearize, render."""
+    caps = Device[device].caps
+    renderer = renderer_for(caps.language, caps.threads)
+    ast = k.ast
+    kinds = [t.value for t in k.types]
+    # the last axis, when upcast by a vector width, becomes SIMD lanes where the language has vectors
+    if renderer.supports_vectors and kinds and kinds[-1] == "upcast" and k.full_shape[-1] in (2, 4, 8, 16):
+        kinds[-1] = "vector"
+    uops = linearize(vectorize(expand(lower(ast, kinds))))
     if SPEC:
         verify(uops, "program")
-    name = kernel_name(axes)
+    name = k.name
     globals_ = sorted((u for u in uops if u.op is Ops.DEFINE_GLOBAL), key=lambda u: u.arg)
     written = {u.src[0].src[0].arg for u in uops if u.op is Ops.STORE}
     return ProgramSpec(

@@ -9,6 +9,10 @@ class Renderer:
     """Base class. `language` matches the `Capabilities.language` of the devices it serves."""
 
     language: str = ""
+    supports_vectors: bool = False  # whether a "vector" axis may become SIMD types in this language
+
+    def __init__(self, threads: int = 1) -> None:
+        self.threads = threads
 
     def render(self, name: str, uops: list[UOp]) -> str:
         raise NotImplementedError

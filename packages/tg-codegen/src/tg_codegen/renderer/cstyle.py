@@ -63,7 +63,26 @@ class CStyleRenderer(Renderer):
             return self.ctype(dt.base) + "*"
         if dt.scalar() not in self.type_map:
             raise NotImplementedError(f"{type(self).__name__} has no type for {dt!r}")
-        return self.type_map[dt.scalar()]
+        scalar = self.type_map[dt.scalar()]
+        return scalar if dt.count == 1 else self.vector_type(dt)
+
+    def vector_type(self, dt: DType) -> str:
+        """The name of a vector type (declared by `vector_typedefs`)."""
+        return f"v{self.type_map[dt.scalar()].replace(' ', '_')}{dt.count}"
+
+    def vector_typedefs(self, dts: set[DType]) -> str:
+        # GCC vector extension; the _u twin (element alignment) is for loads and stores at any element
+        out = []
+        for dt in sorted(dts, key=lambda d: (d.name, d.count)):
+            name, scalar, size = self.vector_type(dt), self.type_map[dt.scalar()], dt.itemsize
+            out.append(f"typedef {scalar} {name} __attribute__((vector_size({size})));")
+            out.append(
+                f"typedef {scalar} {name}_u __attribute__((vector_size({size}), aligned({dt.scalar().itemsize})));"
+            )
+        return "\n".join(out) + ("\n" if out else "")
+
+    def vector_literal(self, dt: DType, items: list[str]) -> str:
+        return f"(({self.vector_type(dt)}){{{', '.join(items)}}})"
 
     def const(self, x: object, dt: DType) -> str:
         if dt.is_bool:
@@ -163,9 +182,17 @@ class CStyleRenderer(Renderer):
                 r[u] = str(u.arg[0])
                 params.append((r[u], dt, False))
             elif op is Ops.CONST:
-                r[u] = self.const(u.arg, dt)
+                scalar = self.const(u.arg, dt.scalar())
+                r[u] = scalar if dt.count == 1 else self.vector_literal(dt, [scalar] * dt.count)
+            elif op is Ops.VECTORIZE:
+                r[u] = fresh("vec")
+                line(f"{self.ctype(dt)} {r[u]} = {self.vector_literal(dt, [_strip(r[s]) for s in src])};")
+            elif op is Ops.GEP:
+                r[u] = f"{r[src[0]]}[{u.arg}]"
             elif op is Ops.RANGE:
                 r[u] = fresh("ridx" if u.arg[1] == "reduce" else "gidx")
+                if u.arg[1] == "thread":
+                    line(f"#pragma omp parallel for num_threads({self.threads})")
                 line(f"for (int {r[u]} = 0; {r[u]} < {r[src[0]]}; {r[u]}++) {{")
                 depth += 1
             elif op is Ops.ENDRANGE:
@@ -181,15 +208,24 @@ class CStyleRenderer(Renderer):
                 r[u] = f"{r[src[0]]}[{_strip(r[src[1]])}]"
             elif op is Ops.LOAD:
                 idx = src[0]
-                expr = r[idx] if len(idx.src) < 3 else f"({r[idx.src[2]]}?{r[idx]}:{self.const(0, dt)})"
+                ref = r[idx] if dt.count == 1 else self.vector_ref(dt, r[idx.src[0]], r[idx.src[1]])
+                zero = (
+                    self.const(0, dt)
+                    if dt.count == 1
+                    else self.vector_literal(dt, [self.const(0, dt.scalar())] * dt.count)
+                )
+                expr = ref if len(idx.src) < 3 else f"({r[idx.src[2]]}?{ref}:{zero})"
                 r[u] = fresh("val")
                 line(f"{self.ctype(dt)} {r[u]} = {expr};")
             elif op is Ops.STORE:
-                idx = src[0]
-                store = f"{r[idx]} = {_strip(r[src[1]])};"
+                idx, val = src
+                ref = r[idx] if val.dtype.count == 1 else self.vector_ref(val.dtype, r[idx.src[0]], r[idx.src[1]])
+                store = f"{ref} = {_strip(r[val])};"
                 line(store if len(idx.src) < 3 else f"if ({r[idx.src[2]]}) {store}")
             elif op in GroupOp.ALU or op in (Ops.CAST, Ops.BITCAST):
-                if op is Ops.CAST:
+                if op is Ops.CAST and dt.count > 1:
+                    expr = f"__builtin_convertvector({_strip(r[src[0]])}, {self.ctype(dt)})"
+                elif op is Ops.CAST:
                     expr = f"(({self.ctype(dt)})({r[src[0]]}))"
                 elif op is Ops.BITCAST:
                     expr = self.bitcast(r[src[0]], src[0].dtype, dt)
@@ -211,7 +247,18 @@ class CStyleRenderer(Renderer):
         # parameters in launch order: buffers by number, then variables in the order they appear
         buffers = sorted((p for p in params if isinstance(p[1], PtrDType)), key=lambda p: int(p[0][4:]))
         variables = [p for p in params if not isinstance(p[1], PtrDType)]
-        return f"{self.preamble}{self.signature(name, buffers + variables)} {{\n{body}\n}}\n"
+        vectors = {u.dtype for u in uops if u.dtype.count > 1 and not isinstance(u.dtype, PtrDType)}
+        # a vector reduction of products may use fused multiply-adds (its sum order differs anyway)
+        fused = any(u.op is Ops.DEFINE_ACC and u.dtype.count > 1 and u.dtype.is_float for u in uops)
+        head = self.preamble + (self.contract_pragma if fused else "") + self.vector_typedefs(vectors)
+        return f"{head}{self.signature(name, buffers + variables)} {{\n{body}\n}}\n"
+
+    contract_pragma = '#pragma GCC optimize("fp-contract=fast")\n'
+    supports_vectors = True
+
+    def vector_ref(self, dt: DType, buf: str, idx: str) -> str:
+        """An lvalue/rvalue for `dt.count` elements of `buf` from element `idx` (no alignment assumed)."""
+        return f"(*(({self.vector_type(dt)}_u*)({buf}+{_strip(idx)})))"
 
     def bitcast(self, x: str, src: DType, dst: DType) -> str:
         # a GNU statement expression: memcpy is the defined way to reinterpret bits in C

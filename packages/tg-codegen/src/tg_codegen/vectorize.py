@@ -1,0 +1,159 @@
+"""Vectorization: the "vector" RANGE of a loop graph becomes SIMD lanes.
+
+Loads whose index moves by one element per lane become one vector load (a gather of lane loads otherwise);
+arithmetic on vectors stays vector; what C has no vector form for (max, where, comparisons, math
+functions) is done lane by lane and packed again (VECTORIZE of GEPs). Values that do not depend on the
+lane stay scalar and are broadcast where they meet a vector. Stores whose index moves by one element per
+lane become one vector store (lane stores otherwise). A reduction of a vector body keeps a vector
+accumulator.
+
+>>> from tg_uop import UOp, Ops, dtypes
+>>> g = UOp(Ops.DEFINE_GLOBAL, dtypes.float.ptr(8), (), 0)
+>>> v = UOp(Ops.RANGE, dtypes.int32, (UOp.const(dtypes.int32, 4),), (1, "vector"))
+>>> ld = UOp(Ops.LOAD, dtypes.float, (UOp(Ops.INDEX, g.dtype, (g, v + 4)),))
+>>> out = vectorize(UOp.sink(UOp(Ops.STORE, dtypes.void, (UOp(Ops.INDEX, g.dtype, (g, v)), ld * 2.0))))
+>>> [u.dtype for u in out.toposort() if u.op is Ops.LOAD]
+[dtypes.float32.vec(4)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tg_uop.ops import GroupOp, Ops
+from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
+from tg_uop.symbolic import _terms, symbolic
+from tg_uop.uop import UOp, toposort
+
+
+def _sum(x: UOp) -> tuple[dict[UOp, int], int]:
+    # an index as {term: coefficient} and a constant, to compare lanes without trusting subtraction rules
+    terms, const = _terms(x)
+    out: dict[UOp, int] = {}
+    for n, k in terms:
+        out[n] = out.get(n, 0) + k
+    return {n: k for n, k in out.items() if k}, const
+
+
+# ops C's vector extension computes lane-wise on whole vectors
+VECTOR_OPS = frozenset({Ops.ADD, Ops.SUB, Ops.MUL, Ops.FDIV, Ops.NEG})
+
+
+@dataclass
+class _Lanes:
+    vec: UOp  # the vector RANGE
+    width: int
+    dep: dict[UOp, bool] = field(default_factory=dict)
+
+    def depends(self, x: UOp) -> bool:
+        """Whether x changes from lane to lane (it has the vector range among its sources)."""
+        if x not in self.dep:
+            for n in toposort([x], lambda u: u not in self.dep):
+                if n not in self.dep:
+                    self.dep[n] = n is self.vec or any(self.dep[s] for s in n.src)
+        return self.dep[x]
+
+    def lane(self, x: UOp, c: int) -> UOp:
+        """x in lane c."""
+        if x.op is Ops.VECTORIZE:
+            return x.src[c]
+        if x.dtype.count > 1:
+            return UOp(Ops.GEP, x.dtype.scalar(), (x,), c)
+        return x.substitute({self.vec: UOp.const(self.vec.dtype, c)}) if self.depends(x) else x
+
+    def as_vector(self, x: UOp) -> UOp:
+        """x as a vector: itself, its lanes packed, or a scalar broadcast."""
+        if x.dtype.count > 1:
+            return x
+        return UOp(Ops.VECTORIZE, x.dtype.vec(self.width), tuple(self.lane(x, c) for c in range(self.width)))
+
+    def contiguous(self, idx: UOp) -> UOp | None:
+        """The index of lane 0 when lane c reads element idx0 + c, else None."""
+        base = self.lane(idx, 0).simplify()
+        base_terms, base_const = _sum(base)
+        for c in range(1, self.width):
+            terms, const = _sum(self.lane(idx, c).simplify())
+            if terms != base_terms or const != base_const + c:
+                return None
+        return base
+
+
+def _load(ctx: _Lanes, ld: UOp, idx: UOp) -> UOp | None:
+    if ld.dtype.count > 1 or not ctx.depends(idx):
+        return None
+    gate = idx.src[2:]
+    base = ctx.contiguous(idx.src[1]) if not ld.dtype.is_bool else None  # C has no vectors of bool
+    if base is not None and not any(ctx.depends(g) for g in gate):
+        return UOp(Ops.LOAD, ld.dtype.vec(ctx.width), (idx.replace(src=(idx.src[0], base, *gate)),))
+    lanes = [UOp(Ops.LOAD, ld.dtype, (ctx.lane(idx, c),)) for c in range(ctx.width)]
+    return UOp(Ops.VECTORIZE, ld.dtype.vec(ctx.width), tuple(lanes))
+
+
+def _alu(ctx: _Lanes, x: UOp) -> UOp | None:
+    if x.dtype.count > 1 or not any(s.dtype.count > 1 for s in x.src):
+        return None
+    bools = x.dtype.is_bool or any(s.dtype.scalar().is_bool for s in x.src)
+    if x.op in VECTOR_OPS and not bools:
+        # a scalar that is the same in every lane meets the vector as it is (C broadcasts it); one that
+        # changes from lane to lane is packed first
+        src = tuple(ctx.as_vector(s) if s.dtype.count == 1 and ctx.depends(s) else s for s in x.src)
+        return x.replace(dtype=x.dtype.vec(ctx.width), src=src)
+    if x.op is Ops.CAST and not bools:
+        return UOp(Ops.CAST, x.dtype.vec(ctx.width), (ctx.as_vector(x.src[0]),))
+    lanes = [x.replace(src=tuple(ctx.lane(s, c) for s in x.src)) for c in range(ctx.width)]
+    return UOp(Ops.VECTORIZE, x.dtype.vec(ctx.width), tuple(lanes))
+
+
+def _reduce(ctx: _Lanes, r: UOp) -> UOp | None:
+    body = r.src[0]
+    if r.dtype.count > 1 or (body.dtype.count == 1 and not ctx.depends(body)):
+        return None
+    if r.arg in (Ops.ADD, Ops.MUL) and not r.dtype.is_bool:
+        return UOp(
+            Ops.REDUCE,
+            body.dtype.vec(ctx.width) if body.dtype.count == 1 else body.dtype,
+            (ctx.as_vector(body), *r.src[1:]),
+            r.arg,
+        )
+    lanes = [UOp(Ops.REDUCE, r.dtype, (ctx.lane(body, c), *r.src[1:]), r.arg) for c in range(ctx.width)]
+    return UOp(Ops.VECTORIZE, r.dtype.vec(ctx.width), tuple(lanes))
+
+
+def _stores(ctx: _Lanes, sink: UOp) -> UOp | None:
+    out, changed = [], False
+    for st in sink.src:
+        idx, val = st.src
+        if not (ctx.depends(idx) or (val.dtype.count == 1 and ctx.depends(val))):
+            out.append(st)
+            continue
+        changed = True
+        base = ctx.contiguous(idx.src[1]) if not val.dtype.scalar().is_bool else None
+        if base is not None and not any(ctx.depends(g) for g in idx.src[2:]):
+            out.append(
+                UOp(Ops.STORE, st.dtype, (idx.replace(src=(idx.src[0], base, *idx.src[2:])), ctx.as_vector(val)))
+            )
+        else:
+            out.extend(UOp(Ops.STORE, st.dtype, (ctx.lane(idx, c), ctx.lane(val, c))) for c in range(ctx.width))
+    return UOp.sink(*out) if changed else None
+
+
+vectorizer = PatternMatcher(
+    [
+        (UPat(Ops.LOAD, src=(UPat(Ops.INDEX, name="idx"),), name="ld"), _load),
+        (UPat(GroupOp.ALU | {Ops.CAST}, name="x"), _alu),
+        (UPat(Ops.REDUCE, name="r"), _reduce),
+        (UPat(Ops.SINK, name="sink"), _stores),
+    ]
+)
+
+
+def vectorize(graph: UOp) -> UOp:
+    """Turn the loop graph's "vector" RANGE (if any) into SIMD lanes."""
+    vecs = [u for u in toposort([graph]) if u.op is Ops.RANGE and u.arg[1] == "vector"]
+    if not vecs:
+        return graph
+    (vec,) = vecs
+    out = graph_rewrite(graph_rewrite(graph, vectorizer, ctx=_Lanes(vec, vec.src[0].arg)), symbolic)
+    if any(u is vec for u in toposort([out])):
+        raise AssertionError("vectorize: the vector range is still used after vectorizing")
+    return out
