@@ -20,7 +20,8 @@ from tg_codegen import ProgramSpec, get_program
 from tg_runtime import Buffer, Device
 from tg_uop import DType, Ops, ShapeTracker, UOp, dtypes
 
-DEVICES = ("CPU", "PYTHON")
+# every device that works here: CPU and PYTHON always, CL where OpenCL is installed (CI installs PoCL)
+DEVICES = ("CPU", "PYTHON", *(("CL",) if Device.available()["CL"] is None else ()))
 
 # ---------------------------------------------------------------- AST builders
 

@@ -135,18 +135,50 @@ lowerer = PatternMatcher(
 )
 
 
-def lower(ast: UOp, kinds: list[str] | None = None) -> UOp:
+def lower(ast: UOp, kinds: list[str] | None = None, gpu: bool = False) -> UOp:
     """The loop graph of a kernel AST: a SINK of STOREs through INDEXes over RANGEs.
 
     `kinds` names each axis's kind (see tg_codegen.kernel.AxisType); by default output axes are "global" and
     reduced ones "reduce". The kind is the RANGE's arg[1]: "upcast" and "unroll" ranges are expanded later.
+    With `gpu`, global axes become work-group indices and local axes work-item indices (SPECIAL nodes).
     """
     axes = kernel_axes(ast)
-    ranges = []
-    for i, size in enumerate(axes.full_shape):
-        kind = kinds[i] if kinds is not None else ("reduce" if i in axes.reduce_axes else "global")
-        ranges.append(UOp(Ops.RANGE, dtypes.index, (UOp.const(dtypes.index, size),), (i, kind)))
+    kinds = kinds or ["reduce" if i in axes.reduce_axes else "global" for i in range(len(axes.full_shape))]
+    ranges = [
+        UOp(Ops.RANGE, dtypes.index, (UOp.const(dtypes.index, size),), (i, kind))
+        for i, (size, kind) in enumerate(zip(axes.full_shape, kinds, strict=True))
+    ]
+    if gpu:
+        for kind, prefix in (("global", "gidx"), ("local", "lidx")):
+            picked = [i for i, k in enumerate(kinds) if k == kind]
+            for i, idx in zip(picked, launch_indices([axes.full_shape[i] for i in picked], prefix), strict=True):
+                ranges[i] = idx
     return graph_rewrite(ast, lowerer, ctx=LowerContext(axes, ranges))
+
+
+def launch_indices(sizes: list[int], prefix: str) -> list[UOp]:
+    """Index expressions for axes of these sizes over at most three launch dimensions (SPECIAL nodes).
+
+    The last axis is dimension 0 (the fastest-varying one on GPUs), the one before it dimension 1, and all
+    earlier axes share dimension 2, unpacked with division and modulo.
+    """
+    if not sizes:
+        return []
+    n = len(sizes)
+    groups = [list(range(max(n - 2, 0))), [n - 2] if n >= 2 else [], [n - 1]]
+    out: dict[int, UOp] = {}
+    for dim, group in zip((2, 1, 0), groups, strict=True):
+        if not group:
+            continue
+        total = 1
+        for a in group:
+            total *= sizes[a]
+        special = UOp(Ops.SPECIAL, dtypes.index, (), (f"{prefix}{dim}", total))
+        inner = total
+        for a in group:
+            inner //= sizes[a]
+            out[a] = (special // inner) % sizes[a] if len(group) > 1 else special
+    return [out[a] for a in range(n)]
 
 
 def _mergeable(ast: UOp, axes: KernelAxes, i: int) -> dict[UOp, UOp] | None:

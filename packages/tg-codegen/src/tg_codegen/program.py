@@ -21,6 +21,8 @@ from tg_codegen.linearize import linearize
 from tg_codegen.lower import KernelAxes, lower
 from tg_codegen.renderer import Renderer
 from tg_codegen.renderer.cstyle import CRenderer
+from tg_codegen.renderer.cuda import CUDARenderer
+from tg_codegen.renderer.opencl import OpenCLRenderer
 from tg_codegen.renderer.python import PythonRenderer
 from tg_codegen.vectorize import vectorize
 from tg_runtime.device import Device
@@ -60,7 +62,12 @@ class ProgramSpec:
     uops: tuple[UOp, ...]
 
 
-RENDERERS: dict[str, type[Renderer]] = {"C": CRenderer, "PYTHON": PythonRenderer}
+RENDERERS: dict[str, type[Renderer]] = {
+    "C": CRenderer,
+    "OpenCL": OpenCLRenderer,
+    "CUDA": CUDARenderer,
+    "PYTHON": PythonRenderer,
+}
 
 
 @functools.cache
@@ -79,7 +86,12 @@ def kernel_name(axes: KernelAxes) -> str:
 
 
 def estimate(uops: list[UOp]) -> Estimates:
-    ops, mult, stack = 0, 1, []
+    # every work-item of a GPU launch runs the program once
+    ops, stack = 0, []
+    mult = 1
+    for u in uops:
+        if u.op is Ops.SPECIAL:
+            mult *= u.arg[1]
     for u in uops:
         if u.op is Ops.RANGE:
             size = u.src[0].arg if u.src[0].op is Ops.CONST else 1
@@ -113,6 +125,15 @@ def get_program(ast: UOp, device: str, opts: list[Opt] | None = None) -> Program
     return compile_kernel(k, device)
 
 
+def launch_size(uops: list[UOp], prefix: str) -> tuple[int, int, int]:
+    """Work-groups (gidx) or work-items per group (lidx) in each of the three launch dimensions."""
+    size = [1, 1, 1]
+    for u in uops:
+        if u.op is Ops.SPECIAL and u.arg[0].startswith(prefix):
+            size[int(u.arg[0][-1])] = u.arg[1]
+    return (size[0], size[1], size[2])
+
+
 def compile_kernel(k: Kernel, device: str) -> ProgramSpec:
     """The ProgramSpec of an (optimized) kernel: lower, expand, linearize, render."""
     caps = Device[device].caps
@@ -122,7 +143,7 @@ def compile_kernel(k: Kernel, device: str) -> ProgramSpec:
     # the last axis, when upcast by a vector width, becomes SIMD lanes where the language has vectors
     if renderer.supports_vectors and kinds and kinds[-1] == "upcast" and k.full_shape[-1] in (2, 4, 8, 16):
         kinds[-1] = "vector"
-    uops = linearize(vectorize(expand(lower(ast, kinds))))
+    uops = linearize(vectorize(expand(lower(ast, kinds, gpu=caps.has_workgroups))))
     if SPEC:
         verify(uops, "program")
     name = k.name
@@ -133,8 +154,8 @@ def compile_kernel(k: Kernel, device: str) -> ProgramSpec:
         src=renderer.render(name, uops),
         device=device,
         language=renderer.language,
-        global_size=(1, 1, 1),
-        local_size=None,
+        global_size=launch_size(uops, "gidx"),
+        local_size=launch_size(uops, "lidx") if caps.has_workgroups else None,
         outs=tuple(sorted(written)),
         ins=tuple(g.arg for g in globals_ if g.arg not in written),
         vars=tuple(u for u in uops if u.op is Ops.DEFINE_VAR),

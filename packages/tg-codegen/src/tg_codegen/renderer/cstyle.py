@@ -100,9 +100,13 @@ class CStyleRenderer(Renderer):
             return "(-2147483647-1)"
         return f"({x}{suffix})" if isinstance(x, int) and x < 0 else f"{x}{suffix}"
 
+    def float_suffix(self, dt: DType) -> str:
+        """The suffix of C's math functions for this type (sqrtf for float)."""
+        return "f" if dt.scalar() == dtypes.float32 else ""
+
     def alu(self, op: Ops, dt: DType, *a: str) -> str:
         fdt = dt if dt.is_float else None
-        f = "f" if fdt == dtypes.float32 else ""
+        f = self.float_suffix(dt) if fdt is not None else ""
         table: dict[Ops, Callable[..., str]] = {
             Ops.NEG: lambda x: f"(!{x})" if dt.is_bool else f"(-{x})",
             Ops.RECIP: lambda x: f"(1.0{f}/{x})" if fdt in (dtypes.float32, dtypes.float64) else f"(1/{x})",
@@ -131,15 +135,37 @@ class CStyleRenderer(Renderer):
         }
         return table[op](*a)
 
+    restrict = "restrict"
+
+    def param_type(self, dt: PtrDType) -> str:
+        return self.ctype(dt)
+
     def signature(self, name: str, params: list[tuple[str, DType, bool]]) -> str:
         args = []
         for pname, dt, written in params:
             if isinstance(dt, PtrDType):
                 const = "" if written else "const "
-                args.append(f"{self.buffer_prefix}{const}{self.ctype(dt)} restrict {pname}")
+                args.append(f"{self.buffer_prefix}{const}{self.param_type(dt)} {self.restrict} {pname}")
             else:
                 args.append(f"const {self.int_arg_type} {pname}")
         return f"{self.kernel_prefix}{name}({', '.join(args)})"
+
+    def special(self, name: str) -> str:
+        """The expression of a launch index (gidx0: work-group 0, lidx0: work-item 0)."""
+        raise NotImplementedError(f"{type(self).__name__} has no work-groups")
+
+    def vector_cast(self, x: str, dt: DType) -> str:
+        return f"__builtin_convertvector({x}, {self.ctype(dt)})"
+
+    def vector_element(self, x: str, i: int) -> str:
+        return f"{x}[{i}]"
+
+    def header(self, uops: list[UOp]) -> str:
+        """What goes before the function: includes, pragmas, type declarations."""
+        vectors = {u.dtype for u in uops if u.dtype.count > 1 and not isinstance(u.dtype, PtrDType)}
+        # a vector reduction of products may use fused multiply-adds (its sum order differs anyway)
+        fused = any(u.op is Ops.DEFINE_ACC and u.dtype.count > 1 and u.dtype.is_float for u in uops)
+        return self.preamble + (self.contract_pragma if fused else "") + self.vector_typedefs(vectors)
 
     def render(self, name: str, uops: list[UOp]) -> str:
         users: Counter[UOp] = Counter(s for u in uops for s in u.src)
@@ -188,7 +214,10 @@ class CStyleRenderer(Renderer):
                 r[u] = fresh("vec")
                 line(f"{self.ctype(dt)} {r[u]} = {self.vector_literal(dt, [_strip(r[s]) for s in src])};")
             elif op is Ops.GEP:
-                r[u] = f"{r[src[0]]}[{u.arg}]"
+                r[u] = self.vector_element(r[src[0]], u.arg)
+            elif op is Ops.SPECIAL:
+                r[u] = u.arg[0]
+                line(f"int {r[u]} = {self.special(u.arg[0])}; /* {u.arg[1]} */")
             elif op is Ops.RANGE:
                 r[u] = fresh("ridx" if u.arg[1] == "reduce" else "gidx")
                 if u.arg[1] == "thread":
@@ -208,7 +237,7 @@ class CStyleRenderer(Renderer):
                 r[u] = f"{r[src[0]]}[{_strip(r[src[1]])}]"
             elif op is Ops.LOAD:
                 idx = src[0]
-                ref = r[idx] if dt.count == 1 else self.vector_ref(dt, r[idx.src[0]], r[idx.src[1]])
+                ref = r[idx] if dt.count == 1 else self.vector_load(dt, r[idx.src[0]], r[idx.src[1]])
                 zero = (
                     self.const(0, dt)
                     if dt.count == 1
@@ -219,12 +248,14 @@ class CStyleRenderer(Renderer):
                 line(f"{self.ctype(dt)} {r[u]} = {expr};")
             elif op is Ops.STORE:
                 idx, val = src
-                ref = r[idx] if val.dtype.count == 1 else self.vector_ref(val.dtype, r[idx.src[0]], r[idx.src[1]])
-                store = f"{ref} = {_strip(r[val])};"
+                if val.dtype.count == 1:
+                    store = f"{r[idx]} = {_strip(r[val])};"
+                else:
+                    store = self.vector_store(val.dtype, r[idx.src[0]], r[idx.src[1]], _strip(r[val]))
                 line(store if len(idx.src) < 3 else f"if ({r[idx.src[2]]}) {store}")
             elif op in GroupOp.ALU or op in (Ops.CAST, Ops.BITCAST):
                 if op is Ops.CAST and dt.count > 1:
-                    expr = f"__builtin_convertvector({_strip(r[src[0]])}, {self.ctype(dt)})"
+                    expr = self.vector_cast(_strip(r[src[0]]), dt)
                 elif op is Ops.CAST:
                     expr = f"(({self.ctype(dt)})({r[src[0]]}))"
                 elif op is Ops.BITCAST:
@@ -247,18 +278,17 @@ class CStyleRenderer(Renderer):
         # parameters in launch order: buffers by number, then variables in the order they appear
         buffers = sorted((p for p in params if isinstance(p[1], PtrDType)), key=lambda p: int(p[0][4:]))
         variables = [p for p in params if not isinstance(p[1], PtrDType)]
-        vectors = {u.dtype for u in uops if u.dtype.count > 1 and not isinstance(u.dtype, PtrDType)}
-        # a vector reduction of products may use fused multiply-adds (its sum order differs anyway)
-        fused = any(u.op is Ops.DEFINE_ACC and u.dtype.count > 1 and u.dtype.is_float for u in uops)
-        head = self.preamble + (self.contract_pragma if fused else "") + self.vector_typedefs(vectors)
-        return f"{head}{self.signature(name, buffers + variables)} {{\n{body}\n}}\n"
+        return f"{self.header(uops)}{self.signature(name, buffers + variables)} {{\n{body}\n}}\n"
 
     contract_pragma = '#pragma GCC optimize("fp-contract=fast")\n'
     supports_vectors = True
 
-    def vector_ref(self, dt: DType, buf: str, idx: str) -> str:
-        """An lvalue/rvalue for `dt.count` elements of `buf` from element `idx` (no alignment assumed)."""
+    def vector_load(self, dt: DType, buf: str, idx: str) -> str:
+        """`dt.count` elements of `buf` from element `idx` (no alignment assumed)."""
         return f"(*(({self.vector_type(dt)}_u*)({buf}+{_strip(idx)})))"
+
+    def vector_store(self, dt: DType, buf: str, idx: str, value: str) -> str:
+        return f"{self.vector_load(dt, buf, idx)} = {value};"
 
     def bitcast(self, x: str, src: DType, dst: DType) -> str:
         # a GNU statement expression: memcpy is the defined way to reinterpret bits in C

@@ -1,0 +1,51 @@
+"""CUDA C for the CUDA device: blocks from global axes, threads from LOCAL axes."""
+
+from __future__ import annotations
+
+from tg_codegen.renderer.cstyle import CStyleRenderer
+from tg_uop.dtype import DType, PtrDType, dtypes
+from tg_uop.uop import UOp
+
+
+class CUDARenderer(CStyleRenderer):
+    language = "CUDA"
+    kernel_prefix = 'extern "C" __global__ void '
+    preamble = ""
+    restrict = "__restrict__"
+    supports_vectors = False  # CUDA's float4 has no arithmetic operators: upcasts stay scalar
+    type_map = {
+        dtypes.bool: "bool",
+        dtypes.int8: "signed char",
+        dtypes.uint8: "unsigned char",
+        dtypes.int16: "short",
+        dtypes.uint16: "unsigned short",
+        dtypes.int32: "int",
+        dtypes.uint32: "unsigned int",
+        dtypes.int64: "long long",
+        dtypes.uint64: "unsigned long long",
+        dtypes.float16: "half",
+        dtypes.bfloat16: "__nv_bfloat16",
+        dtypes.float32: "float",
+        dtypes.float64: "double",
+    }
+
+    def special(self, name: str) -> str:
+        return f"{'blockIdx' if name.startswith('g') else 'threadIdx'}.{'xyz'[int(name[-1])]}"
+
+    def header(self, uops: list[UOp]) -> str:
+        dts = {u.dtype.scalar() for u in uops if not isinstance(u.dtype, PtrDType)}
+        dts |= {u.dtype.base.scalar() for u in uops if isinstance(u.dtype, PtrDType) and u.dtype.base is not None}
+        out = ""
+        if dtypes.float16 in dts:
+            out += "#include <cuda_fp16.h>\n"
+        if dtypes.bfloat16 in dts:
+            out += "#include <cuda_bf16.h>\n"
+        return out
+
+    def const(self, x: object, dt: DType) -> str:
+        if dt in (dtypes.float16, dtypes.bfloat16):
+            return f"(({self.type_map[dt]}){super().const(x, dtypes.float32)})"
+        return super().const(x, dt)
+
+    def bitcast(self, x: str, src: DType, dst: DType) -> str:
+        return f"(*(({self.ctype(dst)}*)&{x}))"
