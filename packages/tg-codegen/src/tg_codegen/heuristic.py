@@ -7,6 +7,10 @@ and the device's capabilities (BEAM search can do better, at the cost of timing 
 - A reduction over a contiguous axis gets partial sums (UNROLL) so consecutive additions do not wait for
   each other.
 - On a CPU with threads, a kernel with enough work spreads its first axis over the threads.
+- On a GPU (CUDA, or an OpenCL device that says it is one), a reduction tile is smaller (4x4 per work-item)
+  and work-groups are formed from the last output axes (up to 256 work-items). OpenCL on a CPU (PoCL) is
+  tiled like the CPU: each work-item is a thread's loop iteration there.
+  No GPU was available when these were written: they are compile-checked (nvcc) but not tuned.
 """
 
 from __future__ import annotations
@@ -37,27 +41,47 @@ def _output_strides(k: Kernel) -> tuple[int | None, ...]:
     return store.src[1].arg.real_strides()  # type: ignore[no-any-return]
 
 
-def _register_tile(k: Kernel) -> None:
+def is_gpu(k: Kernel) -> bool:
+    caps = k.caps
+    return caps is not None and (caps.language == "CUDA" or caps.extra.get("device_type") == "gpu")
+
+
+def _register_tile(k: Kernel, vector: int = 16, pair: bool = True, rows: tuple[int, ...] = (8, 4, 2)) -> None:
     shape, types = k.full_shape, k.types
     globals_ = [i for i, t in enumerate(types) if t is AxisType.GLOBAL]
     loads = _load_strides(k)
     out = _output_strides(k)
     # the vector axis: contiguous in the output, and broadcast (stride 0) in some input that is reused
     vec_axis = next(
-        (i for i in reversed(globals_) if out[i] == 1 and shape[i] % 16 == 0 and any(s[i] == 0 for s in loads)), None
+        (i for i in reversed(globals_) if out[i] == 1 and shape[i] % vector == 0 and any(s[i] == 0 for s in loads)),
+        None,
     )
     if vec_axis is None:
         return
     # another output axis that some other input is broadcast along: its loads are reused across the tile
     row_axis = next((i for i in globals_ if i != vec_axis and any(s[i] == 0 for s in loads)), None)
-    if not _try(k, Opt(OptOps.UPCAST, vec_axis, 16)):
+    if not _try(k, Opt(OptOps.UPCAST, vec_axis, vector)):
         return
-    if shape[vec_axis] % 32 == 0:
+    if pair and shape[vec_axis] % (2 * vector) == 0:
         _try(k, Opt(OptOps.UPCAST, vec_axis, 2))
     if row_axis is not None:
-        for amt in (8, 4, 2):
+        for amt in rows:
             if _try(k, Opt(OptOps.UPCAST, row_axis, amt)):
                 break
+
+
+def _workgroups(k: Kernel, limit: int = 256) -> None:
+    """Form work-groups from the last global axes: as many work-items as divide them, up to `limit`."""
+    budget = limit
+    globals_ = [i for i, t in enumerate(k.types) if t is AxisType.GLOBAL and k.full_shape[i] > 1]
+    per_axis = 16 if len(globals_) > 1 else limit  # square-ish groups share loads along both axes
+    for axis in reversed(globals_):
+        for amt in (256, 128, 64, 32, 16, 8, 4, 2):
+            if amt <= min(budget, per_axis) and _try(k, Opt(OptOps.LOCAL, axis, amt)):
+                budget //= amt
+                break
+        if budget < 2:
+            break
 
 
 def hand_coded_optimizations(k: Kernel) -> None:
@@ -66,7 +90,13 @@ def hand_coded_optimizations(k: Kernel) -> None:
     if caps is None:
         return
     reduces = [i for i, t in enumerate(k.types) if t is AxisType.REDUCE]
-    if caps.language != "PYTHON" and len(reduces) == 1 and sum(t is AxisType.GLOBAL for t in k.types) >= 2:
+    tileable = len(reduces) == 1 and sum(t is AxisType.GLOBAL for t in k.types) >= 2
+    if is_gpu(k):
+        if tileable:
+            _register_tile(k, vector=4, pair=False, rows=(4, 2))
+        _workgroups(k)
+        return
+    if caps.language != "PYTHON" and tileable:
         _register_tile(k)
     shape = k.full_shape
     work = 1

@@ -263,7 +263,12 @@ def create_device(name: str) -> Compiled:
         has_workgroups=True,
         has_threads=False,
         threads=1,
-        extra={"max_work_group_size": d.max_work_group_size, "device": _describe(d)},
+        extra={
+            "max_work_group_size": d.max_work_group_size,
+            "device": _describe(d),
+            # codegen tiles for a GPU differently from a CPU driven through OpenCL (PoCL)
+            "device_type": "gpu" if d.type & cl.device_type.GPU else "cpu" if d.type & cl.device_type.CPU else "other",
+        },
     )
     return Compiled(
         name,
