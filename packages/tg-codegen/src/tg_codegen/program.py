@@ -27,7 +27,7 @@ from tg_codegen.renderer.python import PythonRenderer
 from tg_codegen.vectorize import vectorize
 from tg_runtime.device import Device
 from tg_uop.dtype import PtrDType
-from tg_uop.helpers import NOOPT, SPEC
+from tg_uop.helpers import BEAM, NOOPT, SPEC
 from tg_uop.ops import GroupOp, Ops
 from tg_uop.spec import verify
 from tg_uop.uop import UOp
@@ -112,15 +112,22 @@ def estimate(uops: list[UOp]) -> Estimates:
 def get_program(ast: UOp, device: str, opts: list[Opt] | None = None) -> ProgramSpec:
     """Optimize, lower, linearize and render one kernel AST for `device`.
 
-    `opts` applies exactly these transformations; without them the hand-written heuristics choose
-    (`NOOPT=1`: none at all).
+    `opts` applies exactly these transformations. Without them: `NOOPT=1` applies none, `BEAM=n` searches
+    with a beam of width n (cached on disk), and otherwise the hand-written heuristics choose.
     """
     caps = Device[device].caps
     k = Kernel(ast, caps)
     if opts is not None:
         for opt in opts:
             k.apply(opt)
-    elif not NOOPT:
+    elif NOOPT:
+        pass
+    elif BEAM >= 1:
+        from tg_codegen.search import beam_search  # search compiles through this module
+
+        for opt in beam_search(ast, device, BEAM.value):
+            k.apply(opt)
+    else:
         hand_coded_optimizations(k)
     return compile_kernel(k, device)
 

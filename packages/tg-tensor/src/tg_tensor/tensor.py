@@ -567,6 +567,24 @@ class Tensor:
     def T(self) -> Tensor:
         return self.transpose()
 
+    def pad(self, padding: Sequence[tuple[int, int]], value: float = 0.0) -> Tensor:
+        """Pad each axis by (before, after) elements of `value` (one pair per axis, from the first axis)."""
+        arg = tuple((int(b), int(a)) for b, a in padding)
+        if len(arg) != self.ndim or any(b < 0 or a < 0 for b, a in arg):
+            raise ValueError(f"pad: need one (before, after) pair >= 0 per axis of shape {self.shape}, got {padding}")
+        out = self._apply(lambda u: u.pad(arg))
+        if value == 0:
+            return out
+        inside = Tensor.ones(*self.shape, dtype=dtypes.bool, device=self.device)._apply(lambda u: u.pad(arg))
+        return inside.where(out, value)
+
+    def shrink(self, arg: Sequence[tuple[int, int]]) -> Tensor:
+        """Keep elements [begin, end) of each axis (one pair per axis)."""
+        bounds = tuple((int(b), int(e)) for b, e in arg)
+        if len(bounds) != self.ndim or any(not 0 <= b <= e <= s for (b, e), s in zip(bounds, self.shape, strict=True)):
+            raise ValueError(f"shrink: {arg} is not inside shape {self.shape}")
+        return self._apply(lambda u: u.shrink(bounds))
+
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         if self.ndim == 0:
             return self.reshape(1)
