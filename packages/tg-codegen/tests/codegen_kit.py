@@ -10,14 +10,18 @@ Two halves that know nothing of each other:
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
+import random
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from tg_codegen import ProgramSpec, get_program
-from tg_runtime import Buffer, Device
+from tg_codegen.kernel import Kernel, KernelOptError, Opt, OptOps
+from tg_codegen.search import candidate_opts
+from tg_runtime import Buffer, Capabilities, Device
 from tg_uop import DType, Ops, ShapeTracker, UOp, dtypes
 
 # every device that works here: CPU and PYTHON always, CL where OpenCL is installed (CI installs PoCL)
@@ -247,3 +251,99 @@ def loop_program_checks(uops: Sequence[UOp]) -> None:
             open_loops.pop()
         seen.add(u)
     assert not open_loops, "loops left open"
+
+
+# ---------------------------------------------------------------- optimized kernels (Opts)
+
+
+def caps_of(device: str) -> Capabilities:
+    return Device[device].caps
+
+
+def cuda_caps() -> Capabilities:
+    """The capabilities of a CUDA GPU, by hand: CUDA source is rendered (and compiled by nvcc) without one."""
+    return Capabilities(
+        language="CUDA",
+        dtypes=frozenset(dtypes.all()),
+        max_local_size=(1024, 1024, 64),
+        has_workgroups=True,
+        extra={"max_work_group_size": 1024},
+    )
+
+
+def gpu_cl_caps() -> Capabilities:
+    """The CL device's capabilities, but saying it is a GPU: the heuristics then form work-groups."""
+    caps = caps_of("CL")
+    return dataclasses.replace(caps, extra={**caps.extra, "device_type": "gpu"})
+
+
+def device_opts(device: str, opts: Sequence[Opt], threaded: Sequence[Opt] = (), local: Sequence[Opt] = ()) -> list[Opt]:
+    """`opts`, then `threaded` where the device has CPU threads, then `local` where it has work-groups.
+
+    THREAD opts get the device's thread count as their amount."""
+    caps = caps_of(device)
+    out = list(opts)
+    if caps.has_threads:
+        out += [Opt(o.op, o.axis, caps.threads) if o.op is OptOps.THREAD else o for o in threaded]
+    if caps.has_workgroups:
+        out += list(local)
+    return out
+
+
+def run_opts(ast: UOp, device: str, inputs: dict[int, Sequence[Any]], opts: Sequence[Opt], **kw: Any) -> Any:
+    """Render `ast` for `device` with exactly `opts` applied, launch it; returns (spec, parameter contents)."""
+    spec = get_program(ast, device, opts=list(opts))
+    loop_program_checks(spec.uops)
+    return spec, launch(spec, ast, inputs, **kw)
+
+
+def apply_random_opts(rng: random.Random, k: Kernel, steps: int) -> Kernel:
+    """Apply up to `steps` Opts drawn from BEAM's candidates, skipping the illegal ones (THREAD gets the
+    device's thread count, as in the search)."""
+    for _ in range(steps):
+        cands = list(candidate_opts(k))
+        rng.shuffle(cands)
+        for opt in cands:
+            if opt.op is OptOps.THREAD:
+                opt = Opt(opt.op, opt.axis, k.caps.threads if k.caps is not None else 1)
+            try:
+                k.apply(opt)
+                break
+            except KernelOptError:
+                continue
+    return k
+
+
+def matmul_ast(m: int, n: int, k: int, dt: DType = dtypes.float32) -> UOp:
+    """out[m, n] = sum_k a[m, k] * b[k, n]: a (m, 1, k) and b read transposed, both expanded to (m, n, k)."""
+    full = (m, n, k)
+    a = load(param(1, dt, m * k), contig((m, 1, k)).expand(full))
+    b = load(param(2, dt, k * n), contig((k, n)).permute((1, 0)).reshape((1, n, k)).expand(full))
+    return sink(store(param(0, dt, m * n), contig((m, n, 1)), (a * b).reduce_axis(Ops.ADD, (2,))))
+
+
+def matmul_ref(a: Sequence[Any], b: Sequence[Any], m: int, n: int, k: int) -> list[Any]:
+    out = []
+    for i in range(m):
+        row = a[i * k : (i + 1) * k]
+        for j in range(n):
+            acc = row[0] * b[j]
+            for t in range(1, k):
+                acc += row[t] * b[t * n + j]
+            out.append(acc)
+    return out
+
+
+def kernels_compiled(monkeypatch: Any) -> list[Kernel]:
+    """Record every Kernel that get_program hands to compile_kernel (its Opts are not in the ProgramSpec)."""
+    import tg_codegen.program as program
+
+    seen: list[Kernel] = []
+    real = program.compile_kernel
+
+    def spy(k: Kernel, device: str) -> ProgramSpec:
+        seen.append(k.copy())
+        return real(k, device)
+
+    monkeypatch.setattr(program, "compile_kernel", spy)
+    return seen

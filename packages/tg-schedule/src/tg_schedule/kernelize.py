@@ -3,8 +3,10 @@
 The rule (see the package README for pictures): a node gets its own buffer only where it must:
 - the values asked for (their base: a movement op on a result stays a view of its buffer);
 - CONTIGUOUS, COPY (and a COPY's source, which must be a plain buffer), ASSIGN;
-- a REDUCE_AXIS whose result is read through a movement op (an expand needs the whole result first), or by
-  more than one node (it would be computed again in each reader's kernel).
+- the value under a movement op when it holds an unrealized reduction (an expand needs the whole result
+  first) -- except reshapes that only add or drop size-1 dims, for which the kernel runs in the reduction's
+  rank instead;
+- a reduction that the kernels of two or more realized nodes would compute (not one read twice in a kernel).
 Everything else is inlined into the kernel of the node that reads it: elementwise ops fuse with each other,
 into reductions, and after them; movement ops fold into the views of the loads.
 
@@ -27,14 +29,31 @@ from tg_uop.uop import UOp, toposort
 from tg_uop.view import ShapeTracker
 
 
-def find_realizes(outs: list[UOp]) -> dict[UOp, None]:
-    """The nodes that get a buffer of their own, in dependency order (an ordered set)."""
+class FusionFailed(Exception):
+    """A kernel could not fold its movement ops: the scheduler realizes these reductions and tries again."""
+
+    def __init__(self, reduces: list[UOp]) -> None:
+        super().__init__(f"{len(reduces)} reduction(s) must be realized first")
+        self.reduces = reduces
+
+
+def only_unit_dims(m: UOp) -> bool:
+    """A RESHAPE that only inserts or removes size-1 dims (the sum(axis) without keepdim kind)."""
+    if m.op is not Ops.RESHAPE:
+        return False
+    src = m.src[0].shape
+    assert src is not None
+    return [d for d in src if d != 1] == [d for d in m.arg if d != 1]
+
+
+def find_realizes(outs: list[UOp], forced: frozenset[UOp] = frozenset()) -> dict[UOp, None]:
+    """The nodes that get a buffer of their own, in dependency order (an ordered set). `forced` nodes too."""
     nodes = toposort(outs)
     users: defaultdict[UOp, dict[UOp, None]] = defaultdict(dict)  # distinct readers, in order
     for n in nodes:
         for s in n.src:
             users[s][n] = None
-    want: set[UOp] = set()
+    want: set[UOp] = set(forced)
     for o in outs:
         base = o.base
         if base.op is Ops.BUFFER:
@@ -46,10 +65,10 @@ def find_realizes(outs: list[UOp]) -> dict[UOp, None]:
             want.add(n)
         if n.op is Ops.COPY and buffer_of(n.src[0]) is None:
             want.add(n.src[0])
-        if n.op is Ops.REDUCE_AXIS and len(users[n]) > 1:
-            want.add(n)
     # a movement op cannot look into a kernel's reduction: the value under it (the reduction and the
-    # elementwise ops after it) is realized first, so that epilogue still fuses into the reduction's kernel
+    # elementwise ops after it) is realized first, so that epilogue still fuses into the reduction's kernel.
+    # A reshape that only drops or adds size-1 dims is the exception: the kernel is built in the reduction's
+    # rank instead (build_ast), so `x.sum(1) * 2` stays one kernel.
     while True:
         pending_reduce: dict[UOp, bool] = {}
         for n in nodes:
@@ -62,12 +81,55 @@ def find_realizes(outs: list[UOp]) -> dict[UOp, None]:
         grow = {
             m.src[0]
             for m in nodes
-            if m.op in GroupOp.Movement and m.src[0].op not in GroupOp.Movement and pending_reduce[m.src[0]]
+            if m.op in GroupOp.Movement
+            and m.src[0].op not in GroupOp.Movement
+            and pending_reduce[m.src[0]]
+            and not _unit_reshapes_only(m, users, want)
         }
+        if grow <= want:
+            # a value holding a reduction that several kernels read would be reduced again in each of them:
+            # realize the reductions under it (what follows them is cheap to compute again)
+            shared = _read_by_several_kernels(outs, want, pending_reduce)
+            done = frozenset(want)
+            grow = {r for n in shared for r in toposort([n], lambda u, d=done: u not in d) if r.op is Ops.REDUCE_AXIS}
         if grow <= want:
             break
         want |= grow
     return {n: None for n in nodes if n in want}
+
+
+def _read_by_several_kernels(outs: list[UOp], want: set[UOp], pending: dict[UOp, bool]) -> set[UOp]:
+    """Nodes holding an unrealized reduction that the kernels of two or more realize points would compute."""
+    roots = [*want, *(o.base for o in outs if o.base.op is not Ops.BUFFER)]
+    seen_by: dict[UOp, int] = {}
+    for root in dict.fromkeys(roots):
+        for n in toposort(root.src if root in want else [root], lambda u: u not in want and pending.get(u, False)):
+            if n not in want and pending.get(n, False):
+                seen_by[n] = seen_by.get(n, 0) + 1
+    return {n for n, count in seen_by.items() if count > 1 and n.op not in GroupOp.Movement}
+
+
+def _unit_reshapes_only(m: UOp, users: dict[UOp, dict[UOp, None]], want: set[UOp]) -> bool:
+    """Whether the movement chains starting at `m` (m and the movement ops above it) only reshape size-1 dims."""
+    stack = [m]
+    while stack:
+        n = stack.pop()
+        if not only_unit_dims(n) or n in want:
+            return False
+        stack.extend(u for u in users.get(n, {}) if u.op in GroupOp.Movement)
+    return True
+
+
+def _reduces_behind_unit_reshapes(value: UOp, root: UOp, realized: dict[UOp, Any]) -> list[UOp]:
+    """Unrealized reductions that `value` reads through reshapes of size-1 dims (see find_realizes)."""
+    out: dict[UOp, None] = {}
+    for n in toposort([value], lambda u: u is root or (u not in realized and u.op is not Ops.BUFFER)):
+        if n.op is Ops.RESHAPE and only_unit_dims(n) and (n is root or n not in realized):
+            inner = n.src[0]
+            for r in toposort([inner], lambda u: u not in realized and u.op is not Ops.BUFFER):
+                if r.op is Ops.REDUCE_AXIS and r not in realized:
+                    out[r] = None
+    return list(out)
 
 
 def buffer_of(u: UOp) -> Any:
@@ -137,6 +199,12 @@ push_views = PatternMatcher(
             _fold_const,
         ),
         (UPat(GroupOp.Movement, src=(UPat(GroupOp.Elementwise, name="x"),), name="m"), _push_through),
+        # reshapes compose, and a reshape to the shape it already has is nothing
+        (
+            UPat(Ops.RESHAPE, src=(UPat(Ops.RESHAPE, name="inner"),), name="outer"),
+            lambda outer, inner: inner.src[0].reshape(outer.arg),
+        ),
+        (UPat(Ops.RESHAPE, name="m"), lambda m: m.src[0] if m.src[0].shape == tuple(m.arg) else None),
     ]
 )
 
@@ -152,6 +220,17 @@ def build_ast(
     """
     ctx = KernelContext()
     out_param = ctx.param(out_buf, value.dtype)
+    # reductions read through size-1 reshapes: the kernel runs in their rank, the store reshapes back
+    soft = _reduces_behind_unit_reshapes(value, root, realized)
+    if soft:
+        rank_shape = soft[0].shape
+        assert rank_shape is not None and value.shape is not None
+        same = all(r.shape == rank_shape for r in soft)
+        if not same or [d for d in value.shape if d != 1] != [d for d in rank_shape if d != 1]:
+            raise FusionFailed(soft)
+        if value.shape != rank_shape:
+            value = UOp(Ops.RESHAPE, value.dtype, (value,), tuple(rank_shape))
+            out_view = out_view.reshape(tuple(rank_shape))
     leaves: dict[UOp, UOp] = {}
     for n in toposort([value], lambda u: u is root or (u not in realized and u.op is not Ops.BUFFER)):
         if n is not root and n.op is Ops.BUFFER:
@@ -166,6 +245,8 @@ def build_ast(
     body = graph_rewrite(value.substitute(leaves), push_views)
     leftover = [u.op for u in toposort([body]) if u.op in GroupOp.Movement]
     if leftover:
+        if soft:
+            raise FusionFailed(soft)
         raise AssertionError(f"kernelize: movement ops {leftover} could not be folded into views")
     store = UOp(Ops.STORE, dtypes.void, (out_param, UOp(Ops.VIEW, dtypes.void, (), out_view), body))
     return UOp.sink(store), ctx.bufs, ctx.old_reads, ctx.new_reads

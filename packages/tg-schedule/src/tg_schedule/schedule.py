@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tg_runtime.buffer import Buffer
-from tg_schedule.kernelize import buffer_of, build_ast, find_realizes
+from tg_schedule.kernelize import FusionFailed, buffer_of, build_ast, find_realizes
 from tg_uop.helpers import SPEC
 from tg_uop.ops import Ops
 from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
@@ -78,6 +78,15 @@ def _reads_target_elsewhere(ast: UOp, st: ShapeTracker) -> bool:
 def create_schedule(outs: list[UOp]) -> tuple[list[ScheduleItem], dict[UOp, UOp]]:
     """Schedule the realization of `outs`: the items in dependency order, and what each out becomes
     (a view of a BUFFER node)."""
+    forced: frozenset[UOp] = frozenset()
+    while True:
+        try:
+            return _schedule(outs, forced)
+        except FusionFailed as e:  # a fusion the kernel cannot express: realize those reductions first
+            forced = forced | set(e.reduces)
+
+
+def _schedule(outs: list[UOp], forced: frozenset[UOp]) -> tuple[list[ScheduleItem], dict[UOp, UOp]]:
     originals = outs
     if SPEC:
         verify(UOp.sink(*outs), "tensor")
@@ -94,7 +103,7 @@ def create_schedule(outs: list[UOp]) -> tuple[list[ScheduleItem], dict[UOp, UOp]
         reads.append(_Reads(old, new))
         return ast
 
-    for rp in find_realizes(outs):
+    for rp in find_realizes(outs, forced):
         assert rp.shape is not None
         device = rp.device
         if device is None:
@@ -124,7 +133,9 @@ def create_schedule(outs: list[UOp]) -> tuple[list[ScheduleItem], dict[UOp, UOp]
             realized[rp] = (out, ShapeTracker.from_shape(rp.shape))
     mapping = {rp: _as_buffer_view(rp, buf) for rp, (buf, _) in realized.items()}
     becomes = {orig: o.substitute(mapping) for orig, o in zip(originals, outs, strict=True)}
-    return order_items(sched, reads), becomes
+    from tg_schedule.fuse import fuse_outputs  # fuse reads ScheduleItem from this module
+
+    return fuse_outputs(order_items(sched, reads)), becomes
 
 
 def order_items(items: list[ScheduleItem], reads: list[_Reads]) -> list[ScheduleItem]:
