@@ -3,9 +3,10 @@
 >>> from tg_schedule import create_schedule, run_schedule, ScheduleItem
 """
 
+from tg_schedule.item import ScheduleItem
 from tg_schedule.kernelize import find_realizes
 from tg_schedule.run import get_kernel, realize, run_item, run_schedule
-from tg_schedule.schedule import ScheduleItem, create_schedule
+from tg_schedule.schedule import create_schedule
 
 __version__ = "0.1.0"
 

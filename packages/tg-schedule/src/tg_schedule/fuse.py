@@ -7,7 +7,7 @@ That is what makes an optimizer step one kernel per parameter: `buf.assign(m*buf
 
 from __future__ import annotations
 
-from tg_schedule.schedule import ScheduleItem
+from tg_schedule.item import ScheduleItem
 from tg_uop.ops import Ops
 from tg_uop.uop import UOp, toposort
 
@@ -24,9 +24,15 @@ def _renumber(ast: UOp, new_index: dict[int, int]) -> UOp:
     return ast.substitute({g: g.replace(arg=new_index[i]) for i, g in _params(ast).items()})
 
 
-def merge(a: ScheduleItem, b: ScheduleItem) -> ScheduleItem | None:
-    """One kernel doing `a` then `b`, or None when they cannot share a loop."""
+def merge(a: ScheduleItem, b: ScheduleItem, keep: set[int] | None = None) -> ScheduleItem | None:
+    """One kernel doing `a` then `b`, or None when they cannot share a loop.
+
+    With `keep` (ids of buffers that outlive the schedule), `a` is merged only if its outputs are kept anyway:
+    otherwise storing them from the merged kernel would hold memory the planner could have reused.
+    """
     if a.kind != "kernel" or b.kind != "kernel" or a.var_vals or b.var_vals:
+        return None
+    if keep is not None and not a.assigns and any(id(buf) not in keep for buf in a.outputs):
         return None
     if a.bufs[0].device != b.bufs[0].device:
         return None
@@ -71,11 +77,11 @@ def merge(a: ScheduleItem, b: ScheduleItem) -> ScheduleItem | None:
     return ScheduleItem(UOp.sink(*stores_a, *stores_b), tuple(merged), assigns=a.assigns or b.assigns)
 
 
-def fuse_outputs(items: list[ScheduleItem]) -> list[ScheduleItem]:
+def fuse_outputs(items: list[ScheduleItem], keep: set[int] | None = None) -> list[ScheduleItem]:
     """Merge each run of consecutive elementwise kernels where each reads the one before it."""
     out: list[ScheduleItem] = []
     for item in items:
-        merged = merge(out[-1], item) if out else None
+        merged = merge(out[-1], item, keep) if out else None
         if merged is None:
             out.append(item)
         else:

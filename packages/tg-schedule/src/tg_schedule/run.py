@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from tg_codegen.program import ProgramSpec, get_program
 from tg_runtime.device import Device, Program
-from tg_schedule.schedule import ScheduleItem
+from tg_schedule.item import ScheduleItem
 from tg_uop.helpers import DEBUG, colored
 from tg_uop.uop import UOp
 

@@ -13,7 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tg_runtime.buffer import Buffer
+from tg_schedule.cache import CachedSchedule, ScheduleCache, abstract
+from tg_schedule.fuse import fuse_outputs
+from tg_schedule.item import ScheduleItem
 from tg_schedule.kernelize import FusionFailed, buffer_of, build_ast, find_realizes
+from tg_schedule.memory import plan_memory
 from tg_uop.helpers import SPEC
 from tg_uop.ops import Ops
 from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
@@ -21,29 +25,10 @@ from tg_uop.spec import verify
 from tg_uop.uop import UOp
 from tg_uop.view import ShapeTracker
 
+# the schedule cache named by the design: abstracted graph -> schedule over slots
+SCHEDULES = ScheduleCache()
+
 drop_detach = PatternMatcher([(UPat(Ops.DETACH, name="d"), lambda d: d.src[0])])
-
-
-@dataclass(frozen=True)
-class ScheduleItem:
-    """One step of a schedule: a kernel (`ast` is a SINK of STOREs) or a copy (`ast` is the COPY node).
-
-    `bufs` are in parameter order, outputs first; for a copy, (destination, source).
-    `var_vals` are the values of the symbolic variables the kernel takes.
-    """
-
-    ast: UOp
-    bufs: tuple[Buffer, ...]
-    var_vals: dict[UOp, int] = field(default_factory=dict)
-    assigns: bool = False  # the output is an existing buffer (an ASSIGN), not a new one
-
-    @property
-    def kind(self) -> str:
-        return "copy" if self.ast.op is Ops.COPY else "kernel"
-
-    @property
-    def outputs(self) -> tuple[Buffer, ...]:
-        return self.bufs[:1] if self.kind == "copy" else self.bufs[: len(self.ast.src)]
 
 
 def _target(assign: UOp) -> tuple[Buffer, ShapeTracker]:
@@ -77,13 +62,23 @@ def _reads_target_elsewhere(ast: UOp, st: ShapeTracker) -> bool:
 
 def create_schedule(outs: list[UOp]) -> tuple[list[ScheduleItem], dict[UOp, UOp]]:
     """Schedule the realization of `outs`: the items in dependency order, and what each out becomes
-    (a view of a BUFFER node)."""
-    forced: frozenset[UOp] = frozenset()
-    while True:
-        try:
-            return _schedule(outs, forced)
-        except FusionFailed as e:  # a fusion the kernel cannot express: realize those reductions first
-            forced = forced | set(e.reduces)
+    (a view of a BUFFER node). Graphs seen before (up to their buffers) come from the schedule cache."""
+    key, buffers = abstract(outs)
+    entry = SCHEDULES.get(key)
+    if entry is None:
+        slot_outs = list(key.src)
+        forced: frozenset[UOp] = frozenset()
+        while True:
+            try:
+                items, becomes = _schedule(slot_outs, forced)
+                break
+            except FusionFailed as e:  # a fusion the kernel cannot express: realize those reductions first
+                forced = forced | set(e.reduces)
+        kept = {id(n.arg) for o in becomes.values() for n in o.toposort() if n.op is Ops.BUFFER}
+        entry = CachedSchedule(plan_memory(items, kept), [becomes[o] for o in slot_outs])
+        SCHEDULES.put(key, entry)
+    items, results = entry.instantiate(buffers)
+    return items, dict(zip(outs, results, strict=True))
 
 
 def _schedule(outs: list[UOp], forced: frozenset[UOp]) -> tuple[list[ScheduleItem], dict[UOp, UOp]]:
@@ -133,9 +128,8 @@ def _schedule(outs: list[UOp], forced: frozenset[UOp]) -> tuple[list[ScheduleIte
             realized[rp] = (out, ShapeTracker.from_shape(rp.shape))
     mapping = {rp: _as_buffer_view(rp, buf) for rp, (buf, _) in realized.items()}
     becomes = {orig: o.substitute(mapping) for orig, o in zip(originals, outs, strict=True)}
-    from tg_schedule.fuse import fuse_outputs  # fuse reads ScheduleItem from this module
-
-    return fuse_outputs(order_items(sched, reads)), becomes
+    kept = {id(n.arg) for o in becomes.values() for n in o.toposort() if n.op is Ops.BUFFER}
+    return fuse_outputs(order_items(sched, reads), kept), becomes
 
 
 def order_items(items: list[ScheduleItem], reads: list[_Reads]) -> list[ScheduleItem]:

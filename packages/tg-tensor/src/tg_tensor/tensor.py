@@ -17,8 +17,9 @@ import numpy as np
 
 from tg_runtime.buffer import Buffer
 from tg_runtime.device import Device, canonicalize
+from tg_schedule.item import ScheduleItem
 from tg_schedule.run import realize as realize_uops
-from tg_schedule.schedule import ScheduleItem, create_schedule
+from tg_schedule.schedule import create_schedule
 from tg_tensor.autograd import compute_gradient, full_like
 from tg_uop.dtype import DType, dtypes, least_upper_dtype, least_upper_float
 from tg_uop.helpers import normalize_axis, prod
@@ -143,6 +144,10 @@ class Tensor:
         out = Tensor.__new__(Tensor)
         out.uop, out.grad, out._graph, out._parents, out.requires_grad = u, None, None, (), None
         return out
+
+    def contiguous(self) -> Tensor:
+        """The same values in a buffer of their own, laid out in order (a kernel, when realized)."""
+        return self._apply(lambda u: UOp(Ops.CONTIGUOUS, u.dtype, (u,)))
 
     def detach(self) -> Tensor:
         """The same value, cut from the gradient graph (a DETACH node, which kernels ignore)."""

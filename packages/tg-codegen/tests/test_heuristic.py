@@ -1,0 +1,185 @@
+"""The default Opts (hand-written heuristics) and NOOPT=1: register tiles and threads on the CPU, work-groups on
+GPUs, nothing on the PYTHON device or under NOOPT. What they choose must also be legal to replay and compute the
+reference result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+from codegen_kit import (
+    caps_of,
+    contig,
+    cuda_caps,
+    get_program,
+    kernels_compiled,
+    launch,
+    load,
+    matmul_ast,
+    matmul_ref,
+    param,
+    sink,
+    store,
+)
+
+from tg_codegen.heuristic import THREAD_MIN_WORK, hand_coded_optimizations
+from tg_codegen.kernel import AxisType, Kernel, OptOps
+from tg_codegen.program import compile_kernel
+from tg_runtime import Capabilities, Device
+from tg_uop import UOp, dtypes
+from tg_uop.helpers import Context
+
+M, N, K = 256, 256, 16
+A = [float((i * 7) % 5 - 2) for i in range(M * K)]
+B = [float((i * 3) % 7 - 3) for i in range(K * N)]
+
+
+@pytest.fixture(scope="module")
+def matmul_want() -> list[float]:
+    return matmul_ref(A, B, M, N, K)
+
+
+def cpu_caps(threads: int) -> Capabilities:
+    return dataclasses.replace(caps_of("CPU"), has_threads=True, threads=threads)
+
+
+def heuristic(ast: UOp, caps: Capabilities) -> Kernel:
+    k = Kernel(ast, caps)
+    hand_coded_optimizations(k)
+    return k
+
+
+def upcast_from(k: Kernel, axis: int) -> int:
+    """The product of the upcast pieces split off original axis `axis`."""
+    return math.prod(s for s, t, o in zip(k.full_shape, k.types, k.origin) if t is AxisType.UPCAST and o[0] == axis)
+
+
+def elementwise(rows: int, cols: int) -> UOp:
+    # a transposed read keeps two axes
+    x = load(param(1, dtypes.float, rows * cols), contig((cols, rows)).permute((1, 0)))
+    return sink(store(param(0, dtypes.float, rows * cols), contig((rows, cols)), x + 1.0))
+
+
+def test_cpu_matmul_gets_a_register_tile_and_threads(matmul_want: list[float]) -> None:
+    caps = cpu_caps(4)
+    k = heuristic(matmul_ast(M, N, K), caps)
+    ops = [o.op for o in k.applied]
+    assert OptOps.UPCAST in ops and OptOps.THREAD in ops and OptOps.LOCAL not in ops
+    # the tile: 32 columns (the output's contiguous axis, broadcast in a) by 8 or 4 rows (broadcast in b)
+    assert upcast_from(k, 1) == 32 and upcast_from(k, 0) in (4, 8)
+    # the innermost axis is 16 of those columns: the vector lanes
+    assert k.types[-1] is AxisType.UPCAST and k.full_shape[-1] == 16 and k.origin[-1][0] == 1
+    assert k.types[0] is AxisType.THREAD
+    if not caps_of("CPU").has_threads:
+        pytest.skip("the C compiler here has no OpenMP: the threaded kernel is not run")
+    spec = compile_kernel(k, "CPU")
+    assert "#pragma omp parallel for num_threads(4)" in spec.src and "vfloat16" in spec.src
+    assert launch(spec, matmul_ast(M, N, K), {1: A, 2: B})[0] == matmul_want
+
+
+def test_default_cpu_program_is_tiled_and_right(monkeypatch: pytest.MonkeyPatch, matmul_want: list[float]) -> None:
+    seen = kernels_compiled(monkeypatch)
+    ast = matmul_ast(M, N, K)
+    spec = get_program(ast, "CPU")
+    (k,) = seen
+    assert upcast_from(k, 1) == 32
+    caps = caps_of("CPU")
+    # the tiled kernel has 32 row blocks to share between threads
+    wants_thread = caps.has_threads and 1 < caps.threads <= 32
+    assert (OptOps.THREAD in [o.op for o in k.applied]) == wants_thread
+    assert launch(spec, ast, {1: A, 2: B})[0] == matmul_want
+
+
+def test_small_kernel_gets_no_thread() -> None:
+    caps = cpu_caps(4)
+    assert heuristic(elementwise(8, 16), caps).applied == []
+    k = heuristic(matmul_ast(8, 16, 4), caps)
+    assert OptOps.THREAD not in [o.op for o in k.applied]
+    # the amount of work decides: just below and at the threshold
+    rows = THREAD_MIN_WORK // 256
+    assert OptOps.THREAD not in [o.op for o in heuristic(elementwise(rows - 1, 256), caps).applied]
+    assert [o.op for o in heuristic(elementwise(rows, 256), caps).applied] == [OptOps.THREAD]
+    # one thread: nothing to share
+    assert heuristic(elementwise(rows, 256), cpu_caps(1)).applied == []
+
+
+OPENCL_GPU = Capabilities(
+    language="OpenCL",
+    dtypes=frozenset(dtypes.all()),
+    has_workgroups=True,
+    extra={"max_work_group_size": 256, "device_type": "gpu"},
+)
+
+
+@pytest.mark.parametrize("caps", [cuda_caps(), OPENCL_GPU], ids=["CUDA", "OpenCL-GPU"])
+def test_gpu_capabilities_give_work_groups(caps: Capabilities) -> None:
+    k = heuristic(matmul_ast(M, N, K), caps)
+    ops = [o.op for o in k.applied]
+    assert OptOps.LOCAL in ops and OptOps.THREAD not in ops
+    # a smaller tile than on the CPU: 4 by 4 per work-item
+    assert upcast_from(k, 1) == 4 and upcast_from(k, 0) == 4
+    local = math.prod(s for s, t in zip(k.full_shape, k.types) if t is AxisType.LOCAL)
+    assert 1 < local <= 256
+    e = heuristic(elementwise(64, 64), caps)
+    assert [o.op for o in e.applied] == [OptOps.LOCAL, OptOps.LOCAL]
+    assert [s for s, t in zip(e.full_shape, e.types) if t is AxisType.LOCAL] == [16, 16]
+
+
+def test_opencl_on_a_cpu_is_tiled_like_the_cpu() -> None:
+    caps = Capabilities(
+        language="OpenCL", dtypes=frozenset(dtypes.all()), has_workgroups=True, extra={"device_type": "cpu"}
+    )
+    k = heuristic(matmul_ast(M, N, K), caps)
+    assert OptOps.LOCAL not in [o.op for o in k.applied]
+    assert upcast_from(k, 1) == 32
+
+
+def test_python_device_gets_no_opts() -> None:
+    assert heuristic(matmul_ast(M, N, K), caps_of("PYTHON")).applied == []
+    assert heuristic(elementwise(256, 256), caps_of("PYTHON")).applied == []
+
+
+@pytest.mark.parametrize("caps", [cpu_caps(4), cuda_caps(), OPENCL_GPU], ids=["CPU", "CUDA", "OpenCL-GPU"])
+def test_heuristic_opts_replay(caps: Capabilities) -> None:
+    for ast in (matmul_ast(M, N, K), elementwise(64, 64), matmul_ast(8, 32, 4)):
+        k = heuristic(ast, caps)
+        again = Kernel(ast, caps)
+        for opt in k.applied:
+            again.apply(opt)
+        assert again.ast is k.ast and again.types == k.types
+
+
+# ---- NOOPT
+
+
+def test_noopt_gives_the_plain_loop_nest(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = kernels_compiled(monkeypatch)
+    ast = matmul_ast(M, N, K)
+    with Context(NOOPT=1):
+        spec = get_program(ast, "CPU")
+    (k,) = seen
+    assert k.applied == []
+    assert k.types == [AxisType.GLOBAL, AxisType.GLOBAL, AxisType.REDUCE]
+    assert spec.name == "r_256_256_16"
+    assert "#pragma" not in spec.src and "typedef" not in spec.src and "vfloat" not in spec.src
+    assert spec.src.count("for (") == 3
+    # without NOOPT the same AST is optimized
+    seen.clear()
+    assert "vfloat" in get_program(ast, "CPU").src
+    assert seen[0].applied != []
+
+
+def test_noopt_on_every_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = kernels_compiled(monkeypatch)
+    ast = elementwise(64, 64)
+    devices = ["CPU", "PYTHON", *(["CL"] if Device.available()["CL"] is None else [])]
+    with Context(NOOPT=1):
+        specs = [get_program(ast, dev) for dev in devices]
+    assert [k.applied for k in seen] == [[]] * len(devices)
+    for spec in specs:
+        assert spec.local_size in (None, (1, 1, 1))
+    xs = [float(i % 9) for i in range(64 * 64)]
+    want = [xs[c * 64 + r] + 1.0 for r in range(64) for c in range(64)]
+    assert launch(specs[0], ast, {1: xs})[0] == want
