@@ -90,8 +90,12 @@ def find_realizes(outs: list[UOp], forced: frozenset[UOp] = frozenset()) -> dict
             # a value holding a reduction that several kernels read would be reduced again in each of them:
             # realize the reductions under it (what follows them is cheap to compute again)
             shared = _read_by_several_kernels(outs, want, pending_reduce)
-            done = frozenset(want)
-            grow = {r for n in shared for r in toposort([n], lambda u, d=done: u not in d) if r.op is Ops.REDUCE_AXIS}
+            realized = frozenset(want)
+
+            def unrealized(u: UOp, realized: frozenset[UOp] = realized) -> bool:
+                return u not in realized
+
+            grow = {r for r in toposort(list(shared), unrealized) if r.op is Ops.REDUCE_AXIS}
         if grow <= want:
             break
         want |= grow
