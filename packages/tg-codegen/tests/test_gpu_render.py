@@ -19,10 +19,8 @@ from codegen_kit import (
     DEVICES,
     apply_random_opts,
     bconst,
-    caps_of,
     contig,
     cuda_caps,
-    get_program,
     gpu_cl_caps,
     launch,
     load,
@@ -281,14 +279,3 @@ def test_opencl_gpu_kernels_run(name: str) -> None:
         assert "__global uchar* restrict data0" in spec.src
         assert "__global const uchar* restrict data2" in spec.src
         assert "bool*" not in spec.src
-
-
-@needs_cl
-def test_opencl_default_kernels_run() -> None:
-    # the CL device's own capabilities (PoCL is a CPU: tiles, no work-groups) through get_program
-    for name in ("matmul", "bool", "variable"):
-        case = CASES[name]()
-        spec = get_program(case.ast, "CL")
-        out = launch(spec, case.ast, case.inputs, vals=case.vals)
-        assert all(out[i] == w for i, w in case.want.items()), name
-    assert caps_of("CL").language == "OpenCL"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from tg_codegen.program import ProgramSpec, get_program
 from tg_runtime.device import Device, Program
 from tg_schedule.item import ScheduleItem
+from tg_schedule.jit import record
 from tg_uop.helpers import DEBUG, colored
 from tg_uop.uop import UOp
 
@@ -56,6 +57,7 @@ def _listing(uops: tuple[UOp, ...]) -> str:
 
 def run_item(si: ScheduleItem, index: int = 0) -> float:
     """Run one schedule item; the seconds it took (device time for kernels)."""
+    record(si)
     if si.kind == "copy":
         dst, src = si.bufs
         start = time.perf_counter()

@@ -5,9 +5,10 @@
 6
 """
 
+from tg_tensor.jit import TinyJit
 from tg_tensor.tensor import Tensor
 from tg_uop.dtype import dtypes
 
 __version__ = "0.1.0"
 
-__all__ = ["Tensor", "dtypes"]
+__all__ = ["Tensor", "TinyJit", "dtypes"]

@@ -10,6 +10,7 @@ is needed (`realize`, `numpy`, `item`, `tolist`), then tg-schedule cuts the grap
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -31,6 +32,17 @@ _HOST = "PYTHON"  # host memory: data from Python and numpy lands here before it
 
 _NP_TO_DTYPE = {np.dtype(d.fmt): d for d in dtypes.all() if d.fmt is not None}
 
+# tensors holding an assign that has not run yet: TinyJit realizes them when it captures, so updates that no
+# output depends on (running statistics) are part of the capture
+_pending_assigns: weakref.WeakSet[Tensor] = weakref.WeakSet()
+
+
+def flush_pending_assigns() -> list[Tensor]:
+    """The tensors with an assign not yet realized (and forget them)."""
+    out = [t for t in list(_pending_assigns) if t.uop.op is Ops.ASSIGN]
+    _pending_assigns.clear()
+    return out
+
 
 def _to_np_dtype(dt: DType) -> np.dtype:
     if dt.fmt is None:
@@ -45,7 +57,7 @@ class Tensor:
     (`tg_tensor.autograd`); a tensor remembers only the tensors it was computed from that need gradients.
     """
 
-    __slots__ = ("uop", "requires_grad", "grad", "_graph", "_parents")
+    __slots__ = ("uop", "requires_grad", "grad", "_graph", "_parents", "__weakref__")
     # _parents: (tensor, the graph it had when this one was built) for each input that requires grad
     training: ClassVar[bool] = False
     _rng: ClassVar[np.random.Generator] = np.random.default_rng(0)
@@ -247,6 +259,24 @@ class Tensor:
             t.uop = becomes[t.uop]
         return self
 
+    def is_contiguous_buffer(self) -> bool:
+        """Whether this tensor is its whole buffer, in order (a realized tensor that is not a view)."""
+        u = self.uop
+        while u.op is Ops.RESHAPE:
+            u = u.src[0]
+        return u.op is Ops.BUFFER and u.arg.size == self.numel()
+
+    def buffer(self) -> Buffer:
+        """The realized buffer holding this tensor in order (a contiguous copy is made for a view)."""
+        return self._contiguous_buffer()
+
+    def replace_uop(self, u: UOp) -> Tensor:
+        """Point this tensor at another graph of the same shape and dtype (used by TinyJit)."""
+        if u.shape != self.uop.shape or u.dtype != self.dtype:
+            raise ValueError(f"replace_uop: shape/dtype {u.shape} {u.dtype!r} differ from {self.shape} {self.dtype!r}")
+        self.uop = u
+        return self
+
     def _contiguous_buffer(self) -> Buffer:
         self.realize()
         u = self.uop
@@ -287,6 +317,7 @@ class Tensor:
         if self.uop.base.op is not Ops.BUFFER:
             self.realize()
         self.uop = UOp(Ops.ASSIGN, self.dtype, (self.uop, x.uop))
+        _pending_assigns.add(self)
         return self
 
     # ---- autograd ----
