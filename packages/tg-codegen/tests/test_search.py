@@ -100,8 +100,10 @@ def test_cache_can_be_turned_off(monkeypatch: pytest.MonkeyPatch, compiles: list
     ast = small_reduce()
     search.beam_search(ast, "PYTHON", width=2)
     n = len(compiles)
+    assert n > 1
+    # searched again (how many candidates depends on which won each round: timings)
     search.beam_search(ast, "PYTHON", width=2)
-    assert len(compiles) == 2 * n
+    assert len(compiles) > n and compiles[n] == []
 
 
 def test_corrupt_cache_entry_is_searched_again(private_cache: str, compiles: list[list[Opt]]) -> None:
