@@ -5,7 +5,7 @@ and the device's capabilities (BEAM search can do better, at the cost of timing 
   tile: the axis the output and one input walk contiguously is upcast to 32 (two 16-lane vectors where the
   language has vectors), another output axis along which that input is broadcast is upcast to 8 or 4.
 - A reduction over a contiguous axis gets partial sums (UNROLL) so consecutive additions do not wait for
-  each other.
+  each other; a reduction over an outer axis (column sums) gets its contiguous output axis as SIMD lanes.
 - On a CPU with threads, a kernel with enough work spreads its first axis over the threads.
 - On a GPU (CUDA, or an OpenCL device that says it is one), a reduction tile is smaller (4x4 per work-item)
   and work-groups are formed from the last output axes (up to 256 work-items). OpenCL on a CPU (PoCL) is
@@ -84,6 +84,23 @@ def _workgroups(k: Kernel, limit: int = 256) -> None:
             break
 
 
+def _reduction(k: Kernel, red: int) -> None:
+    shape, loads = k.full_shape, _load_strides(k)
+    if shape[red] < 256:
+        return  # a short reduction is not worth splitting
+    if any(s[red] == 1 for s in loads):  # walks memory in order: several partial sums in flight
+        for amt in (16, 8, 4):
+            if _try(k, Opt(OptOps.UNROLL, red, amt)):
+                return
+        return
+    out = _output_strides(k)
+    lanes = next(
+        (i for i, t in enumerate(k.types) if t is AxisType.GLOBAL and out[i] == 1 and shape[i] % 16 == 0), None
+    )
+    if lanes is not None and any(s[lanes] == 1 for s in loads) and _try(k, Opt(OptOps.UPCAST, lanes, 16)):
+        _try(k, Opt(OptOps.UPCAST, lanes, 4))
+
+
 def hand_coded_optimizations(k: Kernel) -> None:
     """Apply the default transformations to `k` in place."""
     caps = k.caps
@@ -98,6 +115,8 @@ def hand_coded_optimizations(k: Kernel) -> None:
         return
     if caps.language != "PYTHON" and tileable:
         _register_tile(k)
+    if caps.language != "PYTHON" and len(reduces) == 1 and not k.applied:
+        _reduction(k, reduces[0])
     shape = k.full_shape
     work = 1
     for s in shape:

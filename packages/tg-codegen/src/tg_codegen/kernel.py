@@ -144,10 +144,18 @@ class Kernel:
         elif opt.op is OptOps.LOCAL:
             if caps is None or not caps.has_workgroups:
                 raise KernelOptError(f"{opt}: the device has no work-groups")
-            local = prod(s for s, t in zip(shape, types, strict=True) if t is AxisType.LOCAL) * opt.amt
-            limit = caps.extra.get("max_work_group_size", 256)
-            if kind is not AxisType.GLOBAL or local > limit:
-                raise KernelOptError(f"{opt}: work-groups split global axes, at most {limit} work-items")
+            if kind is not AxisType.GLOBAL:
+                raise KernelOptError(f"{opt}: work-groups split global axes, not a {kind.value} one")
+            trial = self.copy()
+            trial._split(opt.axis, opt.amt, AxisType.LOCAL)
+            trial._canonicalize()
+            sizes = [s for s, t in zip(trial.full_shape, trial.types, strict=True) if t is AxisType.LOCAL]
+            limit = caps.extra.get("max_work_group_size", caps.extra.get("max_threads_per_block", 256))
+            dims = _launch_dims(sizes)
+            if prod(sizes) > limit or any(
+                d > m for d, m in zip(dims, caps.max_local_size or (limit,) * 3, strict=False)
+            ):
+                raise KernelOptError(f"{opt}: work-groups of {dims} exceed the device's limits ({limit} in all)")
             self._split(opt.axis, opt.amt, AxisType.LOCAL)
         self.applied.append(opt)
         self._canonicalize()
@@ -189,6 +197,18 @@ class Kernel:
         )
         self.types = [self.types[i] for i in order]
         self.origin = [self.origin[i] for i in order]
+
+
+def _launch_dims(sizes: list[int]) -> tuple[int, int, int]:
+    """Launch dimensions of axes of these sizes, the way tg_codegen.lower.launch_indices packs them."""
+    dims = [1, 1, 1]
+    if sizes:
+        dims[0] = sizes[-1]
+    if len(sizes) >= 2:
+        dims[1] = sizes[-2]
+    for s in sizes[:-2]:
+        dims[2] *= s
+    return (dims[0], dims[1], dims[2])
 
 
 def _rewrite_axes(ast: UOp, view_fn: object, axes_fn: object) -> UOp:

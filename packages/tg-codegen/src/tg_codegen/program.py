@@ -156,6 +156,10 @@ def compile_kernel(k: Kernel, device: str) -> ProgramSpec:
     if renderer.supports_vectors and kinds and kinds[-1] == "upcast" and k.full_shape[-1] in (2, 4, 8, 16):
         kinds[-1] = "vector"
     uops = linearize(vectorize(expand(lower(ast, kinds, gpu=caps.has_workgroups))))
+    # every parameter of the AST stays in the signature, even one whose reads were simplified away
+    present = set(uops)
+    params = sorted((u for u in ast.toposort() if u.op is Ops.DEFINE_GLOBAL), key=lambda u: u.arg)
+    uops = [p for p in params if p not in present] + uops
     if SPEC:
         verify(uops, "program")
     name = k.name

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from tg_codegen.renderer.cstyle import CStyleRenderer
 from tg_uop.dtype import DType, PtrDType, dtypes
+from tg_uop.ops import Ops
 from tg_uop.uop import UOp
+
+_VIA_FLOAT = frozenset({Ops.MAX, Ops.SQRT, Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.TRUNC, Ops.RECIP, Ops.FDIV})
 
 
 class CUDARenderer(CStyleRenderer):
@@ -46,6 +49,13 @@ class CUDARenderer(CStyleRenderer):
         if dt in (dtypes.float16, dtypes.bfloat16):
             return f"(({self.type_map[dt]}){super().const(x, dtypes.float32)})"
         return super().const(x, dt)
+
+    def alu(self, op: Ops, dt: DType, *a: str) -> str:
+        # half and bfloat16 have no overloads of C's math functions here: compute those in float
+        if dt.scalar() in (dtypes.float16, dtypes.bfloat16) and op in _VIA_FLOAT:
+            as_float = super().alu(op, dtypes.float32, *(f"((float)({x}))" for x in a))
+            return f"(({self.type_map[dt.scalar()]})({as_float}))"
+        return super().alu(op, dt, *a)
 
     def bitcast(self, x: str, src: DType, dst: DType) -> str:
         return f"(*(({self.ctype(dst)}*)&{x}))"
