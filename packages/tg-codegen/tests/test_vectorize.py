@@ -159,6 +159,37 @@ def test_bool_data_is_never_vectorized(dev: str) -> None:
         assert "bool8" not in spec.src and not re.search(r"v(load|store)8\([^;]*data[03]", spec.src)
 
 
+def test_c_comparisons_where_and_max_use_lane_masks() -> None:
+    # relu and a select by comparison stay whole vectors: no lane is taken out
+    s = contig((8, 8))
+    x, y = load(param(1, dtypes.float, N), s), load(param(2, dtypes.float, N), s)
+    zero = bconst(dtypes.float, 0.0, (8, 8))
+    ast = sink(store(param(0, dtypes.float, N), s, x.maximum(zero) + (x < y).where(x * 2.0, y)))
+    spec, out = run_opts(ast, "CPU", {1: XS, 2: YS}, [Opt(U, 0, 8)])
+    assert not re.search(r"\[\d\]", spec.src) and "typedef int vint8" in spec.src, spec.src
+    assert out[0] == [max(a, 0.0) + (a * 2.0 if a < b else b) for a, b in zip(XS, YS)]
+
+
+def test_c_max_down_columns_keeps_a_vector_accumulator() -> None:
+    cols = load(param(1, dtypes.float, N), contig((8, 8)).permute((1, 0)))  # [c][r] = X[r*8+c]
+    ast = sink(store(param(0, dtypes.float, 8), contig((8, 1)), cols.reduce_axis(Ops.MAX, (1,))))
+    spec, out = run_opts(ast, "CPU", {1: XS}, [Opt(U, 0, 8)])
+    assert re.search(r"vfloat8 acc\d+ = ", spec.src) and not re.search(r"\[\d\]", spec.src), spec.src
+    assert out[0] == [max(XS[r * 8 + c] for r in range(8)) for c in range(8)]
+
+
+def test_c_lanes_of_a_mask_are_bools() -> None:
+    # a comparison mask stored as bool data and cast to float is taken apart lane by lane as 0/1 values
+    s = contig((N,))
+    x, y = load(param(1, dtypes.float, N), s), load(param(2, dtypes.float, N), s)
+    ast = sink(
+        store(param(0, dtypes.bool, N), s, x < y), store(param(3, dtypes.float, N), s, (x < y).cast(dtypes.float))
+    )
+    spec, out = run_opts(ast, "CPU", {1: XS, 2: YS}, [Opt(U, 0, 8)])
+    assert out[0] == [a < b for a, b in zip(XS, YS)]
+    assert out[3] == [float(a < b) for a, b in zip(XS, YS)]
+
+
 # ---- OpenCL
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from tg_codegen.expand import expand
 from tg_codegen.heuristic import hand_coded_optimizations
-from tg_codegen.kernel import Kernel, Opt
+from tg_codegen.kernel import Kernel, KernelOptError, Opt
 from tg_codegen.linearize import linearize
 from tg_codegen.lower import KernelAxes, lower
 from tg_codegen.renderer import Renderer
@@ -125,8 +125,13 @@ def get_program(ast: UOp, device: str, opts: list[Opt] | None = None) -> Program
     elif BEAM >= 1:
         from tg_codegen.search import beam_search  # search compiles through this module
 
-        for opt in beam_search(ast, device, BEAM.value):
-            k.apply(opt)
+        found = beam_search(ast, device, BEAM.value)
+        try:
+            for opt in found:
+                k.apply(opt)
+        except KernelOptError:  # a cached search from an older tg whose opts no longer apply
+            k = Kernel(ast, caps)
+            hand_coded_optimizations(k)
     else:
         hand_coded_optimizations(k)
     return compile_kernel(k, device)
@@ -155,7 +160,7 @@ def compile_kernel(k: Kernel, device: str) -> ProgramSpec:
     # the last axis, when upcast by a vector width, becomes SIMD lanes where the language has vectors
     if renderer.supports_vectors and kinds and kinds[-1] == "upcast" and k.full_shape[-1] in (2, 4, 8, 16):
         kinds[-1] = "vector"
-    uops = linearize(vectorize(expand(lower(ast, kinds, gpu=caps.has_workgroups))))
+    uops = linearize(vectorize(expand(lower(ast, kinds, gpu=caps.has_workgroups)), renderer.supports_masks))
     # every parameter of the AST stays in the signature, even one whose reads were simplified away
     present = set(uops)
     params = sorted((u for u in ast.toposort() if u.op is Ops.DEFINE_GLOBAL), key=lambda u: u.arg)

@@ -1,8 +1,9 @@
 """Vectorization: the "vector" RANGE of a loop graph becomes SIMD lanes.
 
 Loads whose index moves by one element per lane become one vector load (a gather of lane loads otherwise);
-arithmetic on vectors stays vector; what C has no vector form for (max, where, comparisons, math
-functions) is done lane by lane and packed again (VECTORIZE of GEPs). Values that do not depend on the
+arithmetic on vectors stays vector; comparisons, where and max stay vector when the renderer has lane masks
+(4-byte lanes); what has no vector form (math functions, bool logic) is done lane by lane and packed again
+(VECTORIZE of GEPs). Values that do not depend on the
 lane stay scalar and are broadcast where they meet a vector. Stores whose index moves by one element per
 lane become one vector store (lane stores otherwise). A reduction of a vector body keeps a vector
 accumulator.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tg_uop.dtype import DType
 from tg_uop.ops import GroupOp, Ops
 from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
 from tg_uop.symbolic import _terms, symbolic
@@ -37,12 +39,15 @@ def _sum(x: UOp) -> tuple[dict[UOp, int], int]:
 
 # ops C's vector extension computes lane-wise on whole vectors
 VECTOR_OPS = frozenset({Ops.ADD, Ops.SUB, Ops.MUL, Ops.FDIV, Ops.NEG})
+# ops done with lane masks (comparisons) and selects, where the renderer supports it, for 4-byte lanes
+MASK_OPS = frozenset({Ops.CMPLT, Ops.CMPNE, Ops.CMPEQ, Ops.WHERE, Ops.MAX})
 
 
 @dataclass
 class _Lanes:
     vec: UOp  # the vector RANGE
     width: int
+    masks: bool = False  # whether comparisons may produce lane masks (bool vectors) for selects
     dep: dict[UOp, bool] = field(default_factory=dict)
 
     def depends(self, x: UOp) -> bool:
@@ -100,15 +105,27 @@ def _alu(ctx: _Lanes, x: UOp) -> UOp | None:
         return x.replace(dtype=x.dtype.vec(ctx.width), src=src)
     if x.op is Ops.CAST and not bools:
         return UOp(Ops.CAST, x.dtype.vec(ctx.width), (ctx.as_vector(x.src[0]),))
+    if ctx.masks and _maskable(x):
+        # comparisons give lane masks; where and max select with them (4-byte lanes: masks are int32 lanes)
+        return x.replace(dtype=x.dtype.vec(ctx.width), src=tuple(ctx.as_vector(s) for s in x.src))
     lanes = [x.replace(src=tuple(ctx.lane(s, c) for s in x.src)) for c in range(ctx.width)]
     return UOp(Ops.VECTORIZE, x.dtype.vec(ctx.width), tuple(lanes))
+
+
+def _lane4(dt: DType) -> bool:
+    return dt.scalar().itemsize == 4 and not dt.scalar().is_bool
+
+
+def _maskable(x: UOp) -> bool:
+    values = x.src[1:] if x.op is Ops.WHERE else x.src
+    return x.op in MASK_OPS and all(_lane4(v.dtype) for v in values)
 
 
 def _reduce(ctx: _Lanes, r: UOp) -> UOp | None:
     body = r.src[0]
     if r.dtype.count > 1 or (body.dtype.count == 1 and not ctx.depends(body)):
         return None
-    if r.arg in (Ops.ADD, Ops.MUL) and not r.dtype.is_bool:
+    if (r.arg in (Ops.ADD, Ops.MUL) and not r.dtype.is_bool) or (ctx.masks and r.arg is Ops.MAX and _lane4(r.dtype)):
         return UOp(
             Ops.REDUCE,
             body.dtype.vec(ctx.width) if body.dtype.count == 1 else body.dtype,
@@ -147,13 +164,14 @@ vectorizer = PatternMatcher(
 )
 
 
-def vectorize(graph: UOp) -> UOp:
-    """Turn the loop graph's "vector" RANGE (if any) into SIMD lanes."""
+def vectorize(graph: UOp, masks: bool = False) -> UOp:
+    """Turn the loop graph's "vector" RANGE (if any) into SIMD lanes. With `masks`, comparisons, where and
+    max stay vector operations (bool vectors are lane masks), else they run lane by lane."""
     vecs = [u for u in toposort([graph]) if u.op is Ops.RANGE and u.arg[1] == "vector"]
     if not vecs:
         return graph
     (vec,) = vecs
-    out = graph_rewrite(graph_rewrite(graph, vectorizer, ctx=_Lanes(vec, vec.src[0].arg)), symbolic)
+    out = graph_rewrite(graph_rewrite(graph, vectorizer, ctx=_Lanes(vec, vec.src[0].arg, masks)), symbolic)
     if any(u is vec for u in toposort([out])):
         raise AssertionError("vectorize: the vector range is still used after vectorizing")
     return out

@@ -10,6 +10,7 @@ class Renderer:
 
     language: str = ""
     supports_vectors: bool = False  # whether a "vector" axis may become SIMD types in this language
+    supports_masks: bool = False  # whether vector comparisons, where and max are rendered with lane masks
 
     def __init__(self, threads: int = 1) -> None:
         self.threads = threads

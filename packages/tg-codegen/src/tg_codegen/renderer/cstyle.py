@@ -215,6 +215,8 @@ class CStyleRenderer(Renderer):
                 line(f"{self.ctype(dt)} {r[u]} = {self.vector_literal(dt, [_strip(r[s]) for s in src])};")
             elif op is Ops.GEP:
                 r[u] = self.vector_element(r[src[0]], u.arg)
+                if dt.is_bool and self.supports_masks:
+                    r[u] = f"({r[u]}!=0)"  # a lane of a mask is 0 or -1
             elif op is Ops.SPECIAL:
                 r[u] = u.arg[0]
                 line(f"int {r[u]} = {self.special(u.arg[0])}; /* {u.arg[1]} */")
@@ -309,6 +311,31 @@ def _strip(expr: str) -> str:
 
 
 class CRenderer(CStyleRenderer):
-    """C for the CPU device: one function with the whole loop nest inside."""
+    """C for the CPU device: one function with the whole loop nest inside.
+
+    Vector comparisons give GCC's lane masks (int lanes of all ones or zeros), so a vector of bool is a vector
+    of int here; where and max on vectors select with those masks bit by bit (C has no vector `?:`).
+    """
 
     language = "C"
+    supports_masks = True
+
+    def vector_type(self, dt: DType) -> str:
+        return super().vector_type(dtypes.int32.vec(dt.count) if dt.scalar().is_bool else dt)
+
+    def vector_typedefs(self, dts: set[DType]) -> str:
+        # masks (bool vectors) are int vectors, and blends of 4-byte lanes reinterpret them as int vectors
+        masked = {dtypes.int32.vec(d.count) for d in dts if d.scalar().is_bool or d.scalar().itemsize == 4}
+        return super().vector_typedefs({d for d in dts if not d.scalar().is_bool} | masked)
+
+    def alu(self, op: Ops, dt: DType, *a: str) -> str:
+        if dt.count == 1 or op not in (Ops.WHERE, Ops.MAX):
+            return super().alu(op, dt, *a)
+        if op is Ops.MAX:
+            return self._blend(f"({a[1]}<{a[0]})", a[0], a[1], dt)
+        return self._blend(f"({a[0]}!=0)", a[1], a[2], dt)
+
+    def _blend(self, mask: str, x: str, y: str, dt: DType) -> str:
+        # lanes of x where mask is all ones, of y where it is zero; mask!=0 turns 0/1 lanes into masks too
+        iv, v = self.vector_type(dtypes.int32.vec(dt.count)), self.ctype(dt)
+        return f"(({v})((({iv}){mask}&({iv})({x}))|(~({iv}){mask}&({iv})({y}))))"
