@@ -145,6 +145,10 @@ def _test_session(index: int) -> None:
                 str(ROOT),
                 "--import-mode=importlib",
                 str(tests_dir),
+                # the docstring examples of the installed package run too
+                "--doctest-modules",
+                "--pyargs",
+                _module(name),
                 *session.posargs,
                 env={"PYTHONPATH": None},
             )

@@ -9,7 +9,7 @@
 ...         pass
 >>> a = Host("HOST")
 >>> x = a.alloc(64)
-... a.free(x, 64)
+>>> a.free(x, 64)
 >>> a.alloc(64) is x, a.in_use, a.cached_bytes
 (True, 64, 0)
 """
