@@ -40,6 +40,7 @@ RUFF = "ruff==0.17.6"
 MYPY = "mypy==2.4.1"
 IMPORT_LINTER = "import-linter==2.16"
 TEST_TOOLS = ("pytest>=8", "hypothesis>=6")
+TORCH_VERSION = "2.13.0"  # the oracle of tg-tensor's and tg-nn's differential tests
 
 # Third-party modules that must not even be installed next to tg-uop's tests.
 UOP_FORBIDDEN = ("numpy", "pyopencl", "pycuda")
@@ -110,7 +111,19 @@ def _install_local(
     if session.venv_backend == "uv":
         for name in names:
             flags += ["--reinstall-package", _dist(name)]
+    if test and ("tensor" in names or "nn" in names):
+        flags += _torch_wheel_flags()
     session.install(*flags, *reqs, *extra)
+
+
+def _torch_wheel_flags() -> list[str]:
+    """Where a CPU-only torch wheel lies in a find-links directory (PIP_FIND_LINKS; this project's machines keep
+    one in /opt/wheels), pin it: PyPI's Linux wheel of the same version pulls in several GB of CUDA libraries."""
+    dirs = os.environ.get("PIP_FIND_LINKS", "").split() + ["/opt/wheels"]
+    for d in dirs:
+        if Path(d).is_dir() and any(Path(d).glob(f"torch-{TORCH_VERSION}+cpu-*.whl")):
+            return [f"torch=={TORCH_VERSION}+cpu", "--find-links", d]
+    return []
 
 
 def _check_isolation(session: nox.Session, absent: list[str], present: list[str]) -> None:
