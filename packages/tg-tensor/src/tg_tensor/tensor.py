@@ -26,6 +26,7 @@ from tg_tensor.functional import FunctionalMixin
 from tg_tensor.helpers import _NP_TO_DTYPE, Scalar, _const, _from_numpy, _to_np_dtype
 from tg_tensor.indexing import IndexingMixin
 from tg_tensor.movement import MovementMixin
+from tg_tensor.nn_ops import NNOpsMixin
 from tg_tensor.random import RandomMixin
 from tg_tensor.reduce import ReduceMixin
 from tg_uop.dtype import DType, dtypes
@@ -46,7 +47,14 @@ def flush_pending_assigns() -> list[Tensor]:
 
 
 class Tensor(  # the operations live in one module per kind, mixed in here
-    ElementwiseMixin, ReduceMixin, MovementMixin, IndexingMixin, FunctionalMixin, CreationMixin, RandomMixin
+    ElementwiseMixin,
+    ReduceMixin,
+    MovementMixin,
+    IndexingMixin,
+    FunctionalMixin,
+    NNOpsMixin,
+    CreationMixin,
+    RandomMixin,
 ):
     """A lazy tensor. See the package README for the supported operations.
 
