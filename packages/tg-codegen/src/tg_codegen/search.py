@@ -1,6 +1,7 @@
 """BEAM search: try transformations on the real device, keep the fastest kernels, repeat.
 
-Each round extends every kernel of the beam by every legal Opt, compiles the candidates, times them on
+The beam starts with the unoptimized kernel and the hand-coded one. Each round extends every kernel of the
+beam by every legal Opt, compiles the candidates, times them on
 random inputs (best of three launches) and keeps the `width` fastest. Candidates that fail to compile or
 run, or whose output differs from the unoptimized kernel's, are dropped. The search stops when a round
 brings no improvement. The winning list of Opts is cached on disk by (kernel AST, device, width), so a
@@ -24,6 +25,7 @@ import random
 import struct
 from collections.abc import Iterator
 
+from tg_codegen.heuristic import hand_coded_optimizations
 from tg_codegen.kernel import AxisType, Kernel, KernelOptError, Opt, OptOps
 from tg_codegen.program import ProgramSpec, compile_kernel
 from tg_runtime.buffer import Buffer
@@ -35,6 +37,8 @@ from tg_uop.ops import Ops
 from tg_uop.uop import UOp
 
 MAX_ROUNDS = 6
+# part of the cache key: bump it when opts or code generation change what a cached list of opts means
+SEARCH_VERSION = 2
 
 
 def candidate_opts(k: Kernel) -> Iterator[Opt]:
@@ -105,7 +109,8 @@ class _Bench:
 
 def _cache_file(ast: UOp, device: str, width: int) -> str:
     caps = Device[device].caps
-    key = hashlib.sha256(f"{ast.pretty()}\0{device}\0{caps.language}\0{caps.extra}\0{width}".encode()).hexdigest()
+    text = f"{SEARCH_VERSION}\0{ast.pretty()}\0{device}\0{caps.language}\0{caps.extra}\0{width}"
+    key = hashlib.sha256(text.encode()).hexdigest()
     return str(cache_dir() / "beam" / key[:2] / f"{key}.json")
 
 
@@ -141,8 +146,16 @@ def beam_search(ast: UOp, device: str, width: int) -> list[Opt]:
     base = Kernel(ast, caps)
     base_time, bench.reference = bench.run(compile_kernel(base, device))
     beam: list[tuple[float, Kernel]] = [(base_time, base)]
-    best_time, best = base_time, base
     seen: set[tuple[Opt, ...]] = {()}
+    # the hand-coded kernel starts in the beam too: the search refines it and never returns anything slower
+    hand = Kernel(ast, caps)
+    hand_coded_optimizations(hand)
+    if hand.applied:
+        seen.add(tuple(hand.applied))
+        hand_time, outputs = bench.run(compile_kernel(hand, device))
+        if bench.agrees(outputs):
+            beam = sorted([*beam, (hand_time, hand)], key=lambda c: c[0])[:width]
+    best_time, best = beam[0]
     for _ in range(MAX_ROUNDS):
         candidates: list[tuple[float, Kernel]] = []
         for _, k in beam:
