@@ -6,9 +6,9 @@
 """
 
 from tg_tensor.jit import TinyJit
-from tg_tensor.tensor import Tensor
+from tg_tensor.tensor import Tensor, no_grad
 from tg_uop.dtype import dtypes
 
 __version__ = "0.1.0"
 
-__all__ = ["Tensor", "TinyJit", "dtypes"]
+__all__ = ["Tensor", "TinyJit", "dtypes", "no_grad"]

@@ -60,7 +60,28 @@ def _reduce_grad(ctx: UOp, ret: UOp) -> tuple[UOp]:
         hit = x.alu(Ops.CMPEQ, ret.expand(x.shape)).cast(ctx.dtype)
         count = hit.reduce_axis(Ops.ADD, ret.arg[1])
         return ((hit * (ctx / count).expand(x.shape)),)
+    if op is Ops.MUL:
+        return (_prod_grad(ctx, ret),)
     raise NotImplementedError(f"no gradient for REDUCE_AXIS {op}")
+
+
+def _prod_grad(ctx: UOp, ret: UOp) -> UOp:
+    # d prod / d x_i is the product of the other elements. prod / x_i gives it only when no element is 0: with
+    # one zero, the zero's gradient is the product of the nonzero elements and the others' is 0; with two, all 0
+    x = ret.src[0]
+    assert x.shape is not None
+    axes = ret.arg[1]
+    zero, one = full_like(x, 0.0), full_like(x, 1.0)
+    is_zero = x.alu(Ops.CMPEQ, zero)
+    nonzero_x = is_zero.alu(Ops.WHERE, one, x)
+    nonzero_prod = nonzero_x.reduce_axis(Ops.MUL, axes).expand(x.shape)
+    zeros = is_zero.cast(x.dtype).reduce_axis(Ops.ADD, axes).expand(x.shape)
+    others = is_zero.alu(
+        Ops.WHERE,
+        zeros.alu(Ops.CMPEQ, one).alu(Ops.WHERE, nonzero_prod, zero),
+        zeros.alu(Ops.CMPEQ, zero).alu(Ops.WHERE, nonzero_prod.alu(Ops.FDIV, nonzero_x), zero),
+    )
+    return others * ctx.expand(x.shape)
 
 
 def _expand_grad(ctx: UOp, ret: UOp) -> tuple[UOp]:
@@ -121,6 +142,7 @@ gradient_rules = PatternMatcher(
         (UPat(Ops.SHRINK, name="ret"), _shrink_grad),
         (UPat(Ops.FLIP, name="ret"), lambda ctx, ret: (ctx.flip(ret.arg),)),
         (UPat((Ops.CONTIGUOUS,)), lambda ctx: (ctx,)),
+        (UPat(Ops.COPY, name="ret"), lambda ctx, ret: (UOp(Ops.COPY, ctx.dtype, (ctx,), ret.src[0].device),)),
         (UPat((Ops.DETACH,)), lambda ctx: (None,)),
     ]
 )
@@ -131,13 +153,14 @@ def compute_gradient(root: UOp, root_grad: UOp, targets: Iterable[UOp]) -> dict[
     want = set(targets)
     # only nodes on a path from a target to the root need a gradient
     on_path: set[UOp] = set()
-    order = toposort([root], lambda u: u not in want)
+    order = toposort([root])
     for n in order:
         if n in want or any(s in on_path for s in n.src):
             on_path.add(n)
     grads: dict[UOp, UOp] = {root: root_grad}
+    # a target's gradient keeps flowing to the targets below it (gradient(x, y) with y computed from x)
     for n in reversed(order):
-        if n not in grads or n in want or n not in on_path:
+        if n not in grads or n not in on_path or not any(s in on_path for s in n.src):
             continue
         src_grads = gradient_rules.rewrite(n, ctx=grads[n])
         if src_grads is None:

@@ -9,6 +9,7 @@ is needed (`realize`, `numpy`, `item`, `tolist`), then tg-schedule cuts the grap
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from typing import Any, ClassVar
 
@@ -46,6 +47,33 @@ def flush_pending_assigns() -> list[Tensor]:
     return out
 
 
+class _Mode(contextlib.ContextDecorator):
+    """Sets a boolean class attribute of Tensor inside a `with` block (or a decorated function)."""
+
+    def __init__(self, name: str, value: bool) -> None:
+        self.name, self.value = name, value
+        self.saved: list[bool] = []
+
+    def __enter__(self) -> _Mode:
+        self.saved.append(getattr(Tensor, self.name))
+        setattr(Tensor, self.name, self.value)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        setattr(Tensor, self.name, self.saved.pop())
+
+
+def no_grad() -> _Mode:
+    """`with no_grad():` (or `@no_grad()`): tensors made inside record no gradient graph, as in PyTorch.
+
+    >>> x = Tensor([1.0], requires_grad=True)
+    >>> with no_grad():
+    ...     print((x * 2).requires_grad)
+    None
+    """
+    return _Mode("no_grad", True)
+
+
 class Tensor(  # the operations live in one module per kind, mixed in here
     ElementwiseMixin,
     ReduceMixin,
@@ -64,7 +92,8 @@ class Tensor(  # the operations live in one module per kind, mixed in here
 
     __slots__ = ("uop", "requires_grad", "grad", "_graph", "_parents", "__weakref__")
     # _parents: (tensor, the graph it had when this one was built) for each input that requires grad
-    training: ClassVar[bool] = False
+    training: ClassVar[bool] = False  # dropout and batch statistics apply only while True (`Tensor.train()`)
+    no_grad: ClassVar[bool] = False  # while True, new tensors record no gradient graph (`tg_tensor.no_grad()`)
 
     def __init__(
         self,
@@ -144,7 +173,7 @@ class Tensor(  # the operations live in one module per kind, mixed in here
         out = Tensor.__new__(Tensor)
         out.uop = fn(*(p.uop for p in parents))
         out.grad, out._graph, out._parents, out.requires_grad = None, None, (), None
-        needs = tuple((p, p._diff_uop) for p in parents if p.requires_grad)
+        needs = () if Tensor.no_grad else tuple((p, p._diff_uop) for p in parents if p.requires_grad)
         if needs:
             out.requires_grad, out._parents = True, needs
             if any(p._graph is not None for p in parents):
@@ -246,12 +275,17 @@ class Tensor(  # the operations live in one module per kind, mixed in here
         _pending_assigns.add(self)
         return self
 
-    def backward(self, gradient: Tensor | None = None) -> Tensor:
-        """Accumulate d(self)/d(leaf) into `.grad` of every leaf tensor with requires_grad that self depends on."""
-        if gradient is None and self.shape != ():
-            raise RuntimeError(f"backward: a gradient is needed for a non-scalar tensor of shape {self.shape}")
-        if not self.requires_grad:
-            raise RuntimeError("backward: this tensor does not require grad (no input had requires_grad=True)")
+    @staticmethod
+    def train(mode: bool = True) -> _Mode:
+        """`with Tensor.train():` (or as a decorator): `Tensor.training` is `mode` inside, restored after.
+
+        >>> with Tensor.train():
+        ...     Tensor.training
+        True
+        """
+        return _Mode("training", mode)
+
+    def _leaves(self) -> dict[UOp, list[Tensor]]:
         # leaves by the graph they had when used: a leaf realized or updated since still gets its gradient
         leaves: dict[UOp, list[Tensor]] = {} if self._parents else {self.uop: [self]}
         seen: set[int] = {id(self)}
@@ -264,14 +298,74 @@ class Tensor(  # the operations live in one module per kind, mixed in here
                 elif id(p) not in seen:
                     seen.add(id(p))
                     stack.append(p)
+        return leaves
+
+    def _seed(self, gradient: Tensor | None, op: str) -> UOp:
+        if gradient is None and self.shape != ():
+            raise RuntimeError(f"{op}: a gradient is needed for a non-scalar tensor of shape {self.shape}")
+        if not self.requires_grad:
+            raise RuntimeError(f"{op}: this tensor does not require grad (no input had requires_grad=True)")
+        if gradient is not None and gradient.shape != self.shape:
+            raise ValueError(f"{op}: gradient of shape {gradient.shape} for a tensor of shape {self.shape}")
         root = self._diff_uop
-        seed = full_like(root, 1.0) if gradient is None else gradient.uop
-        grads = compute_gradient(root, seed, leaves.keys())
+        return full_like(root, 1.0) if gradient is None else gradient.cast(self.dtype).uop
+
+    def backward(self, gradient: Tensor | None = None) -> Tensor:
+        """Accumulate d(self)/d(leaf) into `.grad` of every leaf tensor with requires_grad that self depends on.
+
+        >>> x = Tensor([1.0, 2.0], requires_grad=True)
+        >>> (x * x).sum().backward().shape, x.grad.tolist()
+        ((), [2.0, 4.0])
+        """
+        seed = self._seed(gradient, "backward")
+        leaves = self._leaves()
+        grads = compute_gradient(self._diff_uop, seed, leaves.keys())
         for u, g in grads.items():
             for leaf in leaves[u]:
                 gt = Tensor._wrap(g)
                 leaf.grad = gt if leaf.grad is None else leaf.grad + gt
         return self
+
+    def gradient(self, *targets: Tensor, gradient: Tensor | None = None) -> list[Tensor]:
+        """d(self)/d(target) for each target, as new tensors; `.grad` is left alone. A target self does not
+        depend on gets zeros. Targets may be intermediate tensors, not only leaves.
+
+        >>> x = Tensor([3.0], requires_grad=True)
+        >>> y = x * x
+        >>> [g.tolist() for g in (y * 2).sum().gradient(x, y)]
+        [[12.0], [2.0]]
+        """
+        seed = self._seed(gradient, "gradient")
+        want = [t._diff_uop for t in targets]
+        grads = compute_gradient(self._diff_uop, seed, want)
+        return [Tensor._wrap(grads[u]) if u in grads else t.zeros_like() for u, t in zip(want, targets)]
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set `requires_grad` in place (PyTorch's spelling); returns self."""
+        self.requires_grad = requires_grad
+        return self
+
+    def to(self, device: str) -> Tensor:
+        """This tensor on another device (a COPY when realized; the same tensor if it is there already).
+        Gradients flow back through the copy.
+
+        >>> Tensor([1, 2]).to("PYTHON").device
+        'PYTHON'
+        """
+        dev = canonicalize(device)
+        if dev == self.device:
+            return self
+        return self._apply(lambda u: UOp(Ops.COPY, u.dtype, (u,), dev))
+
+    def clone(self) -> Tensor:
+        """A copy with a buffer of its own (gradients flow through it, as in PyTorch).
+
+        >>> a = Tensor([1, 2]).realize()
+        >>> b = a.clone()
+        >>> b.realize().buffer() is a.buffer()
+        False
+        """
+        return self.contiguous()
 
     def cast(self, dtype: DType) -> Tensor:
         return self if self.dtype == dtype else self._apply(lambda u: u.cast(dtype))
