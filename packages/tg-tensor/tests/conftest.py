@@ -6,13 +6,19 @@ come from tg itself.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from tg_tensor import Tensor
+
+# pytest runs with --import-mode=importlib, which does not put this folder on sys.path; the test modules import
+# the shared torch-oracle helper (`oracle.py`) by name.
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 def count_kernels(t: Tensor, *others: Tensor) -> int:

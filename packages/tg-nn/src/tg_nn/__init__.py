@@ -1,4 +1,5 @@
-"""tg-nn: layers, optimizers (`tg_nn.optim`) and state helpers (`tg_nn.state`).
+"""tg-nn: layers, optimizers (`tg_nn.optim`), state dicts and safetensors files (`tg_nn.state`), data sets
+(`tg_nn.datasets`).
 
 >>> from tg_tensor import Tensor
 >>> from tg_nn import Linear
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 import math
 
-from tg_nn import optim, state
+from tg_nn import datasets, optim, state
 from tg_tensor import Tensor
 
 __version__ = "0.1.0"
 
-__all__ = ["Linear", "optim", "state"]
+__all__ = ["Linear", "datasets", "optim", "state"]
 
 
 class Linear:

@@ -134,6 +134,7 @@ gradient_rules = PatternMatcher(
         (UPat((Ops.CMPLT, Ops.CMPNE, Ops.CMPEQ)), lambda ctx: (None, None)),
         (UPat((Ops.TRUNC,)), lambda ctx: (None,)),
         (UPat(Ops.CAST, name="ret"), lambda ctx, ret: (ctx.cast(ret.src[0].dtype),)),
+        (UPat(Ops.BITCAST), lambda ctx: (None,)),  # reinterpreted bits carry no gradient
         (UPat(Ops.REDUCE_AXIS, name="ret"), _reduce_grad),
         (UPat(Ops.RESHAPE, name="ret"), lambda ctx, ret: (ctx.reshape(ret.src[0].shape),)),
         (UPat(Ops.PERMUTE, name="ret"), lambda ctx, ret: (ctx.permute(tuple(argsort(list(ret.arg)))),)),

@@ -1,58 +1,351 @@
-"""Tensors made from nothing: constants of a shape, ranges.
+"""Tensors made from nothing: constants of a shape, uninitialized buffers, ranges, identity matrices.
+
+Everything here is lazy and most of it needs no memory until it is realized: `full` is one constant
+broadcast to a shape, `arange` and `eye` are built from padded constants (no host data, no copy), so they
+fuse into the kernels that read them.
+
+How `arange` is built in the graph: the values 0..n-1 are the sum of their binary digits. Digit j of the
+index is a view of the two-element constant `[0, 2**j]` (one padded constant), broadcast over a (2, 2, ..., 2)
+shape in which axis j is that digit, and flattened. Adding the k = log2(n) digit views gives 0..2**k-1; a
+shrink keeps the first n. A kernel computes each element from its own index (k compares and adds), with no
+reduction and no buffer. `eye(n)` is one padded constant: a column of ones padded to (n, n + 1) and read as
+(n, n) puts every one on the diagonal.
 
 >>> from tg_tensor import Tensor
 >>> Tensor.full((2, 2), 7).tolist()
 [[7, 7], [7, 7]]
+>>> Tensor.arange(1, 2, 0.25).tolist()
+[1.0, 1.25, 1.5, 1.75]
+>>> Tensor.linspace(0, 1, 5).tolist()
+[0.0, 0.25, 0.5, 0.75, 1.0]
+>>> Tensor.eye(2, 3, dtype=dtypes.int32).tolist()
+[[1, 0, 0], [0, 1, 0]]
 """
 
 from __future__ import annotations
 
+import math
+import operator
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tg_runtime.buffer import Buffer
 from tg_runtime.device import Device, canonicalize
-from tg_tensor.helpers import Scalar, _const, _shape_arg, _varargs
+from tg_tensor.helpers import Scalar, _const, _varargs
 from tg_uop.dtype import DType, dtypes
+from tg_uop.helpers import prod
+from tg_uop.ops import Ops
+from tg_uop.uop import UOp
 
 if TYPE_CHECKING:
     from tg_tensor.tensor import Tensor
 
+__all__ = ["CreationMixin", "index_range"]
+
+
+# ---- argument checks shared with random.py: every bad argument is refused at the call, naming the op ----
+
+
+def _shape(shape: tuple[Any, ...], op: str) -> tuple[int, ...]:
+    """Sizes given as varargs (`zeros(2, 3)`) or one sequence (`zeros((2, 3))`), as ints >= 0."""
+    sizes = _varargs(shape)
+    out = []
+    for s in sizes:
+        try:
+            if isinstance(s, bool):
+                raise TypeError
+            out.append(operator.index(s))  # numpy integers are fine, floats and bools are not
+        except TypeError:
+            raise ValueError(f"{op}: invalid shape {sizes}: sizes must be ints") from None
+    if any(s < 0 for s in out):
+        raise ValueError(f"{op}: invalid shape {sizes}: sizes must be >= 0")
+    return tuple(out)
+
+
+def _device(device: str | None, op: str) -> str:
+    if device is None:
+        return Device.DEFAULT
+    if not isinstance(device, str):
+        raise TypeError(f"{op}: device must be a name like 'CPU', got {device!r}")
+    try:
+        return canonicalize(device)
+    except KeyError as e:
+        raise KeyError(f"{op}: {e.args[0]}") from None
+
+
+def _dtype(dtype: DType | str | None, default: DType, op: str) -> DType:
+    if dtype is None:
+        return default
+    if isinstance(dtype, str):  # tinygrad accepts names: dtype="float16"
+        found = getattr(dtypes, dtype, None)
+        if not isinstance(found, DType):
+            raise TypeError(f"{op}: unknown dtype name {dtype!r}")
+        return found
+    if not isinstance(dtype, DType) or dtype.count != 1 or dtype == dtypes.void:
+        raise TypeError(f"{op}: dtype must be a scalar tg dtype (like dtypes.float32), got {dtype!r}")
+    return dtype
+
+
+def _check_grad(requires_grad: bool | None, dtype: DType, op: str) -> None:
+    if requires_grad and not dtype.is_float:
+        raise ValueError(f"{op}: only floating point tensors can require gradients, not {dtype!r}")
+
+
+def _number(x: Any, op: str, what: str) -> Scalar:
+    """A Python number (numpy scalars are unwrapped); anything else is refused."""
+    if isinstance(x, np.generic):
+        x = x.item()
+    if not isinstance(x, (bool, int, float)):
+        raise TypeError(f"{op}: {what} must be a number, got {type(x).__name__}")
+    return x
+
+
+def index_range(n: int, dtype: DType, device: str) -> UOp:
+    """The lazy tensor-graph UOp of 0, 1, ..., n-1 (shape (n,), an integer `dtype`): no buffer, no reduction.
+
+    The sum of the binary digits of each index, each digit a padded two-element constant viewed across a
+    (2, ..., 2) shape (see the module docstring). random.py numbers its elements with this.
+    """
+    if n <= 1:
+        return _const(dtype, 0, device).reshape((1,)).expand((n,))
+    k = (n - 1).bit_length()
+    digits = (2,) * k
+    total: UOp | None = None
+    for j in range(k):
+        # axis j of the (2, ..., 2) shape is the digit worth 2**(k-1-j) (the first axis varies slowest)
+        pair = _const(dtype, 2 ** (k - 1 - j), device).reshape((1,)).pad(((1, 0),))  # [0, 2**(k-1-j)]
+        digit = pair.reshape(tuple(2 if a == j else 1 for a in range(k))).expand(digits)
+        # flatten and shrink each term (not the sum), so the sum itself has shape (n,): realizing an arange
+        # then stores n elements, not 2**k
+        term = digit.reshape((2**k,)).shrink(((0, n),))
+        total = term if total is None else total + term
+    assert total is not None
+    return total
+
 
 class CreationMixin:
-    """Constants of a shape and ranges; mixed into `Tensor`."""
+    """Constants of a shape, uninitialized buffers, ranges and identity matrices; mixed into `Tensor`."""
 
     __slots__ = ()
 
     @classmethod
-    def full(
-        cls, shape: Sequence[int] | int, fill_value: Scalar, dtype: DType | None = None, device: str | None = None
+    def _leaf(cls, u: UOp, requires_grad: bool | None, op: str) -> Tensor:
+        _check_grad(requires_grad, u.dtype, op)
+        t = cls._wrap(u)  # type: ignore[attr-defined]
+        if requires_grad:
+            # a parameter gets a buffer of its own: equal constants are one hash-consed UOp, and autograd
+            # tells leaves apart by their UOp, so two `zeros(3, requires_grad=True)` must not be one node
+            out = cls.empty(t.shape, dtype=t.dtype, device=t.device)
+            out.assign(t)
+            t = out
+        t.requires_grad = requires_grad
+        return t  # type: ignore[no-any-return]
+
+    @classmethod
+    def empty(
+        cls, *shape: Any, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
     ) -> Tensor:
-        """A tensor of one value (a broadcast constant: no memory until it is realized)."""
-        shp = _shape_arg((shape,) if isinstance(shape, int) else tuple(shape), "full")
-        dev = canonicalize(device) if device is not None else Device.DEFAULT
-        c = _const(dtype or dtypes.from_py(fill_value), fill_value, dev)
-        return cls._wrap(c.reshape((1,) * len(shp)).expand(shp) if shp else c)
+        """A tensor whose memory is allocated but not set: its values are whatever the memory held.
+
+        It is a realized buffer already (no kernel): the target to `assign` into.
+        """
+        shp = _shape(shape, "empty")
+        dt, dev = _dtype(dtype, dtypes.default_float, "empty"), _device(device, "empty")
+        _check_grad(requires_grad, dt, "empty")
+        buf = UOp(Ops.BUFFER, dt, (), Buffer(dev, prod(shp), dt))
+        t = cls._wrap(buf.reshape(shp))  # type: ignore[attr-defined]
+        t.requires_grad = requires_grad
+        return t  # type: ignore[no-any-return]
 
     @classmethod
-    def zeros(cls, *shape: Any, dtype: DType | None = None, device: str | None = None) -> Tensor:
-        return cls.full(_varargs(shape), 0.0 if dtype is None else 0, dtype or dtypes.default_float, device)
+    def full(
+        cls,
+        shape: Sequence[int] | int,
+        fill_value: Scalar,
+        dtype: DType | None = None,
+        device: str | None = None,
+        requires_grad: bool | None = None,
+    ) -> Tensor:
+        """A tensor of one value: a constant broadcast to the shape (no memory until it is realized).
+
+        The dtype follows the value (bool, default int or default float) unless given.
+        """
+        shp = _shape((shape,) if not isinstance(shape, (tuple, list)) else tuple(shape), "full")
+        value = _number(fill_value, "full", "fill_value")
+        dt = _dtype(dtype, dtypes.from_py(value), "full")
+        c = _const(dt, value, _device(device, "full"))
+        return cls._leaf(c.reshape((1,) * len(shp)).expand(shp) if shp else c, requires_grad, "full")
 
     @classmethod
-    def ones(cls, *shape: Any, dtype: DType | None = None, device: str | None = None) -> Tensor:
-        return cls.full(_varargs(shape), 1.0 if dtype is None else 1, dtype or dtypes.default_float, device)
+    def zeros(
+        cls, *shape: Any, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+    ) -> Tensor:
+        """Zeros of a shape (default float). `Tensor.zeros(2, 3)` or `Tensor.zeros((2, 3))`."""
+        return cls._named_full("zeros", shape, 0, dtype, device, requires_grad)
 
-    def zeros_like(self) -> Tensor:
-        return self.full(self.shape, 0, self.dtype, self.device)
+    @classmethod
+    def ones(
+        cls, *shape: Any, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+    ) -> Tensor:
+        """Ones of a shape (default float). `Tensor.ones(2, 3)` or `Tensor.ones((2, 3))`."""
+        return cls._named_full("ones", shape, 1, dtype, device, requires_grad)
 
-    def ones_like(self) -> Tensor:
-        return self.full(self.shape, 1, self.dtype, self.device)
+    @classmethod
+    def _named_full(
+        cls, op: str, shape: tuple[Any, ...], value: int, dtype: Any, device: Any, requires_grad: bool | None
+    ) -> Tensor:
+        shp, dt = _shape(shape, op), _dtype(dtype, dtypes.default_float, op)
+        c = _const(dt, value, _device(device, op))
+        return cls._leaf(c.reshape((1,) * len(shp)).expand(shp) if shp else c, requires_grad, op)
+
+    # ---- the *_like forms: this tensor's shape, and its dtype and device unless given ----
+
+    def full_like(
+        self,
+        fill_value: Scalar,
+        dtype: DType | None = None,
+        device: str | None = None,
+        requires_grad: bool | None = None,
+    ) -> Tensor:
+        """`full` with this tensor's shape, dtype and device (dtype and device can be overridden)."""
+        dt = _dtype(dtype, self.dtype, "full_like")  # type: ignore[attr-defined]
+        return self.full(self.shape, fill_value, dt, device or self.device, requires_grad)  # type: ignore[attr-defined]
+
+    def zeros_like(
+        self, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+    ) -> Tensor:
+        """Zeros with this tensor's shape, dtype and device (dtype and device can be overridden)."""
+        return self.full_like(0, dtype, device, requires_grad)
+
+    def ones_like(
+        self, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+    ) -> Tensor:
+        """Ones with this tensor's shape, dtype and device (dtype and device can be overridden)."""
+        return self.full_like(1, dtype, device, requires_grad)
+
+    def empty_like(
+        self, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+    ) -> Tensor:
+        """`empty` with this tensor's shape, dtype and device (dtype and device can be overridden)."""
+        dt = _dtype(dtype, self.dtype, "empty_like")  # type: ignore[attr-defined]
+        return self.empty(self.shape, dtype=dt, device=device or self.device, requires_grad=requires_grad)  # type: ignore[attr-defined]
+
+    # ---- ranges ----
 
     @classmethod
     def arange(
-        cls, start: int, stop: int | None = None, step: int = 1, dtype: DType | None = None, device: str | None = None
+        cls,
+        start: Scalar,
+        stop: Scalar | None = None,
+        step: Scalar = 1,
+        dtype: DType | None = None,
+        device: str | None = None,
+        requires_grad: bool | None = None,
     ) -> Tensor:
+        """start, start + step, ... up to (not including) stop; `arange(n)` is 0 .. n-1.
+
+        As in PyTorch: ceil((stop - start) / step) elements, a step of the wrong sign for the bounds is an
+        error, and the dtype is the default int when start, stop and step are ints, else the default float.
+        Values are `start + i * step` computed in the dtype (PyTorch computes float ranges in double, so a
+        float32 value can differ from PyTorch's in the last bit).
+        """
         if stop is None:
             start, stop = 0, start
-        return cls(np.arange(start, stop, step), device=device, dtype=dtype or dtypes.default_int)
+        start, stop, step = (
+            _number(v, "arange", name) for v, name in ((start, "start"), (stop, "stop"), (step, "step"))
+        )
+        if step == 0:
+            raise ValueError("arange: step must be nonzero")
+        if any(isinstance(v, float) and not math.isfinite(v) for v in (start, stop, step)):
+            raise ValueError(f"arange: start, stop and step must be finite, got {start}, {stop}, {step}")
+        if (stop - start) * step < 0:
+            raise ValueError(f"arange: the step {step} goes away from stop (start {start}, stop {stop})")
+        all_int = all(isinstance(v, int) for v in (start, stop, step))
+        dt = _dtype(dtype, dtypes.default_int if all_int else dtypes.default_float, "arange")
+        dev = _device(device, "arange")
+        n = -((start - stop) // step) if all_int else math.ceil((stop - start) / step)
+        if n >= 2**31:
+            raise ValueError(f"arange: {n} elements is too many (at most 2**31 - 1)")
+        idx = index_range(n, dtypes.int32, dev)
+        # integer ranges stay integers; anything else is computed in a float type wide enough for the dtype
+        calc = (
+            dt
+            if dt.is_int and all_int
+            else (dtypes.float64 if dt in (dtypes.float64, dtypes.int64) else dtypes.float32)
+        )
+        vals = idx.cast(calc)
+        if step != 1:
+            vals = vals * _full(vals, step)
+        if start != 0:
+            vals = vals + _full(vals, start)
+        return cls._leaf(vals.cast(dt), requires_grad, "arange")
+
+    @classmethod
+    def linspace(
+        cls,
+        start: Scalar,
+        stop: Scalar,
+        steps: int,
+        dtype: DType | None = None,
+        device: str | None = None,
+        requires_grad: bool | None = None,
+    ) -> Tensor:
+        """`steps` evenly spaced values from start to stop, both included.
+
+        As in PyTorch, the first half is computed from start (start + i * step) and the second from stop
+        (stop - (steps - 1 - i) * step), so both ends are exact; integer dtypes truncate the float values.
+        """
+        start, stop = _number(start, "linspace", "start"), _number(stop, "linspace", "stop")
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+            raise ValueError(f"linspace: steps must be an int >= 0, got {steps!r}")
+        steps = int(steps)
+        dt = _dtype(dtype, dtypes.default_float, "linspace")
+        dev = _device(device, "linspace")
+        calc = dtypes.float64 if dt in (dtypes.float64, dtypes.int64) else dtypes.float32
+        if steps <= 1:
+            c = _const(calc, start, dev).reshape((1,)).expand((steps,))
+            return cls._leaf(c.cast(dt), requires_grad, "linspace")
+        # the step in the computing type, as PyTorch computes it: (stop - start) / (steps - 1)
+        np_calc = np.float64 if calc == dtypes.float64 else np.float32
+        step = float((np_calc(stop) - np_calc(start)) / np_calc(steps - 1))
+        i = index_range(steps, dtypes.int32, dev)
+        fi = i.cast(calc)
+        from_start = _full(fi, start) + fi * _full(fi, step)
+        from_stop = _full(fi, stop) - (_full(fi, steps - 1) - fi) * _full(fi, step)
+        first_half = i.alu(Ops.CMPLT, _full(i, steps // 2))
+        return cls._leaf(first_half.where(from_start, from_stop).cast(dt), requires_grad, "linspace")
+
+    @classmethod
+    def eye(
+        cls,
+        n: int,
+        m: int | None = None,
+        dtype: DType | None = None,
+        device: str | None = None,
+        requires_grad: bool | None = None,
+    ) -> Tensor:
+        """The n x m identity matrix (ones on the main diagonal; m defaults to n)."""
+        rows, cols = _shape((n, n if m is None else m), "eye")
+        dt, dev = _dtype(dtype, dtypes.default_float, "eye"), _device(device, "eye")
+        k = min(rows, cols)
+        one = _const(dt, 1, dev)
+        # a column of k ones padded to (k, k + 1): read flat and as (k, k), element (i, j) is at i*k + j,
+        # which is a multiple of k + 1 (a one) exactly where i == j
+        square = (
+            one.reshape((1, 1))
+            .expand((k, 1))
+            .pad(((0, 0), (0, k)))
+            .reshape((k * (k + 1),))
+            .shrink(((0, k * k),))
+            .reshape((k, k))
+        )
+        return cls._leaf(square.pad(((0, rows - k), (0, cols - k))), requires_grad, "eye")
+
+
+def _full(like: UOp, value: Scalar) -> UOp:
+    """A constant of `like`'s dtype, device and shape."""
+    assert like.shape is not None and like.device is not None
+    c = _const(like.dtype, value, like.device)
+    return c.reshape((1,) * len(like.shape)).expand(like.shape) if like.shape else c

@@ -1,9 +1,42 @@
 """Elementwise operations: arithmetic with broadcasting and Python scalars, comparisons, math functions,
-activations, where.
+activations, logical and bitwise ops, where, and dtype casts.
+
+Everything is composed from the ALU ops of the tensor graph (plus CAST and BITCAST), so gradients come from
+the rules in `tg_tensor.autograd` and a chain of elementwise ops fuses into one kernel.
+
+Operands are broadcast (numpy rules) and promoted to one dtype with `tg_uop.dtype.least_upper_dtype`; a
+Python scalar is weak (it takes the tensor's dtype unless its kind is wider: `int_tensor * 1.5` is a float).
+Choices where PyTorch and tinygrad differ, or where tg differs from both:
+
+- Integer `//` and `%` floor like Python and PyTorch (`-7 // 2 == -4`, `-7 % 2 == 1`). An integer division by
+  zero gives 0 for both (PyTorch raises at run time; a kernel cannot), and never traps.
+- Float `//` is `floor(a / b)` and `%` is `a - b * floor(a / b)`. PyTorch computes them from an exact fmod, so
+  where `a / b` rounds up to a whole number they differ by one step: `1.0 // 0.1` is 10 here, 9 in PyTorch.
+- `pow` with a small whole-number scalar exponent multiplies (exact for integers, gradient 0 at 0, as PyTorch);
+  other exponents use exp2/log2, with the sign of a negative base taken from an odd whole exponent and NaN for
+  a fractional one. Integer tensors to a negative scalar power raise, as in PyTorch; integer tensor exponents
+  that are negative give 0 (or 1 / -1 for bases 1 / -1), as PyTorch does. The gradient with respect to a
+  tensor exponent uses log|base| (PyTorch gives NaN for negative bases).
+- `-bool_tensor` is `logical_not` (tinygrad; PyTorch raises). `bool - bool` raises TypeError as in PyTorch.
+- `gelu` is the tanh approximation (tinygrad), i.e. PyTorch's `gelu(approximate='tanh')`.
+- `relu`, `clip` and the activations built on them keep NaN (as PyTorch). `maximum`/`minimum` are the MAX op,
+  whose C rendering `fmax` returns the other operand when one is NaN (PyTorch returns NaN).
+- `clip` passes the gradient to `x` where `min <= x <= max` (PyTorch's clamp); `maximum`/`minimum` share it
+  equally between tied operands (PyTorch too).
+- Gradients of `floor`, `ceil`, `round`, `trunc`, `sign` and comparisons do not reach the input (no `.grad`),
+  where PyTorch gives zeros.
+- Shifts by a negative amount or by the bit width or more give 0 (`>>` of a negative value gives -1), as
+  PyTorch; shifts of two bool tensors raise, as PyTorch.
 
 >>> from tg_tensor import Tensor
 >>> (Tensor([1.0, -2.0]) * 3 + 1).relu().tolist()
 [4.0, 0.0]
+>>> (Tensor([-7, 7]) // 2).tolist(), (Tensor([-7, 7]) % 3).tolist()
+([-4, 3], [2, 1])
+>>> (Tensor([0.5, 1.5, 2.5]).round()).tolist()
+[0.0, 2.0, 2.0]
+>>> (Tensor([12, 10]) & 6).tolist(), (Tensor([1, 2]) << 3).tolist()
+([4, 2], [8, 16])
 """
 
 from __future__ import annotations
@@ -13,11 +46,16 @@ from typing import TYPE_CHECKING
 
 from tg_tensor.autograd import full_like
 from tg_tensor.helpers import Scalar, _broadcast_shape, _const, _scalar_dtype
-from tg_uop.dtype import dtypes, least_upper_dtype, least_upper_float
+from tg_uop.dtype import DType, dtypes, least_upper_dtype, least_upper_float
 from tg_uop.ops import Ops
 
 if TYPE_CHECKING:
     from tg_tensor.tensor import Tensor
+
+# whole-number scalar exponents up to this size are computed by multiplication (at most 2*log2 of it products)
+_MAX_MUL_POW = 64
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
 
 
 class ElementwiseMixin:
@@ -25,9 +63,13 @@ class ElementwiseMixin:
 
     __slots__ = ()
 
+    # ------------------------------------------------------------------ broadcasting and helpers
+
     def _broadcasted(self, y: Tensor | Scalar, reverse: bool = False, op: str = "op") -> tuple[Tensor, Tensor]:
         x = self
         if not isinstance(y, type(self)):
+            if not isinstance(y, (bool, int, float)):
+                raise TypeError(f"{op}: cannot combine a tensor with {type(y).__name__}")
             y = self._wrap(_const(_scalar_dtype(x.dtype, y), y, x.device))
         if x.device != y.device:
             raise ValueError(f"{op}: tensors on different devices ({x.device} and {y.device})")
@@ -43,6 +85,14 @@ class ElementwiseMixin:
         padded = (1,) * (len(shape) - self.ndim) + self.shape
         return self.reshape(padded).expand(shape)
 
+    def _alu(self, op: Ops, *others: Tensor) -> Tensor:
+        # operands already share shape and dtype
+        return self._apply(lambda u, *vs: u.alu(op, *vs), *others)
+
+    def _full_like(self, value: Scalar, dtype: DType | None = None) -> Tensor:
+        """A constant of this tensor's shape and device (its dtype unless given); not part of the gradient graph."""
+        return self._wrap(full_like(self.uop, value, dtype))
+
     def _binary(
         self, op: Ops, y: Tensor | Scalar, reverse: bool = False, name: str = "op", swap: bool = False
     ) -> Tensor:
@@ -50,22 +100,116 @@ class ElementwiseMixin:
         a, b = self._broadcasted(y, reverse, name)
         if swap:
             a, b = b, a
-        return a._apply(lambda u, v: u.alu(op, v), b)
+        return a._alu(op, b)
+
+    # ------------------------------------------------------------------ arithmetic
 
     def add(self, y: Tensor | Scalar) -> Tensor:
+        """`self + y` (for bools: logical or, as PyTorch)."""
         return self._binary(Ops.ADD, y, name="add")
 
-    def sub(self, y: Tensor | Scalar) -> Tensor:
-        return self._binary(Ops.SUB, y, name="sub")
+    def sub(self, y: Tensor | Scalar, reverse: bool = False) -> Tensor:
+        """`self - y`. Two bool operands raise TypeError (use `^` or `logical_xor`), as in PyTorch."""
+        a, b = self._broadcasted(y, reverse, "sub")
+        if a.dtype.is_bool:
+            raise TypeError("sub: subtracting bool tensors is not supported, use ^ or logical_xor")
+        return a._alu(Ops.SUB, b)
 
     def mul(self, y: Tensor | Scalar) -> Tensor:
+        """`self * y` (for bools: logical and)."""
         return self._binary(Ops.MUL, y, name="mul")
 
-    def div(self, y: Tensor | Scalar, reverse: bool = False) -> Tensor:
-        """True division: integer inputs give the default float."""
+    def div(self, y: Tensor | Scalar, reverse: bool = False, rounding_mode: str | None = None) -> Tensor:
+        """True division (integer inputs give the default float); `rounding_mode` "trunc" or "floor" rounds the
+        quotient and keeps integer dtypes, as PyTorch.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([7, -7]).div(2, rounding_mode="trunc").tolist()
+        [3, -3]
+        """
+        if rounding_mode == "floor":
+            return self.floordiv(y, reverse)
+        if rounding_mode == "trunc":
+            a, b = self._broadcasted(y, reverse, "div")
+            if a.dtype.is_float:
+                return a.div(b).trunc()
+            _refuse_bool(a.dtype, "div")
+            return _int_divmod(a, b, floor=False)[0]
+        if rounding_mode is not None:
+            raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', not {rounding_mode!r}")
         a, b = self._broadcasted(y, reverse, "div")
         dt = least_upper_float(a.dtype)
-        return a.cast(dt)._apply(lambda u, v: u.alu(Ops.FDIV, v), b.cast(dt))
+        return a.cast(dt)._alu(Ops.FDIV, b.cast(dt))
+
+    def floordiv(self, y: Tensor | Scalar, reverse: bool = False) -> Tensor:
+        """`self // y`: the quotient rounded toward minus infinity (Python's and PyTorch's rule).
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([7, -7, 7]).floordiv(Tensor([2, 2, -2])).tolist()
+        [3, -4, -4]
+        """
+        a, b = self._broadcasted(y, reverse, "floordiv")
+        if a.dtype.is_float:
+            return a.div(b).floor()
+        _refuse_bool(a.dtype, "floordiv")
+        return _int_divmod(a, b, floor=True)[0]
+
+    def floor_divide(self, y: Tensor | Scalar) -> Tensor:
+        """PyTorch's name for `//`."""
+        return self.floordiv(y)
+
+    def mod(self, y: Tensor | Scalar, reverse: bool = False) -> Tensor:
+        """`self % y` with the sign of `y` (Python's rule, PyTorch's `remainder`).
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([7, -7, 7]).mod(Tensor([3, 3, -3])).tolist()
+        [1, 2, -2]
+        """
+        a, b = self._broadcasted(y, reverse, "mod")
+        if a.dtype.is_float:
+            return a - b * a.div(b).floor()
+        _refuse_bool(a.dtype, "mod")
+        return _int_divmod(a, b, floor=True)[1]
+
+    def remainder(self, y: Tensor | Scalar) -> Tensor:
+        """PyTorch's name for `%`."""
+        return self.mod(y)
+
+    def pow(self, y: Tensor | Scalar, reverse: bool = False) -> Tensor:
+        """`self ** y` (see the module notes for integers and negative bases).
+
+        >>> from tg_tensor import Tensor
+        >>> (Tensor([-2.0, 3.0]) ** 3).tolist(), (2 ** Tensor([0, 3])).tolist()
+        ([-8.0, 27.0], [1, 8])
+        """
+        if not reverse and isinstance(y, (bool, int, float)):
+            return self._pow_scalar(y)
+        a, b = self._broadcasted(y, reverse, "pow")
+        if a.dtype.is_bool:
+            raise TypeError("pow: not supported for two bool operands")
+        if not a.dtype.is_float:
+            return _int_pow(a, b)
+        if reverse and not isinstance(y, type(self)) and y > 0:
+            return (b * math.log2(y)).exp2()  # a positive constant base: one exp2
+        return _float_pow(a, b)
+
+    def _pow_scalar(self, e: Scalar) -> Tensor:
+        x, _ = self._broadcasted(e, op="pow")
+        whole = float(e).is_integer()
+        if not x.dtype.is_float:
+            if e < 0:
+                raise ValueError(f"pow: integers to negative integer powers are not allowed (exponent {e})")
+            return _pow_by_mul(x, int(e))
+        if whole and abs(e) <= _MAX_MUL_POW:
+            n = int(e)
+            if n == 0:
+                # 1 even for NaN and inf, as PyTorch; the where keeps x in the graph so its gradient is 0, not missing
+                return x._full_like(True, dtypes.bool).where(1.0, x * 0)
+            p = _pow_by_mul(x, abs(n))
+            return p if n > 0 else p.reciprocal()
+        if e == 0.5:
+            return x.sqrt()
+        return _float_pow(x, x._full_like(e))
 
     def __add__(self, y: Tensor | Scalar) -> Tensor:
         return self.add(y)
@@ -77,7 +221,7 @@ class ElementwiseMixin:
         return self.sub(y)
 
     def __rsub__(self, y: Scalar) -> Tensor:
-        return self._binary(Ops.SUB, y, True, "sub")
+        return self.sub(y, reverse=True)
 
     def __mul__(self, y: Tensor | Scalar) -> Tensor:
         return self.mul(y)
@@ -91,32 +235,59 @@ class ElementwiseMixin:
     def __rtruediv__(self, y: Scalar) -> Tensor:
         return self.div(y, reverse=True)
 
+    def __floordiv__(self, y: Tensor | Scalar) -> Tensor:
+        return self.floordiv(y)
+
+    def __rfloordiv__(self, y: Scalar) -> Tensor:
+        return self.floordiv(y, reverse=True)
+
+    def __mod__(self, y: Tensor | Scalar) -> Tensor:
+        return self.mod(y)
+
+    def __rmod__(self, y: Scalar) -> Tensor:
+        return self.mod(y, reverse=True)
+
+    def __pow__(self, y: Tensor | Scalar) -> Tensor:
+        return self.pow(y)
+
+    def __rpow__(self, y: Scalar) -> Tensor:
+        return self.pow(y, reverse=True)
+
     def __neg__(self) -> Tensor:
         return self.neg()
 
-    def __lt__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
-        return self._binary(Ops.CMPLT, y, name="lt")
+    def __abs__(self) -> Tensor:
+        return self.abs()
 
-    def __gt__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
-        return self._binary(Ops.CMPLT, y, name="gt", swap=True)
+    def lerp(self, end: Tensor | Scalar, weight: Tensor | Scalar) -> Tensor:
+        """`self + weight * (end - self)`.
 
-    def __le__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
-        return self._binary(Ops.CMPLT, y, name="le", swap=True).logical_not()
+        >>> from tg_tensor import Tensor
+        >>> Tensor([1.0, 2.0]).lerp(Tensor([3.0, 6.0]), 0.25).tolist()
+        [1.5, 3.0]
+        """
+        return self + (end - self) * weight
 
-    def __ge__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
-        return self._binary(Ops.CMPLT, y, name="ge").logical_not()
-
-    def __eq__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
-        return self._binary(Ops.CMPEQ, y, name="eq")
-
-    def __ne__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
-        return self._binary(Ops.CMPNE, y, name="ne")
-
-    def logical_not(self) -> Tensor:
-        return self.cast(dtypes.bool)._apply(lambda u: u.alu(Ops.CMPNE, full_like(u, True)))
+    # ------------------------------------------------------------------ unary math
 
     def neg(self) -> Tensor:
+        """`-self` (for bools: logical not, as tinygrad)."""
         return self.logical_not() if self.dtype.is_bool else self._apply(lambda u: u.alu(Ops.NEG))
+
+    def sign(self) -> Tensor:
+        """-1, 0 or 1 in the input's dtype (0 for NaN, as PyTorch); bools stay as they are."""
+        if self.dtype.is_bool:
+            return self
+        return (self > 0).cast(self.dtype)._alu(Ops.SUB, (self < 0).cast(self.dtype))
+
+    def abs(self) -> Tensor:
+        """|self|, as `self * sign(self)`: the gradient is sign(x), 0 at 0 (PyTorch's)."""
+        if self.dtype.is_bool or self.dtype.is_unsigned:
+            return self
+        return self * self.sign()
+
+    def square(self) -> Tensor:
+        return self * self
 
     def _float_unary(self, op: Ops) -> Tensor:
         return self.cast(least_upper_float(self.dtype))._apply(lambda u: u.alu(op))
@@ -136,27 +307,175 @@ class ElementwiseMixin:
     def sqrt(self) -> Tensor:
         return self._float_unary(Ops.SQRT)
 
+    def rsqrt(self) -> Tensor:
+        """1 / sqrt(self)."""
+        return self.sqrt().reciprocal()
+
     def sin(self) -> Tensor:
         return self._float_unary(Ops.SIN)
+
+    def cos(self) -> Tensor:
+        """cos(x) as sin(pi/2 - x)."""
+        return (math.pi / 2 - self.cast(least_upper_float(self.dtype))).sin()
+
+    def tan(self) -> Tensor:
+        return self.sin() / self.cos()
 
     def reciprocal(self) -> Tensor:
         return self._float_unary(Ops.RECIP)
 
+    def trunc(self) -> Tensor:
+        """Round toward zero. Integer tensors are returned as they are."""
+        return self._apply(lambda u: u.alu(Ops.TRUNC)) if self.dtype.is_float else self
+
+    def floor(self) -> Tensor:
+        """Round toward minus infinity."""
+        if not self.dtype.is_float:
+            return self
+        t = self.trunc()
+        return (t > self).where(t - 1, t)
+
+    def ceil(self) -> Tensor:
+        """Round toward plus infinity."""
+        if not self.dtype.is_float:
+            return self
+        t = self.trunc()
+        return (t < self).where(t + 1, t)
+
+    def round(self) -> Tensor:
+        """Round to the nearest whole number, halves to even (as PyTorch and numpy: 2.5 -> 2, 3.5 -> 4)."""
+        if not self.dtype.is_float:
+            return self
+        f = self.floor()
+        frac = self - f  # exact: both are floats of the same binade or f is 0
+        half = f * 0.5
+        f_is_even = half.trunc() == half
+        up = (frac > 0.5) | ((frac == 0.5) & f_is_even.logical_not())
+        return up.where(f + 1, f)
+
+    # ------------------------------------------------------------------ activations
+
     def relu(self) -> Tensor:
-        return (self > 0).where(self, 0)
+        """max(x, 0); NaN stays NaN, the gradient at 0 is 0 (as PyTorch)."""
+        if not self.dtype.is_float:
+            return (self > 0).where(self, 0)
+        return (self > 0).where(self, self.isnan().where(self, 0.0))
+
+    def relu6(self) -> Tensor:
+        """min(max(x, 0), 6)."""
+        return self.clip(0, 6)
+
+    def leaky_relu(self, neg_slope: float = 0.01) -> Tensor:
+        """x for x > 0, else neg_slope * x."""
+        return (self > 0).where(self, self * neg_slope)
+
+    def _neg_part(self) -> Tensor:
+        # x where x <= 0, else 0: the exp of it never overflows, so gradients of unused branches stay finite
+        return (self > 0).where(0.0, self)
+
+    def elu(self, alpha: float = 1.0) -> Tensor:
+        """x for x > 0, else alpha * (exp(x) - 1)."""
+        x = self.cast(least_upper_float(self.dtype))
+        return (x > 0).where(x, alpha * (x._neg_part().exp() - 1))
+
+    def celu(self, alpha: float = 1.0) -> Tensor:
+        """x for x > 0, else alpha * (exp(x / alpha) - 1)."""
+        x = self.cast(least_upper_float(self.dtype))
+        return (x > 0).where(x, alpha * ((x._neg_part() / alpha).exp() - 1))
+
+    def selu(self) -> Tensor:
+        """scale * elu(x, alpha) with the self-normalizing constants."""
+        return _SELU_SCALE * self.elu(_SELU_ALPHA)
 
     def sigmoid(self) -> Tensor:
-        return (1 + (-self).exp()).reciprocal()
+        """1 / (1 + exp(-x)), computed from exp(-|x|) so that nothing overflows (nor its gradient)."""
+        x = self.cast(least_upper_float(self.dtype))
+        neg = x < 0
+        e = neg.where(x, -x).exp()  # exp(-|x|); the where keeps the one-sided derivative right at 0
+        p = (1 + e).reciprocal()
+        return neg.where(e * p, p)
 
     def tanh(self) -> Tensor:
         return 2.0 * (2.0 * self).sigmoid() - 1.0
 
+    def hardsigmoid(self) -> Tensor:
+        """relu6(x + 3) / 6 (PyTorch's)."""
+        return (self / 6 + 0.5).clip(0, 1)
+
+    def hardswish(self) -> Tensor:
+        """x * hardsigmoid(x)."""
+        return self * self.hardsigmoid()
+
+    def hardtanh(self, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+        """clip(x, min_val, max_val)."""
+        return self.clip(min_val, max_val)
+
+    def gelu(self) -> Tensor:
+        """GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (PyTorch's approximate='tanh')."""
+        x = self.cast(least_upper_float(self.dtype))
+        return 0.5 * x * (1 + (math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)).tanh())
+
+    def quick_gelu(self) -> Tensor:
+        """x * sigmoid(1.702 x)."""
+        return self * (self * 1.702).sigmoid()
+
+    def silu(self) -> Tensor:
+        """x * sigmoid(x)."""
+        return self * self.sigmoid()
+
+    def swish(self) -> Tensor:
+        """The same as `silu`."""
+        return self.silu()
+
+    def softplus(self, beta: float = 1.0) -> Tensor:
+        """log(1 + exp(beta x)) / beta, as max(bx, 0) + log(1 + exp(-|bx|)) so that nothing overflows."""
+        bx = self.cast(least_upper_float(self.dtype)) * beta
+        # maximum and minimum share the gradient at their tie, which makes the derivative at 0 exactly 1/2
+        return (bx.maximum(0) + (1 + bx.minimum(-bx).exp()).log()) * (1 / beta)
+
+    def mish(self) -> Tensor:
+        """x * tanh(softplus(x))."""
+        return self * self.softplus().tanh()
+
+    def softsign(self) -> Tensor:
+        """x / (1 + |x|)."""
+        return self / (1 + self.abs())
+
+    # ------------------------------------------------------------------ min, max, clip, where
+
     def maximum(self, y: Tensor | Scalar) -> Tensor:
+        """Elementwise max (ties share the gradient). With a NaN, the C backends return the other operand."""
         return self._binary(Ops.MAX, y, name="maximum")
 
     def minimum(self, y: Tensor | Scalar) -> Tensor:
+        """Elementwise min (ties share the gradient)."""
         a, b = self._broadcasted(y, op="minimum")
-        return -((-a).maximum(-b))
+        if a.dtype.is_float:
+            return -((-a).maximum(-b))
+        return (a < b).where(a, b)  # negation would wrap around for unsigned integers
+
+    def clip(self, min: Tensor | Scalar | None = None, max: Tensor | Scalar | None = None) -> Tensor:
+        """Limit to [min, max] (either may be None; where min > max everything becomes max, as PyTorch).
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([-2.0, 0.5, 3.0]).clip(0, 1).tolist()
+        [0.0, 0.5, 1.0]
+        """
+        if min is None and max is None:
+            raise ValueError("clip: at least one of min and max must be given")
+        for bound in (min, max):
+            if isinstance(bound, type(self)):
+                _broadcast_shape(self.shape, bound.shape, "clip")
+        x = self
+        if min is not None:
+            x = (x < min).where(min, x)
+        if max is not None:
+            x = (x > max).where(max, x)
+        return x
+
+    def clamp(self, min: Tensor | Scalar | None = None, max: Tensor | Scalar | None = None) -> Tensor:
+        """PyTorch's name for `clip`."""
+        return self.clip(min, max)
 
     def where(self, x: Tensor | Scalar, y: Tensor | Scalar) -> Tensor:
         """Elementwise `x if self else y` (self is the condition, as in tinygrad)."""
@@ -172,3 +491,257 @@ class ElementwiseMixin:
         shape = _broadcast_shape(self.shape, x.shape, "where")
         cond = self.cast(dtypes.bool)._broadcast_to(shape)
         return cond._apply(lambda c, a, b: c.alu(Ops.WHERE, a, b), x._broadcast_to(shape), y._broadcast_to(shape))
+
+    # ------------------------------------------------------------------ comparisons
+
+    def __lt__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
+        return self._binary(Ops.CMPLT, y, name="lt")
+
+    def __gt__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
+        return self._binary(Ops.CMPLT, y, name="gt", swap=True)
+
+    def __le__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
+        a, b = self._broadcasted(y, op="le")
+        return _less_or_equal(a, b)
+
+    def __ge__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
+        a, b = self._broadcasted(y, op="ge")
+        return _less_or_equal(b, a)
+
+    def __eq__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
+        return self._binary(Ops.CMPEQ, y, name="eq")
+
+    def __ne__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
+        return self._binary(Ops.CMPNE, y, name="ne")
+
+    def isnan(self) -> Tensor:
+        """True where the value is NaN (never for integers)."""
+        return self != self
+
+    def isinf(self) -> Tensor:
+        """True where the value is +inf or -inf."""
+        if not self.dtype.is_float:
+            return self != self
+        return (self == math.inf) | (self == -math.inf)
+
+    def isfinite(self) -> Tensor:
+        """True where the value is neither NaN nor infinite."""
+        return (self.isnan() | self.isinf()).logical_not()
+
+    # ------------------------------------------------------------------ logical and bitwise
+
+    def logical_not(self) -> Tensor:
+        """True where the value is 0 (False)."""
+        return self.cast(dtypes.bool)._apply(lambda u: u.alu(Ops.CMPNE, full_like(u, True)))
+
+    def _logical(self, op: Ops, y: Tensor | Scalar, name: str) -> Tensor:
+        a, b = self._broadcasted(y, op=name)
+        return a.cast(dtypes.bool)._alu(op, b.cast(dtypes.bool))
+
+    def logical_and(self, y: Tensor | Scalar) -> Tensor:
+        """True where both are nonzero."""
+        return self._logical(Ops.AND, y, "logical_and")
+
+    def logical_or(self, y: Tensor | Scalar) -> Tensor:
+        """True where either is nonzero."""
+        return self._logical(Ops.OR, y, "logical_or")
+
+    def logical_xor(self, y: Tensor | Scalar) -> Tensor:
+        """True where exactly one is nonzero."""
+        return self._logical(Ops.CMPNE, y, "logical_xor")
+
+    def _bitwise(self, op: Ops, y: Tensor | Scalar, name: str, reverse: bool = False) -> Tensor:
+        a, b = self._broadcasted(y, reverse, name)
+        if a.dtype.is_float:
+            other = y.dtype if isinstance(y, type(self)) else type(y).__name__
+            raise TypeError(f"{name}: needs integer or bool operands, got {self.dtype!r} and {other}")
+        return a._alu(op, b)
+
+    def bitwise_and(self, y: Tensor | Scalar) -> Tensor:
+        """`self & y` on integer or bool tensors."""
+        return self._bitwise(Ops.AND, y, "bitwise_and")
+
+    def bitwise_or(self, y: Tensor | Scalar) -> Tensor:
+        """`self | y` on integer or bool tensors."""
+        return self._bitwise(Ops.OR, y, "bitwise_or")
+
+    def bitwise_xor(self, y: Tensor | Scalar) -> Tensor:
+        """`self ^ y` on integer or bool tensors."""
+        return self._bitwise(Ops.XOR, y, "bitwise_xor")
+
+    def bitwise_not(self) -> Tensor:
+        """`~self`: every bit flipped for integers, logical not for bools."""
+        if self.dtype.is_bool:
+            return self.logical_not()
+        if not self.dtype.is_int:
+            raise TypeError(f"bitwise_not: needs an integer or bool tensor, got {self.dtype!r}")
+        return self._alu(Ops.XOR, self._full_like(self.dtype.max if self.dtype.is_unsigned else -1))
+
+    def _shift(self, left: bool, y: Tensor | Scalar, reverse: bool = False) -> Tensor:
+        name = "lshift" if left else "rshift"
+        a, b = self._broadcasted(y, reverse, name)
+        if not a.dtype.is_int:
+            raise TypeError(f"{name}: needs integer operands (or a bool tensor with an integer), got {a.dtype!r}")
+        bits = 8 * a.dtype.itemsize
+        # shifting by a negative amount or by the width or more is undefined in C: PyTorch's results instead
+        ok = (b < bits) if a.dtype.is_unsigned else ((b < bits) & (b >= 0))
+        shifted = a._alu(Ops.SHL if left else Ops.SHR, ok.where(b, 0))
+        if left or a.dtype.is_unsigned:
+            return ok.where(shifted, 0)
+        return ok.where(shifted, (a < 0).where(a._full_like(-1), 0))
+
+    def lshift(self, y: Tensor | Scalar) -> Tensor:
+        """`self << y` on integer tensors."""
+        return self._shift(True, y)
+
+    def rshift(self, y: Tensor | Scalar) -> Tensor:
+        """`self >> y` on integer tensors (arithmetic: the sign is kept)."""
+        return self._shift(False, y)
+
+    def bitwise_left_shift(self, y: Tensor | Scalar) -> Tensor:
+        """PyTorch's name for `<<`."""
+        return self.lshift(y)
+
+    def bitwise_right_shift(self, y: Tensor | Scalar) -> Tensor:
+        """PyTorch's name for `>>`."""
+        return self.rshift(y)
+
+    def __and__(self, y: Tensor | Scalar) -> Tensor:
+        return self.bitwise_and(y)
+
+    def __rand__(self, y: Scalar) -> Tensor:
+        return self._bitwise(Ops.AND, y, "bitwise_and", reverse=True)
+
+    def __or__(self, y: Tensor | Scalar) -> Tensor:
+        return self.bitwise_or(y)
+
+    def __ror__(self, y: Scalar) -> Tensor:
+        return self._bitwise(Ops.OR, y, "bitwise_or", reverse=True)
+
+    def __xor__(self, y: Tensor | Scalar) -> Tensor:
+        return self.bitwise_xor(y)
+
+    def __rxor__(self, y: Scalar) -> Tensor:
+        return self._bitwise(Ops.XOR, y, "bitwise_xor", reverse=True)
+
+    def __invert__(self) -> Tensor:
+        return self.bitwise_not()
+
+    def __lshift__(self, y: Tensor | Scalar) -> Tensor:
+        return self.lshift(y)
+
+    def __rlshift__(self, y: Scalar) -> Tensor:
+        return self._shift(True, y, reverse=True)
+
+    def __rshift__(self, y: Tensor | Scalar) -> Tensor:
+        return self.rshift(y)
+
+    def __rrshift__(self, y: Scalar) -> Tensor:
+        return self._shift(False, y, reverse=True)
+
+    # ------------------------------------------------------------------ dtypes
+
+    def half(self) -> Tensor:
+        """Cast to float16."""
+        return self.cast(dtypes.float16)
+
+    def double(self) -> Tensor:
+        """Cast to float64."""
+        return self.cast(dtypes.float64)
+
+    def long(self) -> Tensor:
+        """Cast to int64."""
+        return self.cast(dtypes.int64)
+
+    def short(self) -> Tensor:
+        """Cast to int16."""
+        return self.cast(dtypes.int16)
+
+    def bitcast(self, dtype: DType) -> Tensor:
+        """The same bits read as another dtype of the same item size (PyTorch's `view(dtype)`).
+
+        >>> from tg_tensor import Tensor, dtypes
+        >>> Tensor([1.0]).bitcast(dtypes.int32).tolist()
+        [1065353216]
+        """
+        if not isinstance(dtype, DType) or dtype.count != 1 or dtype.itemsize == 0:
+            raise TypeError(f"bitcast: expected a scalar dtype, got {dtype!r}")
+        if dtype.itemsize != self.dtype.itemsize:
+            raise ValueError(
+                f"bitcast: {self.dtype!r} ({self.dtype.itemsize} bytes) and {dtype!r} ({dtype.itemsize} bytes)"
+                " differ in item size"
+            )
+        return self if dtype == self.dtype else self._apply(lambda u: u.bitcast(dtype))
+
+
+# ---------------------------------------------------------------------- helpers over already promoted operands
+
+
+def _refuse_bool(dt: DType, op: str) -> None:
+    if dt.is_bool:
+        raise TypeError(f"{op}: not supported for two bool operands (cast one to an integer first)")
+
+
+def _less_or_equal(a: Tensor, b: Tensor) -> Tensor:
+    if a.dtype.is_float:  # not (b < a) would be True for NaN
+        return a._alu(Ops.CMPLT, b) | a._alu(Ops.CMPEQ, b)
+    return b._alu(Ops.CMPLT, a).logical_not()
+
+
+def _int_divmod(a: Tensor, b: Tensor, floor: bool) -> tuple[Tensor, Tensor]:
+    """Quotient and remainder of integer tensors of one dtype, rounded toward minus infinity (`floor`) or zero.
+
+    C's division traps on x / 0 and on MIN / -1, so those divisors are replaced by 1 and fixed up after:
+    x / 0 gives 0 (remainder 0), x / -1 gives -x (wrapping for MIN, as PyTorch)."""
+    zero = b == 0
+    special = (zero | (b == -1)) if not a.dtype.is_unsigned else zero
+    d = special.where(1, b)
+    q, r = a._alu(Ops.IDIV, d), a._alu(Ops.MOD, d)
+    if floor and not a.dtype.is_unsigned:
+        # C truncates toward zero: a nonzero remainder whose sign differs from the divisor's is one step off
+        off = (r != 0) & ((r < 0) != (d < 0))
+        q, r = off.where(q - 1, q), off.where(r + d, r)
+    if not a.dtype.is_unsigned:
+        q = (b == -1).where(-a, q)
+    return zero.where(0, q), r
+
+
+def _pow_by_mul(x: Tensor, n: int) -> Tensor:
+    """x ** n for a whole n >= 0 by repeated squaring (exact for integers, wrapping like PyTorch)."""
+    result: Tensor | None = None
+    base = x
+    while n:
+        if n & 1:
+            result = base if result is None else result * base
+        n >>= 1
+        if n:
+            base = base * base
+    return result if result is not None else x._full_like(1)
+
+
+def _int_pow(a: Tensor, b: Tensor) -> Tensor:
+    """a ** b for integer tensors of one dtype: square-and-multiply over every bit of the exponent, so the
+    result wraps exactly as PyTorch's. Negative exponents give 0, except for bases 1 and -1 (as PyTorch)."""
+    signed = not a.dtype.is_unsigned
+    e = (b < 0).where(0, b) if signed else b
+    result, base = a._full_like(1), a
+    for bit in range(8 * a.dtype.itemsize - (1 if signed else 0)):
+        result = (e._alu(Ops.AND, e._full_like(1 << bit)) != 0).where(result * base, result)
+        base = base * base
+    if not signed:
+        return result
+    odd = b._alu(Ops.AND, b._full_like(1)) != 0
+    one = a._full_like(1)
+    negative_power = (a == 1).where(one, (a == -1).where(odd.where(a._full_like(-1), one), 0))
+    return (b < 0).where(negative_power, result)
+
+
+def _float_pow(a: Tensor, b: Tensor) -> Tensor:
+    """a ** b for float tensors of one dtype, from exp2(b * log2|a|) with the sign of a negative base."""
+    r = (b * a.abs().log2()).exp2()
+    whole = b.trunc() == b
+    half = b * 0.5
+    odd = whole & (half.trunc() != half)
+    signed = (a < 0).where(whole.where(odd.where(-r, r), math.nan), r)
+    # x ** 0 and 1 ** y are 1 even for NaN and inf (C's pow and PyTorch)
+    return ((b == 0) | (a == 1)).where(1.0, signed)

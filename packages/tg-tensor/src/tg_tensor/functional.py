@@ -1,4 +1,8 @@
-"""Linear algebra and neural-network functions: matmul, linear, losses.
+"""Linear algebra, convolution, pooling and resampling: matmul, linear, einsum, conv (1-3 d and N-d),
+conv_transpose, max/avg pooling, interpolate.
+
+Convolutions and pools share one idea: pad the input, then view it as sliding windows (..., *out, *kernel) with
+movement ops only (`_windows`), so a convolution is a broadcast multiply and one sum, a single kernel.
 
 >>> from tg_tensor import Tensor
 >>> (Tensor([[1.0, 2.0]]) @ Tensor([[3.0], [4.0]])).tolist()
@@ -7,10 +11,219 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tg_uop.dtype import least_upper_float
+from tg_uop.helpers import prod
 
 if TYPE_CHECKING:
     from tg_tensor.tensor import Tensor
+
+_Pairs = list[tuple[int, int]]
+
+
+def _per_dim(value: int | Sequence[int], nd: int, what: str, op: str, low: int = 1) -> tuple[int, ...]:
+    """An int (the same for every spatial dim) or one int per spatial dim, each at least `low`."""
+    vals = (value,) * nd if isinstance(value, int) else tuple(value)
+    if len(vals) != nd or any(not isinstance(v, int) or v < low for v in vals):
+        raise ValueError(f"{op}: {what} must be an int >= {low} or {nd} of them, got {value!r}")
+    return vals
+
+
+def _padding_pairs(padding: int | str | Sequence[int], nd: int, op: str) -> _Pairs:
+    """(before, after) per spatial dim from an int, one int per dim, or 2*nd ints ordered like torch's F.pad
+    (last dim first: left, right, top, bottom, ...), as tinygrad's conv2d takes them."""
+    if isinstance(padding, int):
+        padding = (padding,) * nd
+    vals = tuple(padding)
+    if any(not isinstance(v, int) or v < 0 for v in vals) or len(vals) not in (nd, 2 * nd):
+        raise ValueError(
+            f"{op}: padding must be an int >= 0, {nd} or {2 * nd} of them, 'same' or 'valid', got {padding!r}"
+        )
+    if len(vals) == nd:
+        return [(p, p) for p in vals]
+    return [(vals[2 * i], vals[2 * i + 1]) for i in reversed(range(nd))]
+
+
+def _pad_or_crop(x: Tensor, pairs: _Pairs, value: float = 0.0) -> Tensor:
+    """Pad the last len(pairs) dims by (before, after); a negative amount crops that many elements instead."""
+    lead = [(0, s) for s in x.shape[: x.ndim - len(pairs)]]
+    spatial = x.shape[x.ndim - len(pairs) :]
+    if any(b < 0 or a < 0 for b, a in pairs):
+        x = x.shrink(lead + [(max(-b, 0), s - max(-a, 0)) for (b, a), s in zip(pairs, spatial, strict=True)])
+    if any(b > 0 or a > 0 for b, a in pairs):
+        x = x.pad([(0, 0)] * len(lead) + [(max(b, 0), max(a, 0)) for b, a in pairs], value)
+    return x
+
+
+def _window_axis(x: Tensor, axis: int, k: int, s: int, d: int) -> Tensor:
+    """Replace `axis` (length n) by two axes (o, k) holding out[..., i, j, ...] = x[..., i*s + j*d, ...], where
+    o = (n - d*(k-1) - 1) // s + 1 windows fit. Movement only, so the result is a view: no copy, no gather."""
+    n = x.shape[axis]
+    o = (n - d * (k - 1) - 1) // s + 1
+    pre, post = x.shape[:axis], x.shape[axis + 1 :]
+
+    def keep(t: Tensor, ax: int, end: int) -> Tensor:  # elements [0, end) of one axis
+        return t.shrink([(0, e) if i != ax else (0, end) for i, e in enumerate(t.shape)])
+
+    def resize(t: Tensor, ax: int, size: int) -> Tensor:  # zero-pad or crop one axis at its end to `size`
+        have = t.shape[ax]
+        return keep(t, ax, size) if size <= have else t.pad([(0, size - have if i == ax else 0) for i in range(t.ndim)])
+
+    if k * d <= s:
+        # windows do not overlap: rows of s elements, then the first k*d of each row, every d-th of those
+        x = resize(x, axis, o * s).reshape(*pre, o, s, *post)
+        x = keep(x, axis + 1, k * d).reshape(*pre, o, k, d, *post)
+        return keep(x, axis + 2, 1).reshape(*pre, o, k, *post)
+    # overlapping windows: repeat the axis R times end to end and read it in rows one element longer than
+    # dilation d, so that row j starts j*d further into the data; window i then sits at column i*s of each row.
+    # m = max(n, o*s) makes the rows wide enough for every window start (elements past n are never read).
+    m = max(n, o * s)
+    x = resize(x, axis, m)
+    width = m + d
+    reps = -(-k * width // m)
+    x = x.reshape(*pre, 1, m, *post).expand(*pre, reps, m, *post).reshape(*pre, reps * m, *post)
+    x = keep(x, axis, k * width).reshape(*pre, k, width, *post)
+    x = keep(x, axis + 1, o * s).reshape(*pre, k, o, s, *post)
+    x = keep(x, axis + 2, 1).reshape(*pre, k, o, *post)
+    return x.transpose(axis, axis + 1)
+
+
+def _windows(x: Tensor, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int]) -> Tensor:
+    """The sliding windows of the last len(kernel) dims of x: (..., *spatial) -> (..., *out, *kernel)."""
+    nd = len(kernel)
+    lead = x.ndim - nd
+    for i in range(nd):
+        # each axis becomes (o, k), in place; the axes before it have doubled already
+        x = _window_axis(x, lead + 2 * i, kernel[i], stride[i], dilation[i])
+    order = [*range(lead), *(lead + 2 * i for i in range(nd)), *(lead + 2 * i + 1 for i in range(nd))]
+    return x.permute(order)
+
+
+def _check_fits(
+    op: str, shape: tuple[int, ...], padded: Sequence[int], kernel: Sequence[int], dilation: Sequence[int]
+) -> None:
+    eff = [d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)]
+    if any(e > p for e, p in zip(eff, padded, strict=True)):
+        raise ValueError(
+            f"{op}: kernel {tuple(eff)} (with dilation) is larger than the padded input {tuple(padded)} "
+            f"(input shape {shape})"
+        )
+
+
+def _einsum_diagonals(x: Tensor, labels: list[str], equation: str) -> tuple[Tensor, list[str]]:
+    """Take the diagonal for each letter an operand repeats ("ii" -> "i"), as a view."""
+    while len(set(labels)) != len(labels):
+        c = next(c for c in labels if labels.count(c) > 1)
+        a = labels.index(c)
+        b = labels.index(c, a + 1)
+        n = x.shape[a]
+        if x.shape[b] != n:
+            raise ValueError(f"einsum: '{c}' is repeated in {equation!r} over dims of sizes {n} and {x.shape[b]}")
+        rest = [i for i in range(x.ndim) if i not in (a, b)]
+        x = x.permute(*rest, a, b)
+        lead = x.shape[:-2]
+        # in the flattened (n, n) block the diagonal is every (n+1)-th element: rows of n+1, first column
+        x = x.reshape(*lead, n * n).pad([(0, 0)] * len(lead) + [(0, n)]).reshape(*lead, n, n + 1)
+        x = x.shrink([(0, s) for s in lead] + [(0, n), (0, 1)]).reshape(*lead, n)
+        labels = [labels[i] for i in rest] + [c]
+    return x, labels
+
+
+def _conv_nd(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    strides: Sequence[int],
+    pairs: _Pairs,
+    dilations: Sequence[int],
+    groups: int,
+    op: str,
+    user_shape: tuple[int, ...],
+) -> Tensor:
+    """x (N, Cin, *spatial) convolved with weight (Cout, Cin/groups, *kernel): (N, Cout, *out). Negative
+    padding crops (conv_transpose needs it)."""
+    nd = len(strides)
+    n, (cout, cin_g), kernel = x.shape[0], weight.shape[:2], weight.shape[2:]
+    if bias is not None and bias.shape != (cout,):
+        raise ValueError(
+            f"{op}: bias of shape {bias.shape} does not match the {cout} output channels of weight {weight.shape}"
+        )
+    padded = [s + b + a for s, (b, a) in zip(x.shape[2:], pairs, strict=True)]
+    _check_fits(op, user_shape, padded, kernel, dilations)
+    win = _windows(_pad_or_crop(x, pairs), kernel, strides, dilations)  # (N, Cin, *out, *kernel)
+    out_sp = win.shape[2 : 2 + nd]
+    cout_g = cout // groups
+    # the product is laid out (N, groups, Cout/groups, *out, Cin/groups, *kernel): one sum over the last 1+nd dims
+    win = win.reshape(n, groups, 1, cin_g, *out_sp, *kernel)
+    win = win.permute(0, 1, 2, *range(4, 4 + nd), 3, *range(4 + nd, 4 + 2 * nd))
+    w = weight.reshape(1, groups, cout_g, *(1,) * nd, cin_g, *kernel)
+    out = (win * w).sum(tuple(range(3 + nd, 4 + 2 * nd))).reshape(n, cout, *out_sp)
+    return out if bias is None else out + bias.reshape(1, cout, *(1,) * nd)
+
+
+def _resample_axis(x: Tensor, axis: int, n: int, o: int, scale: float | None, mode: str, align_corners: bool) -> Tensor:
+    """Resize one axis from n to o elements with PyTorch's source-index rules (computed in float32, as torch
+    does for float32 data). `scale` is the source step per output element when a scale_factor set it."""
+    if n == 0 or o == 0:
+        raise ValueError(f"interpolate: cannot resize a dim of size {n} to {o}")
+    f32 = np.float32
+    dst = np.arange(o, dtype=f32)
+    if align_corners:
+        step = f32(n - 1) / f32(o - 1) if o > 1 else f32(0)
+    else:
+        step = f32(scale) if scale is not None else f32(n) / f32(o)
+    pre, post = x.shape[:axis], x.shape[axis + 1 :]
+    if mode.startswith("nearest"):
+        if mode == "nearest-exact":
+            src = np.floor((np.arange(o) + 0.5) * np.float64(step)).astype(np.int64)
+        elif o in (n, 2 * n):  # PyTorch's shortcuts, whatever the scale_factor
+            src = np.arange(o) // (o // n)
+        else:
+            src = np.floor(dst * step).astype(np.int64)
+        src = np.minimum(src, n - 1)
+        if np.array_equal(src, np.arange(o)):
+            return x
+        if o % n == 0 and np.array_equal(src, np.arange(o) // (o // n)):  # a whole factor up: repeat each element
+            r = o // n
+            return x.reshape(*pre, n, 1, *post).expand(*pre, n, r, *post).reshape(*pre, o, *post)
+        if n % o == 0 and np.array_equal(src, np.arange(o) * (n // o)):  # a whole factor down: every r-th element
+            r = n // o
+            x = x.reshape(*pre, o, r, *post)
+            return x.shrink([(0, e) if i != axis + 1 else (0, 1) for i, e in enumerate(x.shape)]).reshape(
+                *pre, o, *post
+            )
+        weights = (src[:, None] == np.arange(n)[None, :]).astype(f32)
+    else:
+        if align_corners:
+            pos = dst * step
+        else:
+            pos = np.maximum(step * (dst + f32(0.5)) - f32(0.5), f32(0))
+        lo = np.minimum(np.floor(pos).astype(np.int64), n - 1)
+        hi = np.minimum(lo + 1, n - 1)
+        frac = np.clip(pos - lo.astype(f32), f32(0), f32(1)).astype(f32)
+        weights = np.zeros((o, n), dtype=f32)
+        np.add.at(weights, (np.arange(o), lo), f32(1) - frac)
+        np.add.at(weights, (np.arange(o), hi), frac)
+        if np.array_equal(weights, np.eye(n, dtype=f32)):
+            return x
+    # contract the axis with the (o, n) matrix: x moved to (..., 1, n) times (o, n), summed over n. Where the
+    # weight is 0 the product is skipped, so inf and nan elsewhere do not leak in (as with a gather)
+    moved = x.permute(*[i for i in range(x.ndim) if i != axis], axis)
+    xs = moved.reshape(*moved.shape[:-1], 1, n)
+    w = type(x)(weights, device=x.device)
+    used = w != 0
+    if mode.startswith("nearest"):
+        out = used.where(xs, 0).sum(-1).cast(x.dtype)
+    else:
+        out = used.where(xs * w.cast(least_upper_float(x.dtype)), 0.0).sum(-1)
+    # out is (..., o) with the resized axis last
+    last = out.ndim - 1
+    return out.permute(*range(axis), last, *range(axis, last))
 
 
 class FunctionalMixin:
@@ -30,6 +243,9 @@ class FunctionalMixin:
         k_x, k_w = x.shape[-1], w.shape[-2] if w.ndim > 1 else w.shape[0]
         if k_x != k_w:
             raise ValueError(f"matmul: shapes {x.shape} and {w.shape} do not match ({k_x} != {k_w})")
+        bx, bw = x.shape[:-2], w.shape[:-2]
+        if any(a != b and a != 1 and b != 1 for a, b in zip(bx[::-1], bw[::-1])):
+            raise ValueError(f"matmul: batch dims of shapes {x.shape} and {w.shape} cannot be broadcast together")
         x2 = x.reshape(1, k_x) if x.ndim == 1 else x
         w2 = w.reshape(k_w, 1) if w.ndim == 1 else w
         xr = x2.reshape(*x2.shape[:-1], 1, k_x)
@@ -50,12 +266,550 @@ class FunctionalMixin:
         out = self.matmul(weight.T)
         return out + bias if bias is not None else out
 
-    def sparse_categorical_crossentropy(self, labels: Tensor) -> Tensor:
-        """Mean cross-entropy of logits `self` (N, C) against integer class labels (N,)."""
-        if self.ndim != 2 or labels.shape != self.shape[:1]:
+    # ------------------------------------------------------------------ einsum
+
+    @staticmethod
+    def einsum(equation: str, *operands: Tensor | Sequence[Tensor]) -> Tensor:
+        """Einstein summation as in `torch.einsum`: `Tensor.einsum("ij,jk->ik", a, b)` (operands may also come as
+        one list). Supports an implicit output (letters used once, sorted), `...` for broadcast dims, size-1
+        broadcasting and repeated letters in one operand (a diagonal; "ii->" is the trace). One broadcast
+        product of all operands and one sum: a single kernel, but it is not split into pairwise contractions.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor.einsum("ij,j->i", Tensor([[1.0, 2.0], [3.0, 4.0]]), Tensor([1.0, 1.0])).tolist()
+        [3.0, 7.0]
+        """
+        ops = list(operands[0]) if len(operands) == 1 and isinstance(operands[0], (list, tuple)) else list(operands)
+        eq = equation.replace(" ", "")
+        lhs, arrow, rhs = eq.partition("->")
+        terms = lhs.split(",")
+        if len(terms) != len(ops):
+            raise ValueError(f"einsum: the equation {equation!r} has {len(terms)} operand(s) but {len(ops)} were given")
+        for t in [*terms, rhs]:
+            letters = t.replace("...", "", 1)
+            if not all(c.isascii() and c.isalpha() for c in letters):
+                raise ValueError(f"einsum: invalid subscripts {t!r} in {equation!r} (letters and one '...' only)")
+        # each operand's dims as labels: its letters, and "...0", "...1", ... for the broadcast dims, right-aligned
+        ell_nd = 0
+        for t, x in zip(terms, ops, strict=True):
+            n_letters = len(t.replace("...", ""))
+            if ("..." in t and x.ndim < n_letters) or ("..." not in t and x.ndim != n_letters):
+                raise ValueError(f"einsum: subscripts {t!r} do not fit operand of shape {x.shape} in {equation!r}")
+            ell_nd = max(ell_nd, x.ndim - n_letters)
+        ell = [f"...{i}" for i in range(ell_nd)]
+
+        def labels(t: str, nd: int) -> list[str]:
+            head, dots, tail = t.partition("...")
+            n_ell = nd - len(head) - len(tail) if dots else 0
+            return [*head, *ell[ell_nd - n_ell :], *tail]
+
+        counts: dict[str, int] = {}
+        for t in terms:
+            for c in t.replace("...", ""):
+                counts[c] = counts.get(c, 0) + 1
+        if arrow:
+            out_labels = labels(rhs, len(rhs.replace("...", "")) + ell_nd)
+            unknown = [c for c in rhs.replace("...", "") if c not in counts]
+            if unknown or len(set(out_labels)) != len(out_labels):
+                raise ValueError(f"einsum: output subscripts {rhs!r} repeat a letter or use one not in the inputs")
+        else:
+            out_labels = ell + sorted(c for c, n in counts.items() if n == 1)
+        sizes: dict[str, int] = {}
+        aligned: list[tuple[Tensor, list[str]]] = []
+        for t, x in zip(terms, ops, strict=True):
+            lab = labels(t, x.ndim)
+            x, lab = _einsum_diagonals(x, lab, equation)
+            for c, s in zip(lab, x.shape, strict=True):
+                if sizes.get(c, 1) != 1 and s != 1 and sizes[c] != s:
+                    raise ValueError(
+                        f"einsum: size {s} of '{c}' in operand of shape {x.shape} does not match {sizes[c]}"
+                    )
+                sizes[c] = s if sizes.get(c, 1) == 1 else sizes[c]
+            aligned.append((x, lab))
+        summed = [c for c in sizes if c not in out_labels]
+        order = out_labels + summed
+        prod_t: Tensor | None = None
+        for x, lab in aligned:
+            # this operand's dims in the global order, with size-1 dims for the labels it lacks
+            have = dict(zip(lab, x.shape, strict=True))
+            x = x.permute(sorted(range(len(lab)), key=lambda i: order.index(lab[i])))
+            x = x.reshape([have.get(c, 1) for c in order])
+            prod_t = x if prod_t is None else prod_t * x
+        assert prod_t is not None
+        if prod_t.shape != tuple(sizes[c] for c in order):
+            prod_t = prod_t.expand([sizes[c] for c in order])
+        return prod_t.sum(tuple(range(len(out_labels), len(order)))) if summed else prod_t
+
+    # ------------------------------------------------------------------ convolution
+
+    def conv(
+        self,
+        weight: Tensor,
+        bias: Tensor | None = None,
+        stride: int | Sequence[int] = 1,
+        padding: int | str | Sequence[int] = 0,
+        dilation: int | Sequence[int] = 1,
+        groups: int = 1,
+    ) -> Tensor:
+        """N-d convolution (cross-correlation, as in PyTorch) of `self` (N, Cin, *spatial) or (Cin, *spatial) with
+        `weight` (Cout, Cin/groups, *kernel); the number of spatial dims comes from the weight. `padding` is an
+        int, one int per dim, 2*nd ints in torch's F.pad order (last dim first), 'valid' or 'same' (stride 1).
+
+        Built from movement ops (pad, then a window view made with reshape/expand/shrink/permute), one broadcast
+        multiply and one sum: a single kernel for the forward pass.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([[[1.0, 2.0, 3.0, 4.0]]]).conv(Tensor([[[1.0, -1.0]]])).tolist()
+        [[[-1.0, -1.0, -1.0]]]
+        """
+        nd = weight.ndim - 2
+        if nd < 1:
+            raise ValueError(f"conv: weight must be (Cout, Cin/groups, *kernel), got shape {weight.shape}")
+        return self._conv(weight, bias, stride, padding, dilation, groups, nd, "conv")
+
+    def conv1d(
+        self,
+        weight: Tensor,
+        bias: Tensor | None = None,
+        stride: int | Sequence[int] = 1,
+        padding: int | str | Sequence[int] = 0,
+        dilation: int | Sequence[int] = 1,
+        groups: int = 1,
+    ) -> Tensor:
+        """1-d convolution like `torch.nn.functional.conv1d`: input (N, Cin, L), weight (Cout, Cin/groups, K)."""
+        return self._conv(weight, bias, stride, padding, dilation, groups, 1, "conv1d")
+
+    def conv2d(
+        self,
+        weight: Tensor,
+        bias: Tensor | None = None,
+        stride: int | Sequence[int] = 1,
+        padding: int | str | Sequence[int] = 0,
+        dilation: int | Sequence[int] = 1,
+        groups: int = 1,
+    ) -> Tensor:
+        """2-d convolution like `torch.nn.functional.conv2d`: input (N, Cin, H, W), weight (Cout, Cin/groups, KH,
+        KW), bias (Cout,). Arguments are in torch's order; see `conv` for padding forms.
+
+        >>> from tg_tensor import Tensor
+        >>> x = Tensor.ones(1, 1, 3, 3)
+        >>> x.conv2d(Tensor.ones(1, 1, 2, 2), padding=1).tolist()[0][0]
+        [[1.0, 2.0, 2.0, 1.0], [2.0, 4.0, 4.0, 2.0], [2.0, 4.0, 4.0, 2.0], [1.0, 2.0, 2.0, 1.0]]
+        """
+        return self._conv(weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+
+    def conv3d(
+        self,
+        weight: Tensor,
+        bias: Tensor | None = None,
+        stride: int | Sequence[int] = 1,
+        padding: int | str | Sequence[int] = 0,
+        dilation: int | Sequence[int] = 1,
+        groups: int = 1,
+    ) -> Tensor:
+        """3-d convolution like `torch.nn.functional.conv3d`: input (N, Cin, D, H, W)."""
+        return self._conv(weight, bias, stride, padding, dilation, groups, 3, "conv3d")
+
+    def _conv_checks(self, weight: Tensor, bias: Tensor | None, nd: int, groups: int, op: str) -> tuple[Tensor, bool]:
+        """Validate ranks, devices and groups; returns the input with a batch dim and whether one was added."""
+        if weight.ndim != nd + 2:
+            raise ValueError(f"{op}: weight must have {nd + 2} dims (out, in, *kernel), got shape {weight.shape}")
+        if self.ndim not in (nd + 1, nd + 2):
             raise ValueError(
-                f"sparse_categorical_crossentropy: logits {self.shape} and labels {labels.shape} do not match"
+                f"{op}: input must have {nd + 2} dims (N, C, *spatial) or {nd + 1} (C, *spatial), "
+                f"got shape {self.shape}"
             )
-        classes = self.arange(self.shape[1], device=self.device).reshape(1, self.shape[1])
-        one_hot = (labels.reshape(self.shape[0], 1) == classes).float()
-        return -(self.log_softmax(-1) * one_hot).sum(-1).mean()
+        if not isinstance(groups, int) or groups < 1:
+            raise ValueError(f"{op}: groups must be an int >= 1, got {groups!r}")
+        for t in (weight, bias):
+            if t is not None and t.device != self.device:
+                raise ValueError(f"{op}: input on {self.device} but weight or bias on {t.device}")
+        if bias is not None and bias.ndim != 1:
+            raise ValueError(f"{op}: bias must be 1-d, got shape {bias.shape}")
+        unbatched = self.ndim == nd + 1
+        return (self.unsqueeze(0) if unbatched else self), unbatched
+
+    def _conv(
+        self,
+        weight: Tensor,
+        bias: Tensor | None,
+        stride: int | Sequence[int],
+        padding: int | str | Sequence[int],
+        dilation: int | Sequence[int],
+        groups: int,
+        nd: int,
+        op: str,
+    ) -> Tensor:
+        x, unbatched = self._conv_checks(weight, bias, nd, groups, op)
+        cout, cin_g = weight.shape[:2]
+        if cin_g * groups != x.shape[1]:
+            raise ValueError(
+                f"{op}: input of shape {self.shape} has {x.shape[1]} channels but weight of shape {weight.shape} "
+                f"with groups={groups} expects {cin_g * groups}"
+            )
+        if cout % groups:
+            raise ValueError(
+                f"{op}: weight of shape {weight.shape}: {cout} output channels not divisible by groups={groups}"
+            )
+        strides, dils = _per_dim(stride, nd, "stride", op), _per_dim(dilation, nd, "dilation", op)
+        if padding == "valid":
+            pairs = [(0, 0)] * nd
+        elif padding == "same":
+            if any(s != 1 for s in strides):
+                raise ValueError(f"{op}: padding='same' needs stride 1, got stride {stride!r}")
+            total = [d * (k - 1) for k, d in zip(weight.shape[2:], dils, strict=True)]
+            pairs = [(t // 2, t - t // 2) for t in total]  # the odd element goes after, as in PyTorch
+        elif isinstance(padding, str):
+            raise ValueError(f"{op}: padding must be an int, ints, 'same' or 'valid', got {padding!r}")
+        else:
+            pairs = _padding_pairs(padding, nd, op)
+        out = _conv_nd(x, weight, bias, strides, pairs, dils, groups, op, self.shape)
+        return out.reshape(out.shape[1:]) if unbatched else out
+
+    def conv_transpose(
+        self,
+        weight: Tensor,
+        bias: Tensor | None = None,
+        stride: int | Sequence[int] = 1,
+        padding: int | Sequence[int] = 0,
+        output_padding: int | Sequence[int] = 0,
+        groups: int = 1,
+        dilation: int | Sequence[int] = 1,
+    ) -> Tensor:
+        """N-d transposed convolution (the gradient of `conv` with respect to its input), as in PyTorch:
+        input (N, Cin, *spatial), weight (Cin, Cout/groups, *kernel); each spatial dim of the output is
+        (in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1.
+
+        Made by spreading the input `stride` apart with zeros (reshape and pad), then a stride-1 `conv` with
+        the flipped kernel.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([[[1.0, 2.0]]]).conv_transpose(Tensor([[[1.0, 1.0, 1.0]]]), stride=2).tolist()
+        [[[1.0, 1.0, 3.0, 2.0, 2.0]]]
+        """
+        nd = weight.ndim - 2
+        if nd < 1:
+            raise ValueError(f"conv_transpose: weight must be (Cin, Cout/groups, *kernel), got shape {weight.shape}")
+        return self._conv_transpose(
+            weight, bias, stride, padding, output_padding, groups, dilation, nd, "conv_transpose"
+        )
+
+    def conv_transpose1d(
+        self,
+        weight: Tensor,
+        bias: Tensor | None = None,
+        stride: int | Sequence[int] = 1,
+        padding: int | Sequence[int] = 0,
+        output_padding: int | Sequence[int] = 0,
+        groups: int = 1,
+        dilation: int | Sequence[int] = 1,
+    ) -> Tensor:
+        """Like `torch.nn.functional.conv_transpose1d`; see `conv_transpose`."""
+        return self._conv_transpose(
+            weight, bias, stride, padding, output_padding, groups, dilation, 1, "conv_transpose1d"
+        )
+
+    def conv_transpose2d(
+        self,
+        weight: Tensor,
+        bias: Tensor | None = None,
+        stride: int | Sequence[int] = 1,
+        padding: int | Sequence[int] = 0,
+        output_padding: int | Sequence[int] = 0,
+        groups: int = 1,
+        dilation: int | Sequence[int] = 1,
+    ) -> Tensor:
+        """Like `torch.nn.functional.conv_transpose2d`: input (N, Cin, H, W), weight (Cin, Cout/groups, KH, KW);
+        see `conv_transpose`."""
+        return self._conv_transpose(
+            weight, bias, stride, padding, output_padding, groups, dilation, 2, "conv_transpose2d"
+        )
+
+    def conv_transpose3d(
+        self,
+        weight: Tensor,
+        bias: Tensor | None = None,
+        stride: int | Sequence[int] = 1,
+        padding: int | Sequence[int] = 0,
+        output_padding: int | Sequence[int] = 0,
+        groups: int = 1,
+        dilation: int | Sequence[int] = 1,
+    ) -> Tensor:
+        """Like `torch.nn.functional.conv_transpose3d`; see `conv_transpose`."""
+        return self._conv_transpose(
+            weight, bias, stride, padding, output_padding, groups, dilation, 3, "conv_transpose3d"
+        )
+
+    def _conv_transpose(
+        self,
+        weight: Tensor,
+        bias: Tensor | None,
+        stride: int | Sequence[int],
+        padding: int | Sequence[int],
+        output_padding: int | Sequence[int],
+        groups: int,
+        dilation: int | Sequence[int],
+        nd: int,
+        op: str,
+    ) -> Tensor:
+        x, unbatched = self._conv_checks(weight, bias, nd, groups, op)
+        cin, cout_g, *kernel = weight.shape
+        if x.shape[1] != cin:
+            raise ValueError(
+                f"{op}: input of shape {self.shape} has {x.shape[1]} channels but weight of shape {weight.shape} "
+                f"expects {cin}"
+            )
+        if cin % groups:
+            raise ValueError(
+                f"{op}: weight of shape {weight.shape}: {cin} input channels not divisible by groups={groups}"
+            )
+        strides, dils = _per_dim(stride, nd, "stride", op), _per_dim(dilation, nd, "dilation", op)
+        pads = _per_dim(padding, nd, "padding", op, low=0)
+        out_pads = _per_dim(output_padding, nd, "output_padding", op, low=0)
+        if any(p >= max(s, d) for p, s, d in zip(out_pads, strides, dils, strict=True)):
+            raise ValueError(f"{op}: output_padding {output_padding!r} must be smaller than stride or dilation")
+        if any(s == 0 for s in x.shape[2:]):
+            raise ValueError(f"{op}: input of shape {self.shape} has an empty spatial dim")
+        # spread the input: s-1 zeros between neighbours (each element padded to s, the tail cut off)
+        for i, s in enumerate(strides):
+            if s == 1:
+                continue
+            ax = 2 + i
+            n = x.shape[ax]
+            pre, post = x.shape[:ax], x.shape[ax + 1 :]
+            x = x.reshape(*pre, n, 1, *post).pad([(0, s - 1 if j == ax + 1 else 0) for j in range(x.ndim + 1)])
+            x = x.reshape(*pre, n * s, *post).shrink(
+                [(0, (n - 1) * s + 1 if j == ax else e) for j, e in enumerate(pre + (n * s,) + post)]
+            )
+        pairs = [
+            (d * (k - 1) - p, d * (k - 1) - p + q) for k, d, p, q in zip(kernel, dils, pads, out_pads, strict=True)
+        ]
+        # the weight of the equivalent conv: (groups * Cout/groups, Cin/groups, *kernel), kernel flipped
+        cin_g = cin // groups
+        w = weight.reshape(groups, cin_g, cout_g, *kernel).transpose(1, 2)
+        w = w._apply(lambda u: u.flip((False, False, False) + (True,) * nd))
+        w = w.reshape(groups * cout_g, cin_g, *kernel)
+        out = _conv_nd(x, w, bias, (1,) * nd, pairs, dils, groups, op, self.shape)
+        return out.reshape(out.shape[1:]) if unbatched else out
+
+    # ------------------------------------------------------------------ pooling
+
+    def _pool(
+        self,
+        nd: int,
+        op: str,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] | None,
+        padding: int | Sequence[int],
+        dilation: int | Sequence[int],
+        ceil_mode: bool,
+        pad_value: float,
+    ) -> tuple[Tensor, list[tuple[int, int]], list[tuple[int, int]]]:
+        """The windows (..., *out, *kernel) of the input padded with `pad_value`, the explicit padding and the
+        (before, after) padding actually applied (ceil_mode adds some after; unused padding is cut)."""
+        if self.ndim not in (nd + 1, nd + 2):
+            raise ValueError(
+                f"{op}: input must have {nd + 1} or {nd + 2} dims (N, C, *spatial), got shape {self.shape}"
+            )
+        kernel = _per_dim(kernel_size, nd, "kernel_size", op)
+        strides = kernel if stride is None else _per_dim(stride, nd, "stride", op)
+        dils = _per_dim(dilation, nd, "dilation", op)
+        pads = _per_dim(padding, nd, "padding", op, low=0)
+        if any(p > k // 2 for p, k in zip(pads, kernel, strict=True)):
+            raise ValueError(f"{op}: padding {padding!r} must be at most half of kernel_size {kernel_size!r}")
+        spatial = self.shape[-nd:]
+        _check_fits(op, self.shape, [s + 2 * p for s, p in zip(spatial, pads, strict=True)], kernel, dils)
+        applied = []
+        for n, k, s, d, p in zip(spatial, kernel, strides, dils, pads, strict=True):
+            span = n + 2 * p - d * (k - 1) - 1
+            o = (span + (s - 1 if ceil_mode else 0)) // s + 1
+            if ceil_mode and (o - 1) * s >= n + p:
+                o -= 1  # as PyTorch: the last window must start inside the input or the left padding
+            applied.append((p, (o - 1) * s + d * (k - 1) + 1 - n - p))
+        x = _pad_or_crop(self, applied, pad_value)
+        return _windows(x, kernel, strides, dils), [(p, p) for p in pads], applied
+
+    def _max_pool(
+        self, nd: int, op: str, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool
+    ) -> Tensor:
+        low = -math.inf if self.dtype.is_float else self.dtype.min
+        win, _, _ = self._pool(nd, op, kernel_size, stride, padding, dilation, ceil_mode, low)
+        return win.max(tuple(range(-nd, 0)))
+
+    def _avg_pool(
+        self,
+        nd: int,
+        op: str,
+        kernel_size: Any,
+        stride: Any,
+        padding: Any,
+        ceil_mode: bool,
+        count_include_pad: bool,
+        divisor_override: int | None,
+        dilation: Any,
+    ) -> Tensor:
+        win, explicit, applied = self._pool(nd, op, kernel_size, stride, padding, dilation, ceil_mode, 0.0)
+        total = win.sum(tuple(range(-nd, 0)))
+        if divisor_override is not None:
+            if not isinstance(divisor_override, int) or divisor_override == 0:
+                raise ValueError(f"{op}: divisor_override must be a nonzero int, got {divisor_override!r}")
+            return total / divisor_override
+        # the divisor counts the window's elements inside the input (and inside the explicit padding with
+        # count_include_pad): a product of one count per axis, known from the shapes alone
+        kernel, out_sp = win.shape[-nd:], win.shape[-2 * nd : -nd]
+        strides = kernel if stride is None else _per_dim(stride, nd, "stride", op)
+        dils = _per_dim(dilation, nd, "dilation", op)
+        counts = np.ones((), dtype=np.float64)
+        for n, k, o, s, d, (p, _), (q, _) in zip(
+            self.shape[-nd:], kernel, out_sp, strides, dils, explicit, applied, strict=True
+        ):
+            lo, hi = (-p, n + p) if count_include_pad else (0, n)
+            pos = np.arange(o)[:, None] * s - q + np.arange(k)[None, :] * d
+            counts = np.multiply.outer(counts, ((pos >= lo) & (pos < hi)).sum(1))
+        if np.all(counts == prod(kernel)):
+            return total / prod(kernel)
+        divisor = type(self)(counts.astype(np.float32), device=self.device).cast(total.dtype)
+        return total / divisor
+
+    def max_pool1d(
+        self,
+        kernel_size: int | Sequence[int] = 2,
+        stride: int | Sequence[int] | None = None,
+        padding: int | Sequence[int] = 0,
+        dilation: int | Sequence[int] = 1,
+        ceil_mode: bool = False,
+    ) -> Tensor:
+        """Like `torch.nn.functional.max_pool1d` on (N, C, L) or (C, L); see `max_pool2d`."""
+        return self._max_pool(1, "max_pool1d", kernel_size, stride, padding, dilation, ceil_mode)
+
+    def max_pool2d(
+        self,
+        kernel_size: int | Sequence[int] = 2,
+        stride: int | Sequence[int] | None = None,
+        padding: int | Sequence[int] = 0,
+        dilation: int | Sequence[int] = 1,
+        ceil_mode: bool = False,
+    ) -> Tensor:
+        """The maximum of each window of the last two dims, like `torch.nn.functional.max_pool2d` (stride defaults
+        to the kernel size; padding reads as -inf). A window view and one max reduction; ties share the gradient.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([[[[1.0, 2.0], [3.0, 4.0]]]]).max_pool2d(2).tolist()
+        [[[[4.0]]]]
+        """
+        return self._max_pool(2, "max_pool2d", kernel_size, stride, padding, dilation, ceil_mode)
+
+    def max_pool3d(
+        self,
+        kernel_size: int | Sequence[int] = 2,
+        stride: int | Sequence[int] | None = None,
+        padding: int | Sequence[int] = 0,
+        dilation: int | Sequence[int] = 1,
+        ceil_mode: bool = False,
+    ) -> Tensor:
+        """Like `torch.nn.functional.max_pool3d` on (N, C, D, H, W) or (C, D, H, W); see `max_pool2d`."""
+        return self._max_pool(3, "max_pool3d", kernel_size, stride, padding, dilation, ceil_mode)
+
+    def avg_pool1d(
+        self,
+        kernel_size: int | Sequence[int] = 2,
+        stride: int | Sequence[int] | None = None,
+        padding: int | Sequence[int] = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+    ) -> Tensor:
+        """Like `torch.nn.functional.avg_pool1d`; see `avg_pool2d`."""
+        return self._avg_pool(1, "avg_pool1d", kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1)
+
+    def avg_pool2d(
+        self,
+        kernel_size: int | Sequence[int] = 2,
+        stride: int | Sequence[int] | None = None,
+        padding: int | Sequence[int] = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+        dilation: int | Sequence[int] = 1,
+    ) -> Tensor:
+        """The mean of each window of the last two dims, like `torch.nn.functional.avg_pool2d`: the zero padding
+        counts in the mean unless count_include_pad=False; windows that ceil_mode adds past the padding count only
+        their elements inside it. `dilation` (keyword only in practice) is tinygrad's extra.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([[[[1.0, 2.0], [3.0, 4.0]]]]).avg_pool2d(2).tolist()
+        [[[[2.5]]]]
+        """
+        return self._avg_pool(
+            2, "avg_pool2d", kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, dilation
+        )
+
+    def avg_pool3d(
+        self,
+        kernel_size: int | Sequence[int] = 2,
+        stride: int | Sequence[int] | None = None,
+        padding: int | Sequence[int] = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ) -> Tensor:
+        """Like `torch.nn.functional.avg_pool3d`; see `avg_pool2d`."""
+        return self._avg_pool(
+            3, "avg_pool3d", kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 1
+        )
+
+    # ------------------------------------------------------------------ resampling
+
+    def interpolate(
+        self,
+        size: int | Sequence[int] | None = None,
+        scale_factor: float | Sequence[float] | None = None,
+        mode: str = "nearest",
+        align_corners: bool | None = None,
+        recompute_scale_factor: bool | None = None,
+    ) -> Tensor:
+        """Resize the spatial dims of (N, C, *spatial) like `torch.nn.functional.interpolate`: give `size` or
+        `scale_factor`; mode 'nearest' (source index floor(out_index * scale)), 'nearest-exact', or 'linear' /
+        'bilinear' / 'trilinear' (linear along every spatial dim; 'linear' takes any number of them, as in
+        tinygrad). With a scale_factor the source coordinates use it (as PyTorch does), unless
+        recompute_scale_factor=True.
+
+        Each resized dim is a contraction with a small (out, in) weight matrix computed on the host (one-hot for
+        nearest); nearest resizing by a whole factor up or down is a view instead.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([[[1.0, 2.0]]]).interpolate(scale_factor=2).tolist()
+        [[[1.0, 1.0, 2.0, 2.0]]]
+        >>> Tensor([[[1.0, 2.0]]]).interpolate(size=3, mode="linear", align_corners=True).tolist()
+        [[[1.0, 1.5, 2.0]]]
+        """
+        op = "interpolate"
+        if self.ndim < 3:
+            raise ValueError(
+                f"interpolate: input must be (N, C, *spatial) with at least 3 dims, got shape {self.shape}"
+            )
+        nd = self.ndim - 2
+        linear_ranks = {"linear": None, "bilinear": 2, "trilinear": 3}
+        if mode not in ("nearest", "nearest-exact", *linear_ranks):
+            raise ValueError(f"interpolate: mode {mode!r} is not supported (nearest, nearest-exact, (bi/tri)linear)")
+        if linear_ranks.get(mode) not in (None, nd):
+            raise ValueError(
+                f"interpolate: mode {mode!r} needs {linear_ranks[mode]} spatial dims, input has shape {self.shape}"
+            )
+        if mode.startswith("nearest") and align_corners is not None:
+            raise ValueError(f"interpolate: align_corners only applies to the linear modes, not {mode!r}")
+        if (size is None) == (scale_factor is None):
+            raise ValueError("interpolate: give exactly one of size and scale_factor")
+        spatial = self.shape[2:]
+        if size is not None:
+            out_sp = _per_dim(size, nd, "size", op, low=0)
+            scales: list[float | None] = [None] * nd
+        else:
+            sf = (scale_factor,) * nd if isinstance(scale_factor, (int, float)) else tuple(scale_factor)  # type: ignore[arg-type]
+            if len(sf) != nd or any(not isinstance(f, (int, float)) or f <= 0 for f in sf):
+                raise ValueError(f"interpolate: scale_factor must be > 0, one or {nd} of them, got {scale_factor!r}")
+            out_sp = tuple(int(math.floor(n * f)) for n, f in zip(spatial, sf, strict=True))
+            scales = [None if recompute_scale_factor else 1.0 / f for f in sf]
+        x = self
+        for i, (n, o, sc) in enumerate(zip(spatial, out_sp, scales, strict=True)):
+            x = _resample_axis(x, 2 + i, n, o, sc, mode, bool(align_corners))
+        return x

@@ -46,7 +46,8 @@ def _const(dtype: DType, value: Scalar, device: str) -> UOp:
 def _from_numpy(arr: np.ndarray, device: str, dtype: DType) -> UOp:
     data = np.ascontiguousarray(arr.astype(_to_np_dtype(dtype), copy=False))
     buf = Buffer(_HOST, int(data.size), dtype).copyin(memoryview(data.tobytes()))
-    u = UOp(Ops.BUFFER, dtype, (), buf).reshape(tuple(int(s) for s in data.shape))
+    # arr's shape, not data's: ascontiguousarray makes a 0-d array 1-d
+    u = UOp(Ops.BUFFER, dtype, (), buf).reshape(tuple(int(s) for s in arr.shape))
     return u if device == _HOST else UOp(Ops.COPY, dtype, (u,), device)
 
 

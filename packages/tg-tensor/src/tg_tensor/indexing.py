@@ -1,19 +1,486 @@
-"""Indexing: `t[...]` and `t[...] = v`, gather.
+"""Indexing: `t[...]`, `t[...] = v` and `gather`, with PyTorch's semantics.
+
+Basic indexing (ints, slices with any step, `None`, `...`) is a view: it is made of movement ops only
+(flip, shrink, pad, reshape), so it runs no kernel of its own and a realized result is a view of the source
+buffer. Advanced indexing (integer tensors, lists of ints, bool masks) and `gather` are built in the graph
+from a one-hot comparison of the index with an `arange`, reduced with a sum: they are lazy and differentiable,
+and cost O(N*K) work for N selected elements out of K candidates along the indexed axes (no scatter/gather
+kernel yet).
+
+Decisions (where tg differs from PyTorch, or PyTorch leaves a choice):
+
+- Integers inside index tensors are not checked against the axis size (that would need a device read):
+  an out-of-range index selects nothing, so `t[idx]` reads 0 there and `t[idx] = v` writes nothing there.
+  Python lists and numpy arrays of indices are on the host and are checked (IndexError, as in PyTorch).
+  Negative indices count from the end, in `t[idx]` and in `gather` (PyTorch's gather refuses them).
+- Negative slice steps are accepted, as in numpy and Python (PyTorch refuses them).
+- A 0-d integer tensor index acts like an int (as in PyTorch, whose result layout differs from numpy's here).
+- A bool mask (tensor, list or array) in `t[mask]` is read to the host at the call: the result's shape depends
+  on its values. `t[mask] = v` with a scalar (or one-element) `v` and no other index stays lazy (a `where`).
+- `t[idx] = v` writes into `t`'s buffer right away (an `assign`, realized at the call: one kernel), so views of
+  that buffer see the new values, as in PyTorch. A tensor sliced from another one writes into that other
+  tensor only if it was realized before the slice was taken (otherwise the slice gets a buffer of its own).
+  With repeated indices the last value wins. Gradients flow through `t[idx] = v` to `v` and, for a tensor
+  computed from others, to what `t` held before (the overwritten elements get none); a leaf tensor simply
+  takes the new values and stays a leaf (PyTorch refuses an in-place write to a leaf that requires grad).
 
 >>> from tg_tensor import Tensor
->>> Tensor([1, 2, 3]).shape
-(3,)
+>>> t = Tensor([[1, 2, 3], [4, 5, 6]])
+>>> t[1, ::-1].tolist()
+[6, 5, 4]
+>>> t[:, [2, 0]].tolist()
+[[3, 1], [6, 4]]
+>>> t[0, 1:] = 0
+>>> t.tolist()
+[[1, 0, 0], [4, 5, 6]]
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tg_tensor.helpers import Scalar
+from tg_uop.dtype import dtypes
+from tg_uop.helpers import argsort, normalize_axis, prod
+from tg_uop.ops import Ops
 
 if TYPE_CHECKING:
-    from tg_tensor.tensor import Tensor  # noqa: F401
+    from tg_tensor.tensor import Tensor
+
+
+@dataclass
+class _Axis:
+    """How one axis of the source is read: elements start + k*step for k < count (step may be negative)."""
+
+    size: int
+    start: int = 0
+    step: int = 1
+    count: int = 0
+
+    @property
+    def flipped_start(self) -> int:
+        # a negative step reads the flipped axis with a positive one
+        return self.size - 1 - self.start if self.step < 0 else self.start
+
+
+@dataclass
+class _Plan:
+    """A parsed index: the basic part (a view) then the advanced part (index tensors on some view axes)."""
+
+    axes: list[_Axis]
+    # the view's axes, in order: ("axis", source axis) or ("new", 1 or 0) for None / a bool scalar
+    layout: list[tuple[str, int]] = field(default_factory=list)
+    # advanced indices: (axis of the view, integer index tensor with negatives already counted from the end)
+    adv: list[tuple[int, Tensor]] = field(default_factory=list)
+
+
+@dataclass
+class _Mask:
+    """A bool mask index (on the host): it indexes as many axes as it has."""
+
+    values: np.ndarray
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
+def _host_index(x: Any) -> np.ndarray:
+    """A list / tuple / numpy array used as an index, as a numpy array of ints or bools."""
+    arr = np.asarray(x)
+    if arr.size == 0 and arr.dtype.kind not in "iub":
+        return arr.astype(np.int64)  # `t[[]]` selects nothing
+    if arr.dtype.kind not in "iub":
+        raise TypeError(f"index: only integers or bools can index a tensor, got an array of {arr.dtype}")
+    return arr
 
 
 class IndexingMixin:
     """Indexing; mixed into `Tensor`."""
 
     __slots__ = ()
+
+    # ---- parsing ----
+
+    def _parse_index(self: Any, index: Any) -> _Plan:
+        from tg_tensor.tensor import Tensor
+
+        items = list(index) if isinstance(index, tuple) else [index]
+        # bool masks become integer indices (one per masked axis): they are read on the host
+        expanded: list[Any] = []
+        for it in items:
+            if isinstance(it, Tensor) and it.dtype.is_bool:
+                it = it.numpy()
+            elif isinstance(it, (list, tuple, np.ndarray)):
+                it = _host_index(it)
+            if isinstance(it, np.ndarray) and it.dtype == np.bool_:
+                if it.ndim == 0:
+                    expanded.append(bool(it))
+                else:
+                    expanded.append(_Mask(it))
+            else:
+                expanded.append(it)
+
+        def ndims(it: Any) -> int:
+            if it is None or it is Ellipsis or isinstance(it, (bool, np.bool_)):
+                return 0
+            return it.values.ndim if isinstance(it, _Mask) else 1
+
+        if sum(1 for it in expanded if it is Ellipsis) > 1:
+            raise IndexError("index: an index can only have a single ellipsis ('...')")
+        used = sum(ndims(it) for it in expanded)
+        if used > self.ndim:
+            raise IndexError(f"index: too many indices for a tensor of shape {self.shape}: {used} axes indexed")
+        fill = [slice(None)] * (self.ndim - used)
+        if any(it is Ellipsis for it in expanded):
+            at = next(i for i, it in enumerate(expanded) if it is Ellipsis)
+            expanded = expanded[:at] + fill + expanded[at + 1 :]
+        else:
+            expanded = expanded + fill
+
+        plan = _Plan([_Axis(s) for s in self.shape])
+        d = 0  # next source axis
+        for it in expanded:
+            if it is None:
+                plan.layout.append(("new", 1))
+            elif isinstance(it, (bool, np.bool_)):
+                plan.layout.append(("new", int(bool(it))))
+            elif _is_int(it):
+                i, size = int(it), self.shape[d]
+                if not -size <= i < size:
+                    raise IndexError(f"index: index {i} is out of range for axis {d} of size {size}")
+                plan.axes[d] = _Axis(size, i % size, 1, 1)  # read like i:i+1, and left out of the layout
+                d += 1
+            elif isinstance(it, slice):
+                for part in (it.start, it.stop, it.step):
+                    if part is not None and not _is_int(part):
+                        raise TypeError(f"index: slice bounds must be ints or None, got {type(part).__name__}")
+                if it.step == 0:
+                    raise ValueError("index: slice step cannot be zero")
+                start, stop, step = it.indices(self.shape[d])
+                plan.axes[d] = _Axis(self.shape[d], start, step, len(range(start, stop, step)))
+                plan.layout.append(("axis", d))
+                d += 1
+            elif isinstance(it, _Mask):  # a bool mask over several axes: the index of its True positions
+                mask = it.values
+                want = self.shape[d : d + mask.ndim]
+                if mask.shape != want:
+                    raise IndexError(f"index: a mask of shape {mask.shape} cannot index axes {d}.. of shape {want}")
+                for pos in np.nonzero(mask):
+                    plan.axes[d] = _Axis(self.shape[d], 0, 1, self.shape[d])
+                    plan.adv.append((len(plan.layout), self._index_tensor(pos.astype(np.int32), d)))
+                    plan.layout.append(("axis", d))
+                    d += 1
+            elif isinstance(it, (Tensor, np.ndarray)):
+                plan.axes[d] = _Axis(self.shape[d], 0, 1, self.shape[d])
+                plan.adv.append((len(plan.layout), self._index_tensor(it, d)))
+                plan.layout.append(("axis", d))
+                d += 1
+            else:
+                raise TypeError(
+                    f"index: only ints, slices, None, '...', integer or bool tensors and lists of them can index a "
+                    f"tensor, got {type(it).__name__}"
+                )
+        if plan.adv and any(kind == "new" and n == 0 for kind, n in plan.layout):
+            raise NotImplementedError("index: a False index together with index tensors is not supported")
+        return plan
+
+    def _index_tensor(self: Any, idx: Any, axis: int) -> Tensor:
+        """An integer index for `axis` as a tensor on this device, with negative indices counted from the end."""
+        from tg_tensor.tensor import Tensor
+
+        size = self.shape[axis]
+        if isinstance(idx, np.ndarray):  # host indices: check them now, as PyTorch does
+            bad = (idx < -size) | (idx >= size)
+            if bad.any():
+                raise IndexError(f"index: index {int(idx[bad][0])} is out of range for axis {axis} of size {size}")
+            return Tensor(np.where(idx < 0, idx + size, idx).astype(np.int32), device=self.device)
+        if not idx.dtype.is_int:
+            raise TypeError(f"index: tensors used as indices must be integer or bool, got {idx.dtype!r}")
+        if idx.device != self.device:
+            raise ValueError(f"index: index tensor on {idx.device}, indexed tensor on {self.device}")
+        return (idx < 0).where(idx + size, idx)
+
+    # ---- basic indexing: a view ----
+
+    def _basic(self: Any, plan: _Plan) -> Tensor:
+        """The view the basic part of `plan` selects, with the axes of `plan.layout`."""
+        x = self
+        flips = tuple(a.step < 0 for a in plan.axes)
+        if any(flips):
+            x = x._apply(lambda u: u.flip(flips))
+        bounds, pads = [], []
+        for a in plan.axes:
+            begin, stride = a.flipped_start, abs(a.step)
+            if a.count == 0:
+                bounds.append((0, 0))
+                pads.append((0, 0))
+                continue
+            end = min(begin + a.count * stride, a.size)  # the last stride may run off the end: pad it
+            bounds.append((begin, end))
+            pads.append((0, a.count * stride - (end - begin)))
+        x = x._apply(lambda u: u.shrink(tuple(bounds)))
+        x = x._apply(lambda u: u.pad(tuple(pads)))
+        if any(abs(a.step) > 1 and a.count > 0 for a in plan.axes):
+            # every step-th element: split each strided axis into (count, step) and keep column 0
+            split = [(a.count, abs(a.step)) if abs(a.step) > 1 and a.count > 0 else (a.count,) for a in plan.axes]
+            x = x.reshape(tuple(s for parts in split for s in parts))
+            keep = tuple((0, 1) if i == 1 else (0, s) for parts in split for i, s in enumerate(parts))
+            x = x._apply(lambda u: u.shrink(keep))
+        shape = tuple(plan.axes[n].count if kind == "axis" else 1 for kind, n in plan.layout)
+        x = x.reshape(shape)
+        if any(kind == "new" and n == 0 for kind, n in plan.layout):  # `t[False]`: an empty new axis
+            x = x._apply(
+                lambda u: u.shrink(tuple((0, 0) if k == ("new", 0) else (0, s) for k, s in zip(plan.layout, shape)))
+            )
+        return x
+
+    def _unbasic(self: Any, y: Tensor, plan: _Plan) -> Tensor:
+        """Place `y` (shaped like `self._basic(plan)`, not empty) where the basic part of `plan` reads; 0 elsewhere."""
+        per_axis = tuple(a.count for a in plan.axes)
+        y = y.reshape(per_axis)  # drop the new axes, bring back the int-indexed ones (count 1)
+        if any(abs(a.step) > 1 for a in plan.axes):
+            # each element back to column 0 of a (count, step) block, the other columns 0
+            split, widen = [], []
+            for a in plan.axes:
+                split += [a.count, 1] if abs(a.step) > 1 else [a.count]
+                widen += [(0, 0), (0, abs(a.step) - 1)] if abs(a.step) > 1 else [(0, 0)]
+            y = y.reshape(tuple(split))._apply(lambda u: u.pad(tuple(widen)))
+            y = y.reshape(tuple(a.count * abs(a.step) for a in plan.axes))
+        spans = []
+        for a in plan.axes:
+            begin = a.flipped_start
+            spans.append((begin, min(begin + a.count * abs(a.step), a.size)))
+        y = y._apply(lambda u: u.shrink(tuple((0, e - b) for b, e in spans)))
+        y = y._apply(lambda u: u.pad(tuple((b, a.size - e) for (b, e), a in zip(spans, plan.axes))))
+        flips = tuple(a.step < 0 for a in plan.axes)
+        return y._apply(lambda u: u.flip(flips)) if any(flips) else y
+
+    # ---- advanced indexing: one-hot compare and sum ----
+
+    def _adv_layout(self: Any, plan: _Plan, ndim: int) -> tuple[list[int], tuple[int, ...], int]:
+        """(the view's axes that are not advanced, the broadcast shape of the index tensors, where it goes)."""
+        from tg_tensor.helpers import _broadcast_shape
+
+        adv_axes = [a for a, _ in plan.adv]
+        rest = [a for a in range(ndim) if a not in adv_axes]
+        bshape: tuple[int, ...] = ()
+        for _, idx in plan.adv:
+            try:
+                bshape = _broadcast_shape(bshape, idx.shape, "index")
+            except ValueError:
+                shapes = [idx.shape for _, idx in plan.adv]
+                raise IndexError(f"index: index tensors of shapes {shapes} cannot be broadcast together") from None
+        # PyTorch's rule: a 0-d index acts like an int; the others stay in place when they are next to each
+        # other, and go first when something separates them
+        multi = [a for a, idx in plan.adv if idx.ndim > 0]
+        zero_d = {a for a, idx in plan.adv if idx.ndim == 0}
+        kept = [a for a in range(ndim) if a not in zero_d]
+        pos = [kept.index(a) for a in multi]
+        adjacent = pos == list(range(pos[0], pos[0] + len(pos))) if pos else True
+        at = sum(1 for a in rest if multi and a < multi[0]) if adjacent else 0
+        return rest, bshape, at
+
+    def _onehot(self: Any, plan: _Plan, bshape: tuple[int, ...], sizes: tuple[int, ...]) -> Tensor:
+        """Bool of shape bshape + sizes: True where the index tensors point (all of them at once)."""
+        from tg_tensor.tensor import Tensor
+
+        k, nb = len(plan.adv), len(bshape)
+        mask = None
+        for j, (_, idx) in enumerate(plan.adv):
+            col = idx.reshape((1,) * (nb - idx.ndim) + idx.shape + (1,) * k)
+            ar = Tensor.arange(sizes[j], device=self.device).reshape((1,) * (nb + j) + (sizes[j],) + (1,) * (k - j - 1))
+            hit = col == ar
+            mask = hit if mask is None else mask.where(hit, False)
+        assert mask is not None
+        return mask._broadcast_to(bshape + sizes)
+
+    def _advanced(self: Any, y: Tensor, plan: _Plan) -> Tensor:
+        rest, bshape, at = self._adv_layout(plan, y.ndim)
+        adv_axes = [a for a, _ in plan.adv]
+        sizes = tuple(y.shape[a] for a in adv_axes)
+        rshape = tuple(y.shape[a] for a in rest)
+        nr, nb = len(rest), len(bshape)
+        # laid out as the result (rest[:at], index dims, rest[at:]) followed by the indexed axes, which the sum
+        # removes: no movement op after the reduction, so what follows fuses into its kernel
+        yp = y.permute(rest + adv_axes).reshape(rshape[:at] + (1,) * nb + rshape[at:] + sizes)
+        mask = self._onehot(plan, bshape, sizes).reshape((1,) * at + bshape + (1,) * (nr - at) + sizes)
+        zero = False if y.dtype.is_bool else 0
+        return mask.where(yp, zero).sum(axis=tuple(range(nr + nb, nr + nb + len(sizes)))).cast(y.dtype)
+
+    # ---- public ----
+
+    def __getitem__(self: Any, index: Any) -> Tensor:
+        """`t[index]` as in PyTorch: ints, slices (any step), None, `...`, integer tensors / lists, bool masks.
+
+        >>> from tg_tensor import Tensor
+        >>> t = Tensor([[0, 1, 2], [3, 4, 5]])
+        >>> t[-1].tolist(), t[:, ::2].tolist(), t[None, 0, 1:].shape
+        ([3, 4, 5], [[0, 2], [3, 5]], (1, 2))
+        >>> t[[1, 0, 1], [2, 2, 0]].tolist()
+        [5, 2, 3]
+        """
+        plan = self._parse_index(index)
+        y = self._basic(plan)
+        return self._advanced(y, plan) if plan.adv else y
+
+    def __setitem__(self: Any, index: Any, value: Tensor | Scalar | list | np.ndarray) -> None:
+        """`t[index] = value`: writes into `t`'s buffer now (see the module notes). `value` is broadcast to the
+        shape `t[index]` has and cast to `t`'s dtype.
+
+        >>> from tg_tensor import Tensor
+        >>> t = Tensor.zeros(2, 3)
+        >>> t[:, 1] = Tensor([5.0, 6.0])
+        >>> t[t > 5] = -1.0
+        >>> t.tolist()
+        [[0.0, 5.0, 0.0], [0.0, -1.0, 0.0]]
+        """
+        from tg_tensor.tensor import Tensor
+
+        if isinstance(value, (np.integer, np.floating, np.bool_)):
+            value = value.item()
+        if isinstance(value, (bool, int, float)):
+            value = Tensor(value, device=self.device, dtype=self.dtype)
+        elif isinstance(value, (list, tuple, np.ndarray)):
+            value = Tensor(np.asarray(value), device=self.device, dtype=self.dtype)
+        elif not isinstance(value, Tensor):
+            raise TypeError(f"setitem: cannot assign a {type(value).__name__} to a tensor")
+        if value.device != self.device:
+            raise ValueError(f"setitem: value on {value.device}, tensor on {self.device}")
+        value = value.cast(self.dtype)
+        new = self._masked_set(index, value)
+        if new is None:
+            plan = self._parse_index(index)
+            if self.uop.base.op is not Ops.BUFFER:
+                self.realize()  # the write needs a buffer; building `new` after this reads it, not the graph again
+            new = self._set_plan(plan, value)
+        if new is None:
+            return  # nothing selected
+        self._write(new)
+
+    def _masked_set(self: Any, index: Any, value: Tensor) -> Tensor | None:
+        """`t[mask] = scalar` (a lone bool tensor, possibly after leading full slices) as a lazy `where`."""
+        from tg_tensor.tensor import Tensor
+
+        items = list(index) if isinstance(index, tuple) else [index]
+        lead = 0
+        while lead < len(items) and isinstance(items[lead], slice) and items[lead] == slice(None):
+            lead += 1
+        if lead != len(items) - 1 or value.numel() != 1:
+            return None
+        mask = items[-1]
+        if isinstance(mask, (list, np.ndarray)) and _host_index(mask).dtype == np.bool_:
+            mask = Tensor(_host_index(mask), device=self.device)
+        if not (isinstance(mask, Tensor) and mask.dtype.is_bool and mask.ndim > 0):
+            return None
+        want = self.shape[lead : lead + mask.ndim]
+        if mask.shape != want:
+            raise IndexError(f"setitem: a mask of shape {mask.shape} cannot index axes {lead}.. of shape {want}")
+        if mask.device != self.device:
+            raise ValueError(f"setitem: mask on {mask.device}, tensor on {self.device}")
+        if self.uop.base.op is not Ops.BUFFER:
+            self.realize()
+        m = mask.reshape((1,) * lead + mask.shape + (1,) * (self.ndim - lead - mask.ndim))
+        return m.where(value.reshape(()), self)
+
+    def _set_plan(self: Any, plan: _Plan, value: Tensor) -> Tensor | None:
+        """The whole tensor after `self[plan] = value` (None when the index selects nothing)."""
+        y = self._basic(plan)
+        target = self._advanced(y, plan).shape if plan.adv else y.shape
+        while value.ndim > len(target) and value.shape[0] == 1:  # PyTorch drops leading 1s of the value
+            value = value.reshape(value.shape[1:])
+        if len(value.shape) > len(target) or any(
+            v != t and v != 1 for v, t in zip(value.shape[::-1], target[::-1], strict=False)
+        ):
+            raise ValueError(
+                f"setitem: a value of shape {value.shape} cannot be assigned to an index of shape {target}"
+            )
+        if prod(target) == 0:
+            return None
+        value = value._broadcast_to(target)
+        new_y = self._set_advanced(y, plan, value) if plan.adv else value
+        inside = self.full(y.shape, True, dtypes.bool, self.device)
+        return self._unbasic(inside, plan).where(self._unbasic(new_y, plan), self)
+
+    def _set_advanced(self: Any, y: Tensor, plan: _Plan, value: Tensor) -> Tensor:
+        """`y` with the elements the index tensors select replaced by `value` (shaped like `y[advanced part]`)."""
+        from tg_tensor.tensor import Tensor
+
+        rest, bshape, at = self._adv_layout(plan, y.ndim)
+        adv_axes = [a for a, _ in plan.adv]
+        sizes = tuple(y.shape[a] for a in adv_axes)
+        nr, nb, k = len(rest), len(bshape), len(sizes)
+        # value is laid out rest[:at] + bshape + rest[at:]: bring it to rest + bshape
+        vr = value.permute(list(range(at)) + list(range(at + nb, nr + nb)) + list(range(at, at + nb)))
+        mask = self._onehot(plan, bshape, sizes)  # bshape + sizes
+        # where several index positions hit one element, the last one wins (as a sequential loop would)
+        order = Tensor.arange(max(prod(bshape), 1), device=self.device).reshape(bshape + (1,) * k)
+        last = mask.where(order, -1).max(axis=tuple(range(nb))) if nb else mask.where(order, -1)
+        pick = order == last.reshape((1,) * nb + sizes)  # bshape + sizes, True at the winning position
+        picked = pick.reshape((1,) * nr + bshape + sizes).where(
+            vr.reshape(vr.shape + (1,) * k), False if y.dtype.is_bool else 0
+        )
+        new_vals = picked.sum(axis=tuple(range(nr, nr + nb))).cast(y.dtype) if nb else picked  # rest + sizes
+        hit = (last >= 0).reshape((1,) * nr + sizes)
+        yp = y.permute(rest + adv_axes)
+        return hit.where(new_vals, yp).permute(argsort(rest + adv_axes))
+
+    def _write(self: Any, new: Tensor) -> None:
+        """Write `new` (a value of this shape) into this tensor's buffer now, keeping the gradient graph."""
+        old_parents = self._parents
+        self.assign(new)
+        if new.requires_grad and (old_parents or not self.requires_grad):
+            # a computed tensor takes the graph of its new value; what it was computed from stays reachable
+            own = tuple((p, u) for p, u in new._parents if p is not self)
+            self._parents = own + tuple(pu for pu in old_parents if all(pu[0] is not p for p, _ in own))
+            self._graph = new._diff_uop
+            self.requires_grad = True
+        self.realize()
+
+    def __iter__(self: Any) -> Iterator[Tensor]:
+        """The sub-tensors along the first axis (views)."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self.shape[0]):
+            yield self[i]
+
+    def gather(self: Any, dim: int, index: Tensor) -> Tensor:
+        """PyTorch's gather: `out[i][j][k] = self[i][index[i][j][k]][k]` for `dim=1` (likewise for other dims).
+
+        `index` has the same number of axes as `self`, and is no larger along the other axes; the result has
+        its shape. Negative indices count from the end; out-of-range ones give 0 (they are not checked).
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([[1, 2], [3, 4]]).gather(1, Tensor([[0, 0], [1, 0]])).tolist()
+        [[1, 1], [4, 3]]
+        """
+        from tg_tensor.tensor import Tensor
+
+        if not isinstance(index, Tensor):
+            index = Tensor(_host_index(index), device=self.device)
+        if not index.dtype.is_int:
+            raise TypeError(f"gather: the index must be an integer tensor, got {index.dtype!r}")
+        if index.device != self.device:
+            raise ValueError(f"gather: index on {index.device}, tensor on {self.device}")
+        if index.ndim != self.ndim:
+            raise ValueError(f"gather: index of shape {index.shape} must have as many axes as the input {self.shape}")
+        d = normalize_axis(dim, self.ndim, "gather")
+        if self.ndim == 0:
+            return self.reshape(1).gather(0, index.reshape(1)).reshape(())
+        if any(i > s for a, (i, s) in enumerate(zip(index.shape, self.shape)) if a != d):
+            raise ValueError(
+                f"gather: index of shape {index.shape} is larger than the input {self.shape} on an axis other than {d}"
+            )
+        size = self.shape[d]
+        idx = (index < 0).where(index + size, index)
+        # the input cut to the index's extent, gathered axis moved last and a 1 left in its place
+        x = self._apply(lambda u: u.shrink(tuple((0, size if a == d else i) for a, i in enumerate(index.shape))))
+        rest = [a for a in range(self.ndim) if a != d]
+        x = x.permute(rest + [d]).reshape(tuple(1 if a == d else i for a, i in enumerate(index.shape)) + (size,))
+        hit = idx.unsqueeze(-1) == Tensor.arange(size, device=self.device).reshape((1,) * self.ndim + (size,))
+        zero = False if self.dtype.is_bool else 0
+        return hit.where(x, zero).sum(axis=-1).cast(self.dtype)

@@ -1,22 +1,115 @@
-"""Movement: reshape, permute, expand, pad, shrink and the forms built on them. None of these copies data;
-they change how a later kernel indexes its input.
+"""Movement: reshape, permute, expand, pad, shrink, flip and everything built from them (squeeze, repeat,
+roll, cat, stack, split, chunk, tril, triu, ...). None of these copies data on its own: they change how a
+later kernel indexes its input, and they get their gradients from the rules of the six movement ops.
+
+Choices where PyTorch and tinygrad differ or where PyTorch is silent:
+
+- `pad` takes either form. A sequence of pairs (or None for "no padding") is tinygrad's form: one
+  (before, after) pair per axis, from the first axis, exactly `ndim` of them. A flat sequence of ints is
+  PyTorch's `F.pad` form: (before, after) pairs starting from the LAST axis, `(left, right, top, bottom)`,
+  for at most `ndim` axes. Negative amounts crop. Modes 'reflect', 'replicate' and 'circular' work on any
+  axes of a tensor of any rank (PyTorch limits them to the last 1-3 axes of a batched input); where PyTorch
+  mixes cropping and padding they follow it: reflect and replicate pad then crop, circular crops then pads.
+- `cat` and `stack` are methods (`a.cat(b, c, dim=1)`, tinygrad) and class calls
+  (`Tensor.cat([a, b], dim=1)`, PyTorch); dim may also be given as a trailing positional int. Inputs of
+  different dtypes are promoted to their least upper dtype, as PyTorch does. `cat` adds zero-padded views, so
+  it is one kernel fused with its consumers, not a copy per input; a side effect is that a -0.0 input comes
+  out as +0.0. As in PyTorch, 1-D empty tensors of shape (0,) are skipped whatever the other inputs' rank.
+- `split` and `chunk` return lists (PyTorch returns tuples), of views.
+- `T` reverses all axes for any rank (PyTorch warns beyond 2-D); `transpose()` without axes swaps 0 and 1.
+- `view` is `reshape`: every tg tensor can be viewed, contiguous or not.
 
 >>> from tg_tensor import Tensor
 >>> Tensor([[1, 2], [3, 4]]).T.tolist()
 [[1, 3], [2, 4]]
+>>> Tensor([1, 2, 3]).pad((1, 2)).tolist()
+[0, 1, 2, 3, 0, 0]
+>>> Tensor([1, 2]).cat(Tensor([3]), dim=0).tolist()
+[1, 2, 3]
+>>> Tensor([[1, 2]]).pad(((1, 0), (0, 1)), value=9).tolist()
+[[9, 9, 9], [1, 2, 9]]
+>>> Tensor([1, 2, 3]).pad((2, 1), mode="reflect").tolist()
+[3, 2, 1, 2, 3, 2]
+>>> Tensor.cat([Tensor([[1, 2]]), Tensor([[3, 4]])], dim=1).tolist()
+[[1, 2, 3, 4]]
+>>> Tensor.stack([Tensor([1, 2]), Tensor([3, 4])], dim=1).tolist()
+[[1, 3], [2, 4]]
+>>> [t.tolist() for t in Tensor([1, 2, 3, 4, 5]).split(2)]
+[[1, 2], [3, 4], [5]]
+>>> [t.tolist() for t in Tensor([1, 2, 3, 4, 5, 6]).chunk(4)]
+[[1, 2], [3, 4], [5, 6]]
+>>> Tensor([1, 2]).repeat(2, 2).tolist()
+[[1, 2, 1, 2], [1, 2, 1, 2]]
+>>> Tensor([1, 2, 3, 4]).roll(1).tolist()
+[4, 1, 2, 3]
+>>> Tensor.zeros(2, 6).unflatten(1, (3, -1)).shape
+(2, 3, 2)
+>>> Tensor.ones(2, 3).triu(1).tolist()
+[[0.0, 1.0, 1.0], [0.0, 0.0, 1.0]]
 """
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tg_tensor.helpers import _varargs
-from tg_uop.dtype import dtypes
+from tg_uop.dtype import dtypes, least_upper_dtype
 from tg_uop.helpers import normalize_axis, prod
 
 if TYPE_CHECKING:
     from tg_tensor.tensor import Tensor
+
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _as_int(x: Any, op: str, what: str) -> int:
+    """An int from anything that is one (numpy integers too); bools and floats are refused."""
+    if isinstance(x, bool):
+        raise TypeError(f"{op}: {what} must be ints, got {x!r}")
+    try:
+        return operator.index(x)
+    except TypeError:
+        raise TypeError(f"{op}: {what} must be ints, got {x!r}") from None
+
+
+def _ints(xs: Any, op: str, what: str) -> tuple[int, ...]:
+    """One int or a sequence of them, as a tuple."""
+    if isinstance(xs, (tuple, list)):
+        return tuple(_as_int(x, op, what) for x in xs)
+    return (_as_int(xs, op, what),)
+
+
+def _unique_axes(dims: Sequence[int], ndim: int, op: str) -> tuple[int, ...]:
+    axes = tuple(normalize_axis(d, ndim, op) for d in dims)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{op}: dims {tuple(dims)} name an axis more than once (tensor of {ndim} dimension(s))")
+    return axes
+
+
+def _tensor_list(op: str, first: Any, rest: tuple[Any, ...], dim: int | None) -> tuple[list[Tensor], int]:
+    """The tensors and dim of `cat`/`stack`, called as `a.op(b, c, dim=d)` or `Tensor.op([a, b], d)`."""
+    rest_list = list(rest)
+    if rest_list and isinstance(rest_list[-1], int) and not isinstance(rest_list[-1], bool):
+        if dim is not None:
+            raise TypeError(f"{op}: dim given twice ({rest_list[-1]} and dim={dim})")
+        dim = rest_list.pop()
+    if isinstance(first, (list, tuple)):
+        if rest_list:
+            raise TypeError(f"{op}: give the tensors as one list or as separate arguments, not both")
+        ts = list(first)
+    else:
+        ts = [first, *rest_list]
+    if not ts:
+        raise ValueError(f"{op}: expected a non-empty list of tensors")
+    cls = next((type(t) for t in ts if hasattr(t, "uop")), None)
+    if cls is None or any(not isinstance(t, cls) for t in ts):
+        raise TypeError(f"{op}: expected tensors, got {[type(t).__name__ for t in ts]}")
+    if len({t.device for t in ts}) > 1:
+        raise ValueError(f"{op}: tensors on different devices {[t.device for t in ts]}")
+    return ts, 0 if dim is None else dim
 
 
 class MovementMixin:
@@ -24,11 +117,18 @@ class MovementMixin:
 
     __slots__ = ()
 
+    # ---- the primitives: reshape, permute, expand, pad, shrink, flip
+
     def reshape(self, *shape: Any) -> Tensor:
+        """The same elements in a new shape (one size may be -1: inferred). `t.reshape(2, 3)` or `((2, 3))`."""
         new = _varargs(shape)
+        try:
+            new = tuple(_as_int(s, "reshape", "sizes") for s in new)
+        except TypeError:
+            raise ValueError(f"reshape: invalid shape {new}") from None
         if sum(1 for s in new if s == -1) > 1:
             raise ValueError(f"reshape: only one dimension can be -1, got {new}")
-        if any((not isinstance(s, int)) or s < -1 for s in new):
+        if any(s < -1 for s in new):
             raise ValueError(f"reshape: invalid shape {new}")
         if -1 in new:
             known = prod(s for s in new if s != -1)
@@ -40,25 +140,161 @@ class MovementMixin:
         return self if new == self.shape else self._apply(lambda u: u.reshape(new))
 
     def view(self, *shape: Any) -> Tensor:
+        """`reshape` (any tg tensor can be viewed, contiguous or not)."""
         return self.reshape(*shape)
 
     def permute(self, *order: Any) -> Tensor:
-        o = tuple(normalize_axis(a, self.ndim, "permute") for a in _varargs(order))
-        if sorted(o) != list(range(self.ndim)):
-            raise ValueError(f"permute: {_varargs(order)} is not a permutation of the axes of shape {self.shape}")
+        """Reorder the axes: axis i of the result is axis `order[i]` of this tensor."""
+        want = _ints(_varargs(order), "permute", "axes")
+        o = tuple(normalize_axis(a, self.ndim, "permute") for a in want)
+        if len(o) != self.ndim or sorted(o) != list(range(self.ndim)):
+            raise ValueError(f"permute: {want} is not a permutation of the axes of shape {self.shape}")
         return self._apply(lambda u: u.permute(o))
 
     def expand(self, *shape: Any) -> Tensor:
-        want = _varargs(shape)
+        """Broadcast size-1 axes (and new leading axes) to a larger shape; -1 keeps an existing size."""
+        want = _ints(_varargs(shape), "expand", "sizes")
         if len(want) < self.ndim:
-            raise ValueError(f"expand: cannot expand shape {self.shape} to {want}")
-        src = (1,) * (len(want) - self.ndim) + self.shape
+            raise ValueError(f"expand: cannot expand shape {self.shape} to {want} (fewer dimensions)")
+        lead = len(want) - self.ndim
+        if any(w == -1 for w in want[:lead]):
+            raise ValueError(f"expand: -1 is not allowed for a new leading dimension, shape {self.shape} to {want}")
+        if any(w < -1 for w in want):
+            raise ValueError(f"expand: invalid size in {want}")
+        src = (1,) * lead + self.shape
         new = tuple(s if w == -1 else w for s, w in zip(src, want, strict=True))
         if any(s != n and s != 1 for s, n in zip(src, new, strict=True)):
-            raise ValueError(f"expand: cannot expand shape {self.shape} to {want}")
+            raise ValueError(f"expand: cannot expand shape {self.shape} to {want} (only size-1 axes expand)")
         return self.reshape(src)._apply(lambda u: u.expand(new))
 
+    def pad(self, padding: Sequence[Any], mode: str | float = "constant", value: float | None = None) -> Tensor:
+        """Pad (or, with negative amounts, crop) axes.
+
+        `padding` is tinygrad's form, one (before, after) pair (or None) per axis from the first axis, or
+        PyTorch's F.pad form, a flat sequence of ints from the last axis: `(left, right, top, bottom, ...)`.
+        `mode` is 'constant' (fill with `value`, 0 by default), 'reflect', 'replicate' or 'circular'.
+        `t.pad(pairs, 5.0)` (a number as the second argument) is constant padding with that value.
+        """
+        if not isinstance(mode, str):  # the older form pad(padding, value)
+            if value is not None:
+                raise TypeError("pad: value given twice")
+            mode, value = "constant", mode
+        if mode not in PAD_MODES:
+            raise ValueError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
+        if mode != "constant" and value not in (None, 0):
+            raise ValueError(f"pad: mode {mode!r} does not take a value (got {value})")
+        pairs = self._pad_pairs(padding)
+        if all(p == (0, 0) for p in pairs):
+            return self
+        if mode == "constant":
+            return self._pad_constant(pairs, 0.0 if value is None else value)
+        return self._pad_mode(pairs, mode)
+
+    def _pad_pairs(self, padding: Sequence[Any]) -> tuple[tuple[int, int], ...]:
+        """Both forms of `pad`'s argument as one (before, after) pair per axis, from the first axis."""
+        items = list(padding)
+        if not items:
+            return ((0, 0),) * self.ndim
+        if all(p is None or isinstance(p, (tuple, list)) for p in items):  # tinygrad: pairs from the first axis
+            if len(items) != self.ndim:
+                raise ValueError(
+                    f"pad: {len(items)} (before, after) pairs for a tensor of shape {self.shape}; need one per axis"
+                )
+            if any(p is not None and len(p) != 2 for p in items):
+                raise ValueError(f"pad: each per-axis entry must be a (before, after) pair or None, got {padding}")
+            return tuple(
+                (0, 0) if p is None else (_as_int(p[0], "pad", "amounts"), _as_int(p[1], "pad", "amounts"))
+                for p in items
+            )
+        flat = [_as_int(p, "pad", "amounts (all ints, or all pairs)") for p in items]  # F.pad: from the last axis
+        if len(flat) % 2:
+            raise ValueError(f"pad: a flat padding needs an even number of ints, got {tuple(flat)}")
+        if len(flat) // 2 > self.ndim:
+            raise ValueError(f"pad: {tuple(flat)} pads {len(flat) // 2} axes of a tensor of shape {self.shape}")
+        from_last = [(flat[2 * i], flat[2 * i + 1]) for i in range(len(flat) // 2)]
+        return ((0, 0),) * (self.ndim - len(from_last)) + tuple(reversed(from_last))
+
+    def _pad_constant(self, pairs: tuple[tuple[int, int], ...], value: float) -> Tensor:
+        x = self._crop(pairs, "pad")
+        grow = tuple((max(b, 0), max(a, 0)) for b, a in pairs)
+        if all(g == (0, 0) for g in grow):
+            return x
+        out = x._apply(lambda u: u.pad(grow))
+        if value == 0:
+            return out
+        # PAD fills with 0; elsewhere a mask of where the input lies picks `value`
+        fill = value if self.dtype.is_float else (bool(value) if self.dtype.is_bool else int(value))
+        inside = self.ones(*x.shape, dtype=dtypes.bool, device=self.device)._apply(lambda u: u.pad(grow))
+        return inside.where(out, self.full((), fill, self.dtype, self.device))
+
+    def _crop(self, pairs: tuple[tuple[int, int], ...], op: str) -> Tensor:
+        """Drop the elements that negative pad amounts remove."""
+        if all(b >= 0 and a >= 0 for b, a in pairs):
+            return self
+        bounds = tuple((max(-b, 0), s - max(-a, 0)) for (b, a), s in zip(pairs, self.shape, strict=True))
+        if any(lo > hi for lo, hi in bounds):
+            raise ValueError(f"pad: negative padding {pairs} crops more than the shape {self.shape} in {op}")
+        return self.shrink(bounds)
+
+    def _pad_mode(self, pairs: tuple[tuple[int, int], ...], mode: str) -> Tensor:
+        x = self._crop(pairs, mode) if mode == "circular" else self  # PyTorch: circular crops first, others last
+        for ax, (b, a) in enumerate(pairs):
+            b, a, n = max(b, 0), max(a, 0), x.shape[ax]
+            if b == a == 0:
+                continue
+            if mode == "reflect":
+                if b >= n or a >= n:
+                    raise ValueError(f"pad: reflect padding ({b}, {a}) must be less than axis {ax}'s size in {x.shape}")
+                parts = [x._axis_slice(ax, 1, b + 1).flip(ax), x, x._axis_slice(ax, n - 1 - a, n - 1).flip(ax)]
+                x = parts[0].cat(*parts[1:], dim=ax)
+            elif mode == "replicate":
+                if n == 0:
+                    raise ValueError(f"pad: replicate padding of axis {ax}, which is empty in {x.shape}")
+                edge = list(x.shape)
+                first = x._axis_slice(ax, 0, 1).expand(*edge[:ax], b, *edge[ax + 1 :])
+                last = x._axis_slice(ax, n - 1, n).expand(*edge[:ax], a, *edge[ax + 1 :])
+                x = first.cat(x, last, dim=ax)
+            else:  # circular: a window of three copies side by side, all one view
+                if b > n or a > n:
+                    raise ValueError(
+                        f"pad: circular padding ({b}, {a}) wraps around axis {ax} of {x.shape} more than once"
+                    )
+                x = x._tile_axis(ax, 3)._axis_slice(ax, n - b, 2 * n + a)
+        return x if mode == "circular" else x._crop(pairs, mode)
+
+    def shrink(self, arg: Sequence[tuple[int, int] | None]) -> Tensor:
+        """Keep elements [begin, end) of each axis (one pair per axis; None keeps the whole axis)."""
+        if len(arg) != self.ndim:
+            raise ValueError(f"shrink: {arg} does not have one (begin, end) pair per axis of shape {self.shape}")
+        bounds = tuple(
+            (0, s) if p is None else (_as_int(p[0], "shrink", "bounds"), _as_int(p[1], "shrink", "bounds"))
+            for p, s in zip(arg, self.shape, strict=True)
+        )
+        if any(not 0 <= b <= e <= s for (b, e), s in zip(bounds, self.shape, strict=True)):
+            raise ValueError(f"shrink: {arg} is not inside shape {self.shape}")
+        return self._apply(lambda u: u.shrink(bounds))
+
+    def flip(self, *dims: Any) -> Tensor:
+        """Reverse the order of the elements along the given axes: `t.flip(0)`, `t.flip((0, 1))`, `t.flip(0, 1)`."""
+        axes = _unique_axes(_ints(_varargs(dims), "flip", "dims"), self.ndim, "flip")
+        if self.ndim == 0:
+            return self
+        arg = tuple(i in axes for i in range(self.ndim))
+        return self._apply(lambda u: u.flip(arg))
+
+    def _axis_slice(self, axis: int, begin: int, end: int) -> Tensor:
+        return self.shrink(tuple((begin, end) if i == axis else None for i in range(self.ndim)))
+
+    def _tile_axis(self, axis: int, times: int) -> Tensor:
+        """`times` copies of this tensor side by side along one axis (a view: reshape, expand, reshape)."""
+        s = self.shape
+        x = self.reshape(*s[:axis], 1, *s[axis:]).expand(*s[:axis], times, *s[axis:])
+        return x.reshape(*s[:axis], times * s[axis], *s[axis + 1 :])
+
+    # ---- axes
+
     def transpose(self, dim0: int = 1, dim1: int = 0) -> Tensor:
+        """Swap two axes."""
         order = list(range(self.ndim))
         a, b = normalize_axis(dim0, self.ndim, "transpose"), normalize_axis(dim1, self.ndim, "transpose")
         order[a], order[b] = order[b], order[a]
@@ -66,32 +302,199 @@ class MovementMixin:
 
     @property
     def T(self) -> Tensor:
-        return self.transpose()
+        """All axes reversed (the transpose of a matrix; a 0-d or 1-D tensor is unchanged)."""
+        return self.permute(tuple(reversed(range(self.ndim))))
 
-    def pad(self, padding: Sequence[tuple[int, int]], value: float = 0.0) -> Tensor:
-        """Pad each axis by (before, after) elements of `value` (one pair per axis, from the first axis)."""
-        arg = tuple((int(b), int(a)) for b, a in padding)
-        if len(arg) != self.ndim or any(b < 0 or a < 0 for b, a in arg):
-            raise ValueError(f"pad: need one (before, after) pair >= 0 per axis of shape {self.shape}, got {padding}")
-        out = self._apply(lambda u: u.pad(arg))
-        if value == 0:
-            return out
-        inside = self.ones(*self.shape, dtype=dtypes.bool, device=self.device)._apply(lambda u: u.pad(arg))
-        return inside.where(out, value)
-
-    def shrink(self, arg: Sequence[tuple[int, int]]) -> Tensor:
-        """Keep elements [begin, end) of each axis (one pair per axis)."""
-        bounds = tuple((int(b), int(e)) for b, e in arg)
-        if len(bounds) != self.ndim or any(not 0 <= b <= e <= s for (b, e), s in zip(bounds, self.shape, strict=True)):
-            raise ValueError(f"shrink: {arg} is not inside shape {self.shape}")
-        return self._apply(lambda u: u.shrink(bounds))
+    @property
+    def mT(self) -> Tensor:
+        """The last two axes swapped: the transpose of each matrix in a batch."""
+        if self.ndim < 2:
+            raise ValueError(f"mT: needs a matrix or a batch of matrices, got shape {self.shape}")
+        return self.transpose(-2, -1)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge axes start_dim..end_dim (inclusive) into one; a 0-d tensor becomes shape (1,)."""
         if self.ndim == 0:
+            normalize_axis(start_dim, 0, "flatten")
+            normalize_axis(end_dim, 0, "flatten")
             return self.reshape(1)
         s, e = normalize_axis(start_dim, self.ndim, "flatten"), normalize_axis(end_dim, self.ndim, "flatten")
+        if s > e:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {self.shape}")
         return self.reshape(*self.shape[:s], prod(self.shape[s : e + 1]), *self.shape[e + 1 :])
 
+    def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
+        """Split axis `dim` into axes of the given sizes (one may be -1: inferred)."""
+        if self.ndim == 0:
+            raise ValueError("unflatten: a 0-d tensor has no axis to unflatten")
+        d = normalize_axis(dim, self.ndim, "unflatten")
+        want = _ints(tuple(sizes), "unflatten", "sizes")
+        n = self.shape[d]
+        if not want:
+            raise ValueError(f"unflatten: sizes must be non-empty (axis {dim} of shape {self.shape})")
+        if sum(1 for s in want if s == -1) > 1 or any(s < -1 for s in want):
+            raise ValueError(f"unflatten: invalid sizes {want}")
+        if -1 in want:
+            known = prod(s for s in want if s != -1)
+            if known == 0 or n % known:
+                raise ValueError(f"unflatten: sizes {want} do not fit axis {dim} of size {n} in shape {self.shape}")
+            want = tuple(n // known if s == -1 else s for s in want)
+        if prod(want) != n:
+            raise ValueError(f"unflatten: sizes {want} do not multiply to axis {dim}'s size {n} in shape {self.shape}")
+        return self.reshape(*self.shape[:d], *want, *self.shape[d + 1 :])
+
+    def squeeze(self, dim: int | Sequence[int] | None = None) -> Tensor:
+        """Drop size-1 axes: all of them, or those among `dim` (an int or a tuple); others named are kept."""
+        if dim is None:
+            axes = tuple(range(self.ndim))
+        else:
+            axes = _unique_axes(_ints(dim, "squeeze", "dims"), self.ndim, "squeeze")
+        return self.reshape(tuple(s for i, s in enumerate(self.shape) if not (i in axes and s == 1)))
+
     def unsqueeze(self, dim: int) -> Tensor:
+        """Insert an axis of size 1 at position `dim` (negative counts from the end of the result)."""
         d = normalize_axis(dim, self.ndim + 1, "unsqueeze")
         return self.reshape(*self.shape[:d], 1, *self.shape[d:])
+
+    # ---- copies of the data, as views
+
+    def repeat(self, *repeats: Any) -> Tensor:
+        """Tile the tensor: `repeats[i]` copies along axis i (more repeats than axes add leading axes)."""
+        reps = _ints(_varargs(repeats), "repeat", "repeats")
+        if len(reps) < self.ndim:
+            raise ValueError(
+                f"repeat: {len(reps)} repeats for a tensor of shape {self.shape}; need at least one per axis"
+            )
+        if any(r < 0 for r in reps):
+            raise ValueError(f"repeat: repeats must be >= 0, got {reps}")
+        shape = (1,) * (len(reps) - self.ndim) + self.shape
+        # each axis s becomes (1, s), is expanded to (r, s) and merged: r copies of the axis, one after another
+        pairs = [d for s in shape for d in (1, s)]
+        tiled = [d for r, s in zip(reps, shape, strict=True) for d in (r, s)]
+        return self.reshape(pairs).expand(tiled).reshape(tuple(r * s for r, s in zip(reps, shape, strict=True)))
+
+    def roll(self, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None) -> Tensor:
+        """Shift elements along axes, wrapping around; without `dims` the flattened tensor is rolled."""
+        sh = _ints(shifts, "roll", "shifts")
+        if dims is None:
+            if len(sh) != 1:
+                raise ValueError(f"roll: {len(sh)} shifts need as many dims, got none")
+            return self.flatten().roll(sh[0], 0).reshape(self.shape)
+        ds = tuple(normalize_axis(d, self.ndim, "roll") for d in _ints(dims, "roll", "dims"))
+        if len(ds) != len(sh):
+            raise ValueError(f"roll: shifts {sh} and dims {ds} must have the same length")
+        x = self
+        for s, d in zip(sh, ds, strict=True):
+            n = x.shape[d] if x.ndim else 1
+            if n == 0 or s % n == 0:
+                continue
+            # out[i] = x[(i - s) mod n]: a window of two copies side by side
+            k = s % n
+            x = x._tile_axis(d, 2)._axis_slice(d, n - k, 2 * n - k)
+        return x
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """Zero the elements above the `diagonal`-th diagonal of the last two axes (0: the main diagonal)."""
+        return self._triangle(diagonal, upper=False)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        """Zero the elements below the `diagonal`-th diagonal of the last two axes (0: the main diagonal)."""
+        return self._triangle(diagonal, upper=True)
+
+    def _triangle(self, k: int, upper: bool) -> Tensor:
+        op = "triu" if upper else "tril"
+        if self.ndim < 2:
+            raise ValueError(f"{op}: needs at least 2 dimensions, got shape {self.shape}")
+        k = _as_int(k, op, "diagonal")
+        r, c = self.shape[-2:]
+        if r == 0 or c == 0:
+            return self
+        # A mask with no buffer: a 1-D step over t = j - i + r (in [1, r + c - 1]), laid out with rows of
+        # length L - 1 over copies of length L, so row i starts i elements further back: element (i, j) reads t.
+        L = r + c
+        step = max(0, min(L, r + k if upper else r + k + 1))
+        ones = self.ones(L - step if upper else step, dtype=dtypes.bool, device=self.device)
+        v = ones.pad((((step, 0) if upper else (0, L - step)),))
+        rows = v.reshape(1, L).expand(r, L).reshape(r * L)._axis_slice(0, r, r + r * (L - 1))
+        mask = rows.reshape(r, L - 1)._axis_slice(1, 0, c)
+        zero = False if self.dtype.is_bool else 0
+        return mask.where(self, self.full((), zero, self.dtype, self.device))
+
+    # ---- joining and splitting
+
+    def cat(self: Any, *tensors: Any, dim: int | None = None) -> Tensor:
+        """Join tensors along an existing axis: `a.cat(b, c, dim=0)` or `Tensor.cat([a, b, c], dim=0)`.
+
+        dtypes are promoted as in PyTorch; the other axes must match. One kernel when realized: the inputs
+        are padded to the result's shape (free views) and added.
+        """
+        ts, dim = _tensor_list("cat", self, tensors, dim)
+        for i, t in enumerate(ts):
+            if t.ndim == 0:
+                raise ValueError(f"cat: a 0-d tensor (input {i}) cannot be concatenated")
+        dt = least_upper_dtype(*(t.dtype for t in ts))
+        # PyTorch skips 1-D empty tensors next to tensors of any rank
+        kept = [t for t in ts if t.shape != (0,)] or ts[:1]
+        first = kept[0]
+        d = normalize_axis(dim, first.ndim, "cat")
+        for t in kept:
+            if t.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != d):
+                raise ValueError(
+                    f"cat: shapes {[t.shape for t in ts]} must match except along dim {dim} (tensor of shape {t.shape})"
+                )
+        kept = [t.cast(dt) for t in kept]
+        nonempty = [t for t in kept if t.shape[d] > 0]
+        if len(nonempty) <= 1:  # nothing to join
+            return nonempty[0] if nonempty else kept[0]
+        total = sum(t.shape[d] for t in nonempty)
+        parts, offset = [], 0
+        for t in nonempty:
+            size = t.shape[d]
+            pad = tuple((offset, total - offset - size) if i == d else (0, 0) for i in range(t.ndim))
+            parts.append(t._apply(lambda u, pad=pad: u.pad(pad)))
+            offset += size
+        return functools.reduce(lambda a, b: a + b, parts)
+
+    def stack(self: Any, *tensors: Any, dim: int | None = None) -> Tensor:
+        """Join tensors of one shape along a new axis: `a.stack(b, dim=0)` or `Tensor.stack([a, b], dim=0)`."""
+        ts, dim = _tensor_list("stack", self, tensors, dim)
+        if any(t.shape != ts[0].shape for t in ts):
+            raise ValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in ts]}")
+        d = normalize_axis(dim, ts[0].ndim + 1, "stack")
+        return ts[0].unsqueeze(d).cat(*[t.unsqueeze(d) for t in ts[1:]], dim=d)
+
+    def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0) -> list[Tensor]:
+        """Views of consecutive pieces along `dim`: of one size (the last may be smaller) or of the given sizes."""
+        d = normalize_axis(dim, self.ndim, "split")
+        if self.ndim == 0:
+            raise ValueError("split: a 0-d tensor cannot be split")
+        n = self.shape[d]
+        if isinstance(split_size_or_sections, (list, tuple)):
+            sizes = _ints(split_size_or_sections, "split", "sizes")
+            if any(s < 0 for s in sizes) or sum(sizes) != n:
+                raise ValueError(
+                    f"split: sizes {sizes} must be >= 0 and sum to {n}, the size of dim {dim} of {self.shape}"
+                )
+        else:
+            size = _as_int(split_size_or_sections, "split", "split_size")
+            if size < 0 or (size == 0 and n > 0):
+                raise ValueError(f"split: split_size must be > 0 (or 0 for an empty axis), got {size} for {self.shape}")
+            sizes = (n,) if n == 0 else (size,) * (n // size) + ((n % size,) if n % size else ())
+        out, begin = [], 0
+        for s in sizes:
+            out.append(self._axis_slice(d, begin, begin + s))
+            begin += s
+        return out
+
+    def chunk(self, chunks: int, dim: int = 0) -> list[Tensor]:
+        """Split into pieces of size ceil(n / chunks) along `dim`: as in PyTorch, there may be fewer than `chunks`."""
+        chunks = _as_int(chunks, "chunk", "chunks")
+        if chunks <= 0:
+            raise ValueError(f"chunk: chunks must be > 0, got {chunks}")
+        d = normalize_axis(dim, self.ndim, "chunk")
+        if self.ndim == 0:
+            raise ValueError("chunk: a 0-d tensor cannot be chunked")
+        n = self.shape[d]
+        if n == 0:  # PyTorch gives `chunks` empty pieces
+            return [self] * chunks
+        return self.split(-(-n // chunks), d)

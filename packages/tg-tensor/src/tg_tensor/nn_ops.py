@@ -1,19 +1,441 @@
-"""Neural-network functions on tensors: normalization, dropout, attention, losses.
+"""Neural-network functions on tensors: normalization, dropout, one-hot, attention, losses.
+
+Everything here is composed from elementwise ops, reductions and movement ops, so gradients come from the
+existing rules and the pieces fuse with their neighbours (a layer norm is three kernels: mean, variance,
+normalize).
 
 >>> from tg_tensor import Tensor
->>> Tensor([1.0, 2.0]).shape
-(2,)
+>>> [round(v, 3) for v in Tensor([1.0, 3.0]).layernorm().tolist()]
+[-1.0, 1.0]
+>>> Tensor([0, 2]).one_hot(3).tolist()
+[[1, 0, 0], [0, 0, 1]]
+>>> round(Tensor([[2.0, 0.0]]).cross_entropy(Tensor([0])).item(), 4)
+0.1269
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from tg_tensor.helpers import _broadcast_shape, _to_np_dtype
+from tg_uop.dtype import dtypes, least_upper_float
+from tg_uop.helpers import normalize_axis, prod
+
 if TYPE_CHECKING:
-    from tg_tensor.tensor import Tensor  # noqa: F401
+    from tg_tensor.tensor import Tensor
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction: str, op: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _check_smoothing(label_smoothing: float, op: str) -> None:
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+
+
+def _normalized_shape(shape: int | Sequence[int], op: str) -> tuple[int, ...]:
+    return (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
 
 
 class NNOpsMixin:
-    """Normalization, dropout, attention and losses; mixed into `Tensor`."""
+    """Normalization, dropout, one-hot, attention and losses; mixed into `Tensor`."""
 
     __slots__ = ()
+
+    # ---- normalization ----
+
+    def _as_float(self) -> Tensor:
+        return self.cast(least_upper_float(self.dtype))
+
+    def _param_along(self, p: Tensor, axes: tuple[int, ...], name: str, op: str) -> Tensor:
+        """A per-channel parameter reshaped to broadcast against self: its shape is self's along `axes`."""
+        want = tuple(self.shape[a] for a in axes)
+        full = tuple(s if i in axes else 1 for i, s in enumerate(self.shape))
+        if p.shape not in (want, full):
+            raise ValueError(f"{op}: {name} has shape {p.shape}, expected {want} for an input of shape {self.shape}")
+        return p.reshape(full)
+
+    def batchnorm(
+        self,
+        weight: Tensor | None,
+        bias: Tensor | None,
+        mean: Tensor,
+        invstd: Tensor,
+        axis: int | Sequence[int] = 1,
+    ) -> Tensor:
+        """Batch normalization given its statistics: `(self - mean) * invstd * weight + bias`.
+
+        `axis` is the channel axis (or axes): `mean`, `invstd` (that is 1 / sqrt(var + eps)), `weight` and
+        `bias` have self's shape along it and are broadcast over every other axis. In training a BatchNorm
+        layer passes the batch's statistics (mean and biased variance over all axes but the channel axis), in
+        evaluation its running ones. `weight` and `bias` may be None.
+
+        >>> from tg_tensor import Tensor
+        >>> x = Tensor([[1.0, 10.0], [3.0, 30.0]])
+        >>> x.batchnorm(None, None, Tensor([2.0, 20.0]), Tensor([1.0, 0.1])).tolist()
+        [[-1.0, -1.0], [1.0, 1.0]]
+        """
+        op = "batchnorm"
+        axes = tuple(sorted({normalize_axis(a, self.ndim, op) for a in ((axis,) if isinstance(axis, int) else axis)}))
+        scale = self._param_along(invstd, axes, "invstd", op)
+        if weight is not None:
+            scale = scale * self._param_along(weight, axes, "weight", op)
+        out = (self - self._param_along(mean, axes, "mean", op)) * scale
+        return out + self._param_along(bias, axes, "bias", op) if bias is not None else out
+
+    def layernorm(self, axis: int | Sequence[int] = -1, eps: float = 1e-5) -> Tensor:
+        """Normalize to mean 0 and (biased) variance 1 over `axis` (tinygrad's name; no weight or bias).
+
+        Three kernels: the mean, the variance of the centred values, and the normalization.
+        """
+        x = self._as_float()
+        centred = x - x.mean(axis, keepdim=True)
+        var = (centred * centred).mean(axis, keepdim=True)
+        return centred * (var + eps).sqrt().reciprocal()
+
+    def _check_normalized(self, ns: tuple[int, ...], params: dict[str, Tensor | None], op: str) -> None:
+        if len(ns) > self.ndim or self.shape[self.ndim - len(ns) :] != ns:
+            raise ValueError(f"{op}: normalized_shape {ns} does not match the last dimensions of shape {self.shape}")
+        for name, p in params.items():
+            if p is not None and p.shape != ns:
+                raise ValueError(f"{op}: {name} has shape {p.shape}, expected normalized_shape {ns}")
+
+    def layer_norm(
+        self,
+        normalized_shape: int | Sequence[int],
+        weight: Tensor | None = None,
+        bias: Tensor | None = None,
+        eps: float = 1e-5,
+    ) -> Tensor:
+        """Layer normalization over the last `len(normalized_shape)` axes, as `torch.nn.functional.layer_norm`.
+
+        >>> from tg_tensor import Tensor
+        >>> x = Tensor([[1.0, 3.0]])
+        >>> [round(v, 3) for v in x.layer_norm(2, weight=Tensor([1.0, 2.0]), bias=Tensor([0.0, 1.0])).tolist()[0]]
+        [-1.0, 3.0]
+        """
+        ns = _normalized_shape(normalized_shape, "layer_norm")
+        self._check_normalized(ns, {"weight": weight, "bias": bias}, "layer_norm")
+        out = self.layernorm(tuple(range(self.ndim - len(ns), self.ndim)), eps)
+        if weight is not None:
+            out = out * weight
+        return out + bias if bias is not None else out
+
+    def rms_norm(
+        self, normalized_shape: int | Sequence[int], weight: Tensor | None = None, eps: float | None = None
+    ) -> Tensor:
+        """`self / sqrt(mean(self**2) + eps) * weight` over the last axes, as `torch.nn.functional.rms_norm`.
+
+        `eps=None` means the machine epsilon of the (float) dtype, as in PyTorch.
+        """
+        ns = _normalized_shape(normalized_shape, "rms_norm")
+        self._check_normalized(ns, {"weight": weight}, "rms_norm")
+        x = self._as_float()
+        if eps is None:
+            eps = float(np.finfo(_to_np_dtype(x.dtype)).eps)
+        axes = tuple(range(self.ndim - len(ns), self.ndim))
+        out = x * ((x * x).mean(axes, keepdim=True) + eps).sqrt().reciprocal()
+        return out * weight if weight is not None else out
+
+    def group_norm(
+        self, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
+    ) -> Tensor:
+        """Group normalization of an input (N, C, ...), as `torch.nn.functional.group_norm`: the C channels are
+        split into `num_groups` groups, each normalized over its channels and all spatial positions; `weight`
+        and `bias` are per channel (C,). `num_groups=C` is instance normalization, `num_groups=1` a layer norm
+        over (C, ...)."""
+        op = "group_norm"
+        if self.ndim < 2:
+            raise ValueError(f"group_norm: need an input (N, C, ...) of 2 or more dimensions, got shape {self.shape}")
+        n, c = self.shape[:2]
+        if not isinstance(num_groups, int) or num_groups <= 0 or c % num_groups:
+            raise ValueError(f"group_norm: {c} channels of shape {self.shape} cannot be split into {num_groups} groups")
+        per_group = prod(self.shape[1:]) // num_groups
+        out = self.reshape(n, num_groups, per_group).layernorm(-1, eps).reshape(self.shape)
+        if weight is not None:
+            out = out * self._param_along(weight, (1,), "weight", op)
+        return out + self._param_along(bias, (1,), "bias", op) if bias is not None else out
+
+    # ---- dropout, one-hot ----
+
+    def _drop(self, p: float) -> Tensor:
+        """Zero each element with probability p and scale the rest by 1 / (1 - p), whatever `training` says.
+
+        The mask is one tensor used by the forward graph, so the gradient goes through the same mask."""
+        if p == 0:
+            return self
+        if p == 1:
+            return self * 0  # 1 / (1 - p) would be inf, and inf * 0 a NaN gradient
+        dt = self.dtype if self.dtype.is_float else dtypes.default_float
+        keep = self.rand(self.shape, dtype=dt, device=self.device) >= p
+        return keep.where(self, 0) * (1.0 / (1.0 - p))
+
+    def dropout(self, p: float = 0.5) -> Tensor:
+        """While `Tensor.training` is True, zero each element with probability `p` and scale the others by
+        1 / (1 - p); otherwise return self unchanged.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([1.0, 2.0]).dropout(0.5).tolist()  # Tensor.training is False
+        [1.0, 2.0]
+        """
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout: probability p must be in [0, 1], got {p}")
+        return self._drop(p) if type(self).training else self  # type: ignore[attr-defined]
+
+    def one_hot(self, num_classes: int) -> Tensor:
+        """One-hot encoding of an integer tensor: shape (..., num_classes), dtype int32 (PyTorch gives int64).
+
+        `num_classes` is required: inferring it (PyTorch's -1) would need to read the values from the device.
+        Values outside [0, num_classes) give all-zero rows rather than an error, for the same reason.
+        """
+        if not (self.dtype.is_int or self.dtype.is_bool):
+            raise TypeError(f"one_hot: needs an integer tensor, got dtype {self.dtype!r} of shape {self.shape}")
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+            raise ValueError(f"one_hot: num_classes must be an int >= 0 (it is required, no -1), got {num_classes!r}")
+        classes = self.arange(num_classes, device=self.device)
+        return (self.unsqueeze(-1) == classes).cast(dtypes.default_int)
+
+    # ---- attention ----
+
+    def scaled_dot_product_attention(
+        self,
+        key: Tensor,
+        value: Tensor,
+        attn_mask: Tensor | None = None,
+        dropout_p: float = 0.0,
+        is_causal: bool = False,
+        scale: float | None = None,
+    ) -> Tensor:
+        """softmax(self @ key^T * scale + mask) @ value, as `torch.nn.functional.scaled_dot_product_attention`.
+
+        self (the query) is (..., L, E), key (..., S, E), value (..., S, Ev); batch dimensions broadcast.
+        `scale` defaults to 1 / sqrt(E). A bool `attn_mask` keeps the positions where it is True; a float one is
+        added to the scores. `is_causal` keeps position j for query i when j <= i (no `attn_mask` then). As in
+        PyTorch, `dropout_p` is applied whatever `Tensor.training` says: pass 0 in evaluation.
+        """
+        op = "scaled_dot_product_attention"
+        q = self
+        if q.ndim < 2 or key.ndim < 2 or value.ndim < 2:
+            raise ValueError(
+                f"{op}: query, key and value need 2 or more dimensions, got {q.shape}, {key.shape}, {value.shape}"
+            )
+        if q.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
+            raise ValueError(f"{op}: query {q.shape}, key {key.shape} and value {value.shape} do not match")
+        _broadcast_shape(_broadcast_shape(q.shape[:-2], key.shape[:-2], op), value.shape[:-2], op)
+        if is_causal and attn_mask is not None:
+            raise ValueError(f"{op}: give either attn_mask or is_causal, not both")
+        if not 0.0 <= dropout_p <= 1.0:
+            raise ValueError(f"{op}: dropout_p must be in [0, 1], got {dropout_p}")
+        n_q, n_k, emb = q.shape[-2], key.shape[-2], q.shape[-1]
+        if scale is None:
+            scale = 1.0 / math.sqrt(emb) if emb else 1.0
+        scores = (q @ key.transpose(-1, -2)) * scale
+        if is_causal:
+            rows = self.arange(n_q, device=self.device).reshape(n_q, 1)
+            attn_mask = rows >= self.arange(n_k, device=self.device).reshape(1, n_k)
+        if attn_mask is not None:
+            if _broadcast_shape(attn_mask.shape, scores.shape, op) != scores.shape:
+                raise ValueError(f"{op}: attn_mask {attn_mask.shape} does not broadcast to the scores {scores.shape}")
+            scores = attn_mask.where(scores, -math.inf) if attn_mask.dtype.is_bool else scores + attn_mask
+        return scores.softmax(-1)._drop(dropout_p) @ value
+
+    # ---- losses ----
+
+    def _class_index_loss(
+        self,
+        target: Tensor,
+        cdim: int,
+        weight: Tensor | None,
+        ignore_index: int,
+        label_smoothing: float,
+        reduction: str,
+    ) -> Tensor:
+        """The negative log-likelihood of log-probabilities `self` (classes along `cdim`) at integer `target`,
+        PyTorch's way: the 'mean' divides by the summed class weights of the targets not ignored, and label
+        smoothing mixes in the (weighted) mean over all classes with the same normalization."""
+        n_cls = self.shape[cdim]
+        cls_shape = tuple(n_cls if i == cdim else 1 for i in range(self.ndim))
+        hit = target.unsqueeze(cdim) == self.arange(n_cls, device=self.device).reshape(cls_shape)
+        keep = (target != ignore_index).unsqueeze(cdim)
+        w = weight.reshape(cls_shape).cast(self.dtype) if weight is not None else None
+        logp = self if w is None else self * w
+        # Each (sample, class) term, so that one reduction over every axis gives the 'sum' or 'mean' (a per-sample
+        # sum first would be a kernel more). `where`, not a product with the one-hot: a -inf log-probability of
+        # another class must not give 0 * -inf = NaN.
+        if label_smoothing > 0:
+            off = label_smoothing / n_cls
+            term = hit.where(logp * -(1.0 - label_smoothing + off), logp * -off)
+        else:
+            term = hit.where(-logp, 0)
+        term = keep.where(term, 0)
+        if reduction == "none":
+            return term.sum(cdim)
+        if reduction == "sum":
+            return term.sum()
+        kept = keep.where(hit, False)
+        count = kept.sum() if w is None else kept.where(w, 0).sum()
+        if term.numel() == 0:
+            return term.sum() / count  # 0 / 0: NaN for an empty batch, as in PyTorch
+        return (term / count).sum()  # dividing inside the reduction saves a kernel for the division
+
+    def _prob_target_loss(
+        self, target: Tensor, cdim: int, weight: Tensor | None, label_smoothing: float, reduction: str
+    ) -> Tensor:
+        """Cross-entropy of log-probabilities `self` against class probabilities `target` of the same shape; the
+        'mean' divides by the number of samples (elements / classes), as in PyTorch."""
+        n_cls = self.shape[cdim]
+        p = target.cast(self.dtype)
+        if label_smoothing > 0:
+            p = p * (1.0 - label_smoothing) + label_smoothing / n_cls
+        if weight is not None:
+            p = p * weight.reshape(tuple(n_cls if i == cdim else 1 for i in range(self.ndim))).cast(self.dtype)
+        term = -(self * p)
+        if reduction == "none":
+            return term.sum(cdim)
+        total = term.sum()  # one reduction over every axis, not a per-sample sum and then another
+        return total / (self.numel() // n_cls) if reduction == "mean" else total
+
+    def _check_class_weight(self, weight: Tensor | None, cdim: int, op: str) -> None:
+        if weight is not None and weight.shape != (self.shape[cdim],):
+            raise ValueError(
+                f"{op}: weight has shape {weight.shape}, expected ({self.shape[cdim]},) for input {self.shape}"
+            )
+
+    def _class_losses(
+        self,
+        target: Tensor,
+        weight: Tensor | None,
+        ignore_index: int,
+        reduction: str,
+        label_smoothing: float,
+        op: str,
+        log_softmax: bool,
+    ) -> Tensor:
+        # PyTorch's layouts: (C,), (N, C) or (N, C, d1, ...) with classes along axis 1 (axis 0 unbatched)
+        _check_reduction(reduction, op)
+        _check_smoothing(label_smoothing, op)
+        if self.ndim == 0:
+            raise ValueError(f"{op}: input needs a class dimension, got shape {self.shape}")
+        cdim = 0 if self.ndim == 1 else 1
+        self._check_class_weight(weight, cdim, op)
+        logp = self.log_softmax(cdim) if log_softmax else self
+        if target.dtype.is_float:
+            if target.shape != self.shape:
+                raise ValueError(f"{op}: probability target {target.shape} must have the input's shape {self.shape}")
+            return logp._prob_target_loss(target, cdim, weight, label_smoothing, reduction)
+        want = self.shape[:cdim] + self.shape[cdim + 1 :]
+        if target.shape != want:
+            raise ValueError(
+                f"{op}: input {self.shape} and target {target.shape} do not match (class indices need shape {want})"
+            )
+        if not target.dtype.is_int:
+            raise TypeError(f"{op}: class-index target needs an integer dtype, got {target.dtype!r}")
+        return logp._class_index_loss(target, cdim, weight, ignore_index, label_smoothing, reduction)
+
+    def cross_entropy(
+        self,
+        target: Tensor,
+        *,
+        weight: Tensor | None = None,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+    ) -> Tensor:
+        """Cross-entropy of logits `self` against `target`, as `torch.nn.functional.cross_entropy`.
+
+        self is (C,), (N, C) or (N, C, d1, ...) (classes along axis 1). `target` holds class indices, an integer
+        tensor of self's shape without the class axis, or class probabilities, a float tensor of self's shape.
+        `weight` (C,) weighs the classes; targets equal to `ignore_index` add nothing and are not counted by
+        'mean'. Class indices outside [0, C) are not checked (that needs a device read): they select no class.
+        """
+        return self._class_losses(target, weight, ignore_index, reduction, label_smoothing, "cross_entropy", True)
+
+    def nll_loss(
+        self, target: Tensor, *, weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean"
+    ) -> Tensor:
+        """Negative log-likelihood of log-probabilities `self` at class indices `target`, as
+        `torch.nn.functional.nll_loss` (same layouts as `cross_entropy`, which is log_softmax then this)."""
+        if target.dtype.is_float:
+            raise TypeError(f"nll_loss: target needs an integer dtype (class indices), got {target.dtype!r}")
+        return self._class_losses(target, weight, ignore_index, reduction, 0.0, "nll_loss", False)
+
+    def sparse_categorical_crossentropy(
+        self, Y: Tensor, ignore_index: int = -1, label_smoothing: float = 0.0, reduction: str = "mean"
+    ) -> Tensor:
+        """Cross-entropy of logits `self` (..., C) against integer labels `Y` (...), tinygrad's form: classes
+        along the LAST axis, labels equal to `ignore_index` add nothing and are not counted by 'mean'.
+
+        >>> from tg_tensor import Tensor
+        >>> round(Tensor([[2.0, 0.0], [0.0, 2.0]]).sparse_categorical_crossentropy(Tensor([0, 0])).item(), 4)
+        1.1269
+        """
+        op = "sparse_categorical_crossentropy"
+        _check_reduction(reduction, op)
+        _check_smoothing(label_smoothing, op)
+        if self.ndim == 0 or Y.shape != self.shape[:-1]:
+            raise ValueError(
+                f"{op}: logits {self.shape} and labels {Y.shape} do not match (labels need {self.shape[:-1]})"
+            )
+        if not Y.dtype.is_int:
+            raise TypeError(f"{op}: labels need an integer dtype, got {Y.dtype!r}")
+        cdim = self.ndim - 1
+        return self.log_softmax(cdim)._class_index_loss(Y, cdim, None, ignore_index, label_smoothing, reduction)
+
+    def _check_same_shape(self, target: Tensor, op: str) -> None:
+        if target.shape != self.shape:
+            raise ValueError(f"{op}: input {self.shape} and target {target.shape} must have the same shape")
+
+    @staticmethod
+    def _weighted(loss: Tensor, weight: Tensor | None, reduction: str, op: str) -> Tensor:
+        if weight is not None:
+            if _broadcast_shape(weight.shape, loss.shape, op) != loss.shape:
+                raise ValueError(f"{op}: weight {weight.shape} does not broadcast to the input's shape {loss.shape}")
+            loss = loss * weight
+        return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+
+    def binary_crossentropy(self, Y: Tensor, reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+        """Binary cross-entropy of probabilities `self` against targets `Y` of the same shape, as
+        `torch.nn.functional.binary_cross_entropy`: each log is clamped at -100, so p = 0 or 1 gives a finite
+        loss. `weight` (broadcast to self's shape) rescales each element's loss."""
+        op = "binary_crossentropy"
+        _check_reduction(reduction, op)
+        self._check_same_shape(Y, op)
+        p, y = self._as_float(), Y.cast(least_upper_float(self.dtype))
+        loss = -(y * p.log().maximum(-100.0) + (1 - y) * (1 - p).log().maximum(-100.0))
+        return self._weighted(loss, weight, reduction, op)
+
+    def binary_crossentropy_logits(
+        self, Y: Tensor, reduction: str = "mean", pos_weight: Tensor | None = None, weight: Tensor | None = None
+    ) -> Tensor:
+        """Binary cross-entropy of logits `self` against targets `Y` of the same shape, computed stably (never
+        exp of a large positive number), as `torch.nn.functional.binary_cross_entropy_with_logits`.
+        `pos_weight` (broadcast along the last axis, e.g. one per class) weighs the positive term.
+
+        >>> from tg_tensor import Tensor
+        >>> round(Tensor([0.0]).binary_crossentropy_logits(Tensor([1.0])).item(), 4)
+        0.6931
+        """
+        op = "binary_crossentropy_logits"
+        _check_reduction(reduction, op)
+        self._check_same_shape(Y, op)
+        x, y = self._as_float(), Y.cast(least_upper_float(self.dtype))
+        # softplus(-x) = log(1 + exp(-x)) = max(-x, 0) + log(1 + exp(-|x|)): the exp never overflows
+        # (where, not maximum: at x = 0 maximum's shared gradient would be wrong by half)
+        negative = x < 0
+        softplus_neg = negative.where(-x, 0) + (1 + (-negative.where(-x, x)).exp()).log()
+        if pos_weight is not None:
+            if _broadcast_shape(pos_weight.shape, x.shape, op) != x.shape:
+                raise ValueError(
+                    f"{op}: pos_weight {pos_weight.shape} does not broadcast to the input's shape {x.shape}"
+                )
+            softplus_neg = softplus_neg * ((pos_weight - 1) * y + 1)
+        loss = (1 - y) * x + softplus_neg
+        return self._weighted(loss, weight, reduction, op)

@@ -1,66 +1,349 @@
-"""Random tensors and the initializers built on them.
+"""Random tensors and the initializers built on them, from a counter-based generator computed in the graph.
+
+The generator is Threefry-2x32 with 20 rounds (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3",
+SC 2011): a keyed bijection of 64-bit blocks made of 32-bit additions, rotations and xors. Element i of the
+n-th random tensor made since `Tensor.manual_seed(seed)` gets the two words
+
+    threefry(key=(seed mod 2**32, seed // 2**32 mod 2**32), counter=(i, n))
+
+so the numbers are a pure function of (seed, n, i): the same seed gives the same numbers on every device
+(plain uint32 arithmetic, bit-identical in C, OpenCL C and the PYTHON interpreter), each call gives new
+numbers, and no state lives on a device. Everything stays lazy: `Tensor.rand(1000)` is a graph (the element
+indices come from `index_range`, also a graph), and a random tensor feeding elementwise ops is one kernel
+with them.
+
+The key and the call number reach the kernel through a 4-word buffer made on the host for each call (a
+copy in the schedule), not as constants: the kernel source is then the same for every call and every seed,
+so it compiles once. A consequence: under `TinyJit`, a replay reuses the captured buffer, so random tensors
+made inside a jitted function repeat the numbers of the captured call.
+
+From bits to numbers:
+
+- `rand`: the top m bits of word 0 times 2**-m, m the significand width of the dtype (24 for float32, 11 for
+  float16; 53 from both words for float64): every value is exact and in [0, 1).
+- `randn`: Box-Muller, `sqrt(-2 ln(u1)) * sin(2 pi u2)` with u1 = 1 - (uniform of word 0) in (0, 1] and u2 the
+  uniform of word 1, computed in float32 (float64 for float64). |values| stay below sqrt(2 ln 2**24) = 5.77
+  in float32 (the normal tail beyond it has probability 8e-9); log and sin may differ in the last bits
+  between devices.
+- `randint`: the 64 bits of both words modulo (high - low), plus low: a bias of at most (high - low) / 2**64
+  in the probability of a value, far below anything measurable.
 
 >>> from tg_tensor import Tensor
 >>> Tensor.manual_seed(0)
->>> Tensor.rand(3).shape
-(3,)
+>>> a = Tensor.rand(3).tolist()
+>>> Tensor.manual_seed(0)
+>>> Tensor.rand(3).tolist() == a
+True
+>>> all(0 <= v < 1 for v in a)
+True
 """
 
 from __future__ import annotations
 
 import math
+import operator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from tg_tensor.helpers import _shape_arg, _to_np_dtype, _varargs
+from tg_tensor.creation import _check_grad, _device, _dtype, _full, _number, _shape, index_range
+from tg_tensor.helpers import _const, _from_numpy
 from tg_uop.dtype import DType, dtypes
 from tg_uop.helpers import prod
+from tg_uop.ops import Ops
+from tg_uop.uop import UOp
 
 if TYPE_CHECKING:
     from tg_tensor.tensor import Tensor
 
+_U32 = dtypes.uint32
+_MASK32 = 0xFFFFFFFF
+# Threefry-2x32: the rotation of each round (mod 8), and the key-schedule parity constant (from Skein)
+_ROTATIONS = (13, 15, 26, 6, 17, 29, 16, 24)
+_PARITY = 0x1BD11BDA
+_ROUNDS = 20
+# significand bits (with the implicit one) of each float dtype: that many random bits give exact values
+_SIGNIFICAND = {dtypes.float16: 11, dtypes.bfloat16: 8, dtypes.float32: 24, dtypes.float64: 53}
+
+
+def threefry2x32(key: tuple[int, int], x0: int, x1: int) -> tuple[int, int]:
+    """Threefry-2x32-20 of one block in Python: the reference the graph version is tested against.
+
+    >>> [hex(w) for w in threefry2x32((0, 0), 0, 0)]  # the Random123 known-answer test
+    ['0x6b200159', '0x99ba4efe']
+    """
+    ks = (key[0], key[1], key[0] ^ key[1] ^ _PARITY)
+    x0, x1 = (x0 + ks[0]) & _MASK32, (x1 + ks[1]) & _MASK32
+    for r in range(_ROUNDS):
+        rot = _ROTATIONS[r % 8]
+        x0 = (x0 + x1) & _MASK32
+        x1 = (((x1 << rot) | (x1 >> (32 - rot))) & _MASK32) ^ x0
+        if r % 4 == 3:  # key injection s after every 4 rounds
+            s = r // 4 + 1
+            x0, x1 = (x0 + ks[s % 3]) & _MASK32, (x1 + ks[(s + 1) % 3] + s) & _MASK32
+    return x0, x1
+
+
+def _threefry_graph(ks: tuple[UOp, UOp, UOp], x0: UOp, x1: UOp) -> tuple[UOp, UOp]:
+    """The same function as `threefry2x32`, elementwise over uint32 tensor-graph UOps (C's unsigned
+    arithmetic wraps modulo 2**32 by itself)."""
+
+    def rotl(x: UOp, r: int) -> UOp:
+        return x.alu(Ops.SHL, _full(x, r)).alu(Ops.OR, x.alu(Ops.SHR, _full(x, 32 - r)))
+
+    x0, x1 = x0 + ks[0], x1 + ks[1]
+    for r in range(_ROUNDS):
+        x0 = x0 + x1
+        x1 = rotl(x1, _ROTATIONS[r % 8]).alu(Ops.XOR, x0)
+        if r % 4 == 3:
+            s = r // 4 + 1
+            x0, x1 = x0 + ks[s % 3], x1 + (ks[(s + 1) % 3] + _full(x1, s))
+    return x0, x1
+
+
+def _unit(bits: UOp, dtype: DType) -> UOp:
+    """Uniform floats in [0, 1) of a float dtype of at most 32 significand bits, from 32-bit words: the top
+    m bits times 2**-m, exact in float32 and in `dtype` (m its significand width, at most 24 here)."""
+    m = min(_SIGNIFICAND[dtype], 24) if dtype != dtypes.float64 else 32
+    calc = dtypes.float64 if dtype == dtypes.float64 else dtypes.float32
+    top = bits.alu(Ops.SHR, _full(bits, 32 - m)) if m < 32 else bits
+    f = top.cast(calc)
+    return f * _full(f, 2.0**-m)
+
 
 class RandomMixin:
-    """Random tensors; mixed into `Tensor`."""
+    """Random tensors and initializers; mixed into `Tensor`."""
 
     __slots__ = ()
-    _rng: ClassVar[np.random.Generator] = np.random.default_rng(0)
+    # the generator's state, on the host: the seed and how many random tensors were made since it was set
+    _seed: ClassVar[int] = 0
+    _calls: ClassVar[int] = 0
 
     @classmethod
-    def manual_seed(cls, seed: int) -> None:
-        """Seed the random number generator (host-side for now; see the README)."""
-        cls._rng = np.random.default_rng(seed)
+    def manual_seed(cls, seed: int = 0) -> None:
+        """Seed the generator: the random tensors made after it are the same on every run and every device."""
+        if isinstance(seed, bool):
+            raise TypeError("manual_seed: the seed must be an int, got a bool")
+        try:
+            s = operator.index(seed)
+        except TypeError:
+            raise TypeError(f"manual_seed: the seed must be an int, got {type(seed).__name__}") from None
+        RandomMixin._seed, RandomMixin._calls = s % 2**64, 0
+
+    @classmethod
+    def _random_words(cls, numel: int, device: str, op: str) -> tuple[UOp, UOp]:
+        """Two uint32 words per element (shape (numel,)), from the next call number of the generator."""
+        if numel >= 2**32:
+            raise ValueError(f"{op}: at most 2**32 - 1 random elements per call, asked for {numel}")
+        call = RandomMixin._calls
+        RandomMixin._calls += 1
+        k0, k1 = RandomMixin._seed & _MASK32, RandomMixin._seed >> 32
+        words = np.array([k0, k1, k0 ^ k1 ^ _PARITY, call & _MASK32], dtype=np.uint32)
+        key = _from_numpy(words, device, _U32)  # lazily copied to the device: see the module docstring
+
+        def word(i: int) -> UOp:
+            return key.shrink(((i, i + 1),)).expand((numel,))
+
+        return _threefry_graph((word(0), word(1), word(2)), index_range(numel, _U32, device), word(3))
+
+    @classmethod
+    def _random(
+        cls, op: str, shape: tuple[Any, ...], dtype: Any, device: Any, requires_grad: bool | None
+    ) -> tuple[tuple[int, ...], DType, str]:
+        shp = _shape(shape, op)
+        dt = _dtype(dtype, dtypes.default_float, op)
+        if not dt.is_float or dt not in _SIGNIFICAND:
+            raise ValueError(f"{op}: the dtype must be a float type, got {dt!r}")
+        _check_grad(requires_grad, dt, op)
+        return shp, dt, _device(device, op)
+
+    @classmethod
+    def _random_leaf(cls, u: UOp, shape: tuple[int, ...], requires_grad: bool | None) -> Tensor:
+        # each random tensor has a key buffer of its own, so its graph is a distinct leaf for autograd
+        t = cls._wrap(u.reshape(shape))  # type: ignore[attr-defined]
+        t.requires_grad = requires_grad
+        return t  # type: ignore[no-any-return]
 
     @classmethod
     def rand(
         cls, *shape: Any, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
     ) -> Tensor:
-        """Uniform in [0, 1)."""
-        shp = _shape_arg(_varargs(shape), "rand")
-        dt = dtype or dtypes.default_float
-        data = cls._rng.random(shp).astype(_to_np_dtype(dt))
-        return cls(data, device=device, dtype=dt, requires_grad=requires_grad)
+        """Uniform in [0, 1). `Tensor.rand(2, 3)` or `Tensor.rand((2, 3))`."""
+        shp, dt, dev = cls._random("rand", shape, dtype, device, requires_grad)
+        n = prod(shp)
+        if n == 0:
+            return cls._random_leaf(_full_shape(dt, 0.0, dev, (0,)), shp, requires_grad)
+        w0, w1 = cls._random_words(n, dev, "rand")
+        if dt == dtypes.float64:  # 53 bits: 21 from word 0, 32 from word 1
+            hi = w0.alu(Ops.SHR, _full(w0, 11)).cast(dtypes.float64)
+            lo = w1.cast(dtypes.float64)
+            u = hi * _full(hi, 2.0**-21) + lo * _full(lo, 2.0**-53)
+        else:
+            u = _unit(w0, dt).cast(dt)
+        return cls._random_leaf(u, shp, requires_grad)
 
     @classmethod
     def randn(
         cls, *shape: Any, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
     ) -> Tensor:
-        """Standard normal."""
-        shp = _shape_arg(_varargs(shape), "randn")
-        dt = dtype or dtypes.default_float
-        data = cls._rng.standard_normal(shp).astype(_to_np_dtype(dt))
-        return cls(data, device=device, dtype=dt, requires_grad=requires_grad)
+        """Standard normal (mean 0, variance 1), by Box-Muller. `Tensor.randn(2, 3)` or `((2, 3))`."""
+        shp, dt, dev = cls._random("randn", shape, dtype, device, requires_grad)
+        n = prod(shp)
+        if n == 0:
+            return cls._random_leaf(_full_shape(dt, 0.0, dev, (0,)), shp, requires_grad)
+        w0, w1 = cls._random_words(n, dev, "randn")
+        calc = dtypes.float64 if dt == dtypes.float64 else dtypes.float32
+        u1 = _full_shape(calc, 1.0, dev, (n,)) - _unit(w0, calc)  # in (0, 1]: log(u1) is finite
+        u2 = _unit(w1, calc)
+        radius = (u1.alu(Ops.LOG2) * _full(u1, -2.0 * math.log(2))).alu(Ops.SQRT)
+        z = radius * (u2 * _full(u2, 2 * math.pi)).alu(Ops.SIN)
+        return cls._random_leaf(z.cast(dt), shp, requires_grad)
 
     @classmethod
-    def uniform(cls, *shape: Any, low: float = 0.0, high: float = 1.0, **kwargs: Any) -> Tensor:
-        return (
-            cls.rand(*shape, **{k: v for k, v in kwargs.items() if k != "requires_grad"}) * (high - low) + low
-        )._set_grad(kwargs.get("requires_grad"))
+    def randint(
+        cls,
+        *args: Any,
+        low: int | None = None,
+        high: int | None = None,
+        size: Any = None,
+        dtype: DType | None = None,
+        device: str | None = None,
+        requires_grad: bool | None = None,
+    ) -> Tensor:
+        """Uniform integers in [low, high) (low defaults to 0 and high to 10, as in tinygrad).
+
+        Both conventions work: tinygrad's `Tensor.randint(2, 3, low=0, high=10)` (the positional ints are the
+        shape) and PyTorch's `Tensor.randint(low, high, (2, 3))`,
+        `Tensor.randint(high, (2, 3))` or `size=(2, 3)` (a shape given as a tuple or `size`). The dtype
+        defaults to int32.
+        """
+        if size is not None or (args and isinstance(args[-1], (tuple, list))):
+            shape, bounds = (size, args) if size is not None else (args[-1], args[:-1])
+            if len(bounds) > 2 or (bounds and (low is not None or high is not None)):
+                raise TypeError(f"randint: give low and high once: randint(low, high, size), got {args}")
+            if len(bounds) == 2:
+                low, high = bounds
+            elif len(bounds) == 1:
+                high = bounds[0]
+            shp = _shape((shape,) if not isinstance(shape, (tuple, list)) else tuple(shape), "randint")
+        else:
+            shp = _shape(args, "randint")
+        lo, hi = _int_bound(0 if low is None else low, "low"), _int_bound(10 if high is None else high, "high")
+        dt = _dtype(dtype, dtypes.default_int, "randint")
+        if not dt.is_int:
+            raise ValueError(f"randint: the dtype must be an integer type, got {dt!r}")
+        if requires_grad:
+            raise ValueError("randint: integer tensors cannot require gradients")
+        if lo >= hi:
+            raise ValueError(f"randint: low ({lo}) must be less than high ({hi})")
+        if lo < dt.min or hi - 1 > dt.max:
+            raise ValueError(f"randint: [{lo}, {hi}) does not fit in {dt!r} ([{dt.min}, {dt.max}])")
+        dev = _device(device, "randint")
+        n = prod(shp)
+        if n == 0:
+            return cls._random_leaf(_full_shape(dt, 0, dev, (0,)), shp, requires_grad)
+        w0, w1 = cls._random_words(n, dev, "randint")
+        u64 = dtypes.uint64
+        bits = w0.cast(u64).alu(Ops.SHL, _full_shape(u64, 32, dev, (n,))).alu(Ops.OR, w1.cast(u64))
+        offset = bits.alu(Ops.MOD, _full(bits, hi - lo))  # in [0, high - low): see the module docstring
+        value = offset.cast(dtypes.int64) + _full_shape(dtypes.int64, lo, dev, (n,))
+        return cls._random_leaf(value.cast(dt), shp, requires_grad)
+
+    # ---- distributions and initializers built on rand and randn ----
+
+    @classmethod
+    def uniform(
+        cls,
+        *shape: Any,
+        low: float = 0.0,
+        high: float = 1.0,
+        dtype: DType | None = None,
+        device: str | None = None,
+        requires_grad: bool | None = None,
+    ) -> Tensor:
+        """Uniform in [low, high): `low + (high - low) * rand` (rounding can reach high itself)."""
+        lo, hi = _number(low, "uniform", "low"), _number(high, "uniform", "high")
+        r = cls.rand(*shape, dtype=dtype, device=device)
+        return cls._random_leaf((r * (hi - lo) + lo).uop, r.shape, requires_grad)  # type: ignore[attr-defined]
+
+    @classmethod
+    def normal(
+        cls,
+        *shape: Any,
+        mean: float = 0.0,
+        std: float = 1.0,
+        dtype: DType | None = None,
+        device: str | None = None,
+        requires_grad: bool | None = None,
+    ) -> Tensor:
+        """Normal with a mean and standard deviation: `mean + std * randn`."""
+        mu, sigma = _number(mean, "normal", "mean"), _number(std, "normal", "std")
+        if sigma < 0:
+            raise ValueError(f"normal: std must be >= 0, got {sigma}")
+        r = cls.randn(*shape, dtype=dtype, device=device)
+        return cls._random_leaf((r * sigma + mu).uop, r.shape, requires_grad)  # type: ignore[attr-defined]
+
+    @classmethod
+    def scaled_uniform(cls, *shape: Any, **kwargs: Any) -> Tensor:
+        """Uniform in [-1, 1) scaled by 1 / sqrt(number of elements) (tinygrad's initializer)."""
+        shp = _shape(shape, "scaled_uniform")
+        return cls.uniform(shp, low=-1.0, high=1.0, **kwargs)._scaled(max(prod(shp), 1) ** -0.5)  # type: ignore[attr-defined]
+
+    @classmethod
+    def glorot_uniform(cls, *shape: Any, **kwargs: Any) -> Tensor:
+        """Glorot (Xavier) uniform: in [-b, b) with b = sqrt(6 / (fan_out + fan_in)), where fan_out = shape[0]
+        and fan_in = prod(shape[1:]) (tinygrad's convention for a weight of shape (out, in, ...))."""
+        shp = _shape(shape, "glorot_uniform")
+        if not shp:
+            raise ValueError("glorot_uniform: needs a shape of at least one dimension, got ()")
+        fans = shp[0] + prod(shp[1:])
+        return cls.uniform(shp, low=-1.0, high=1.0, **kwargs)._scaled(math.sqrt(6 / max(fans, 1)))  # type: ignore[attr-defined]
 
     @classmethod
     def kaiming_uniform(cls, *shape: Any, a: float = 0.01, **kwargs: Any) -> Tensor:
-        """He-uniform init for a weight of shape (out, in, ...): bound sqrt(6 / ((1 + a^2) * fan_in))."""
-        shp = _varargs(shape)
-        bound = math.sqrt(3.0) * math.sqrt(2.0 / (1 + a**2)) / math.sqrt(prod(shp[1:]))
-        return cls.uniform(*shp, low=-bound, high=bound, **kwargs)
+        """He (Kaiming) uniform for a leaky-ReLU slope `a`: in [-b, b) with b = sqrt(6 / ((1 + a^2) * fan_in)),
+        fan_in = prod(shape[1:]) (PyTorch's and tinygrad's convention for a weight of shape (out, in, ...))."""
+        shp = _shape(shape, "kaiming_uniform")
+        a = _number(a, "kaiming_uniform", "a")
+        bound = math.sqrt(6 / ((1 + a * a) * max(prod(shp[1:]), 1)))
+        return cls.uniform(shp, low=-1.0, high=1.0, **kwargs)._scaled(bound)  # type: ignore[attr-defined]
+
+    @classmethod
+    def kaiming_normal(cls, *shape: Any, a: float = 0.01, **kwargs: Any) -> Tensor:
+        """He (Kaiming) normal for a leaky-ReLU slope `a`: standard deviation sqrt(2 / ((1 + a^2) * fan_in)),
+        fan_in = prod(shape[1:])."""
+        shp = _shape(shape, "kaiming_normal")
+        a = _number(a, "kaiming_normal", "a")
+        std = math.sqrt(2 / ((1 + a * a) * max(prod(shp[1:]), 1)))
+        return cls.randn(shp, **kwargs)._scaled(std)  # type: ignore[attr-defined]
+
+    def _scaled(self, factor: float) -> Tensor:
+        # scale a fresh random leaf, keeping it a leaf with its requires_grad
+        out = self._random_leaf((self * factor).uop, self.shape, self.requires_grad)  # type: ignore[attr-defined,operator]
+        return out  # type: ignore[no-any-return]
+
+    # ---- the *_like forms ----
+
+    def rand_like(
+        self, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+    ) -> Tensor:
+        """`rand` with this tensor's shape, dtype and device (dtype and device can be overridden)."""
+        dt = _dtype(dtype, self.dtype, "rand_like")  # type: ignore[attr-defined]
+        return self.rand(self.shape, dtype=dt, device=device or self.device, requires_grad=requires_grad)  # type: ignore[attr-defined]
+
+    def randn_like(
+        self, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+    ) -> Tensor:
+        """`randn` with this tensor's shape, dtype and device (dtype and device can be overridden)."""
+        dt = _dtype(dtype, self.dtype, "randn_like")  # type: ignore[attr-defined]
+        return self.randn(self.shape, dtype=dt, device=device or self.device, requires_grad=requires_grad)  # type: ignore[attr-defined]
+
+
+def _int_bound(x: Any, what: str) -> int:
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
+        raise TypeError(f"randint: {what} must be an int, got {x!r}")
+    return int(x)
+
+
+def _full_shape(dtype: DType, value: Any, device: str, shape: tuple[int, ...]) -> UOp:
+    return _const(dtype, value, device).reshape((1,) * len(shape)).expand(shape)

@@ -103,8 +103,15 @@ class Tensor(  # the operations live in one module per kind, mixed in here
         requires_grad: bool | None = None,
     ) -> None:
         dev = canonicalize(device) if device is not None else Device.DEFAULT
+        if isinstance(data, np.generic):  # a numpy scalar is a 0-d array
+            data = np.asarray(data)
         if isinstance(data, UOp):
             uop = data if dtype is None else data.cast(dtype)
+        elif isinstance(data, (bool, int, float)) and requires_grad:
+            # a buffer of its own: equal constants are one hash-consed UOp, and backward tells leaves apart by
+            # their UOp (two Tensor(2.0, requires_grad=True) would share one gradient)
+            dt = dtype or dtypes.from_py(data)
+            uop = _from_numpy(np.array(data, dtype=_to_np_dtype(dt)), dev, dt)
         elif isinstance(data, (bool, int, float)):
             uop = _const(dtype or dtypes.from_py(data), data, dev)
         elif isinstance(data, bytes):

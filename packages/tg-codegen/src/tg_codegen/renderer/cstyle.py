@@ -299,7 +299,8 @@ class CStyleRenderer(Renderer):
 
 def _strip(expr: str) -> str:
     # drop one pair of redundant outer parentheses: data0[(a+b)] -> data0[a+b]
-    if expr.startswith("(") and expr.endswith(")"):
+    # a GNU statement expression `({...})` needs its parentheses
+    if expr.startswith("(") and expr.endswith(")") and not expr.startswith("({"):
         depth = 0
         for i, ch in enumerate(expr):
             depth += ch == "("

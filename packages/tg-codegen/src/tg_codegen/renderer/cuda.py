@@ -58,4 +58,6 @@ class CUDARenderer(CStyleRenderer):
         return super().alu(op, dt, *a)
 
     def bitcast(self, x: str, src: DType, dst: DType) -> str:
-        return f"(*(({self.ctype(dst)}*)&{x}))"
+        # `x` may be an expression, not a variable, so it cannot be addressed: copy it in a lambda
+        t, d = self.ctype(src), self.ctype(dst)
+        return f"([&]() {{ {t} t_ = {x}; {d} d_; memcpy(&d_, &t_, sizeof(d_)); return d_; }}())"

@@ -136,9 +136,24 @@ class _BF16View:
         self.raw[i] = bits >> 16
 
 
+class _F16View:
+    """Element access to float16 memory (memoryview.cast does not take the 'e' format before Python 3.12)."""
+
+    def __init__(self, mv: memoryview) -> None:
+        self.raw = mv.cast("H")
+
+    def __getitem__(self, i: int) -> float:
+        return float(struct.unpack("=e", struct.pack("=H", self.raw[i]))[0])
+
+    def __setitem__(self, i: int, v: float) -> None:
+        self.raw[i] = struct.unpack("=H", struct.pack("=e", truncate(dtypes.float16, v)))[0]
+
+
 def _typed(mv: memoryview, dt: DType) -> Any:
     if dt.scalar() == dtypes.bfloat16:
         return _BF16View(mv)
+    if dt.scalar() == dtypes.float16:
+        return _F16View(mv)
     assert dt.fmt is not None
     return mv.cast("B").cast(dt.fmt)  # type: ignore[call-overload]
 

@@ -1,0 +1,234 @@
+"""Small standard data sets as Tensors: `mnist()` and `fashion_mnist()`.
+
+Both return `(X_train, Y_train, X_test, Y_test)` as tinygrad's `nn.datasets.mnist()` does: images as uint8
+tensors of shape `(N, 1, rows, cols)` (60000 and 10000 images of 28x28 for the real files), labels as uint8
+tensors of shape `(N,)`. Convert them as the model needs (`X.float() / 255`); uint8 labels work as they are
+with `sparse_categorical_crossentropy`.
+
+The four files are the standard IDX files, each plain or gzipped (`.gz` added to the name)::
+
+    train-images-idx3-ubyte  train-labels-idx1-ubyte  t10k-images-idx3-ubyte  t10k-labels-idx1-ubyte
+
+They are looked for, in this order, in a directory that has all four:
+
+1. the `path=` argument, when given (then only there);
+2. `$TG_DATA_DIR/<name>` when the environment variable `TG_DATA_DIR` is set (`<name>` is `mnist` or
+   `fashion-mnist`);
+3. the cache, `$XDG_CACHE_HOME/tg/datasets/<name>` (`~/.cache/tg/datasets/<name>` when it is not set);
+4. for Fashion-MNIST, `/usr/share/datasets/fashion-mnist`, where Debian's `dataset-fashion-mnist` package
+   puts them (`apt-get install dataset-fashion-mnist`).
+
+When none has them and `download=True` (the default), the missing files are downloaded from the data set's
+official address into the cache (or into `path`), each checked (an IDX file of the expected magic number,
+count and image size) before it is kept; otherwise a `FileNotFoundError` says which files to put where.
+A malformed file raises a `ValueError` naming it and the problem.
+
+>>> import tempfile
+>>> d = tempfile.mkdtemp()
+>>> write_idx(f"{d}/train-images-idx3-ubyte", np.zeros((3, 28, 28), np.uint8))
+>>> read_idx(f"{d}/train-images-idx3-ubyte").shape
+(3, 28, 28)
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import sys
+import urllib.request
+import zlib
+from pathlib import Path
+from typing import BinaryIO, NamedTuple
+
+import numpy as np
+
+from tg_tensor import Tensor
+
+ENV_VAR = "TG_DATA_DIR"
+FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+# directories where distributions install the files (Debian's dataset-fashion-mnist package)
+SYSTEM_DIRS: dict[str, tuple[str, ...]] = {"fashion-mnist": ("/usr/share/datasets/fashion-mnist",)}
+URLS = {
+    "mnist": "https://ossci-datasets.s3.amazonaws.com/mnist/",  # the mirror torchvision uses
+    "fashion-mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+}
+_IMAGES, _LABELS = 0x00000803, 0x00000801  # IDX magic numbers: unsigned bytes, 3 dims or 1 dim
+MAX_BYTES = 1 << 32  # the most data one IDX file may hold: guards against headers (or gzip bombs) asking for more
+_DOWNLOAD_TIMEOUT = 60  # seconds without data before a download gives up
+# the official files: (count, rows, cols) of train and test, used to check a download
+_OFFICIAL_SHAPES = {"train": (60000, 28, 28), "t10k": (10000, 28, 28)}
+
+
+class Location(NamedTuple):
+    directory: Path
+    why: str  # how this place came to be searched, for the error message
+
+
+def read_idx(path: str | os.PathLike[str], expect_magic: int | None = None) -> np.ndarray:
+    """The array in an IDX file of unsigned bytes (gzipped when its name ends in `.gz`), checked whole.
+
+    `expect_magic` (0x00000803 for images, 0x00000801 for labels) is checked when given.
+    """
+    path = Path(path)
+    where = f"read_idx: {path}"
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            head = f.read(4)
+            if len(head) < 4:
+                raise ValueError(f"{where}: {len(head)} bytes is too short for an IDX file")
+            magic = int.from_bytes(head, "big")
+            if head[:2] != b"\0\0" or head[2] != 0x08:
+                raise ValueError(f"{where}: magic number {magic:#010x} is not that of an IDX file of unsigned bytes")
+            if expect_magic is not None and magic != expect_magic:
+                raise ValueError(f"{where}: magic number {magic:#010x}, expected {expect_magic:#010x}")
+            ndim = head[3]
+            raw_dims = f.read(4 * ndim)
+            if len(raw_dims) < 4 * ndim:
+                raise ValueError(f"{where}: the file ends inside its {ndim} dimensions")
+            dims = tuple(int.from_bytes(raw_dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
+            size = int(np.prod(dims, dtype=object)) if dims else 1
+            if size > MAX_BYTES:
+                raise ValueError(f"{where}: the dimensions {dims} ask for {size} bytes, over the limit of {MAX_BYTES}")
+            data = _read_at_most(f, size + 1)  # a byte past the size the dimensions give: the file is too long
+    except (OSError, EOFError, zlib.error) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise ValueError(f"{where}: cannot read the file ({e})") from None
+    if len(data) != size:
+        how = "more" if len(data) > size else f"only {len(data)}"
+        raise ValueError(f"{where}: the dimensions {dims} need {size} bytes of data, the file has {how}")
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims)
+
+
+def _read_at_most(f: BinaryIO, n: int) -> bytes:
+    # in chunks: one large read would allocate all the bytes a (maybe lying) header asks for before reading
+    chunks, got = [], 0
+    while got < n:
+        chunk = f.read(min(n - got, 1 << 24))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def write_idx(path: str | os.PathLike[str], array: np.ndarray) -> None:
+    """Write a uint8 array as an IDX file (gzipped when the name ends in `.gz`): the inverse of `read_idx`."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    path = Path(path)
+    head = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as f:
+        f.write(head + array.tobytes())
+
+
+def cache_dir(name: str) -> Path:
+    """Where downloads of the data set `name` go: `$XDG_CACHE_HOME/tg/datasets/<name>` or `~/.cache/...`."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "tg" / "datasets" / name
+
+
+def search_locations(name: str, path: str | os.PathLike[str] | None = None) -> list[Location]:
+    """The directories searched for the data set `name`, in order (see the module's docstring)."""
+    if path is not None:
+        return [Location(Path(path), "the path argument")]
+    out = []
+    if env := os.environ.get(ENV_VAR):
+        out.append(Location(Path(env) / name, f"${ENV_VAR}/{name}"))
+    out.append(Location(cache_dir(name), "the cache"))
+    out += [Location(Path(d), "installed by a system package") for d in SYSTEM_DIRS.get(name, ())]
+    return out
+
+
+def _find(directory: Path, file: str) -> Path | None:
+    for candidate in (directory / file, directory / f"{file}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _download(url: str, dest: Path) -> None:
+    """Fetch `url` into the file `dest` (replaced only when the whole body came)."""
+    print(f"tg_nn.datasets: downloading {url} to {dest}", file=sys.stderr)
+    part = dest.with_name(dest.name + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT) as response, open(part, "wb") as f:
+            while chunk := response.read(1 << 20):
+                f.write(chunk)
+        os.replace(part, dest)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def _fetch(name: str, directory: Path, missing: list[str]) -> None:
+    """Download the `missing` files into `directory`, each checked before it is kept."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for file in missing:
+        dest = directory / f"{file}.gz"
+        tmp = directory / f".{file}.gz.download"
+        try:
+            _download(URLS[name] + f"{file}.gz", tmp)
+            _check_official(read_idx(tmp, _IMAGES if "images" in file else _LABELS), file, tmp)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def _check_official(array: np.ndarray, file: str, path: Path) -> None:
+    n, rows, cols = _OFFICIAL_SHAPES[file.split("-")[0]]
+    want = (n, rows, cols) if "images" in file else (n,)
+    if array.shape != want:
+        raise ValueError(f"{path}: downloaded {file} has shape {array.shape}, expected {want}")
+
+
+def _load(name: str, path: str | os.PathLike[str] | None, download: bool, device: str | None) -> tuple[Tensor, ...]:
+    locations = search_locations(name, path)
+    found = next((loc for loc in locations if all(_find(loc.directory, f) for f in FILES)), None)
+    if found is None:
+        target = locations[0].directory if path is not None else cache_dir(name)
+        missing = [f for f in FILES if _find(target, f) is None]
+        reason = "downloading is off (download=False)"
+        if download:
+            try:
+                _fetch(name, target, missing)
+                found = Location(target, "downloaded")
+            except Exception as e:  # no network, a refused write, a bad file: all end in the same advice
+                reason = f"downloading them from {URLS[name]} failed: {type(e).__name__}: {e}"
+        if found is None:
+            places = "\n".join(f"  {loc.directory}  ({loc.why})" for loc in locations)
+            raise FileNotFoundError(
+                f"{name}: the data set files were not found. Put these files (each may be gzipped, with .gz added "
+                f"to its name): {', '.join(FILES)}\ninto one of these directories, searched in this order:\n{places}\n"
+                f"({reason}; {ENV_VAR} names a directory with one subdirectory per data set)"
+            )
+    files = [_find(found.directory, f) for f in FILES]
+    assert all(files)
+    x_train, y_train, x_test, y_test = (
+        read_idx(p, _IMAGES if "images" in p.name else _LABELS) for p in files if p is not None
+    )
+    for x, y, split in ((x_train, y_train, "train"), (x_test, y_test, "t10k")):
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"{name} in {found.directory}: {x.shape[0]} {split} images but {y.shape[0]} labels")
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise ValueError(f"{name} in {found.directory}: train images are {x_train.shape[1:]}, test {x_test.shape[1:]}")
+    return (
+        Tensor(x_train[:, None], device=device),
+        Tensor(y_train, device=device),
+        Tensor(x_test[:, None], device=device),
+        Tensor(y_test, device=device),
+    )
+
+
+def mnist(
+    path: str | os.PathLike[str] | None = None, download: bool = True, device: str | None = None
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """MNIST digits: `(X_train, Y_train, X_test, Y_test)`, X uint8 `(N, 1, 28, 28)`, Y uint8 `(N,)`."""
+    return _load("mnist", path, download, device)  # type: ignore[return-value]
+
+
+def fashion_mnist(
+    path: str | os.PathLike[str] | None = None, download: bool = True, device: str | None = None
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Fashion-MNIST (Zalando's clothes, 10 classes): the same layout as `mnist()`."""
+    return _load("fashion-mnist", path, download, device)  # type: ignore[return-value]
