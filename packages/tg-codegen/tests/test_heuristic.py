@@ -30,6 +30,8 @@ from tg_codegen.program import compile_kernel
 from tg_runtime import Capabilities, Device
 from tg_uop import UOp, dtypes
 from tg_uop.helpers import Context
+from tg_uop.ops import Ops
+from tg_uop.view import ShapeTracker, View
 
 M, N, K = 256, 256, 16
 A = [float((i * 7) % 5 - 2) for i in range(M * K)]
@@ -183,3 +185,40 @@ def test_noopt_on_every_device(monkeypatch: pytest.MonkeyPatch) -> None:
     xs = [float(i % 9) for i in range(64 * 64)]
     want = [xs[c * 64 + r] + 1.0 for r in range(64) for c in range(64)]
     assert launch(specs[0], ast, {1: xs})[0] == want
+
+
+def conv_ast(n: int, cin: int, cout: int, h: int, w: int) -> UOp:
+    """A 3x3 'valid' convolution out[n, co, y, x] = sum_{ci, dy, dx} inp[n, ci, y+dy, x+dx] * wt[co, ci, dy, dx]:
+    the input is read through overlapping strides (a window), broadcast along output channels."""
+    ho, wo = h - 2, w - 2
+    full = (n, cout, ho, wo, cin, 3, 3)
+    window = View.create(full, (cin * h * w, 0, w, 1, h * w, w, 1))
+    inp = load(param(1, dtypes.float, n * cin * h * w), ShapeTracker((window,)))
+    wt = load(param(2, dtypes.float, cout * cin * 9), contig((1, cout, 1, 1, cin, 3, 3)).expand(full))
+    out = contig((n, cout, ho, wo, 1, 1, 1))
+    return sink(store(param(0, dtypes.float, n * cout * ho * wo), out, (inp * wt).reduce_axis(Ops.ADD, (4, 5, 6))))
+
+
+def test_convolution_gets_a_channel_by_position_tile() -> None:
+    n, cin, cout, h, w = 2, 3, 16, 9, 16  # 14 output columns: 7 of them per tile
+    ast = conv_ast(n, cin, cout, h, w)
+    k = heuristic(ast, cpu_caps(1))
+    # each loaded input value serves 8 output channels, each weight value 7 output columns
+    assert upcast_from(k, 1) == 8 and upcast_from(k, 3) == 7
+    inp = [float((i * 5) % 11 - 5) for i in range(n * cin * h * w)]
+    wt = [float((i * 3) % 7 - 3) for i in range(cout * cin * 9)]
+    want = []
+    for b in range(n):
+        for co in range(cout):
+            for y in range(h - 2):
+                for x in range(w - 2):
+                    acc = 0.0
+                    for ci in range(cin):
+                        for dy in range(3):
+                            for dx in range(3):
+                                acc += (
+                                    inp[((b * cin + ci) * h + y + dy) * w + x + dx]
+                                    * wt[((co * cin + ci) * 3 + dy) * 3 + dx]
+                                )
+                    want.append(acc)
+    assert launch(compile_kernel(k, "CPU"), ast, {1: inp, 2: wt})[0] == want

@@ -280,6 +280,17 @@ def test_real_strides() -> None:
     assert st_.permute((1, 0)).reshape((6,)).real_strides() == (None,)
 
 
+def test_real_strides_of_a_stack_read_off_the_index() -> None:
+    # a transpose flattened (two views): dim 0 is tangled in div/mod, the expanded dim 1 is a broadcast
+    stack = ShapeTracker.from_shape((2, 3)).permute((1, 0)).reshape((6, 1)).expand((6, 4))
+    assert len(stack.views) == 2
+    assert stack.real_strides() == (None, 0)
+    # with a batch dim in front: it enters the index as 6 * i alone, so it keeps stride 6
+    batched = ShapeTracker.from_shape((5, 2, 3)).permute((0, 2, 1)).reshape((5, 6, 1)).expand((5, 6, 4))
+    assert len(batched.views) == 2
+    assert batched.real_strides() == (6, None, 0)
+
+
 def test_shapetracker_is_hashable_value() -> None:
     a = ShapeTracker.from_shape((2, 3)).permute((1, 0))
     b = ShapeTracker.from_shape((2, 3)).permute((1, 0))

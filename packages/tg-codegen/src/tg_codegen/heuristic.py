@@ -4,6 +4,9 @@ and the device's capabilities (BEAM search can do better, at the cost of timing 
 - A reduction whose inputs are reused along two output axes (a matmul, a convolution) gets a register
   tile: the axis the output and one input walk contiguously is upcast to 32 (two 16-lane vectors where the
   language has vectors), another output axis along which that input is broadcast is upcast to 8 or 4.
+  A reduction over several axes without such a contiguous axis (a convolution over channels and a window)
+  gets a scalar tile instead: output channels (the input is broadcast along them) by output columns (the
+  weight is), 8 by up to 8.
 - A reduction over a contiguous axis gets partial sums (UNROLL) so consecutive additions do not wait for
   each other; a reduction over an outer axis (column sums) gets its contiguous output axis as SIMD lanes.
 - On a CPU with threads, a kernel with enough work spreads its first axis over the threads.
@@ -70,6 +73,28 @@ def _register_tile(k: Kernel, vector: int = 16, pair: bool = True, rows: tuple[i
                 break
 
 
+def _window_tile(k: Kernel, rows: tuple[int, ...] = (8, 4, 2), cols: tuple[int, ...] = (8, 7, 4, 3, 2)) -> None:
+    """A register tile for reductions whose output is not contiguous along a broadcast axis (a convolution:
+    the input is broadcast along output channels, the weight along output positions): upcast one output axis
+    that each of two different inputs is broadcast along, so every loaded input value serves several outputs."""
+    shape, loads = k.full_shape, _load_strides(k)
+    globals_ = [i for i, t in enumerate(k.types) if t is AxisType.GLOBAL and shape[i] > 1]
+    reused_by = {i: frozenset(j for j, s in enumerate(loads) if s[i] == 0) for i in globals_}
+    # columns: the innermost axis some input is reused along; rows: an axis a different input is reused along
+    col = next((i for i in reversed(globals_) if reused_by[i]), None)
+    if col is None:
+        return
+    row = next((i for i in globals_ if reused_by[i] and not reused_by[i] & reused_by[col]), None)
+    if row is None:
+        return
+    for amt in cols:  # the column upcast first: it does not shift the row axis's index
+        if _try(k, Opt(OptOps.UPCAST, col, amt)):
+            break
+    for amt in rows:
+        if _try(k, Opt(OptOps.UPCAST, row, amt)):
+            break
+
+
 def _workgroups(k: Kernel, limit: int = 256) -> None:
     """Form work-groups from the last global axes: as many work-items as divide them, up to `limit`."""
     budget = limit
@@ -115,6 +140,8 @@ def hand_coded_optimizations(k: Kernel) -> None:
         return
     if caps.language != "PYTHON" and tileable:
         _register_tile(k)
+    if caps.language != "PYTHON" and len(reduces) > 1 and not k.applied:
+        _window_tile(k)
     if caps.language != "PYTHON" and len(reduces) == 1 and not k.applied:
         _reduction(k, reduces[0])
     shape = k.full_shape

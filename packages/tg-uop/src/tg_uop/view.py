@@ -313,7 +313,27 @@ class ShapeTracker:
                 None if v.mask is not None and v.mask[i] != (0, s) else st
                 for i, (s, st) in enumerate(zip(v.shape, v.strides, strict=True))
             )
-        return tuple(None for _ in self.shape)
+        return self._stack_strides()
+
+    def _stack_strides(self) -> tuple[int | None, ...]:
+        """Strides of a stack read off its index expression: a dim whose index variable enters the index only
+        as `stride * i` and not the validity has that stride (0 when it does not enter at all: a broadcast)."""
+        from tg_uop.ops import Ops
+        from tg_uop.symbolic import _terms
+        from tg_uop.uop import toposort
+
+        if _symbolic(*self.shape, *(d for v in self.views for d in v.shape)):
+            return tuple(None for _ in self.shape)
+        idxs = [
+            UOp.variable(f"_i{k}", 0, s - 1) if s > 1 else UOp.const(dtypes.index, 0) for k, s in enumerate(self.shape)
+        ]
+        idx, valid = self.to_indexed_uops(idxs)
+        terms, _ = _terms(idx)
+        linear = {node: coef for node, coef in terms if node.op is Ops.DEFINE_VAR}
+        # variables that appear anywhere else (inside a div/mod term, in the validity) make their dim irregular
+        tangled = {u for node, _ in terms if node.op is not Ops.DEFINE_VAR for u in toposort([node])}
+        tangled |= set(toposort([valid]))
+        return tuple(0 if v.op is not Ops.DEFINE_VAR else None if v in tangled else linear.get(v, 0) for v in idxs)
 
 
 def _simplify_stack(views: tuple[View, ...]) -> tuple[View, ...]:
