@@ -12,15 +12,16 @@ The four files are the standard IDX files, each plain or gzipped (`.gz` added to
 They are looked for, in this order, in a directory that has all four:
 
 1. the `path=` argument, when given (then only there);
-2. `$TG_DATA_DIR/<name>` when the environment variable `TG_DATA_DIR` is set (`<name>` is `mnist` or
-   `fashion-mnist`);
+2. `$TG_DATASETS/<name>` when the environment variable `TG_DATASETS` is set (`<name>` is `mnist` or
+   `fashion-mnist`: one directory holds every data set, e.g. `TG_DATASETS=/data` and `/data/mnist/...`);
 3. the cache, `$XDG_CACHE_HOME/tg/datasets/<name>` (`~/.cache/tg/datasets/<name>` when it is not set);
 4. for Fashion-MNIST, `/usr/share/datasets/fashion-mnist`, where Debian's `dataset-fashion-mnist` package
    puts them (`apt-get install dataset-fashion-mnist`).
 
-When none has them and `download=True` (the default), the missing files are downloaded from the data set's
-official address into the cache (or into `path`), each checked (an IDX file of the expected magic number,
-count and image size) before it is kept; otherwise a `FileNotFoundError` says which files to put where.
+When none has them and `download=True` (the default), the missing files are downloaded (gzipped) from the
+data set's official address into the cache (or into `path`), with a progress bar when `tqdm` is installed.
+Each download is checked before it is kept: its size and MD5 against the published ones, then its contents
+(an IDX file of the expected magic number). Otherwise a `FileNotFoundError` says which files to put where.
 A malformed file raises a `ValueError` naming it and the problem.
 
 >>> import tempfile
@@ -32,19 +33,23 @@ A malformed file raises a `ValueError` naming it and the problem.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import hashlib
+import io
 import os
 import sys
+import types
 import urllib.request
 import zlib
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from tg_tensor import Tensor
 
-ENV_VAR = "TG_DATA_DIR"
+ENV_VAR = "TG_DATASETS"
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 # directories where distributions install the files (Debian's dataset-fashion-mnist package)
 SYSTEM_DIRS: dict[str, tuple[str, ...]] = {"fashion-mnist": ("/usr/share/datasets/fashion-mnist",)}
@@ -55,8 +60,21 @@ URLS = {
 _IMAGES, _LABELS = 0x00000803, 0x00000801  # IDX magic numbers: unsigned bytes, 3 dims or 1 dim
 MAX_BYTES = 1 << 32  # the most data one IDX file may hold: guards against headers (or gzip bombs) asking for more
 _DOWNLOAD_TIMEOUT = 60  # seconds without data before a download gives up
-# the official files: (count, rows, cols) of train and test, used to check a download
-_OFFICIAL_SHAPES = {"train": (60000, 28, 28), "t10k": (10000, 28, 28)}
+# (size in bytes, MD5) of each published .gz file, as its publishers list them: a download must match
+CHECKSUMS: dict[str, dict[str, tuple[int, str]]] = {
+    "mnist": {
+        "train-images-idx3-ubyte": (9912422, "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+        "train-labels-idx1-ubyte": (28881, "d53e105ee54ea40749a09fcbcd1e9432"),
+        "t10k-images-idx3-ubyte": (1648877, "9fb629c4189551a2d022fa330f9573f3"),
+        "t10k-labels-idx1-ubyte": (4542, "ec29112dd5afa0611ce80d1b7f02629c"),
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte": (26421880, "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+        "train-labels-idx1-ubyte": (29515, "25c81989df183df01b3e8a0aad5dffbe"),
+        "t10k-images-idx3-ubyte": (4422102, "bef4ecab320f06d8554ea6380940ec79"),
+        "t10k-labels-idx1-ubyte": (5148, "bb300cfdad3c16e7a12a480ee83cd310"),
+    },
+}
 
 
 class Location(NamedTuple):
@@ -65,15 +83,16 @@ class Location(NamedTuple):
 
 
 def read_idx(path: str | os.PathLike[str], expect_magic: int | None = None) -> np.ndarray:
-    """The array in an IDX file of unsigned bytes (gzipped when its name ends in `.gz`), checked whole.
+    """The array in an IDX file of unsigned bytes, plain or gzipped (told by its first bytes), checked whole.
 
     `expect_magic` (0x00000803 for images, 0x00000801 for labels) is checked when given.
     """
     path = Path(path)
     where = f"read_idx: {path}"
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as f:
+        with open(path, "rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"  # gzip's magic; an IDX file starts with two zero bytes
+        with gzip.open(path, "rb") if gzipped else open(path, "rb") as f:
             head = f.read(4)
             if len(head) < 4:
                 raise ValueError(f"{where}: {len(head)} bytes is too short for an IDX file")
@@ -101,7 +120,7 @@ def read_idx(path: str | os.PathLike[str], expect_magic: int | None = None) -> n
     return np.frombuffer(data, dtype=np.uint8).reshape(dims)
 
 
-def _read_at_most(f: BinaryIO, n: int) -> bytes:
+def _read_at_most(f: io.BufferedIOBase, n: int) -> bytes:
     # in chunks: one large read would allocate all the bytes a (maybe lying) header asks for before reading
     chunks, got = [], 0
     while got < n:
@@ -115,7 +134,9 @@ def _read_at_most(f: BinaryIO, n: int) -> bytes:
 
 def write_idx(path: str | os.PathLike[str], array: np.ndarray) -> None:
     """Write a uint8 array as an IDX file (gzipped when the name ends in `.gz`): the inverse of `read_idx`."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
+    array = np.asarray(array, dtype=np.uint8)  # not ascontiguousarray: it makes a 0-d array 1-d
+    if array.ndim > 255 or any(d >= 2**32 for d in array.shape):
+        raise ValueError(f"write_idx: an IDX file holds at most 255 dimensions below 2**32, not {array.shape}")
     path = Path(path)
     head = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
     opener = gzip.open if path.suffix == ".gz" else open
@@ -148,17 +169,45 @@ def _find(directory: Path, file: str) -> Path | None:
     return None
 
 
+def _progress(total: int | None, desc: str) -> Any:
+    """A tqdm progress bar when tqdm is installed (it is optional), else an object whose update does nothing."""
+    try:
+        from tqdm import tqdm  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    except ImportError:
+        return contextlib.nullcontext(types.SimpleNamespace(update=lambda n: None))
+    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr)
+
+
 def _download(url: str, dest: Path) -> None:
-    """Fetch `url` into the file `dest` (replaced only when the whole body came)."""
+    """Fetch `url` into the file `dest` (created only when the whole body came)."""
     print(f"tg_nn.datasets: downloading {url} to {dest}", file=sys.stderr)
     part = dest.with_name(dest.name + ".part")
     try:
         with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT) as response, open(part, "wb") as f:
-            while chunk := response.read(1 << 20):
-                f.write(chunk)
+            length = response.headers.get("Content-Length") if getattr(response, "headers", None) else None
+            with _progress(int(length) if length and length.isdigit() else None, dest.name) as bar:
+                while chunk := response.read(1 << 20):
+                    f.write(chunk)
+                    bar.update(len(chunk))
         os.replace(part, dest)
     finally:
         part.unlink(missing_ok=True)
+
+
+def _check_download(path: Path, name: str, file: str) -> None:
+    """Compare a downloaded .gz with the size and MD5 its publishers list (when known): ValueError if it differs."""
+    if file not in CHECKSUMS.get(name, {}):
+        return
+    size, md5 = CHECKSUMS[name][file]
+    got = path.stat().st_size
+    if got != size:
+        raise ValueError(f"{file}.gz: downloaded {got} bytes, the published file has {size}")
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    if digest.hexdigest() != md5:
+        raise ValueError(f"{file}.gz: downloaded MD5 {digest.hexdigest()}, the published file has {md5}")
 
 
 def _fetch(name: str, directory: Path, missing: list[str]) -> None:
@@ -166,20 +215,14 @@ def _fetch(name: str, directory: Path, missing: list[str]) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for file in missing:
         dest = directory / f"{file}.gz"
-        tmp = directory / f".{file}.gz.download"
+        tmp = directory / f".{file}.download.gz"  # a name `_find` does not take for the real file
         try:
             _download(URLS[name] + f"{file}.gz", tmp)
-            _check_official(read_idx(tmp, _IMAGES if "images" in file else _LABELS), file, tmp)
+            _check_download(tmp, name, file)
+            read_idx(tmp, _IMAGES if "images" in file else _LABELS)  # the contents, too
             os.replace(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)
-
-
-def _check_official(array: np.ndarray, file: str, path: Path) -> None:
-    n, rows, cols = _OFFICIAL_SHAPES[file.split("-")[0]]
-    want = (n, rows, cols) if "images" in file else (n,)
-    if array.shape != want:
-        raise ValueError(f"{path}: downloaded {file} has shape {array.shape}, expected {want}")
 
 
 def _load(name: str, path: str | os.PathLike[str] | None, download: bool, device: str | None) -> tuple[Tensor, ...]:

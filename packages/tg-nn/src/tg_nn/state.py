@@ -1,5 +1,5 @@
 """The tensors of a model and their files: `get_state_dict`, `get_parameters`, `load_state_dict`, and the
-safetensors format (`safe_save`, `safe_load`, `safe_metadata`).
+safetensors format (`safe_save`, `safe_load`, `safe_load_metadata`).
 
 >>> from tg_nn import Linear
 >>> sorted(get_state_dict({"fc": Linear(2, 3)}))
@@ -15,7 +15,7 @@ Saving a model and loading it into another:
 LoadResult(missing_keys=[], unexpected_keys=[])
 >>> bool((a.weight == b.weight).numpy().all())
 True
->>> safe_metadata(path)
+>>> safe_load_metadata(path)
 {'epoch': '3'}
 
 Decisions:
@@ -35,6 +35,8 @@ Decisions:
   tensors cover the data section exactly (no gap, no overlap, no trailing bytes), and each tensor's size is
   its shape times its dtype's size. Anything else raises a `ValueError` naming the file and the problem.
   Unknown entry keys are refused rather than ignored, so a file is never half understood.
+- `safe_load_metadata` returns only the `__metadata__` strings (tinygrad's function of that name returns the
+  raw header as well); `safe_load` gives the tensors.
 - `safe_save` writes the file in place (like the safetensors package), tensors in the order given, the
   header padded with spaces so that the data starts at a multiple of 8 bytes.
 - `load_state_dict` needs equal shapes and equal dtypes (it does not cast: cast the state dict's tensors
@@ -347,14 +349,14 @@ def _read_header(fd: int, where: str) -> _Header:
     entries = [_check_entry(name, info, data_size, where) for name, info in header.items()]
     # the data section must be exactly covered: no gaps, no overlaps, nothing after the last tensor
     at, prev = 0, None
-    for e in sorted(entries, key=lambda e: (e.begin, e.end)):
-        if e.begin < at:
+    for entry in sorted(entries, key=lambda x: (x.begin, x.end)):
+        if entry.begin < at:
             raise ValueError(
-                f"{where}: tensors {prev!r} and {e.name!r} overlap in the data section (at byte {e.begin})"
+                f"{where}: tensors {prev!r} and {entry.name!r} overlap in the data section (at byte {entry.begin})"
             )
-        if e.begin > at:
-            raise ValueError(f"{where}: bytes [{at}, {e.begin}) of the data section belong to no tensor")
-        at, prev = e.end, e.name
+        if entry.begin > at:
+            raise ValueError(f"{where}: bytes [{at}, {entry.begin}) of the data section belong to no tensor")
+        at, prev = entry.end, entry.name
     if at != data_size:
         raise ValueError(f"{where}: the data section has {data_size} bytes but its tensors cover only {at}")
     return _Header(entries, dict(metadata), 8 + n, size)
@@ -368,8 +370,11 @@ def _check_entry(name: str, info: Any, data_size: int, where: str) -> _Entry:
     what = f"{where}: tensor {name!r}"
     if not isinstance(info, dict):
         raise ValueError(f"{what}: its entry must be an object with dtype, shape and data_offsets, got {info!r:.200}")
-    if not _ENTRY_KEYS <= set(info):  # other keys are ignored, as the safetensors package does
-        raise ValueError(f"{what}: its entry must have the keys dtype, shape and data_offsets, has {sorted(info)}")
+    # the safetensors package ignores unknown keys; tg refuses them, so that a file is never half understood
+    if set(info) != _ENTRY_KEYS:
+        raise ValueError(
+            f"{what}: its entry must have exactly the keys dtype, shape and data_offsets, has {sorted(info)}"
+        )
     code, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
     if not isinstance(code, str) or code not in _DTYPE_OF_CODE:
         raise ValueError(f"{what}: unknown dtype {code!r:.50} (known: {', '.join(_DTYPE_OF_CODE)})")
@@ -394,9 +399,9 @@ def _check_entry(name: str, info: Any, data_size: int, where: str) -> _Entry:
     return _Entry(name, dtype, tuple(shape), begin, end)
 
 
-def safe_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+def safe_load_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     """The `__metadata__` strings of a safetensors file (empty if it has none); the whole header is checked."""
-    where = f"safe_metadata: {os.fspath(path)}"
+    where = f"safe_load_metadata: {os.fspath(path)}"
     fd = _open_regular(path, where)
     try:
         return _read_header(fd, where).metadata
