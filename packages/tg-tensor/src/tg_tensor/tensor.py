@@ -36,13 +36,14 @@ from tg_uop.ops import Ops
 from tg_uop.uop import UOp
 
 # tensors holding an assign that has not run yet: TinyJit realizes them when it captures, so updates that no
-# output depends on (running statistics) are part of the capture
-_pending_assigns: weakref.WeakSet[Tensor] = weakref.WeakSet()
+# output depends on (running statistics) are part of the capture. Keyed by id: a WeakSet would compare two
+# references to one tensor with Tensor.__eq__, which builds a tensor (and fails for a 0-d one)
+_pending_assigns: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDictionary()
 
 
 def flush_pending_assigns() -> list[Tensor]:
     """The tensors with an assign not yet realized (and forget them)."""
-    out = [t for t in list(_pending_assigns) if t.uop.op is Ops.ASSIGN]
+    out = [t for t in list(_pending_assigns.values()) if t.uop.op is Ops.ASSIGN]
     _pending_assigns.clear()
     return out
 
@@ -276,10 +277,15 @@ class Tensor(  # the operations live in one module per kind, mixed in here
             raise ValueError(f"assign: dtype {x.dtype!r} does not match the target's dtype {self.dtype!r}")
         if x.device != self.device:
             raise ValueError(f"assign: device {x.device} does not match the target's device {self.device}")
+        xu = x.uop
         if self.uop.base.op is not Ops.BUFFER:
+            pending = self.uop
             self.realize()
-        self.uop = UOp(Ops.ASSIGN, self.dtype, (self.uop, x.uop))
-        _pending_assigns.add(self)
+            # x may read this tensor's old graph (a pending assign): read the value just realized instead of
+            # computing that graph again, which would apply a pending update twice
+            xu = xu.substitute({pending: self.uop})
+        self.uop = UOp(Ops.ASSIGN, self.dtype, (self.uop, xu))
+        _pending_assigns[id(self)] = self
         return self
 
     @staticmethod
