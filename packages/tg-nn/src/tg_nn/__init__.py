@@ -1,5 +1,5 @@
-"""tg-nn: layers, optimizers (`tg_nn.optim`), state dicts and safetensors files (`tg_nn.state`), data sets
-(`tg_nn.datasets`).
+"""tg-nn: layers, optimizers (`tg_nn.optim`) and learning-rate schedules (`tg_nn.lr_scheduler`), state dicts
+and safetensors files (`tg_nn.state`), data sets (`tg_nn.datasets`).
 
 >>> from tg_tensor import Tensor
 >>> from tg_nn import Linear
@@ -9,24 +9,44 @@
 
 from __future__ import annotations
 
-import math
-
-from tg_nn import datasets, optim, state
-from tg_tensor import Tensor
+from tg_nn import datasets, lr_scheduler, optim, state
+from tg_nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from tg_nn.embedding import Embedding
+from tg_nn.linear import Linear
+from tg_nn.norm import (
+    BatchNorm,
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+    RMSNorm,
+)
+from tg_nn.sequential import Sequential
 
 __version__ = "0.1.0"
 
-__all__ = ["Linear", "datasets", "optim", "state"]
-
-
-class Linear:
-    """y = x @ weight.T + bias, weight of shape (out_features, in_features), initialised as in PyTorch:
-    kaiming-uniform weight, bias uniform in +-1/sqrt(in_features)."""
-
-    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
-        self.weight = Tensor.kaiming_uniform(out_features, in_features, a=math.sqrt(5))
-        bound = 1 / math.sqrt(in_features)
-        self.bias = Tensor.uniform(out_features, low=-bound, high=bound) if bias else None
-
-    def __call__(self, x: Tensor) -> Tensor:
-        return x.linear(self.weight, self.bias)
+__all__ = [
+    "BatchNorm",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "Embedding",
+    "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "LayerNorm",
+    "Linear",
+    "RMSNorm",
+    "Sequential",
+    "datasets",
+    "lr_scheduler",
+    "optim",
+    "state",
+]
