@@ -42,7 +42,7 @@ class Embedding:
 
     def _row_mask(self, padding_idx: int) -> Tensor:
         """(num_embeddings, 1): True on the padding row."""
-        return Tensor.arange(self.num_embeddings).reshape(self.num_embeddings, 1).eq(padding_idx)
+        return Tensor.arange(self.num_embeddings).reshape(self.num_embeddings, 1) == padding_idx
 
     def __repr__(self) -> str:
         pad = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
