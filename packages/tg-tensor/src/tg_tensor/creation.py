@@ -88,6 +88,27 @@ def _dtype(dtype: DType | str | None, default: DType, op: str) -> DType:
     return dtype
 
 
+def _check_supported(dtype: DType, device: str, op: str) -> None:
+    """Refuse a dtype the device cannot compute in now, rather than when a kernel fails to compile."""
+    if dtype not in Device[device].caps.dtypes:
+        raise TypeError(f"{op}: device {device} does not support {dtype!r}")
+
+
+def _check_fits(value: Scalar, dtype: DType, op: str) -> None:
+    """Refuse a value the dtype cannot hold (as PyTorch does) instead of letting it wrap or become inf."""
+    if isinstance(value, bool) or dtype.is_bool or (isinstance(value, float) and not math.isfinite(value)):
+        return
+    if dtype.is_int:
+        fits = dtype.min <= int(value) <= dtype.max
+    elif dtype.fmt is not None:  # a float type numpy knows: does the value overflow it?
+        with np.errstate(over="ignore"):
+            fits = bool(np.isfinite(np.array(value, dtype=np.dtype(dtype.fmt))))
+    else:
+        fits = True
+    if not fits:
+        raise ValueError(f"{op}: the value {value} does not fit in {dtype!r}")
+
+
 def _check_grad(requires_grad: bool | None, dtype: DType, op: str) -> None:
     if requires_grad and not dtype.is_float:
         raise ValueError(f"{op}: only floating point tensors can require gradients, not {dtype!r}")
@@ -154,6 +175,7 @@ class CreationMixin:
         shp = _shape(shape, "empty")
         dt, dev = _dtype(dtype, dtypes.default_float, "empty"), _device(device, "empty")
         _check_grad(requires_grad, dt, "empty")
+        _check_supported(dt, dev, "empty")
         buf = UOp(Ops.BUFFER, dt, (), Buffer(dev, prod(shp), dt))
         t = cls._wrap(buf.reshape(shp))  # type: ignore[attr-defined]
         t.requires_grad = requires_grad
@@ -175,7 +197,10 @@ class CreationMixin:
         shp = _shape((shape,) if not isinstance(shape, (tuple, list)) else tuple(shape), "full")
         value = _number(fill_value, "full", "fill_value")
         dt = _dtype(dtype, dtypes.from_py(value), "full")
-        c = _const(dt, value, _device(device, "full"))
+        _check_fits(value, dt, "full")
+        dev = _device(device, "full")
+        _check_supported(dt, dev, "full")
+        c = _const(dt, value, dev)
         return cls._leaf(c.reshape((1,) * len(shp)).expand(shp) if shp else c, requires_grad, "full")
 
     @classmethod
@@ -196,8 +221,9 @@ class CreationMixin:
     def _named_full(
         cls, op: str, shape: tuple[Any, ...], value: int, dtype: Any, device: Any, requires_grad: bool | None
     ) -> Tensor:
-        shp, dt = _shape(shape, op), _dtype(dtype, dtypes.default_float, op)
-        c = _const(dt, value, _device(device, op))
+        shp, dt, dev = _shape(shape, op), _dtype(dtype, dtypes.default_float, op), _device(device, op)
+        _check_supported(dt, dev, op)
+        c = _const(dt, value, dev)
         return cls._leaf(c.reshape((1,) * len(shp)).expand(shp) if shp else c, requires_grad, op)
 
     # ---- the *_like forms: this tensor's shape, and its dtype and device unless given ----
@@ -247,9 +273,10 @@ class CreationMixin:
         """start, start + step, ... up to (not including) stop; `arange(n)` is 0 .. n-1.
 
         As in PyTorch: ceil((stop - start) / step) elements, a step of the wrong sign for the bounds is an
-        error, and the dtype is the default int when start, stop and step are ints, else the default float.
-        Values are `start + i * step` computed in the dtype (PyTorch computes float ranges in double, so a
-        float32 value can differ from PyTorch's in the last bit).
+        error, and the dtype is the default int when start, stop and step are ints, else the default float
+        (PyTorch's default int is int64, tg's int32). Values are `start + i * step` computed in the dtype
+        (PyTorch computes float ranges in double, so a float32 value can differ from PyTorch's in the last
+        bit); an integer dtype truncates start and step to integers first, as PyTorch does.
         """
         if stop is None:
             start, stop = 0, start
@@ -264,17 +291,20 @@ class CreationMixin:
             raise ValueError(f"arange: the step {step} goes away from stop (start {start}, stop {stop})")
         all_int = all(isinstance(v, int) for v in (start, stop, step))
         dt = _dtype(dtype, dtypes.default_int if all_int else dtypes.default_float, "arange")
+        if dt == dtypes.bool:
+            raise TypeError("arange: a range of bools is not supported (as in PyTorch)")
         dev = _device(device, "arange")
-        n = -((start - stop) // step) if all_int else math.ceil((stop - start) / step)
+        _check_supported(dt, dev, "arange")
+        n = int(-((start - stop) // step) if all_int else math.ceil((stop - start) / step))
         if n >= 2**31:
             raise ValueError(f"arange: {n} elements is too many (at most 2**31 - 1)")
         idx = index_range(n, dtypes.int32, dev)
-        # integer ranges stay integers; anything else is computed in a float type wide enough for the dtype
-        calc = (
-            dt
-            if dt.is_int and all_int
-            else (dtypes.float64 if dt in (dtypes.float64, dtypes.int64) else dtypes.float32)
-        )
+        if dt.is_int:
+            # as PyTorch: the length comes from the float bounds, the values from start and step truncated to
+            # integers (arange(0.5, 4, 1.5, dtype=int32) is [0, 1, 2])
+            start, step, calc = int(start), int(step), dt
+        else:
+            calc = dtypes.float64 if dt == dtypes.float64 else dtypes.float32
         vals = idx.cast(calc)
         if step != 1:
             vals = vals * _full(vals, step)
@@ -303,6 +333,7 @@ class CreationMixin:
         steps = int(steps)
         dt = _dtype(dtype, dtypes.default_float, "linspace")
         dev = _device(device, "linspace")
+        _check_supported(dt, dev, "linspace")
         calc = dtypes.float64 if dt in (dtypes.float64, dtypes.int64) else dtypes.float32
         if steps <= 1:
             c = _const(calc, start, dev).reshape((1,)).expand((steps,))
@@ -329,6 +360,7 @@ class CreationMixin:
         """The n x m identity matrix (ones on the main diagonal; m defaults to n)."""
         rows, cols = _shape((n, n if m is None else m), "eye")
         dt, dev = _dtype(dtype, dtypes.default_float, "eye"), _device(device, "eye")
+        _check_supported(dt, dev, "eye")
         k = min(rows, cols)
         one = _const(dt, 1, dev)
         # a column of k ones padded to (k, k + 1): read flat and as (k, k), element (i, j) is at i*k + j,

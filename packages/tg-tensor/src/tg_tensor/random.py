@@ -2,20 +2,23 @@
 
 The generator is Threefry-2x32 with 20 rounds (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3",
 SC 2011): a keyed bijection of 64-bit blocks made of 32-bit additions, rotations and xors. Element i of the
-n-th random tensor made since `Tensor.manual_seed(seed)` gets the two words
+n-th random tensor made on a device since `Tensor.manual_seed(seed)` gets the two words
 
     threefry(key=(seed mod 2**32, seed // 2**32 mod 2**32), counter=(i, n))
 
 so the numbers are a pure function of (seed, n, i): the same seed gives the same numbers on every device
-(plain uint32 arithmetic, bit-identical in C, OpenCL C and the PYTHON interpreter), each call gives new
-numbers, and no state lives on a device. Everything stays lazy: `Tensor.rand(1000)` is a graph (the element
-indices come from `index_range`, also a graph), and a random tensor feeding elementwise ops is one kernel
-with them.
+(plain uint32 arithmetic, bit-identical in C, OpenCL C and the PYTHON interpreter) and each call gives new
+numbers. The tensor stays lazy: `Tensor.rand(1000)` is a graph (the element indices come from `index_range`,
+also a graph), and a random tensor feeding elementwise ops is one kernel with them.
 
-The key and the call number reach the kernel through a 4-word buffer made on the host for each call (a
-copy in the schedule), not as constants: the kernel source is then the same for every call and every seed,
-so it compiles once. A consequence: under `TinyJit`, a replay reuses the captured buffer, so random tensors
-made inside a jitted function repeat the numbers of the captured call.
+Each device keeps its state in a 4-word uint32 buffer: the key, the key's parity word, and the count n. A
+random call runs one small schedule at once: it copies the state into a buffer of the call's own (so a tensor
+realized later still sees its own n) and adds 1 to the count on the device. The key and n reach the kernel
+through that buffer, not as constants, so the kernel source is the same for every call and every seed and
+compiles once. Because the count advances by a kernel, `TinyJit` captures it: replays of a jitted function
+draw fresh numbers, the same ones the plain function would have drawn. `manual_seed` rewrites the state
+buffers in place, so it applies to captured functions too. The count is per device: after a seed, the first
+`rand(3, device="CPU")` and the first `rand(3, device="CL")` are equal.
 
 From bits to numbers:
 
@@ -46,7 +49,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from tg_tensor.creation import _check_grad, _device, _dtype, _full, _number, _shape, index_range
+from tg_tensor.creation import _check_grad, _check_supported, _device, _dtype, _full, _number, _shape, index_range
 from tg_tensor.helpers import _const, _from_numpy
 from tg_uop.dtype import DType, dtypes
 from tg_uop.helpers import prod
@@ -115,31 +118,52 @@ class RandomMixin:
     """Random tensors and initializers; mixed into `Tensor`."""
 
     __slots__ = ()
-    # the generator's state, on the host: the seed and how many random tensors were made since it was set
-    _seed: ClassVar[int] = 0
-    _calls: ClassVar[int] = 0
+    # the seed, and each device's generator state: a realized uint32 tensor [k0, k1, k0 ^ k1 ^ parity, calls]
+    _rng_seed: ClassVar[int] = 0
+    _rng_states: ClassVar[dict[str, Tensor]] = {}
 
     @classmethod
     def manual_seed(cls, seed: int = 0) -> None:
-        """Seed the generator: the random tensors made after it are the same on every run and every device."""
+        """Seed the generator: the random tensors made after it are the same on every run and every device.
+
+        The state buffers of devices already used are rewritten in place, so a `TinyJit` function captured
+        before the call restarts from the seed too.
+        """
         if isinstance(seed, bool):
             raise TypeError("manual_seed: the seed must be an int, got a bool")
         try:
             s = operator.index(seed)
         except TypeError:
             raise TypeError(f"manual_seed: the seed must be an int, got {type(seed).__name__}") from None
-        RandomMixin._seed, RandomMixin._calls = s % 2**64, 0
+        RandomMixin._rng_seed = s % 2**64
+        words = _state_words(RandomMixin._rng_seed)
+        for state in RandomMixin._rng_states.values():
+            state.buffer().copyin(memoryview(words.tobytes()))
+
+    @classmethod
+    def _next_key(cls, device: str) -> UOp:
+        """This call's key and number on `device` (a realized (4,) uint32 buffer), advancing the device's count.
+
+        The count lives in a device buffer and advances by a kernel that runs now, together with a kernel
+        copying the state out for this call (a snapshot, so a random tensor realized later still sees its own
+        number). TinyJit captures both kernels, so its replays advance the count and draw fresh numbers.
+        """
+        state = RandomMixin._rng_states.get(device)
+        if state is None:
+            state = cls._wrap(_from_numpy(_state_words(RandomMixin._rng_seed), device, _U32)).realize()  # type: ignore[attr-defined]
+            RandomMixin._rng_states[device] = state
+        one_in_last = cls._wrap(_const(_U32, 1, device).reshape((1,)).pad(((3, 0),)))  # type: ignore[attr-defined]
+        snapshot = state.contiguous()
+        state.assign(state + one_in_last)
+        cls.realize(snapshot, state)  # type: ignore[attr-defined]
+        return snapshot.uop  # type: ignore[no-any-return]
 
     @classmethod
     def _random_words(cls, numel: int, device: str, op: str) -> tuple[UOp, UOp]:
-        """Two uint32 words per element (shape (numel,)), from the next call number of the generator."""
+        """Two uint32 words per element (shape (numel,)), from the device's next call number."""
         if numel >= 2**32:
             raise ValueError(f"{op}: at most 2**32 - 1 random elements per call, asked for {numel}")
-        call = RandomMixin._calls
-        RandomMixin._calls += 1
-        k0, k1 = RandomMixin._seed & _MASK32, RandomMixin._seed >> 32
-        words = np.array([k0, k1, k0 ^ k1 ^ _PARITY, call & _MASK32], dtype=np.uint32)
-        key = _from_numpy(words, device, _U32)  # lazily copied to the device: see the module docstring
+        key = cls._next_key(device)
 
         def word(i: int) -> UOp:
             return key.shrink(((i, i + 1),)).expand((numel,))
@@ -151,11 +175,11 @@ class RandomMixin:
         cls, op: str, shape: tuple[Any, ...], dtype: Any, device: Any, requires_grad: bool | None
     ) -> tuple[tuple[int, ...], DType, str]:
         shp = _shape(shape, op)
-        dt = _dtype(dtype, dtypes.default_float, op)
-        if not dt.is_float or dt not in _SIGNIFICAND:
-            raise ValueError(f"{op}: the dtype must be a float type, got {dt!r}")
+        dt = _float_dtype(_dtype(dtype, dtypes.default_float, op), op)
         _check_grad(requires_grad, dt, op)
-        return shp, dt, _device(device, op)
+        dev = _device(device, op)
+        _check_supported(dt, dev, op)
+        return shp, dt, dev
 
     @classmethod
     def _random_leaf(cls, u: UOp, shape: tuple[int, ...], requires_grad: bool | None) -> Tensor:
@@ -239,6 +263,7 @@ class RandomMixin:
         if lo < dt.min or hi - 1 > dt.max:
             raise ValueError(f"randint: [{lo}, {hi}) does not fit in {dt!r} ([{dt.min}, {dt.max}])")
         dev = _device(device, "randint")
+        _check_supported(dt, dev, "randint")
         n = prod(shp)
         if n == 0:
             return cls._random_leaf(_full_shape(dt, 0, dev, (0,)), shp, requires_grad)
@@ -328,15 +353,27 @@ class RandomMixin:
         self, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
     ) -> Tensor:
         """`rand` with this tensor's shape, dtype and device (dtype and device can be overridden)."""
-        dt = _dtype(dtype, self.dtype, "rand_like")  # type: ignore[attr-defined]
+        dt = _float_dtype(_dtype(dtype, self.dtype, "rand_like"), "rand_like")  # type: ignore[attr-defined]
         return self.rand(self.shape, dtype=dt, device=device or self.device, requires_grad=requires_grad)  # type: ignore[attr-defined]
 
     def randn_like(
         self, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
     ) -> Tensor:
         """`randn` with this tensor's shape, dtype and device (dtype and device can be overridden)."""
-        dt = _dtype(dtype, self.dtype, "randn_like")  # type: ignore[attr-defined]
+        dt = _float_dtype(_dtype(dtype, self.dtype, "randn_like"), "randn_like")  # type: ignore[attr-defined]
         return self.randn(self.shape, dtype=dt, device=device or self.device, requires_grad=requires_grad)  # type: ignore[attr-defined]
+
+
+def _float_dtype(dt: DType, op: str) -> DType:
+    if not dt.is_float or dt not in _SIGNIFICAND:
+        raise ValueError(f"{op}: the dtype must be a float type, got {dt!r}")
+    return dt
+
+
+def _state_words(seed: int) -> np.ndarray:
+    """A generator state for a seed, before its first call: the key, its parity word, and a count of 0."""
+    k0, k1 = seed & _MASK32, seed >> 32
+    return np.array([k0, k1, k0 ^ k1 ^ _PARITY, 0], dtype=np.uint32)
 
 
 def _int_bound(x: Any, what: str) -> int:
