@@ -1,0 +1,128 @@
+"""Train a small CNN on Fashion-MNIST with tg on the CPU device: the main job.
+
+Run: python examples/fashion_mnist.py [--epochs 3] [--batch 128]   (DEBUG=2 shows every kernel)
+
+The data comes from `tg_nn.datasets.fashion_mnist()`: Debian's dataset-fashion-mnist package, $TG_DATASETS,
+the cache, or a download. The trained weights are saved with `safe_save` (a safetensors file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterator
+
+import numpy as np
+
+from tg_nn import BatchNorm2d, Conv2d, Linear, Sequential, optim
+from tg_nn.datasets import fashion_mnist
+from tg_nn.state import get_parameters, get_state_dict, safe_save
+from tg_tensor import Tensor, TinyJit, no_grad
+
+try:
+    from tqdm import tqdm
+except ImportError:  # the demo session installs tqdm; without it the loop prints a line per epoch instead
+    tqdm = None
+
+
+def make_model() -> Sequential:
+    """Two 3x3 conv blocks (conv, batch norm, relu, 2x2 max pool) and a linear classifier: 28x28 -> 10."""
+    return Sequential(
+        Conv2d(1, 16, 3, padding=1),
+        BatchNorm2d(16),
+        Tensor.relu,
+        lambda x: x.max_pool2d(2),
+        Conv2d(16, 32, 3, padding=1),
+        BatchNorm2d(32),
+        Tensor.relu,
+        lambda x: x.max_pool2d(2),
+        lambda x: x.flatten(1),
+        Linear(32 * 7 * 7, 10),
+    )
+
+
+def batches(n: int, size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Shuffled index batches covering `n` samples; the last partial batch is dropped (one JIT shape)."""
+    order = rng.permutation(n)
+    for start in range(0, n - size + 1, size):
+        yield order[start : start + size]
+
+
+def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray, batch: int = 1000) -> float:
+    """Accuracy on (x, y) in eval mode (batch norm uses its running statistics), without gradients."""
+    correct = 0
+    with Tensor.train(False), no_grad():
+        for start in range(0, len(x), batch):
+            logits = model(Tensor(x[start : start + batch]))
+            correct += int((logits.argmax(axis=1).numpy() == y[start : start + batch]).sum())
+    return correct / len(x)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, default=0, help="train on the first N images only (a quick try)")
+    p.add_argument("--save", default="fashion_mnist.safetensors", help="where the trained weights go")
+    p.add_argument("--target", type=float, default=0.90, help="exit with an error below this test accuracy")
+    args = p.parse_args()
+
+    start = time.perf_counter()
+    x_train, y_train, x_test, y_test = fashion_mnist()
+    # images to float in [0, 1] once, on the host: each step then copies in just its batch
+    xtr = x_train.numpy().astype(np.float32) / 255.0
+    ytr = y_train.numpy().astype(np.int32)
+    xte = x_test.numpy().astype(np.float32) / 255.0
+    yte = y_test.numpy().astype(np.int32)
+    if args.limit:
+        xtr, ytr = xtr[: args.limit], ytr[: args.limit]
+
+    Tensor.manual_seed(args.seed)
+    model = make_model()
+    params = get_parameters(model)
+    opt = optim.Adam(params, lr=args.lr)
+    n_params = sum(t.numel() for t in params)
+    print(
+        f"Fashion-MNIST: {len(xtr)} train / {len(xte)} test images; CNN with {n_params} parameters; Adam lr {args.lr}"
+    )
+
+    @TinyJit
+    def train_step(x: Tensor, y: Tensor) -> Tensor:
+        opt.zero_grad()
+        loss = model(x).sparse_categorical_crossentropy(y)
+        loss.backward()
+        Tensor.realize(loss, *opt.schedule_step())  # forward, backward and the update: one schedule
+        return loss
+
+    rng = np.random.default_rng(args.seed)
+    steps_per_epoch = len(xtr) // args.batch
+    accuracy = 0.0
+    for epoch in range(1, args.epochs + 1):
+        epoch_start = time.perf_counter()
+        with Tensor.train():
+            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}", unit="step") if tqdm else None
+            for step, idx in enumerate(batches(len(xtr), args.batch, rng), 1):
+                loss = train_step(Tensor(xtr[idx]), Tensor(ytr[idx]))
+                if bar is not None and (step % 10 == 0 or step == steps_per_epoch):
+                    rate = step * args.batch / (time.perf_counter() - epoch_start)
+                    bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{rate:.0f}")
+                    bar.update(step - bar.n)
+            if bar is not None:
+                bar.close()
+        train_time = time.perf_counter() - epoch_start
+        accuracy = evaluate(model, xte, yte)
+        print(
+            f"epoch {epoch}: loss {loss.item():.4f}, test accuracy {accuracy * 100:.2f}%, {train_time:.1f} s training"
+        )
+
+    safe_save(get_state_dict(model), args.save)
+    print(f"saved {args.save}")
+    print(f"final test accuracy {accuracy * 100:.2f}% in {time.perf_counter() - start:.1f} s wall time")
+    if accuracy < args.target:
+        raise SystemExit(f"test accuracy {accuracy:.4f} is below the {args.target} target")
+
+
+if __name__ == "__main__":
+    main()
