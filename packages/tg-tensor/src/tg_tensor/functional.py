@@ -1,5 +1,5 @@
 """Linear algebra, convolution, pooling and resampling: matmul, linear, einsum, conv (1-3 d and N-d),
-conv_transpose, max/avg pooling, interpolate.
+conv_transpose, max/avg pooling, adaptive pooling, interpolate.
 
 Convolutions and pools share one idea: pad the input, then view it as sliding windows (..., *out, *kernel) with
 movement ops only (`_windows`), so a convolution is a broadcast multiply and one sum, a single kernel.
@@ -186,7 +186,7 @@ def _resample_axis(x: Tensor, axis: int, n: int, o: int, scale: float | None, mo
         else:
             src = np.floor(dst * step).astype(np.int64)
         src = np.minimum(src, n - 1)
-        if np.array_equal(src, np.arange(o)):
+        if o == n and np.array_equal(src, np.arange(o)):
             return x
         if o % n == 0 and np.array_equal(src, np.arange(o) // (o // n)):  # a whole factor up: repeat each element
             r = o // n
@@ -211,17 +211,27 @@ def _resample_axis(x: Tensor, axis: int, n: int, o: int, scale: float | None, mo
         np.add.at(weights, (np.arange(o), hi), frac)
         if np.array_equal(weights, np.eye(n, dtype=f32)):
             return x
-    # contract the axis with the (o, n) matrix: x moved to (..., 1, n) times (o, n), summed over n. Where the
-    # weight is 0 the product is skipped, so inf and nan elsewhere do not leak in (as with a gather)
+    return _contract_axis(x, axis, weights, "pick" if mode.startswith("nearest") else "sum")
+
+
+def _contract_axis(x: Tensor, axis: int, weights: np.ndarray, how: str) -> Tensor:
+    """Axis `axis` (size n) of x replaced by o outputs, each combining the inputs an (o, n) host matrix marks:
+    how='sum' is the weighted sum, 'pick' the one marked input (one-hot rows), 'max' the largest marked input.
+    Unmarked inputs are never read into the result, so inf and nan there do not leak in (as with a gather)."""
+    n = x.shape[axis]
+    # x moved to (..., 1, n) against the (o, n) matrix, reduced over n
     moved = x.permute(*[i for i in range(x.ndim) if i != axis], axis)
     xs = moved.reshape(*moved.shape[:-1], 1, n)
     w = type(x)(weights, device=x.device)
     used = w != 0
-    if mode.startswith("nearest"):
+    if how == "pick":
         out = used.where(xs, 0).sum(-1).cast(x.dtype)
+    elif how == "max":
+        low = -math.inf if x.dtype.is_float else x.dtype.min
+        out = used.where(xs, low).max(-1)
     else:
         out = used.where(xs * w.cast(least_upper_float(x.dtype)), 0.0).sum(-1)
-    # out is (..., o) with the resized axis last
+    # out is (..., o) with the new axis last
     last = out.ndim - 1
     return out.permute(*range(axis), last, *range(axis, last))
 
@@ -756,6 +766,82 @@ class FunctionalMixin:
         return self._avg_pool(
             3, "avg_pool3d", kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 1
         )
+
+    # ------------------------------------------------------------------ adaptive pooling
+
+    def _adaptive_pool(self, nd: int, op: str, output_size: Any, how: str) -> Tensor:
+        """Pool the last nd dims into `output_size` bins each, PyTorch's bins: bin i of n inputs into o covers
+        [floor(i*n/o), ceil((i+1)*n/o)). Bins of one size (o divides n) are a window view and one reduction;
+        otherwise each dim is contracted with an (o, n) host matrix of its bins."""
+        if self.ndim not in (nd + 1, nd + 2):
+            raise ValueError(
+                f"{op}: input must have {nd + 1} or {nd + 2} dims (N, C, *spatial), got shape {self.shape}"
+            )
+        spatial = self.shape[-nd:]
+        sizes = (output_size,) * nd if isinstance(output_size, int) or output_size is None else tuple(output_size)
+        if len(sizes) != nd or any(o is not None and (not isinstance(o, int) or o < 0) for o in sizes):
+            raise ValueError(f"{op}: output_size must be {nd} ints >= 0 (or None), got {output_size!r}")
+        out_sp = tuple(n if o is None else o for n, o in zip(spatial, sizes, strict=True))
+        for n, o in zip(spatial, out_sp, strict=True):
+            if n == 0 and o > 0:
+                raise ValueError(f"{op}: cannot pool an empty dim into {o} bins, input shape {self.shape}")
+        x = self if how == "max" or self.dtype.is_float else self.cast(least_upper_float(self.dtype))
+        lead = x.ndim - nd
+        if all(o > 0 and n % o == 0 for n, o in zip(spatial, out_sp, strict=True)):
+            split = [d for n, o in zip(spatial, out_sp, strict=True) for d in (o, n // o)]
+            x = x.reshape(*x.shape[:lead], *split)
+            axes = tuple(lead + 2 * i + 1 for i in range(nd))
+            return x.max(axes) if how == "max" else x.mean(axes)
+        for i, (n, o) in enumerate(zip(spatial, out_sp, strict=True)):
+            if n == o:
+                continue
+            bins = np.arange(o)
+            start, end = bins * n // o, -(-(bins + 1) * n // o)
+            inside = (np.arange(n)[None, :] >= start[:, None]) & (np.arange(n)[None, :] < end[:, None])
+            if how == "max":
+                x = _contract_axis(x, lead + i, inside.astype(np.float32), "max")
+            else:
+                weights = inside / np.maximum(end - start, 1)[:, None]
+                x = _contract_axis(x, lead + i, weights.astype(np.float32), "sum").cast(x.dtype)
+        return x
+
+    def adaptive_avg_pool1d(self, output_size: int | Sequence[int]) -> Tensor:
+        """Like `torch.nn.functional.adaptive_avg_pool1d` on (N, C, L) or (C, L); see `adaptive_avg_pool2d`."""
+        return self._adaptive_pool(1, "adaptive_avg_pool1d", output_size, "mean")
+
+    def adaptive_avg_pool2d(self, output_size: int | Sequence[int | None]) -> Tensor:
+        """The mean of each of output_size bins of the last two dims, like `torch.nn.functional.adaptive_avg_pool2d`
+        (bins may overlap when the size does not divide; None keeps a dim's size). Integers give floats.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([[[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]]]).adaptive_avg_pool2d(1).tolist()
+        [[[[3.5]]]]
+        >>> Tensor([[[[1.0, 2.0, 3.0]]]]).adaptive_avg_pool2d((1, 2)).tolist()
+        [[[[1.5, 2.5]]]]
+        """
+        return self._adaptive_pool(2, "adaptive_avg_pool2d", output_size, "mean")
+
+    def adaptive_avg_pool3d(self, output_size: int | Sequence[int | None]) -> Tensor:
+        """Like `torch.nn.functional.adaptive_avg_pool3d` on (N, C, D, H, W) or (C, D, H, W)."""
+        return self._adaptive_pool(3, "adaptive_avg_pool3d", output_size, "mean")
+
+    def adaptive_max_pool1d(self, output_size: int | Sequence[int], return_indices: bool = False) -> Tensor:
+        """Like `torch.nn.functional.adaptive_max_pool1d`; see `adaptive_max_pool2d`."""
+        if return_indices:
+            raise NotImplementedError("adaptive_max_pool1d: return_indices=True is not supported")
+        return self._adaptive_pool(1, "adaptive_max_pool1d", output_size, "max")
+
+    def adaptive_max_pool2d(self, output_size: int | Sequence[int | None], return_indices: bool = False) -> Tensor:
+        """The maximum of each of output_size bins of the last two dims, like
+        `torch.nn.functional.adaptive_max_pool2d` (ties share the gradient; return_indices is not supported).
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([[[[1.0, 7.0, 3.0], [4.0, 5.0, 6.0]]]]).adaptive_max_pool2d((1, 2)).tolist()
+        [[[[7.0, 7.0]]]]
+        """
+        if return_indices:
+            raise NotImplementedError("adaptive_max_pool2d: return_indices=True is not supported")
+        return self._adaptive_pool(2, "adaptive_max_pool2d", output_size, "max")
 
     # ------------------------------------------------------------------ resampling
 

@@ -1,18 +1,23 @@
-"""Indexing: `t[...]`, `t[...] = v` and `gather`, with PyTorch's semantics.
+"""Indexing: `t[...]`, `t[...] = v`, `gather`, `scatter` (and `scatter_add`, `scatter_reduce`), `index_select`,
+`masked_fill` and `masked_select`, with PyTorch's semantics.
 
 Basic indexing (ints, slices with any step, `None`, `...`) is a view: it is made of movement ops only
 (flip, shrink, pad, reshape), so it runs no kernel of its own and a realized result is a view of the source
 buffer. Advanced indexing (integer tensors, lists of ints, bool masks) and `gather` are built in the graph
 from a one-hot comparison of the index with an `arange`, reduced with a sum: they are lazy and differentiable,
 and cost O(N*K) work for N selected elements out of K candidates along the indexed axes (no scatter/gather
-kernel yet).
+kernel yet). `scatter` is the same comparison the other way round: each target place reduces over the index
+entries that point at it.
 
 Decisions (where tg differs from PyTorch, or PyTorch leaves a choice):
 
 - Integers inside index tensors are not checked against the axis size (that would need a device read):
   an out-of-range index selects nothing, so `t[idx]` reads 0 there and `t[idx] = v` writes nothing there.
   Python lists and numpy arrays of indices are on the host and are checked (IndexError, as in PyTorch).
-  Negative indices count from the end, in `t[idx]` and in `gather` (PyTorch's gather refuses them).
+  Negative indices count from the end, in `t[idx]`, `gather` and `scatter` (PyTorch refuses them in
+  the last two).
+- `scatter` without a reduction: where several entries point at one place, the last one wins (PyTorch leaves
+  it undefined).
 - Negative slice steps are accepted, as in numpy and Python (PyTorch refuses them).
 - A 0-d integer tensor index acts like an int (as in PyTorch, whose result layout differs from numpy's here).
 - A bool mask (tensor, list or array) in `t[mask]` is read to the host at the call: the result's shape depends
@@ -37,6 +42,7 @@ Decisions (where tg differs from PyTorch, or PyTorch leaves a choice):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -484,3 +490,230 @@ class IndexingMixin:
         hit = idx.unsqueeze(-1) == Tensor.arange(size, device=self.device).reshape((1,) * self.ndim + (size,))
         zero = False if self.dtype.is_bool else 0
         return hit.where(x, zero).sum(axis=-1).cast(self.dtype)
+
+    def index_select(self: Any, dim: int, index: Tensor | list | np.ndarray) -> Tensor:
+        """The entries `index` picks along `dim` (a 1-d or 0-d integer index), like `torch.index_select`.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([[1, 2, 3], [4, 5, 6]]).index_select(1, Tensor([2, 0])).tolist()
+        [[3, 1], [6, 4]]
+        """
+        from tg_tensor.tensor import Tensor
+
+        if not isinstance(index, Tensor):
+            index = _host_index(index)
+            if index.dtype == np.bool_:
+                raise TypeError("index_select: the index must be integer, got bool")
+        elif not index.dtype.is_int:
+            raise TypeError(f"index_select: the index must be an integer tensor, got {index.dtype!r}")
+        if index.ndim > 1:
+            raise ValueError(f"index_select: the index must be 1-d or 0-d, got shape {index.shape}")
+        if self.ndim == 0:  # PyTorch treats a 0-d input as one element along dim 0 or -1
+            normalize_axis(dim, 1, "index_select")
+            if prod(index.shape) != 1:
+                raise ValueError(f"index_select: a 0-d input takes one index, got an index of shape {index.shape}")
+            return self.reshape(1).index_select(0, index).reshape(())
+        d = normalize_axis(dim, self.ndim, "index_select")
+        # a 0-d index still keeps the axis (size 1), unlike `t[i]`
+        if index.ndim == 0:
+            index = index.reshape(1)
+        return self[(slice(None),) * d + (index,)]
+
+    def masked_fill(self: Any, mask: Tensor, value: Tensor | Scalar) -> Tensor:
+        """`value` where the bool `mask` is True, this tensor elsewhere (broadcast together); keeps this tensor's
+        dtype. `value` is a number or a 0-d tensor (its gradient is the sum over the filled places).
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([1.0, 2.0, 3.0]).masked_fill(Tensor([True, False, True]), 0.0).tolist()
+        [0.0, 2.0, 0.0]
+        """
+        from tg_tensor.helpers import _broadcast_shape
+        from tg_tensor.tensor import Tensor
+
+        if not isinstance(mask, Tensor) or not mask.dtype.is_bool:
+            what = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
+            raise TypeError(f"masked_fill: the mask must be a bool tensor, got {what!r}")
+        if mask.device != self.device:
+            raise ValueError(f"masked_fill: mask on {mask.device}, tensor on {self.device}")
+        _broadcast_shape(self.shape, mask.shape, "masked_fill")
+        if isinstance(value, Tensor):
+            if value.ndim != 0:
+                raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+            if value.device != self.device:
+                raise ValueError(f"masked_fill: value on {value.device}, tensor on {self.device}")
+            value = value.cast(self.dtype)
+        elif isinstance(value, (bool, int, float, np.generic)):
+            value = Tensor(np.asarray(value).item(), device=self.device, dtype=self.dtype)
+        else:
+            raise TypeError(f"masked_fill: value must be a number or a 0-d tensor, got {type(value).__name__}")
+        return mask.where(value, self)
+
+    def masked_select(self: Any, mask: Tensor) -> Tensor:
+        """The elements where the bool `mask` is True (broadcast together), as a 1-d tensor in row-major order,
+        like `torch.masked_select`. The mask is read to the host at the call: the result's size depends on it.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([[1, 2], [3, 4]]).masked_select(Tensor([True, False])).tolist()
+        [1, 3]
+        """
+        from tg_tensor.helpers import _broadcast_shape
+        from tg_tensor.tensor import Tensor
+
+        if not isinstance(mask, Tensor) or not mask.dtype.is_bool:
+            what = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
+            raise TypeError(f"masked_select: the mask must be a bool tensor, got {what!r}")
+        if mask.device != self.device:
+            raise ValueError(f"masked_select: mask on {mask.device}, tensor on {self.device}")
+        shape = _broadcast_shape(self.shape, mask.shape, "masked_select")
+        if shape == ():
+            return self.reshape(1)[mask.reshape(1)]
+        return self._broadcast_to(shape)[mask._broadcast_to(shape)]
+
+    # ---- scatter: the inverse of gather ----
+
+    def _scatter_parts(self: Any, dim: int, index: Any, src: Any, op: str) -> tuple[int, Tensor, Tensor, Tensor] | None:
+        """Check a scatter's arguments. Returns (dim, hit, src, order) with the scatter axis moved last, then a new
+        axis of the target's size: hit[..., j, s] is True where index[..., j] points at s; src[..., j, 1] is the
+        value written from j; order[j, 1] is j. None when the index is empty (nothing is written)."""
+        from tg_tensor.tensor import Tensor
+
+        if not isinstance(index, Tensor):
+            index = Tensor(_host_index(index), device=self.device)
+        if not index.dtype.is_int:
+            raise TypeError(f"{op}: the index must be an integer tensor, got {index.dtype!r}")
+        if index.device != self.device:
+            raise ValueError(f"{op}: index on {index.device}, tensor on {self.device}")
+        if self.ndim == 0:
+            if index.ndim > 1:
+                raise ValueError(f"{op}: index of shape {index.shape} for a 0-d input must have at most 1 axis")
+            normalize_axis(dim, 1, op)
+            x = self.reshape(1)
+            if isinstance(src, Tensor) and src.ndim == 0:
+                src = src.reshape(1)
+            return x._scatter_parts(0, index.reshape(index.numel()), src, op)
+        if index.ndim != self.ndim:
+            raise ValueError(f"{op}: index of shape {index.shape} must have as many axes as the input {self.shape}")
+        d = normalize_axis(dim, self.ndim, op)
+        if any(i > s for a, (i, s) in enumerate(zip(index.shape, self.shape)) if a != d):
+            raise ValueError(
+                f"{op}: index of shape {index.shape} is larger than the input {self.shape} on an axis other than {d}"
+            )
+        if isinstance(src, Tensor):
+            if src.device != self.device:
+                raise ValueError(f"{op}: src on {src.device}, tensor on {self.device}")
+            if src.ndim != self.ndim or any(i > s for i, s in zip(index.shape, src.shape)):
+                raise ValueError(f"{op}: index of shape {index.shape} is larger than src of shape {src.shape}")
+            src = src.cast(self.dtype)._apply(lambda u: u.shrink(tuple((0, i) for i in index.shape)))
+        elif isinstance(src, (bool, int, float, np.generic)):
+            src = Tensor(np.asarray(src).item(), device=self.device, dtype=self.dtype)._broadcast_to(index.shape)
+        else:
+            raise TypeError(f"{op}: src must be a tensor or a number, got {type(src).__name__}")
+        if index.numel() == 0:
+            return None
+        size, n = self.shape[d], index.shape[d]
+        rest = [a for a in range(self.ndim) if a != d]
+        idx = (index < 0).where(index + size, index).permute(rest + [d]).unsqueeze(-1)
+        hit = idx == Tensor.arange(size, device=self.device).reshape((1,) * self.ndim + (size,))
+        order = Tensor.arange(n, device=self.device).reshape(n, 1)
+        return d, hit, src.permute(rest + [d]).unsqueeze(-1), order
+
+    def _unscatter(self: Any, d: int, y: Tensor) -> Tensor:
+        """`y`, laid out (the index's other axes, the target axis), back in this tensor's layout and shape: zero
+        (False) where the index does not reach. Callers select those places from this tensor with a `where`."""
+        rest = [a for a in range(self.ndim) if a != d]
+        y = y.permute(argsort(rest + [d]))
+        pads = tuple((0, s - y.shape[a]) for a, s in enumerate(self.shape))
+        return y._apply(lambda u: u.pad(pads))
+
+    def scatter(self: Any, dim: int, index: Tensor, src: Tensor | Scalar, reduce: str | None = None) -> Tensor:
+        """PyTorch's out-of-place scatter: a copy of this tensor with `out[i][index[i][j][k]][k] = src[i][j][k]`
+        for `dim=1` (likewise for other dims); `src` may be a number. Where several entries point at one place,
+        the last one wins. `reduce='add'` or `'multiply'` combines instead. Negative indices count from the end;
+        out-of-range ones write nothing (they are not checked).
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor.zeros(2, 3).scatter(1, Tensor([[2], [0]]), Tensor([[1.0], [2.0]])).tolist()
+        [[0.0, 0.0, 1.0], [2.0, 0.0, 0.0]]
+        """
+        if reduce is not None:
+            modes = {"add": "sum", "multiply": "prod"}
+            if reduce not in modes:
+                raise ValueError(f"scatter: reduce must be None, 'add' or 'multiply', got {reduce!r}")
+            return self._scatter_reduce(dim, index, src, modes[reduce], True, "scatter")
+        parts = self._scatter_parts(dim, index, src, "scatter")
+        if parts is None:
+            return self.clone()
+        d, hit, vals, order = parts
+        x = self.reshape(1) if self.ndim == 0 else self
+        # the last j that points at each place wins, as a sequential loop would write
+        last = hit.where(order, -1).max(axis=-2)
+        pick = hit.logical_and(order == last.unsqueeze(-2))
+        zero = False if self.dtype.is_bool else 0
+        new = pick.where(vals, zero).sum(axis=-2).cast(self.dtype)
+        written = x._unscatter(d, last >= 0)
+        out = written.where(x._unscatter(d, new), x)
+        return out.reshape(self.shape)
+
+    def scatter_add(self: Any, dim: int, index: Tensor, src: Tensor) -> Tensor:
+        """A copy of this tensor with every `src` entry added at the place `index` points to (`scatter`'s layout);
+        repeated places accumulate.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor.zeros(3).scatter_add(0, Tensor([0, 2, 0]), Tensor([1.0, 2.0, 3.0])).tolist()
+        [4.0, 0.0, 2.0]
+        """
+        return self._scatter_reduce(dim, index, src, "sum", True, "scatter_add")
+
+    def scatter_reduce(
+        self: Any, dim: int, index: Tensor, src: Tensor, reduce: str, include_self: bool = True
+    ) -> Tensor:
+        """Like `torch.Tensor.scatter_reduce`: the `src` entries pointing at one place are combined with `reduce`
+        ('sum', 'prod', 'mean', 'amax', 'amin'), together with this tensor's value there when include_self.
+        Places no entry points at keep this tensor's value. Integer 'mean' rounds toward minus infinity.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([5.0, 0.0]).scatter_reduce(0, Tensor([0, 0, 1]), Tensor([1.0, 9.0, 2.0]), "amax").tolist()
+        [9.0, 2.0]
+        """
+        if reduce not in ("sum", "prod", "mean", "amax", "amin"):
+            raise ValueError(f"scatter_reduce: reduce must be 'sum', 'prod', 'mean', 'amax' or 'amin', got {reduce!r}")
+        return self._scatter_reduce(dim, index, src, reduce, include_self, "scatter_reduce")
+
+    def _scatter_reduce(self: Any, dim: int, index: Any, src: Any, reduce: str, include_self: bool, op: str) -> Tensor:
+        from tg_tensor.tensor import Tensor
+
+        if op != "scatter" and not isinstance(src, Tensor):
+            raise TypeError(f"{op}: src must be a tensor, got {type(src).__name__}")
+        parts = self._scatter_parts(dim, index, src, op)
+        if parts is None:
+            return self.clone()
+        d, hit, vals, _ = parts
+        x = self.reshape(1) if self.ndim == 0 else self
+        written = x._unscatter(d, hit.any(axis=-2))
+        dt = self.dtype
+        if reduce in ("sum", "mean"):
+            total = x._unscatter(d, hit.where(vals, 0).sum(axis=-2).cast(dt))
+            if include_self:
+                total = total + x
+            if reduce == "sum":
+                return (total if include_self else written.where(total, x)).cast(dt).reshape(self.shape)
+            count = x._unscatter(d, hit.sum(axis=-2)) + (1 if include_self else 0)
+            count = written.where(count, 1)
+            mean = total / count if dt.is_float else total // count
+            return written.where(mean.cast(dt), x).reshape(self.shape)
+        if reduce == "prod":
+            combined = x._unscatter(d, hit.where(vals, 1).prod(axis=-2).cast(dt))
+            if include_self:
+                combined = combined * x
+            return written.where(combined.cast(dt), x).reshape(self.shape)
+        # amax / amin: entries that do not point here read as the identity of the reduction
+        if dt.is_float:
+            ident = -math.inf if reduce == "amax" else math.inf
+        else:
+            ident = (dt.min if reduce == "amax" else dt.max) if not dt.is_bool else reduce == "amin"
+        best = hit.where(vals, ident)
+        best = best.max(axis=-2) if reduce == "amax" else best.min(axis=-2)
+        best = x._unscatter(d, best)
+        if include_self:
+            best = x.maximum(best) if reduce == "amax" else x.minimum(best)
+        return written.where(best, x).reshape(self.shape)

@@ -41,6 +41,13 @@ def _check_smoothing(label_smoothing: float, op: str) -> None:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
 
 
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether `shape` broadcasts to exactly `target` (a parameter must not grow the result)."""
+    if len(shape) > len(target):
+        return False
+    return all(s in (1, t) for s, t in zip(shape[::-1], target[::-1]))
+
+
 def _normalized_shape(shape: int | Sequence[int], op: str) -> tuple[int, ...]:
     return (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
 
@@ -90,6 +97,68 @@ class NNOpsMixin:
             scale = scale * self._param_along(weight, axes, "weight", op)
         out = (self - self._param_along(mean, axes, "mean", op)) * scale
         return out + self._param_along(bias, axes, "bias", op) if bias is not None else out
+
+    def batch_norm(
+        self,
+        running_mean: Tensor | None,
+        running_var: Tensor | None,
+        weight: Tensor | None = None,
+        bias: Tensor | None = None,
+        training: bool = False,
+        momentum: float = 0.1,
+        eps: float = 1e-5,
+    ) -> Tensor:
+        """Batch normalization of an input (N, C, ...) over every axis but the channel axis 1, as
+        `torch.nn.functional.batch_norm`.
+
+        With `training`, the batch's mean and biased variance normalize, and the running statistics (if given)
+        are updated in place (lazily, by `assign`): `running = (1 - momentum) * running + momentum * batch`, with
+        the unbiased variance for `running_var`. Otherwise the running statistics normalize.
+
+        >>> from tg_tensor import Tensor
+        >>> x = Tensor([[1.0], [3.0]])
+        >>> [round(v, 3) for v in x.batch_norm(None, None, training=True).reshape(2).tolist()]
+        [-1.0, 1.0]
+        """
+        op = "batch_norm"
+        if self.ndim < 2:
+            raise ValueError(f"{op}: need an input (N, C, ...) of 2 or more dimensions, got shape {self.shape}")
+        for name, stat in (("running_mean", running_mean), ("running_var", running_var)):
+            if stat is not None and stat.shape != (self.shape[1],):
+                want = (self.shape[1],)
+                raise ValueError(
+                    f"{op}: {name} has shape {stat.shape}, expected {want} for an input of shape {self.shape}"
+                )
+        if not training:
+            if running_mean is None or running_var is None:
+                raise ValueError(f"{op}: running_mean and running_var are needed when not training")
+            mean, invstd = running_mean, (running_var + eps).rsqrt()
+            return self._as_float().batchnorm(weight, bias, mean, invstd)
+        axes = tuple(i for i in range(self.ndim) if i != 1)
+        count = self.numel() // self.shape[1] if self.shape[1] else 0
+        if count <= 1:
+            raise ValueError(
+                f"{op}: training needs more than one value per channel, got an input of shape {self.shape}"
+            )
+        # normalizing the centred values (rather than passing the statistics to `batchnorm`) reads the mean once:
+        # three kernels, as for a layer norm
+        x = self._as_float()
+        mean = x.mean(axes, keepdim=True)
+        centred = x - mean
+        var = (centred * centred).mean(axes, keepdim=True)
+        out = centred * (var + eps).rsqrt()
+        if weight is not None:
+            out = out * self._param_along(weight, (1,), "weight", op)
+        if bias is not None:
+            out = out + self._param_along(bias, (1,), "bias", op)
+        # after the output is built, so a bad weight or bias raises before any running statistic is touched
+        if running_mean is not None:
+            batch_mean = mean.detach().reshape(running_mean.shape)
+            running_mean.assign((running_mean * (1 - momentum) + batch_mean * momentum).cast(running_mean.dtype))
+        if running_var is not None:
+            unbiased = var.detach().reshape(running_var.shape) * (count / (count - 1))
+            running_var.assign((running_var * (1 - momentum) + unbiased * momentum).cast(running_var.dtype))
+        return out
 
     def layernorm(self, axis: int | Sequence[int] = -1, eps: float = 1e-5) -> Tensor:
         """Normalize to mean 0 and (biased) variance 1 over `axis` (tinygrad's name; no weight or bias).
@@ -213,13 +282,21 @@ class NNOpsMixin:
         dropout_p: float = 0.0,
         is_causal: bool = False,
         scale: float | None = None,
+        enable_gqa: bool = False,
     ) -> Tensor:
         """softmax(self @ key^T * scale + mask) @ value, as `torch.nn.functional.scaled_dot_product_attention`.
 
         self (the query) is (..., L, E), key (..., S, E), value (..., S, Ev); batch dimensions broadcast.
         `scale` defaults to 1 / sqrt(E). A bool `attn_mask` keeps the positions where it is True; a float one is
         added to the scores. `is_causal` keeps position j for query i when j <= i (no `attn_mask` then). As in
-        PyTorch, `dropout_p` is applied whatever `Tensor.training` says: pass 0 in evaluation.
+        PyTorch, `dropout_p` is applied whatever `Tensor.training` says: pass 0 in evaluation. With `enable_gqa`
+        (grouped-query attention), key and value may have fewer heads (axis -3) than the query, each of their
+        heads serving a group of consecutive query heads.
+
+        >>> from tg_tensor import Tensor
+        >>> q, k, v = Tensor([[1.0, 0.0]]), Tensor([[1.0, 0.0], [0.0, 1.0]]), Tensor([[2.0], [4.0]])
+        >>> q.scaled_dot_product_attention(k, v, attn_mask=Tensor([[False, True]])).tolist()
+        [[4.0]]
         """
         op = "scaled_dot_product_attention"
         q = self
@@ -229,6 +306,8 @@ class NNOpsMixin:
             )
         if q.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
             raise ValueError(f"{op}: query {q.shape}, key {key.shape} and value {value.shape} do not match")
+        if enable_gqa and min(q.ndim, key.ndim, value.ndim) >= 3:
+            key, value = q._gqa_heads(key, "key", op), q._gqa_heads(value, "value", op)
         _broadcast_shape(_broadcast_shape(q.shape[:-2], key.shape[:-2], op), value.shape[:-2], op)
         if is_causal and attn_mask is not None:
             raise ValueError(f"{op}: give either attn_mask or is_causal, not both")
@@ -242,10 +321,23 @@ class NNOpsMixin:
             rows = self.arange(n_q, device=self.device).reshape(n_q, 1)
             attn_mask = rows >= self.arange(n_k, device=self.device).reshape(1, n_k)
         if attn_mask is not None:
-            if _broadcast_shape(attn_mask.shape, scores.shape, op) != scores.shape:
+            if not (attn_mask.dtype.is_bool or attn_mask.dtype.is_float):
+                raise TypeError(f"{op}: attn_mask must be bool or float, got {attn_mask.dtype!r}")
+            if not _broadcasts_to(attn_mask.shape, scores.shape):
                 raise ValueError(f"{op}: attn_mask {attn_mask.shape} does not broadcast to the scores {scores.shape}")
             scores = attn_mask.where(scores, -math.inf) if attn_mask.dtype.is_bool else scores + attn_mask
         return scores.softmax(-1)._drop(dropout_p) @ value
+
+    def _gqa_heads(self, kv: Tensor, name: str, op: str) -> Tensor:
+        """`kv` with each of its heads (axis -3) repeated for the group of query heads it serves."""
+        n_q, n_kv = self.shape[-3], kv.shape[-3]
+        if n_kv == 0 or n_q % n_kv:
+            raise ValueError(f"{op}: the {n_kv} heads of {name} {kv.shape} must divide the {n_q} of query {self.shape}")
+        if n_q == n_kv:
+            return kv
+        group = n_q // n_kv
+        grown = kv.unsqueeze(-3).expand(*kv.shape[:-2], group, *kv.shape[-2:])
+        return grown.reshape(*kv.shape[:-3], n_q, *kv.shape[-2:])
 
     # ---- losses ----
 
@@ -396,7 +488,7 @@ class NNOpsMixin:
     @staticmethod
     def _weighted(loss: Tensor, weight: Tensor | None, reduction: str, op: str) -> Tensor:
         if weight is not None:
-            if _broadcast_shape(weight.shape, loss.shape, op) != loss.shape:
+            if not _broadcasts_to(weight.shape, loss.shape):
                 raise ValueError(f"{op}: weight {weight.shape} does not broadcast to the input's shape {loss.shape}")
             loss = loss * weight
         return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
@@ -432,10 +524,97 @@ class NNOpsMixin:
         negative = x < 0
         softplus_neg = negative.where(-x, 0) + (1 + (-negative.where(-x, x)).exp()).log()
         if pos_weight is not None:
-            if _broadcast_shape(pos_weight.shape, x.shape, op) != x.shape:
+            if not _broadcasts_to(pos_weight.shape, x.shape):
                 raise ValueError(
                     f"{op}: pos_weight {pos_weight.shape} does not broadcast to the input's shape {x.shape}"
                 )
             softplus_neg = softplus_neg * ((pos_weight - 1) * y + 1)
         loss = (1 - y) * x + softplus_neg
         return self._weighted(loss, weight, reduction, op)
+
+    def binary_cross_entropy(self, target: Tensor, weight: Tensor | None = None, reduction: str = "mean") -> Tensor:
+        """PyTorch's name (and argument order) for `binary_crossentropy`."""
+        return self.binary_crossentropy(target, reduction, weight)
+
+    def binary_cross_entropy_with_logits(
+        self, target: Tensor, weight: Tensor | None = None, reduction: str = "mean", pos_weight: Tensor | None = None
+    ) -> Tensor:
+        """PyTorch's name (and argument order) for `binary_crossentropy_logits`."""
+        return self.binary_crossentropy_logits(target, reduction, pos_weight, weight)
+
+    # ---- regression losses, KL divergence ----
+
+    def _pointwise_pair(self, target: Tensor, reduction: str, op: str) -> tuple[Tensor, Tensor]:
+        """Input and target cast to a common float dtype, after checking the reduction and the shapes.
+
+        Unlike PyTorch, which broadcasts a target of another shape with only a warning, a shape mismatch raises:
+        it is nearly always a bug, e.g. (N, 1) predictions against (N,) targets giving an (N, N) loss."""
+        _check_reduction(reduction, op)
+        self._check_same_shape(target, op)
+        dt = least_upper_float(self.dtype)
+        return self.cast(dt), target.cast(dt)
+
+    @staticmethod
+    def _reduce_loss(loss: Tensor, reduction: str) -> Tensor:
+        return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+
+    def mse_loss(self, target: Tensor, reduction: str = "mean") -> Tensor:
+        """Squared error `(self - target)**2`, as `torch.nn.functional.mse_loss` (target of self's shape).
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([1.0, 2.0]).mse_loss(Tensor([1.0, 4.0])).item()
+        2.0
+        """
+        x, y = self._pointwise_pair(target, reduction, "mse_loss")
+        d = x - y
+        return self._reduce_loss(d * d, reduction)
+
+    def l1_loss(self, target: Tensor, reduction: str = "mean") -> Tensor:
+        """Absolute error `|self - target|`, as `torch.nn.functional.l1_loss` (target of self's shape)."""
+        x, y = self._pointwise_pair(target, reduction, "l1_loss")
+        return self._reduce_loss((x - y).abs(), reduction)
+
+    def huber_loss(self, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+        """`0.5 * d**2` where `|d| < delta`, else `delta * (|d| - 0.5 * delta)`, for `d = self - target`, as
+        `torch.nn.functional.huber_loss`."""
+        op = "huber_loss"
+        if not delta > 0:
+            raise ValueError(f"{op}: delta must be > 0, got {delta}")
+        x, y = self._pointwise_pair(target, reduction, op)
+        d = x - y
+        ad = d.abs()
+        return self._reduce_loss((ad < delta).where(d * d * 0.5, (ad - 0.5 * delta) * delta), reduction)
+
+    def smooth_l1_loss(self, target: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+        """`0.5 * d**2 / beta` where `|d| < beta`, else `|d| - 0.5 * beta`, for `d = self - target`, as
+        `torch.nn.functional.smooth_l1_loss`: the Huber loss divided by beta; `beta=0` is the L1 loss."""
+        op = "smooth_l1_loss"
+        if not beta >= 0:
+            raise ValueError(f"{op}: beta must be >= 0, got {beta}")
+        if beta == 0:
+            # the quadratic branch would divide by 0, and its masked-out gradient be 0 * inf = NaN
+            return self.l1_loss(target, reduction)
+        x, y = self._pointwise_pair(target, reduction, op)
+        d = x - y
+        ad = d.abs()
+        return self._reduce_loss((ad < beta).where(d * d * (0.5 / beta), ad - 0.5 * beta), reduction)
+
+    def kl_div(self, target: Tensor, reduction: str = "mean", log_target: bool = False) -> Tensor:
+        """Kullback-Leibler divergence of log-probabilities `self` from `target`, as
+        `torch.nn.functional.kl_div`: each element is `target * (log(target) - self)` (0 where target is 0), or
+        `exp(target) * (target - self)` with `log_target`. `reduction` is 'none', 'sum', 'mean' (over every
+        element, as PyTorch's default) or 'batchmean' (the sum divided by the batch size: the true KL
+        divergence per sample)."""
+        op = "kl_div"
+        if reduction not in _REDUCTIONS + ("batchmean",):
+            raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS + ('batchmean',)}, got {reduction!r}")
+        x, y = self._pointwise_pair(target, "none", op)
+        if log_target:
+            loss = y.exp() * (y - x)
+        else:
+            # 0 * log(0) is 0; log of a placeholder 1 there keeps -inf (and a NaN gradient) out of the graph
+            positive = y > 0
+            loss = positive.where(y * positive.where(y, 1).log(), 0) - y * x
+        if reduction == "batchmean":
+            return loss.sum() / self.shape[0] if self.ndim else loss.sum()
+        return self._reduce_loss(loss, reduction)
