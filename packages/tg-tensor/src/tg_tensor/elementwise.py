@@ -18,13 +18,21 @@ Choices where PyTorch and tinygrad differ, or where tg differs from both:
   that are negative give 0 (or 1 / -1 for bases 1 / -1), as PyTorch does. The gradient with respect to a
   tensor exponent uses log|base| (PyTorch gives NaN for negative bases).
 - `-bool_tensor` is `logical_not` (tinygrad; PyTorch raises). `bool - bool` raises TypeError as in PyTorch.
-- `gelu` is the tanh approximation (tinygrad), i.e. PyTorch's `gelu(approximate='tanh')`.
-- `relu`, `clip` and the activations built on them keep NaN (as PyTorch). `maximum`/`minimum` are the MAX op,
-  whose C rendering `fmax` returns the other operand when one is NaN (PyTorch returns NaN).
+- `gelu()` is PyTorch's exact GELU (erf); tinygrad's `gelu()` is the tanh approximation, `gelu(approximate="tanh")`.
+- `relu`, `clip`, `maximum`, `minimum` and the activations built on them keep NaN (as PyTorch).
+- Functions without a primitive are series or fits composed from ALU ops: `erf` (error below 2e-7), `atan`,
+  `atan2`, `asin`, `acos` (error below 1e-9, so exact in float32, not quite in float64); `log1p`, `expm1`, `sinh`,
+  `tanh`, `asinh`, `atanh` keep full relative precision for tiny arguments. `atan2` does not tell -0 from 0 (for
+  y = -0 and x < 0 it gives pi; PyTorch -pi) and gives NaN for two infinities (PyTorch a multiple of pi/4).
+- Promotion of two tensors matches `torch.result_type` for bool, int8/16/32/64, uint8 and float16/32/64. A bool
+  tensor with a Python int is the default int, int32 (PyTorch: int64).
+- In-place forms (`x += y`, ...) are `x.assign(x + y)` as tinygrad: the result is written into x's buffer, seen by
+  every view of it once realized, and not recorded for autograd. The result must have x's shape, and a float
+  result cannot go into an integer tensor (TypeError, as PyTorch).
 - `clip` passes the gradient to `x` where `min <= x <= max` (PyTorch's clamp); `maximum`/`minimum` share it
   equally between tied operands (PyTorch too).
-- Gradients of `floor`, `ceil`, `round`, `trunc`, `sign` and comparisons do not reach the input (no `.grad`),
-  where PyTorch gives zeros.
+- `floor`, `ceil`, `round`, `trunc` and `sign` pass a zero gradient to their input, as PyTorch; comparisons,
+  whose results are bool, pass none.
 - Shifts by a negative amount or by the bit width or more give 0 (`>>` of a negative value gives -1), as
   PyTorch; shifts of two bool tensors raise, as PyTorch.
 
@@ -189,6 +197,8 @@ class ElementwiseMixin:
             raise TypeError("pow: not supported for two bool operands")
         if not a.dtype.is_float:
             return _int_pow(a, b)
+        if reverse and not isinstance(y, type(self)) and y == 1:
+            return b._full_like(True, dtypes.bool).where(1.0, b * 0)  # 1 even for NaN and inf exponents (PyTorch)
         if reverse and not isinstance(y, type(self)) and y > 0:
             return (b * math.log2(y)).exp2()  # a positive constant base: one exp2
         return _float_pow(a, b)
@@ -259,6 +269,54 @@ class ElementwiseMixin:
     def __abs__(self) -> Tensor:
         return self.abs()
 
+    # in-place forms: `x += y` writes the result into x's buffer with `assign` (tinygrad's semantics), so every
+    # view of x taken before sees it once realized. The result must fit x: same shape (x is not broadcast) and a
+    # dtype of no higher kind (an int tensor cannot take a float result, as in PyTorch; a wider one of the same
+    # kind is cast down). The update is not recorded for autograd.
+
+    def _inplace(self, result: Tensor, op: str) -> Tensor:
+        if result.shape != self.shape:
+            raise ValueError(f"{op}: the result's shape {result.shape} does not fit the target's shape {self.shape}")
+        if _KIND_RANK(result.dtype) > _KIND_RANK(self.dtype):
+            raise TypeError(f"{op}: the result's dtype {result.dtype!r} cannot be written into {self.dtype!r} in place")
+        return self.assign(result.cast(self.dtype))
+
+    def __iadd__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+        return self._inplace(self.add(y), "iadd")
+
+    def __isub__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+        return self._inplace(self.sub(y), "isub")
+
+    def __imul__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+        return self._inplace(self.mul(y), "imul")
+
+    def __itruediv__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+        return self._inplace(self.div(y), "itruediv")
+
+    def __ifloordiv__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+        return self._inplace(self.floordiv(y), "ifloordiv")
+
+    def __imod__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+        return self._inplace(self.mod(y), "imod")
+
+    def __ipow__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+        return self._inplace(self.pow(y), "ipow")
+
+    def __iand__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+        return self._inplace(self.bitwise_and(y), "iand")
+
+    def __ior__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+        return self._inplace(self.bitwise_or(y), "ior")
+
+    def __ixor__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+        return self._inplace(self.bitwise_xor(y), "ixor")
+
+    def __ilshift__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+        return self._inplace(self.lshift(y), "ilshift")
+
+    def __irshift__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+        return self._inplace(self.rshift(y), "irshift")
+
     def lerp(self, end: Tensor | Scalar, weight: Tensor | Scalar) -> Tensor:
         """`self + weight * (end - self)`.
 
@@ -275,10 +333,20 @@ class ElementwiseMixin:
         return self.logical_not() if self.dtype.is_bool else self._apply(lambda u: u.alu(Ops.NEG))
 
     def sign(self) -> Tensor:
-        """-1, 0 or 1 in the input's dtype (0 for NaN, as PyTorch); bools stay as they are."""
+        """-1, 0 or 1 in the input's dtype (0 for NaN, as PyTorch); bools stay as they are. Gradient 0."""
         if self.dtype.is_bool:
             return self
-        return (self > 0).cast(self.dtype)._alu(Ops.SUB, (self < 0).cast(self.dtype))
+        return self._flat((self > 0).cast(self.dtype)._alu(Ops.SUB, (self < 0).cast(self.dtype)))
+
+    def _constant_part(self) -> Tensor:
+        # the input of a step function, cut from the gradient graph (which `_flat` reconnects with gradient 0)
+        return self.detach() if self.requires_grad else self
+
+    def _flat(self, result: Tensor) -> Tensor:
+        """`result` (a step function of self) with a zero gradient back to self, as PyTorch, instead of none."""
+        if not self.requires_grad:
+            return result
+        return self._full_like(True, dtypes.bool).where(result, self.cast(result.dtype))
 
     def abs(self) -> Tensor:
         """|self|, as `self * sign(self)`: the gradient is sign(x), 0 at 0 (PyTorch's)."""
@@ -324,34 +392,179 @@ class ElementwiseMixin:
     def reciprocal(self) -> Tensor:
         return self._float_unary(Ops.RECIP)
 
+    def log1p(self) -> Tensor:
+        """log(1 + x), accurate for tiny x.
+
+        With u = 1 + x rounded, log(u) * x / (u - 1) is exact to rounding (the factor corrects the rounding of u);
+        the factor is detached because its own derivative is 0 in exact arithmetic but noise in floats.
+
+        >>> from tg_tensor import Tensor
+        >>> x = Tensor([1e-10])
+        >>> x.log1p().item() == x.item()
+        True
+        """
+        x = self.cast(least_upper_float(self.dtype))
+        u = 1 + x
+        # only near 0 does rounding u matter; there the factor is finite unless u == 1, where log1p(x) = x
+        fix = (x.abs() < 0.5) & (u != 1)
+        factor = fix.where(x / fix.where(u - 1, 1.0), 1.0).detach()
+        return (u == 1).where(x, u.log() * factor)
+
+    def expm1(self) -> Tensor:
+        """exp(x) - 1, accurate for tiny x (with u = exp(x) rounded: (u - 1) * x / log(u), Kahan's trick)."""
+        x = self.cast(least_upper_float(self.dtype))
+        u = x.exp()
+        # only near 0 does rounding u matter (and away from it log(u) can be off by more than x's rounding)
+        fix = (x.abs() < 0.5) & (u != 1)
+        factor = fix.where(x / fix.where(u.log(), 1.0), 1.0).detach()
+        return (u == 1).where(x, (u - 1) * factor)
+
+    def erf(self) -> Tensor:
+        """The error function: a Taylor series near 0, else 1 - erfc from a Chebyshev fit (relative error of erfc
+        below 1.2e-7, Numerical Recipes' erfcc)."""
+        x = self.cast(least_upper_float(self.dtype))
+        small = x.abs() < 0.5
+        # 2/sqrt(pi) * sum (-1)^n z^(2n+1) / (n! (2n+1)); the first omitted term is below 2e-8 for |z| < 0.5
+        xs = small.where(x, 0.0)  # the unused branch must not overflow, or its zero gradient becomes NaN
+        coeffs = [(-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(7)]
+        series = _horner(xs * xs, coeffs) * xs * (2 / math.sqrt(math.pi))
+        z = x.abs()
+        t = (1 + 0.5 * z).reciprocal()
+        fit = [-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806,
+               0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277]  # fmt: skip
+        erfc = t * (_horner(t, fit) - z * z).exp()
+        return small.where(series, (x < 0).where(erfc - 1, 1 - erfc))
+
+    def atan(self) -> Tensor:
+        """Arctangent. The argument is reduced to |t| <= tan(pi/8) (atan(x) = pi/4 + atan((x-1)/(x+1)) and
+        atan(x) = pi/2 - atan(1/x)), then a Taylor series: absolute error below 1e-9."""
+        x = self.cast(least_upper_float(self.dtype))
+        s = (x < 0).where(-1.0, 1.0)  # a constant sign, so no gradient flows through it (unlike sign())
+        ax = x * s
+        big, mid = ax > 1 + math.sqrt(2), ax > math.sqrt(2) - 1
+        t_big = -big.where(x, 1.0).reciprocal()  # guarded: 1/0 in the unused branch would make NaN gradients
+        xm = big.where(0.0, x)
+        t_mid = (xm - s) / (1 + xm * s)
+        t = big.where(t_big, mid.where(t_mid, x))
+        offset = big.where(s * (math.pi / 2), mid.where(s * (math.pi / 4), 0.0))
+        return offset + _atan_series(t)
+
+    def atan2(self, other: Tensor | Scalar) -> Tensor:
+        """The angle of the point (x=other, y=self), in [-pi, pi] (PyTorch's `atan2(self, other)`).
+
+        The series argument is min(|y|,|x|) / max(|y|,|x|), so nothing divides by 0 except at (0, 0) (which gives 0,
+        gradient 0). Differs from PyTorch for signed zeros (y = -0 with x < 0 gives pi, not -pi) and where both
+        are infinite (NaN, not a multiple of pi/4).
+
+        >>> from tg_tensor import Tensor
+        >>> round(Tensor([1.0]).atan2(Tensor([-1.0])).item(), 4)
+        2.3562
+        """
+        y, x = self._broadcasted(other, op="atan2")
+        dt = least_upper_float(y.dtype)
+        y, x = y.cast(dt), x.cast(dt)
+        swap = y.abs() > x.abs()
+        den = swap.where(y, x)
+        ratio = swap.where(x, y) / (den == 0).where(1.0, den)
+        a = _atan_series_reduced(ratio)
+        y_sign = (y < 0).where(-1.0, 1.0)
+        steep = y_sign * (math.pi / 2) - a
+        flat = a + (x < 0).where(y_sign * math.pi, 0.0)
+        return swap.where(steep, flat)
+
+    def asin(self) -> Tensor:
+        """Arcsine, as atan2(x, sqrt((1 - x)(1 + x))) (NaN outside [-1, 1])."""
+        x = self.cast(least_upper_float(self.dtype))
+        return x.atan2(((1 - x) * (1 + x)).sqrt())
+
+    def acos(self) -> Tensor:
+        """Arccosine, as atan2(sqrt((1 - x)(1 + x)), x): accurate near 1, where pi/2 - asin(x) is not."""
+        x = self.cast(least_upper_float(self.dtype))
+        return ((1 - x) * (1 + x)).sqrt().atan2(x)
+
+    def sinh(self) -> Tensor:
+        """Hyperbolic sine: from expm1 for |x| < 1 (no cancellation), else exp(|x| - ln 2) - exp(-|x| - ln 2)."""
+        x = self.cast(least_upper_float(self.dtype))
+        small = x.abs() < 1
+        xs = small.where(x, 0.0)  # the unused branch must not overflow, or its zero gradient becomes NaN
+        near = 0.5 * (xs.expm1() - (-xs).expm1())
+        s = (x < 0).where(-1.0, 1.0)
+        ax = x * s
+        far = s * ((ax - math.log(2)).exp() - (-ax - math.log(2)).exp())
+        return small.where(near, far)
+
+    def cosh(self) -> Tensor:
+        """Hyperbolic cosine, as exp(x - ln 2) + exp(-x - ln 2) (finite up to where cosh itself overflows)."""
+        x = self.cast(least_upper_float(self.dtype))
+        return (x - math.log(2)).exp() + (-x - math.log(2)).exp()
+
+    def asinh(self) -> Tensor:
+        """Inverse hyperbolic sine: log1p(a + a^2 / (1 + sqrt(1 + a^2))) for a = |x|, log(2a) where a^2 would
+        swamp the 1."""
+        x = self.cast(least_upper_float(self.dtype))
+        neg = x < 0
+        a = neg.where(-x, x)  # |x| through where: the gradient at 0 is 1, not 0 as through abs
+        big = a > _sqrt_eps_inverse(x.dtype)
+        a_small, a_big = big.where(0.0, a), big.where(a, 1.0)  # unused branches must not overflow (NaN gradients)
+        near = (a_small + a_small * a_small / (1 + (1 + a_small * a_small).sqrt())).log1p()
+        far = a_big.log() + math.log(2)
+        r = big.where(far, near)
+        return neg.where(-r, r)
+
+    def acosh(self) -> Tensor:
+        """Inverse hyperbolic cosine: log1p(t + sqrt(t (t + 2))) with t = x - 1 (exact near 1), log(2x) for large
+        x; NaN below 1."""
+        x = self.cast(least_upper_float(self.dtype))
+        big = x > _sqrt_eps_inverse(x.dtype)
+        t = big.where(0.0, x - 1)
+        near = (t + t.sqrt() * (t + 2).sqrt()).log1p()  # not sqrt(t (t + 2)): NaN, not inf, for huge negative x
+        far = big.where(x, 1.0).log() + math.log(2)
+        return big.where(far, near)
+
+    def atanh(self) -> Tensor:
+        """Inverse hyperbolic tangent, as log1p(2x / (1 - x)) / 2 (inf at 1, NaN outside [-1, 1])."""
+        x = self.cast(least_upper_float(self.dtype))
+        return 0.5 * (2 * x / (1 - x)).log1p()
+
+    def frac(self) -> Tensor:
+        """The fractional part, x - trunc(x), with the sign of x (PyTorch's `frac`)."""
+        return self - self.trunc()
+
     def trunc(self) -> Tensor:
         """Round toward zero. Integer tensors are returned as they are."""
-        return self._apply(lambda u: u.alu(Ops.TRUNC)) if self.dtype.is_float else self
+        return self._flat(self._apply(lambda u: u.alu(Ops.TRUNC))) if self.dtype.is_float else self
 
     def floor(self) -> Tensor:
         """Round toward minus infinity."""
         if not self.dtype.is_float:
             return self
-        t = self.trunc()
-        return (t > self).where(t - 1, t)
+        x = self._constant_part()
+        t = x.trunc()
+        return self._flat((t > x).where(t - 1, t))
 
     def ceil(self) -> Tensor:
         """Round toward plus infinity."""
         if not self.dtype.is_float:
             return self
-        t = self.trunc()
-        return (t < self).where(t + 1, t)
+        x = self._constant_part()
+        t = x.trunc()
+        return self._flat((t < x).where(t + 1, t))
 
-    def round(self) -> Tensor:
-        """Round to the nearest whole number, halves to even (as PyTorch and numpy: 2.5 -> 2, 3.5 -> 4)."""
+    def round(self, decimals: int = 0) -> Tensor:
+        """Round to the nearest whole number, halves to even (as PyTorch and numpy: 2.5 -> 2, 3.5 -> 4).
+        With `decimals`, round(x * 10**decimals) / 10**decimals (PyTorch's rule)."""
         if not self.dtype.is_float:
             return self
-        f = self.floor()
-        frac = self - f  # exact: both are floats of the same binade or f is 0
+        if decimals != 0:
+            scale = 10.0**decimals
+            return (self * scale).round() / scale
+        x = self._constant_part()
+        f = x.floor()
+        frac = x - f  # exact: both are floats of the same binade or f is 0
         half = f * 0.5
         f_is_even = half.trunc() == half
         up = (frac > 0.5) | ((frac == 0.5) & f_is_even.logical_not())
-        return up.where(f + 1, f)
+        return self._flat(up.where(f + 1, f))
 
     # ------------------------------------------------------------------ activations
 
@@ -396,7 +609,11 @@ class ElementwiseMixin:
         return neg.where(e * p, p)
 
     def tanh(self) -> Tensor:
-        return 2.0 * (2.0 * self).sigmoid() - 1.0
+        """2 sigmoid(2x) - 1; for |x| < 0.5 expm1(2x) / (expm1(2x) + 2), which keeps tiny values' precision."""
+        x = self.cast(least_upper_float(self.dtype))
+        small = x.abs() < 0.5
+        e = (2 * small.where(x, 0.0)).expm1()
+        return small.where(e / (e + 2), 2.0 * (2.0 * x).sigmoid() - 1.0)
 
     def hardsigmoid(self) -> Tensor:
         """relu6(x + 3) / 6 (PyTorch's)."""
@@ -410,10 +627,20 @@ class ElementwiseMixin:
         """clip(x, min_val, max_val)."""
         return self.clip(min_val, max_val)
 
-    def gelu(self) -> Tensor:
-        """GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (PyTorch's approximate='tanh')."""
+    def gelu(self, approximate: str = "none") -> Tensor:
+        """GELU as PyTorch: x * Phi(x) = 0.5 x (1 + erf(x / sqrt(2))) by default; `approximate="tanh"` gives
+        0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), which is what tinygrad's `gelu()` computes.
+
+        >>> from tg_tensor import Tensor
+        >>> [round(v, 4) for v in Tensor([-1.0, 1.0]).gelu().tolist()]
+        [-0.1587, 0.8413]
+        """
         x = self.cast(least_upper_float(self.dtype))
-        return 0.5 * x * (1 + (math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)).tanh())
+        if approximate == "tanh":
+            return 0.5 * x * (1 + (math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)).tanh())
+        if approximate != "none":
+            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
+        return 0.5 * x * (1 + (x * (1 / math.sqrt(2))).erf())
 
     def quick_gelu(self) -> Tensor:
         """x * sigmoid(1.702 x)."""
@@ -427,11 +654,18 @@ class ElementwiseMixin:
         """The same as `silu`."""
         return self.silu()
 
-    def softplus(self, beta: float = 1.0) -> Tensor:
-        """log(1 + exp(beta x)) / beta, as max(bx, 0) + log(1 + exp(-|bx|)) so that nothing overflows."""
-        bx = self.cast(least_upper_float(self.dtype)) * beta
-        # maximum and minimum share the gradient at their tie, which makes the derivative at 0 exactly 1/2
-        return (bx.maximum(0) + (1 + bx.minimum(-bx).exp()).log()) * (1 / beta)
+    def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+        """log(1 + exp(beta x)) / beta, as max(bx, 0) + log1p(exp(-|bx|)) so that nothing overflows; x itself
+        where beta x > threshold (PyTorch's)."""
+        x = self.cast(least_upper_float(self.dtype))
+        bx = x * beta
+        # MAX shares the gradient at its tie, which makes the derivative at 0 exactly 1/2
+        smooth = (bx._alu(Ops.MAX, bx._full_like(0.0)) + (-bx._alu(Ops.MAX, -bx)).exp().log1p()) * (1 / beta)
+        return (bx > threshold).where(x, smooth)
+
+    def logsigmoid(self) -> Tensor:
+        """log(sigmoid(x)) = -softplus(-x), without overflow for large |x|."""
+        return -((-self).softplus())
 
     def mish(self) -> Tensor:
         """x * tanh(softplus(x))."""
@@ -444,8 +678,13 @@ class ElementwiseMixin:
     # ------------------------------------------------------------------ min, max, clip, where
 
     def maximum(self, y: Tensor | Scalar) -> Tensor:
-        """Elementwise max (ties share the gradient). With a NaN, the C backends return the other operand."""
-        return self._binary(Ops.MAX, y, name="maximum")
+        """Elementwise max (ties share the gradient); NaN if either is NaN (PyTorch's)."""
+        a, b = self._broadcasted(y, op="maximum")
+        m = a._alu(Ops.MAX, b)
+        if not a.dtype.is_float:
+            return m
+        # the MAX op follows C's fmax, which returns the other operand when one is NaN
+        return (a.isnan() | b.isnan()).where(a + b, m)
 
     def minimum(self, y: Tensor | Scalar) -> Tensor:
         """Elementwise min (ties share the gradient)."""
@@ -513,6 +752,30 @@ class ElementwiseMixin:
 
     def __ne__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
         return self._binary(Ops.CMPNE, y, name="ne")
+
+    def eq(self, y: Tensor | Scalar) -> Tensor:
+        """`self == y`, as a bool tensor."""
+        return self == y
+
+    def ne(self, y: Tensor | Scalar) -> Tensor:
+        """`self != y`, as a bool tensor."""
+        return self != y
+
+    def lt(self, y: Tensor | Scalar) -> Tensor:
+        """`self < y`, as a bool tensor."""
+        return self < y
+
+    def le(self, y: Tensor | Scalar) -> Tensor:
+        """`self <= y`, as a bool tensor."""
+        return self <= y
+
+    def gt(self, y: Tensor | Scalar) -> Tensor:
+        """`self > y`, as a bool tensor."""
+        return self > y
+
+    def ge(self, y: Tensor | Scalar) -> Tensor:
+        """`self >= y`, as a bool tensor."""
+        return self >= y
 
     def isnan(self) -> Tensor:
         """True where the value is NaN (never for integers)."""
@@ -677,6 +940,10 @@ class ElementwiseMixin:
 # ---------------------------------------------------------------------- helpers over already promoted operands
 
 
+def _KIND_RANK(dt: DType) -> int:  # noqa: N802
+    return 2 if dt.is_float else (0 if dt.is_bool else 1)
+
+
 def _refuse_bool(dt: DType, op: str) -> None:
     if dt.is_bool:
         raise TypeError(f"{op}: not supported for two bool operands (cast one to an integer first)")
@@ -745,3 +1012,33 @@ def _float_pow(a: Tensor, b: Tensor) -> Tensor:
     signed = (a < 0).where(whole.where(odd.where(-r, r), math.nan), r)
     # x ** 0 and 1 ** y are 1 even for NaN and inf (C's pow and PyTorch)
     return ((b == 0) | (a == 1)).where(1.0, signed)
+
+
+def _horner(x: Tensor, coeffs: list[float]) -> Tensor:
+    """coeffs[0] + coeffs[1] x + coeffs[2] x^2 + ..., by Horner's rule."""
+    acc = x * coeffs[-1] + coeffs[-2]
+    for c in reversed(coeffs[:-2]):
+        acc = acc * x + c
+    return acc
+
+
+# atan(t) = sum (-1)^n t^(2n+1) / (2n+1); with |t| <= tan(pi/8) the first omitted term (n = 10) is below 5e-10
+_ATAN_COEFFS = [(-1) ** n / (2 * n + 1) for n in range(10)]
+
+
+def _atan_series(t: Tensor) -> Tensor:
+    """atan(t) for |t| <= tan(pi/8)."""
+    return _horner(t * t, _ATAN_COEFFS) * t
+
+
+def _atan_series_reduced(t: Tensor) -> Tensor:
+    """atan(t) for |t| <= 1: atan(t) = +-pi/4 + atan((t -+ 1) / (1 +- t)) brings |t| below tan(pi/8)."""
+    s = (t < 0).where(-1.0, 1.0)
+    mid = t * s > math.sqrt(2) - 1
+    reduced = mid.where((t - s) / (1 + t * s), t)
+    return mid.where(s * (math.pi / 4), 0.0) + _atan_series(reduced)
+
+
+def _sqrt_eps_inverse(dt: DType) -> float:
+    """A value beyond which 1 + a^2 rounds to a^2 in `dt` (2 ** (mantissa bits / 2 + 1))."""
+    return {dtypes.float16: 2.0**6, dtypes.bfloat16: 2.0**5, dtypes.float64: 2.0**27}.get(dt, 2.0**13)
