@@ -11,6 +11,7 @@ import torch
 
 from tg_nn import lr_scheduler, optim
 from tg_tensor import Tensor, TinyJit
+from tg_uop.dtype import dtypes
 
 SHAPES = [(3, 4), (5,), (), (2, 1, 3)]
 STEPS = 5
@@ -215,16 +216,95 @@ def _kernels_per_step(make: Callable[[list[Tensor]], optim.Optimizer]) -> int:
         pytest.param(lambda ps: optim.SGD(ps, lr=0.1), 4, id="SGD"),
         pytest.param(lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.1), 4, id="SGD-momentum"),
         pytest.param(lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True), 4, id="SGD-nesterov"),
-        # N + 1: the bias-correction counter is a kernel of its own
-        pytest.param(lambda ps: optim.Adam(ps, weight_decay=0.1), 5, id="Adam"),
-        pytest.param(lambda ps: optim.AdamW(ps), 5, id="AdamW"),
-        # 2N + 1: a norms kernel and an update kernel per parameter, and the counter
-        pytest.param(lambda ps: optim.LAMB(ps, weight_decay=0.1), 9, id="LAMB"),
-        pytest.param(lambda ps: optim.LAMB(ps, adam=True), 5, id="LAMB-adam"),
+        # N: the bias-correction counter is advanced in the smallest parameter's kernel
+        pytest.param(lambda ps: optim.Adam(ps, weight_decay=0.1), 4, id="Adam"),
+        pytest.param(lambda ps: optim.AdamW(ps), 4, id="AdamW"),
+        # 2N: a norms kernel and an update kernel per parameter
+        pytest.param(lambda ps: optim.LAMB(ps, weight_decay=0.1), 8, id="LAMB"),
+        pytest.param(lambda ps: optim.LAMB(ps, adam=True), 4, id="LAMB-adam"),
     ],
 )
 def test_kernel_count_per_step(make: Callable, kernels: int) -> None:
     assert _kernels_per_step(make) == kernels
+
+
+def test_adam_step_after_backward_adds_n_kernels() -> None:
+    # unrealized gradients from backward(): the step's kernels come on top of the gradients', still N of them
+    rng = np.random.default_rng(5)
+    shapes = [(3, 8), (8,), (8, 2), (2,)]
+    ps = [Tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True) for s in shapes]
+    opt = optim.Adam(ps, lr=0.01)
+    x = Tensor(rng.standard_normal((4, 3)).astype(np.float32)).realize()
+    loss = ((x @ ps[0] + ps[1]).relu() @ ps[2] + ps[3]).square().mean()
+    loss.backward()
+    grads_only = len(Tensor.schedule(loss, *[p.grad for p in ps if p.grad is not None]))
+    assert len(Tensor.schedule(loss, *opt.schedule_step())) <= grads_only + len(ps)
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+def test_step_without_the_smallest_parameters_gradient(name: str) -> None:
+    # the counter lives in the smallest parameter's kernel; when that one has no gradient it takes a kernel of
+    # its own, and still counts the step: the parameters updated every step go on matching torch's
+    shapes = [(3, 4), (2,), (2, 3)]
+    p0 = _params(9, shapes)
+    ps = [Tensor(p.copy(), requires_grad=True) for p in p0]
+    tps = [torch.tensor(p.copy(), requires_grad=True) for p in p0]
+    opt, topt = getattr(optim, name)(ps, lr=0.05), getattr(torch.optim, name)(tps, lr=0.05)
+    rng = np.random.default_rng(10)
+    for step in range(4):
+        skip = step == 1  # the smallest parameter, ps[1], has no gradient in the second step
+        for i, (t, tt, g) in enumerate(zip(ps, tps, _grads(rng, shapes), strict=True)):
+            t.grad = None if skip and i == 1 else Tensor(g).realize()
+            tt.grad = None if skip and i == 1 else torch.tensor(g)
+        todo = opt.schedule_step()
+        assert len(Tensor.schedule(*todo)) == 3  # 3 parameters, or 2 and the counter
+        Tensor.realize(*todo)
+        topt.step()
+        _assert_close([ps[0], ps[2]], [tps[0].detach().numpy(), tps[2].detach().numpy()])
+    np.testing.assert_allclose(opt.bias_correction.numpy(), [1 - 0.9**4, 1 - 0.999**4], rtol=1e-6)
+
+
+def test_adam_with_empty_parameters() -> None:
+    # an empty parameter cannot hold the counter: the smallest non-empty one does, or a tensor of its own
+    p0 = _params(13, [(0,), (3,)])
+    ps = [Tensor(p.copy(), requires_grad=True) for p in p0]
+    tps = [torch.tensor(p.copy(), requires_grad=True) for p in p0]
+    opt, topt = optim.Adam(ps, lr=0.1), torch.optim.Adam(tps, lr=0.1)
+    for _ in range(2):
+        for t, tt in zip(ps, tps, strict=True):
+            t.grad, tt.grad = Tensor.ones(*t.shape).realize(), torch.ones(t.shape)
+        todo = opt.schedule_step()
+        assert len(Tensor.schedule(*todo)) == 2
+        Tensor.realize(*todo)
+        topt.step()
+        _assert_close(ps, [t.detach().numpy() for t in tps])
+    only_empty = Tensor(np.zeros((2, 0), np.float32), requires_grad=True)
+    opt = optim.Adam([only_empty])
+    only_empty.grad = Tensor(np.zeros((2, 0), np.float32))
+    opt.step()
+    np.testing.assert_allclose(opt.bias_correction.numpy(), [0.1, 0.001], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+def test_float16_parameters(name: str) -> None:
+    # the counter is float32: a float16 parameter (here the smallest, which stores it) computes in float16
+    p0 = [p.astype(np.float16) for p in _params(14, [(2,), (3, 2)])]
+    ps = [Tensor(p0[0].copy(), requires_grad=True), Tensor(p0[1].astype(np.float32), requires_grad=True)]
+    tps = [torch.tensor(p.astype(np.float32), requires_grad=True) for p in p0]
+    opt, topt = getattr(optim, name)(ps, lr=0.05), getattr(torch.optim, name)(tps, lr=0.05)
+    rng = np.random.default_rng(15)
+    for _ in range(3):
+        gs = [g.astype(np.float16).astype(np.float32) for g in _grads(rng, [(2,), (3, 2)])]
+        ps[0].grad, ps[1].grad = Tensor(gs[0].astype(np.float16)).realize(), Tensor(gs[1]).realize()
+        for tt, g in zip(tps, gs, strict=True):
+            tt.grad = torch.tensor(g)
+        todo = opt.schedule_step()
+        assert len(Tensor.schedule(*todo)) == 2
+        Tensor.realize(*todo)
+        topt.step()
+    assert ps[0].dtype == opt.m[0].dtype == opt.v[0].dtype == dtypes.float16
+    np.testing.assert_allclose(ps[0].numpy().astype(np.float32), tps[0].detach().numpy(), rtol=5e-3, atol=5e-3)
+    np.testing.assert_allclose(ps[1].numpy(), tps[1].detach().numpy(), rtol=1e-5, atol=1e-7)
 
 
 def test_scheduler_step_is_one_kernel() -> None:

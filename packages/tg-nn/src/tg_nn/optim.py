@@ -8,18 +8,21 @@ Everything a step reads lives on the device, so a step captured by `TinyJit` kee
 
 - `lr` is a realized 0-d float32 tensor (`opt.lr`), read by the update kernels; the learning-rate schedulers of
   `tg_nn.lr_scheduler` assign into it.
-- Adam-style bias correction needs the step count t: the optimizer keeps `1 - beta1^t` and `1 - beta2^t` in a
-  realized 2-element tensor updated each step (with `c <- (1 - beta) + beta * c`, which stays accurate where
-  computing `1 - beta^t` in float32 would lose digits).
+- Adam-style bias correction needs the step count t: the optimizer keeps `1 - beta1^t` and `1 - beta2^t` on the
+  device (`opt.bias_correction` reads them), advanced each step with `c <- (1 - beta) + beta * c`, which stays
+  accurate where computing `1 - beta^t` in float32 would lose digits. So that advancing them costs no kernel of
+  its own, they are stored shaped like the smallest parameter (every element alike) and updated in that
+  parameter's kernel; the other parameters' kernels read one element.
 
 Kernels per step over N parameters that all have gradients (already realized, as after `backward()` and a
 realize; otherwise the gradient kernels come on top):
 
 - `SGD`: N (with momentum the buffer update is a second store of the parameter's kernel).
-- `Adam`, `AdamW`: N + 1: one kernel per parameter storing m, v and the parameter, plus one tiny kernel for the
-  bias-correction counter (its 2 elements cannot share a loop with any parameter's elements).
-- `LAMB`: 2N + 1: per parameter one kernel computing both norms (of the parameter and of its update) and one
-  storing m, v and the parameter, plus the counter kernel. `LAMB(adam=True)` skips the norms: N + 1.
+- `Adam`, `AdamW`: N: one kernel per parameter storing m, v and the parameter (the smallest parameter's kernel
+  also stores the bias-correction counter). In a step where the smallest parameter has no gradient the counter
+  takes a kernel of its own, so a step updating K < N parameters takes K + 1.
+- `LAMB`: 2N: per parameter one kernel computing both norms (of the parameter and of its update) and one storing
+  m, v and the parameter. `LAMB(adam=True)` skips the norms: N.
 
 >>> from tg_tensor import Tensor
 >>> w = Tensor([1.0, 2.0], requires_grad=True)
@@ -37,7 +40,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from tg_tensor import Tensor
-from tg_uop.dtype import dtypes
+from tg_uop.dtype import DType, dtypes
 
 
 def _realized_zeros(p: Tensor) -> Tensor:
@@ -145,6 +148,19 @@ class SGD(Optimizer):
         return out
 
 
+def _tied(value: Tensor, other: Tensor) -> Tensor:
+    """`value`, written so that its kernel reads `other` (of the same shape) at the element it computes.
+
+    tg-schedule stores two elementwise kernels of one shape from one loop only when the second reads what the first
+    wrote; the tie is that read. `where(c, x, x)` is folded to `x` when the kernel is compiled, so it costs nothing.
+    """
+    return other.isnan().where(value, value)
+
+
+def _cast_pair(pair: tuple[Tensor, Tensor], dtype: DType) -> tuple[Tensor, Tensor]:
+    return pair[0].cast(dtype), pair[1].cast(dtype)
+
+
 class LAMB(Optimizer):
     """LAMB (You et al., "Large Batch Optimization for Deep Learning"): Adam's bias-corrected moments, the update
     `u = m_hat / (sqrt(v_hat) + eps) + weight_decay * p`, scaled per parameter by the trust ratio
@@ -175,11 +191,43 @@ class LAMB(Optimizer):
         self.eps, self.weight_decay, self.adam = eps, weight_decay, adam
         self.m = [_realized_zeros(p) for p in self.params]
         self.v = [_realized_zeros(p) for p in self.params]
-        # [1 - b1^t, 1 - b2^t] after t steps; (1 - b) is computed in float64 here, where float32 would lose digits
-        dev = self.params[0].device
-        self.bias_correction = Tensor(np.zeros(2, dtype=np.float32), device=dev).realize()
-        self._betas = Tensor(np.array([self.b1, self.b2], dtype=np.float32), device=dev).realize()
-        self._one_minus_betas = Tensor(np.array([1.0 - self.b1, 1.0 - self.b2], dtype=np.float32), device=dev).realize()
+        # The counter, 1 - b1^t and 1 - b2^t, is kept in two tensors shaped like one parameter, the smallest
+        # non-empty one (the carrier), every element holding the same value. The carrier's update kernel advances
+        # it in the same loop; the other kernels read its first element. A counter of its own shape would need a
+        # kernel of its own each step.
+        sizes = [(p.numel(), i) for i, p in enumerate(self.params) if p.numel() > 0]
+        self._carrier = min(sizes)[1] if sizes else None
+        carrier = self.params[self._carrier if self._carrier is not None else 0]
+        shape = carrier.shape if self._carrier is not None else (1,)
+        dev = carrier.device
+        self._counter = [Tensor(np.zeros(shape, dtype=np.float32), device=dev).realize() for _ in range(2)]
+
+    @property
+    def bias_correction(self) -> Tensor:
+        """`[1 - b1^t, 1 - b2^t]` after t steps (a 2-element float32 tensor, read from the counter)."""
+        return Tensor.stack(*(c.detach().reshape(-1)[0] for c in self._counter))
+
+    def _counter_ahead(self) -> tuple[Tensor, Tensor]:
+        """This step's `1 - b1^t`, `1 - b2^t` (0-d), computed from the counter as it was before the step.
+
+        `c <- (1 - b) + b * c` stays accurate where computing `1 - b^t` in float32 would lose digits; `1 - b` is
+        computed in float64 here. Reading the old value lets these kernels run before the carrier's kernel stores
+        the new one.
+        """
+        c1, c2 = (c.detach().reshape(-1)[0] for c in self._counter)
+        return (1.0 - self.b1) + self.b1 * c1, (1.0 - self.b2) + self.b2 * c2
+
+    def _store_counter(self, grad: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Advance the counter in place (lazily); its new values, with the carrier's shape.
+
+        Tied to the carrier's gradient when given: an unrealized gradient is then computed before the counter's
+        store rather than between it and the stores of m, v and the carrier, which would split their kernel.
+        """
+        c1, c2 = self._counter
+        c1_new = (1.0 - self.b1) + self.b1 * c1.detach()
+        c1.assign(c1_new if grad is None else _tied(c1_new, grad))
+        c2.assign(_tied((1.0 - self.b2) + self.b2 * c2.detach(), c1.detach()))
+        return c1.detach(), c2.detach()
 
     def _moments(self, i: int, g: Tensor) -> tuple[Tensor, Tensor]:
         """The new m and v of parameter i, unrealized."""
@@ -187,50 +235,62 @@ class LAMB(Optimizer):
         v = self.b2 * self.v[i].detach() + (1.0 - self.b2) * (g * g)
         return m, v
 
-    def _assign_moments(self, i: int, m: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        self.m[i].assign(m)
+    def _assign_moments(self, i: int, m: Tensor, v: Tensor, after: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Store m and v (tied to `after`, the carrier's new counter, when given); their new values."""
+        self.m[i].assign(m if after is None else _tied(m, after))
         m_new = self.m[i].detach()
-        # tg-schedule merges an elementwise kernel into the one before it only when it reads its output: reading
-        # m here (a NaN check that leaves every other value alone) lets m, v and the parameter share one kernel
-        self.v[i].assign(m_new.isnan().where(m_new, v))
+        self.v[i].assign(_tied(v, m_new))
         return m_new, self.v[i].detach()
 
-    def _update(self, p: Tensor, m: Tensor, v: Tensor, c1: Tensor, c2: Tensor) -> Tensor:
+    def _direction(self, p: Tensor, m: Tensor, v: Tensor, c1: Tensor, c2: Tensor) -> Tensor:
         u = (m / c1) / ((v / c2).sqrt() + self.eps)
         return u + self.weight_decay * p.detach() if self.weight_decay else u
 
-    def _advance_counter(self) -> tuple[Tensor, Tensor]:
-        c = self.bias_correction.assign(self._one_minus_betas + self._betas * self.bias_correction.detach())
-        c = c.detach()
-        return c[0], c[1]
+    def _update(
+        self, i: int, c: tuple[Tensor, Tensor], c_ahead: tuple[Tensor, Tensor], after: Tensor | None
+    ) -> list[Tensor]:
+        """Assign parameter i's new m, v and value, using the counter values `c` (for LAMB's norms, which run
+        before the counter is stored, `c_ahead`); the tensors to realize."""
+        p = self.params[i]
+        assert p.grad is not None
+        g, lr = p.grad.detach(), self._lr_for(p)
+        if self.adam:
+            m, v = self._assign_moments(i, *self._moments(i, g), after)
+            p.assign(p.detach() - lr * self._direction(p, m, v, *c))
+            return [self.m[i], self.v[i], p]
+        # both norms from the old state (one reduction kernel, before m and v are overwritten), so the moments
+        # and the parameter are still stored from one elementwise kernel after it
+        m_val, v_val = self._moments(i, g)
+        u_val = self._direction(p, m_val, v_val, *c_ahead)
+        sq = Tensor.stack(p.detach().flatten().square(), u_val.flatten().square())
+        norms = sq.sum(axis=1).sqrt()
+        # broadcast the norms before computing with them: tg-schedule realizes a computed value that is
+        # broadcast after a reduction as a kernel of its own, a movement straight off the reduction is free
+        r1, r2 = (norms[k].reshape((1,) * p.ndim).expand(p.shape) for k in (0, 1))
+        ratio = ((r1 > 0) & (r2 > 0)).where(r1 / r2, 1.0)
+        m, v = self._assign_moments(i, m_val, v_val, after)
+        p.assign(p.detach() - lr * ratio.cast(p.dtype) * self._direction(p, m, v, *c))
+        return [self.m[i], self.v[i], p]
 
     def schedule_step(self) -> list[Tensor]:
-        todo = [(i, p) for i, p in enumerate(self.params) if p.grad is not None]
+        todo = [i for i, p in enumerate(self.params) if p.grad is not None]
         if not todo:
             return []
-        c1, c2 = self._advance_counter()
-        out = [self.bias_correction]
-        for i, p in todo:
-            assert p.grad is not None
-            g = p.grad.detach()
-            lr = self._lr_for(p)
-            if self.adam:
-                m, v = self._assign_moments(i, *self._moments(i, g))
-                p.assign(p.detach() - lr * self._update(p, m, v, c1, c2))
+        ahead = self._counter_ahead()  # before any assign to the counter: these read its old value
+        out: list[Tensor] = []
+        if self._carrier not in todo:
+            # the carrier has no gradient this step: the counter is advanced by a kernel of its own
+            self._store_counter(None)
+            out += self._counter
+        for i in todo:
+            # the counter is float32; a parameter of another float type computes its update in its own
+            dtype = self.params[i].dtype
+            if i == self._carrier:
+                stored = self._store_counter(self.params[i].grad)
+                update = self._update(i, _cast_pair(stored, dtype), _cast_pair(ahead, dtype), after=stored[1])
+                out += [*self._counter, *update]
             else:
-                # both norms from the old state (one reduction kernel, before m and v are overwritten), so the
-                # moments and the parameter are still stored from one elementwise kernel after it
-                m_val, v_val = self._moments(i, g)
-                u_val = self._update(p, m_val, v_val, c1, c2)
-                sq = Tensor.stack(p.detach().flatten().square(), u_val.flatten().square())
-                norms = sq.sum(axis=1).sqrt()
-                # broadcast the norms before computing with them: tg-schedule realizes a computed value that is
-                # broadcast after a reduction as a kernel of its own, a movement straight off the reduction is free
-                r1, r2 = (norms[k].reshape((1,) * p.ndim).expand(p.shape) for k in (0, 1))
-                ratio = ((r1 > 0) & (r2 > 0)).where(r1 / r2, 1.0)
-                m, v = self._assign_moments(i, m_val, v_val)
-                p.assign(p.detach() - lr * ratio.cast(p.dtype) * self._update(p, m, v, c1, c2))
-            out += [self.m[i], self.v[i], p]
+                out += self._update(i, _cast_pair(ahead, dtype), _cast_pair(ahead, dtype), after=None)
         return out
 
 
@@ -255,22 +315,19 @@ class Adam(LAMB):
         self._check("weight_decay", weight_decay)
         self.l2 = weight_decay
 
-    def schedule_step(self) -> list[Tensor]:
-        todo = [(i, p) for i, p in enumerate(self.params) if p.grad is not None]
-        if not todo:
-            return []
-        c1, c2 = self._advance_counter()
-        out = [self.bias_correction]
-        for i, p in todo:
-            assert p.grad is not None
-            g = p.grad.detach()
-            if self.l2:
-                g = g + self.l2 * p.detach()
-            m, v = self._assign_moments(i, *self._moments(i, g))
-            # torch's arrangement: step size lr / (1 - b1^t), denominator sqrt(v) / sqrt(1 - b2^t) + eps
-            p.assign(p.detach() - (self._lr_for(p) / c1) * m / (v.sqrt() / c2.sqrt() + self.eps))
-            out += [self.m[i], self.v[i], p]
-        return out
+    def _update(
+        self, i: int, c: tuple[Tensor, Tensor], c_ahead: tuple[Tensor, Tensor], after: Tensor | None
+    ) -> list[Tensor]:
+        p = self.params[i]
+        assert p.grad is not None
+        g = p.grad.detach()
+        if self.l2:
+            g = g + self.l2 * p.detach()
+        m, v = self._assign_moments(i, *self._moments(i, g), after)
+        c1, c2 = c
+        # torch's arrangement: step size lr / (1 - b1^t), denominator sqrt(v) / sqrt(1 - b2^t) + eps
+        p.assign(p.detach() - (self._lr_for(p) / c1) * m / (v.sqrt() / c2.sqrt() + self.eps))
+        return [self.m[i], self.v[i], p]
 
 
 class AdamW(LAMB):
@@ -295,17 +352,14 @@ class AdamW(LAMB):
         self._check("weight_decay", weight_decay)
         self.decay = weight_decay
 
-    def schedule_step(self) -> list[Tensor]:
-        todo = [(i, p) for i, p in enumerate(self.params) if p.grad is not None]
-        if not todo:
-            return []
-        c1, c2 = self._advance_counter()
-        out = [self.bias_correction]
-        for i, p in todo:
-            assert p.grad is not None
-            m, v = self._assign_moments(i, *self._moments(i, p.grad.detach()))
-            lr = self._lr_for(p)
-            decayed = p.detach() * (1.0 - lr * self.decay) if self.decay else p.detach()
-            p.assign(decayed - (lr / c1) * m / (v.sqrt() / c2.sqrt() + self.eps))
-            out += [self.m[i], self.v[i], p]
-        return out
+    def _update(
+        self, i: int, c: tuple[Tensor, Tensor], c_ahead: tuple[Tensor, Tensor], after: Tensor | None
+    ) -> list[Tensor]:
+        p = self.params[i]
+        assert p.grad is not None
+        m, v = self._assign_moments(i, *self._moments(i, p.grad.detach()), after)
+        lr = self._lr_for(p)
+        c1, c2 = c
+        decayed = p.detach() * (1.0 - lr * self.decay) if self.decay else p.detach()
+        p.assign(decayed - (lr / c1) * m / (v.sqrt() / c2.sqrt() + self.eps))
+        return [self.m[i], self.v[i], p]
