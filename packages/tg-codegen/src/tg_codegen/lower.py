@@ -82,6 +82,13 @@ class LowerContext:
     axes: KernelAxes
     ranges: list[UOp] = field(default_factory=list)
     reduces: int = 0
+    # GROUP (tg_codegen.kernel): the flat work-item number within the group along the LOCAL axes and along the
+    # GROUP axes, how many work-items each has, and how many local buffers were made so far
+    local_flat: UOp | None = None
+    group_flat: UOp | None = None
+    local_count: int = 1
+    group_count: int = 1
+    buffers: int = 0
 
     def idxs(self, st: ShapeTracker) -> list[UOp]:
         zero = UOp.const(dtypes.index, 0)
@@ -98,17 +105,65 @@ def _lower_load(ctx: LowerContext, ld: UOp, g: UOp, v: UOp) -> UOp:
 
 
 def _lower_store(ctx: LowerContext, g: UOp, v: UOp, val: UOp) -> UOp:
-    return UOp(Ops.STORE, dtypes.void, (_index(ctx, g, v.arg), val))
+    idx = _index(ctx, g, v.arg)
+    if ctx.group_flat is not None:
+        # every work-item of a group holds the combined result: the first one stores it
+        first = ctx.group_flat.eq(0)
+        idx = idx.replace(src=(*idx.src[:2], idx.src[2] & first if len(idx.src) > 2 else first))
+    return UOp(Ops.STORE, dtypes.void, (idx, val))
 
 
 def _lower_const(ctx: LowerContext, c: UOp, v: UOp) -> UOp:
     plain = UOp.const(c.dtype, c.arg)
     _, valid = v.arg.to_indexed_uops(ctx.idxs(v.arg))
+    if c.dtype == dtypes.bool and c.arg is True:
+        return valid  # a mask (PADTO's valid iterations)
     return plain if valid.is_const(True) else valid.where(plain, UOp.const(c.dtype, 0))
+
+
+def free_ranges(x: UOp) -> list[UOp]:
+    """The RANGEs `x` depends on that no REDUCE inside it loops over, by axis."""
+    deps: dict[UOp, frozenset[UOp]] = {}
+    for n in toposort([x]):
+        d: frozenset[UOp] = frozenset().union(*(deps[s] for s in n.src))
+        if n.op is Ops.RANGE:
+            d = d | {n}
+        elif n.op is Ops.REDUCE:
+            d = d - set(n.src[1:])
+        deps[n] = d
+    return sorted(deps[x], key=lambda u: u.arg)
+
+
+def _lower_group_reduce(ctx: LowerContext, r: UOp) -> UOp:
+    # the source is this work-item's partial result over its share of the reduction: each work-item writes
+    # it to local memory, waits for the others (barrier), and combines the group's partials in a loop
+    if ctx.group_flat is None:
+        raise LoweringError("a REDUCE_AXIS over GROUP axes needs work-group lowering (gpu=True)")
+    partial = r.src[0]
+    copies = free_ranges(partial)
+    if any(c.arg[1] not in ("upcast", "unroll") for c in copies):
+        raise LoweringError("a grouped reduction cannot be inside a loop")
+    # one slot per work-item and per upcast/unroll copy of the reduction (copies are expanded later)
+    copy_flat, n_copies = UOp.const(dtypes.index, 0), 1
+    for c in copies:
+        copy_flat, n_copies = copy_flat * c.src[0].arg + c, n_copies * c.src[0].arg
+    assert ctx.local_flat is not None
+    g = ctx.group_count
+    base = (copy_flat * ctx.local_count + ctx.local_flat) * g
+    buf = UOp(Ops.DEFINE_LOCAL, r.dtype.ptr(n_copies * ctx.local_count * g, local=True), (), ctx.buffers)
+    ctx.buffers += 1
+    write = UOp(Ops.STORE, dtypes.void, (UOp(Ops.INDEX, buf.dtype, (buf, base + ctx.group_flat)), partial))
+    barrier = UOp(Ops.BARRIER, dtypes.void, (write,))
+    ctx.reduces += 1
+    rng = UOp(Ops.RANGE, dtypes.index, (UOp.const(dtypes.index, g),), (-1, "reduce", ctx.reduces))
+    read = UOp(Ops.LOAD, r.dtype, (UOp(Ops.INDEX, buf.dtype, (buf, base + rng)), barrier))
+    return UOp(Ops.REDUCE, r.dtype, (read, rng), r.arg[0])
 
 
 def _lower_reduce(ctx: LowerContext, r: UOp) -> UOp:
     op, axes = r.arg
+    if ctx.axes.full_shape and any(ctx.ranges[a].op is not Ops.RANGE and ctx.axes.full_shape[a] != 1 for a in axes):
+        return _lower_group_reduce(ctx, r)
     shared = [ctx.ranges[a] for a in axes if ctx.axes.full_shape[a] != 1]
     if not shared:
         return r.src[0]
@@ -148,12 +203,26 @@ def lower(ast: UOp, kinds: list[str] | None = None, gpu: bool = False) -> UOp:
         UOp(Ops.RANGE, dtypes.index, (UOp.const(dtypes.index, size),), (i, kind))
         for i, (size, kind) in enumerate(zip(axes.full_shape, kinds, strict=True))
     ]
+    ctx = LowerContext(axes, ranges)
     if gpu:
-        for kind, prefix in (("global", "gidx"), ("local", "lidx")):
-            picked = [i for i, k in enumerate(kinds) if k == kind]
+        # GROUP axes are work-item indices too: each work-item reduces its share of a grouped reduction
+        for names, prefix in ((("global",), "gidx"), (("local", "group"), "lidx")):
+            picked = [i for i, k in enumerate(kinds) if k in names]
             for i, idx in zip(picked, launch_indices([axes.full_shape[i] for i in picked], prefix), strict=True):
                 ranges[i] = idx
-    return graph_rewrite(ast, lowerer, ctx=LowerContext(axes, ranges))
+        if "group" in kinds:
+            for kind in ("local", "group"):
+                flat, count = UOp.const(dtypes.index, 0), 1
+                for i, k in enumerate(kinds):
+                    if k == kind:
+                        flat, count = flat * axes.full_shape[i] + ranges[i], count * axes.full_shape[i]
+                if kind == "local":
+                    ctx.local_flat, ctx.local_count = flat, count
+                else:
+                    ctx.group_flat, ctx.group_count = flat, count
+    elif "group" in kinds:
+        raise LoweringError("GROUP axes need work-groups (gpu=True)")
+    return graph_rewrite(ast, lowerer, ctx=ctx)
 
 
 def launch_indices(sizes: list[int], prefix: str) -> list[UOp]:
@@ -204,11 +273,20 @@ def _mergeable(ast: UOp, axes: KernelAxes, i: int) -> dict[UOp, UOp] | None:
 
 
 def _drop_unit_reduce_axes(ast: UOp, axes: KernelAxes) -> UOp:
-    # reducing an axis of size 1 does nothing; dropping it keeps axis merging from misreading it
+    # reducing an axis along which the value has size 1 does nothing; dropping it keeps axis merging from misreading
+    # it. That is an axis of size 1 in the kernel, or one an inner reduction already reduced (x.sum(1).sum(1)):
+    # looping over it again would add the inner result full_shape[axis] times.
+    varying: dict[UOp, frozenset[int]] = {}  # the axes along which each node's value has more than one element
     mapping: dict[UOp, UOp] = {}
     for u in toposort([ast]):
-        if u.op is Ops.REDUCE_AXIS and any(axes.full_shape[a] == 1 for a in u.arg[1]):
-            kept = tuple(a for a in u.arg[1] if axes.full_shape[a] != 1)
+        if u.op is Ops.VIEW:
+            varying[u] = frozenset(i for i, s in enumerate(u.arg.shape) if not (isinstance(s, int) and s == 1))
+        elif u.op is Ops.REDUCE_AXIS:
+            varying[u] = varying[u.src[0]] - set(u.arg[1])
+        else:
+            varying[u] = frozenset().union(*(varying[s] for s in u.src))
+        if u.op is Ops.REDUCE_AXIS and any(a not in varying[u.src[0]] for a in u.arg[1]):
+            kept = tuple(a for a in u.arg[1] if a in varying[u.src[0]])
             mapping[u] = u.src[0] if not kept else UOp(Ops.REDUCE_AXIS, u.dtype, u.src, (u.arg[0], kept))
     return _rebuild(ast, mapping) if mapping else ast
 

@@ -314,7 +314,7 @@ class Tensor(  # the operations live in one module per kind, mixed in here
         return leaves
 
     def _seed(self, gradient: Tensor | None, op: str) -> UOp:
-        if gradient is None and self.shape != ():
+        if gradient is None and self.numel() != 1:  # one element needs no gradient argument, as in PyTorch
             raise RuntimeError(f"{op}: a gradient is needed for a non-scalar tensor of shape {self.shape}")
         if not self.requires_grad:
             raise RuntimeError(f"{op}: this tensor does not require grad (no input had requires_grad=True)")
