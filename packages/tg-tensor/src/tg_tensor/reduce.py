@@ -17,7 +17,10 @@ Choices where PyTorch and tinygrad differ (see also the package README):
   (PyTorch's `max(dim)` gives the whole gradient to one index).
 - `argmax`/`argmin` give int32 (the tg default int), PyTorch int64.
 - `axis=()` reduces nothing (numpy and tinygrad); PyTorch reduces every axis for an empty `dim`.
-- `cummax`/`cummin` return the values only (tinygrad); PyTorch also returns indices.
+- `cummax`/`cummin` return `(values, indices)` as PyTorch does, with int32 indices. Tied running maxima share
+  the gradient equally among the tied elements (PyTorch gives it to the position in `indices`).
+- `var`/`std` take `correction` as the third positional argument (tinygrad); PyTorch's positional `unbiased`
+  is keyword-only here.
 
 >>> from tg_tensor import Tensor
 >>> Tensor([[1, 2], [3, 4]]).sum(axis=0).tolist()
@@ -32,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from tg_tensor.autograd import full_like
 from tg_uop.dtype import DType, dtypes, least_upper_float
@@ -43,6 +46,14 @@ if TYPE_CHECKING:
     from tg_tensor.tensor import Tensor
 
 Axis = int | Sequence[int] | None
+
+
+class CumResult(NamedTuple):
+    """What `cummax` and `cummin` return, as PyTorch does: the running values and the positions they come from."""
+
+    values: Tensor
+    indices: Tensor
+
 
 # Cumulative ops over an axis longer than this are done in blocks of this length (see `_cumulative`)
 _CUM_BLOCK = 256
@@ -67,6 +78,15 @@ def _pick_one(axis: int | None, dim: int | None, default: int, op: str) -> int:
     return ax
 
 
+def _correction(correction: float | None, unbiased: bool | None, op: str) -> float:
+    """PyTorch's two spellings of the same choice: `correction=c`, or the older `unbiased` (True is 1, False 0)."""
+    if unbiased is None:
+        return 1 if correction is None else correction
+    if correction is not None:
+        raise TypeError(f"{op}: got both correction={correction!r} and unbiased={unbiased!r}; give one")
+    return 1 if unbiased else 0
+
+
 def _sum_dtype(dt: DType) -> DType:
     """The type sum and prod give: small integers and bool widen to the default int (int32)."""
     return dtypes.default_int if dt.is_bool or (dt.is_int and dt.itemsize < 4) else dt
@@ -88,7 +108,7 @@ class ReduceMixin:
         """The reduced axes as sorted non-negative ints (empty for a 0-d tensor), checked against the shape."""
         if axis is None:
             return tuple(range(self.ndim))
-        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        axes = (axis,) if isinstance(axis, int) else tuple(axis) if isinstance(axis, Sequence) else (axis,)
         rank = max(self.ndim, 1)  # a 0-d tensor accepts axis 0 and -1, as in PyTorch
         for a in axes:
             if not isinstance(a, int) or isinstance(a, bool):
@@ -224,8 +244,11 @@ class ReduceMixin:
         total = self.cast(_acc_dtype(out_dt))._reduce_axes(Ops.ADD, axes, keepdim)
         return (total / count if count else total * math.nan).cast(out_dt)
 
-    def _var(self, axis: Axis, keepdim: bool, correction: float, op: str) -> tuple[Tensor, Tensor]:
-        axes = self._axes(axis, op)
+    def _var(
+        self, axis: Axis, dim: Axis, keepdim: bool, correction: float | None, unbiased: bool | None, op: str
+    ) -> tuple[Tensor, Tensor]:
+        axes = self._axes(_pick_axis(axis, dim, op), op)
+        correction = _correction(correction, unbiased, op)
         x = self.cast(least_upper_float(self.dtype))
         m = x.mean(axes, keepdim=True)
         d = x - m
@@ -237,20 +260,33 @@ class ReduceMixin:
         return var, m if keepdim else m.reshape(var.shape)
 
     def var(
-        self, axis: Axis = None, keepdim: bool = False, correction: float = 1, *, dim: Axis = None
+        self,
+        axis: Axis = None,
+        keepdim: bool = False,
+        correction: float | None = None,
+        *,
+        dim: Axis = None,
+        unbiased: bool | None = None,
     ) -> Tensor:
         """Variance over `axis`: sum((x - mean)^2) / (N - correction). The default `correction=1` is the
-        unbiased estimate, as in PyTorch; 0 gives the population variance. Two kernels (mean, then the sum of
-        squared deviations), which fuse with what comes before and after.
+        unbiased estimate, as in PyTorch; 0 gives the population variance (`unbiased=True`/`False` are PyTorch's
+        older spelling of 1 and 0). When N - correction <= 0 the result is NaN or inf, as in PyTorch. Two kernels
+        (mean, then the sum of squared deviations), which fuse with what comes before and after.
 
         >>> from tg_tensor import Tensor
         >>> Tensor([1.0, 2.0, 3.0, 4.0]).var().item()
         1.6666666269302368
         """
-        return self._var(_pick_axis(axis, dim, "var"), keepdim, correction, "var")[0]
+        return self._var(axis, dim, keepdim, correction, unbiased, "var")[0]
 
     def std(
-        self, axis: Axis = None, keepdim: bool = False, correction: float = 1, *, dim: Axis = None
+        self,
+        axis: Axis = None,
+        keepdim: bool = False,
+        correction: float | None = None,
+        *,
+        dim: Axis = None,
+        unbiased: bool | None = None,
     ) -> Tensor:
         """Standard deviation over `axis`: the square root of `var` with the same `correction`.
 
@@ -258,19 +294,31 @@ class ReduceMixin:
         >>> Tensor([1.0, 3.0]).std(correction=0).item()
         1.0
         """
-        return self._var(_pick_axis(axis, dim, "std"), keepdim, correction, "std")[0].sqrt()
+        return self._var(axis, dim, keepdim, correction, unbiased, "std")[0].sqrt()
 
     def var_mean(
-        self, axis: Axis = None, keepdim: bool = False, correction: float = 1, *, dim: Axis = None
+        self,
+        axis: Axis = None,
+        keepdim: bool = False,
+        correction: float | None = None,
+        *,
+        dim: Axis = None,
+        unbiased: bool | None = None,
     ) -> tuple[Tensor, Tensor]:
         """(var, mean) over `axis`, sharing the work (PyTorch's `torch.var_mean`)."""
-        return self._var(_pick_axis(axis, dim, "var_mean"), keepdim, correction, "var_mean")
+        return self._var(axis, dim, keepdim, correction, unbiased, "var_mean")
 
     def std_mean(
-        self, axis: Axis = None, keepdim: bool = False, correction: float = 1, *, dim: Axis = None
+        self,
+        axis: Axis = None,
+        keepdim: bool = False,
+        correction: float | None = None,
+        *,
+        dim: Axis = None,
+        unbiased: bool | None = None,
     ) -> tuple[Tensor, Tensor]:
         """(std, mean) over `axis`, sharing the work (PyTorch's `torch.std_mean`)."""
-        var, m = self._var(_pick_axis(axis, dim, "std_mean"), keepdim, correction, "std_mean")
+        var, m = self._var(axis, dim, keepdim, correction, unbiased, "std_mean")
         return var.sqrt(), m
 
     # ---- argmax, argmin ----
@@ -316,6 +364,15 @@ class ReduceMixin:
 
     # ---- softmax, log_softmax, logsumexp ----
 
+    def _exp_shift(self, axes: tuple[int, ...]) -> Tensor | float:
+        """The maximum over `axes` (kept), subtracted before exp so that large inputs do not overflow. It is a
+        constant for the gradient, since the result does not depend on it. Over an empty axis there is no
+        maximum, and nothing to protect: the shift is 0."""
+        axes = axes if self.ndim else ()  # a 0-d tensor's axis 0 reduces nothing
+        if any(self.shape[a] == 0 for a in axes):
+            return 0.0
+        return self._reduce_axes(Ops.MAX, axes, keepdim=True).detach()
+
     def softmax(self, axis: int | None = None, dtype: DType | None = None, *, dim: int | None = None) -> Tensor:
         """exp(x) / sum(exp(x)) along `axis`, shifted by the maximum so large inputs do not overflow.
         Three kernels at most (max, sum, divide).
@@ -326,7 +383,7 @@ class ReduceMixin:
         """
         ax = self._one_axis(_pick_one(axis, dim, -1, "softmax"), "softmax")
         x = self.cast(dtype or least_upper_float(self.dtype))
-        e = (x - x.max(ax, keepdim=True).detach()).exp()
+        e = (x - x._exp_shift((ax,))).exp()
         return e / e.sum(ax, keepdim=True)
 
     def log_softmax(self, axis: int | None = None, dtype: DType | None = None, *, dim: int | None = None) -> Tensor:
@@ -338,7 +395,7 @@ class ReduceMixin:
         """
         ax = self._one_axis(_pick_one(axis, dim, -1, "log_softmax"), "log_softmax")
         x = self.cast(dtype or least_upper_float(self.dtype))
-        m = x - x.max(ax, keepdim=True).detach()
+        m = x - x._exp_shift((ax,))
         return m - m.exp().sum(ax, keepdim=True).log()
 
     def logsumexp(self, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
@@ -352,10 +409,10 @@ class ReduceMixin:
         x = self.cast(least_upper_float(self.dtype))
         if not axes:
             return x
-        # the shift is a constant for the gradient (the result does not depend on it); an infinite maximum
-        # is replaced by 0 so that inf - inf does not make NaN
-        m = x.max(axes, keepdim=True).detach()
-        m = (m == math.inf).where(0.0, (m == -math.inf).where(0.0, m))
+        # an infinite maximum is replaced by 0 so that inf - inf does not make NaN
+        m = x._exp_shift(axes)
+        if isinstance(m, ReduceMixin):
+            m = (m == math.inf).where(0.0, (m == -math.inf).where(0.0, m))
         out = (x - m).exp().sum(axes, keepdim=True).log() + m
         return out if keepdim else out.reshape(tuple(s for i, s in enumerate(self.shape) if i not in axes))
 
@@ -387,32 +444,54 @@ class ReduceMixin:
         out_dt = dtype or _sum_dtype(self.dtype)
         return self.cast(_acc_dtype(out_dt))._cumulative(Ops.MUL, ax, "cumprod").cast(out_dt)
 
-    def cummax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-        """Running maximum along `axis` (default 0): the values only (PyTorch also returns indices).
+    def cummax(self, axis: int | None = None, *, dim: int | None = None) -> CumResult:
+        """Running maximum along `axis` (default 0), as PyTorch: a named pair `(values, indices)`, where
+        `indices` (int32) is the position of the running maximum, the last one on ties.
 
         >>> from tg_tensor import Tensor
-        >>> Tensor([1, 3, 2, 5]).cummax(0).tolist()
-        [1, 3, 3, 5]
+        >>> values, indices = Tensor([1, 3, 2, 3, 5]).cummax(0)
+        >>> values.tolist(), indices.tolist()
+        ([1, 3, 3, 3, 5], [0, 1, 1, 3, 4])
         """
-        return self._cumulative(Ops.MAX, _pick_one(axis, dim, 0, "cummax"), "cummax")
+        ax = self._one_axis(_pick_one(axis, dim, 0, "cummax"), "cummax")
+        values = self._cumulative(Ops.MAX, ax, "cummax")
+        return CumResult(values, self._cum_indices(values, ax))
 
-    def cummin(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-        """Running minimum along `axis` (default 0): the values only (PyTorch also returns indices).
+    def cummin(self, axis: int | None = None, *, dim: int | None = None) -> CumResult:
+        """Running minimum along `axis` (default 0): `(values, indices)` as `cummax`.
 
         >>> from tg_tensor import Tensor
-        >>> Tensor([4, 3, 5, 1]).cummin(0).tolist()
+        >>> Tensor([4, 3, 5, 1]).cummin(0).values.tolist()
         [4, 3, 3, 1]
         """
-        ax = _pick_one(axis, dim, 0, "cummin")
-        return self._flip_order()._cumulative(Ops.MAX, ax, "cummin")._flip_order()
+        ax = self._one_axis(_pick_one(axis, dim, 0, "cummin"), "cummin")
+        values = self._flip_order()._cumulative(Ops.MAX, ax, "cummin")._flip_order()
+        return CumResult(values, self._cum_indices(values, ax))
+
+    def _cum_indices(self, values: Tensor, ax: int) -> Tensor:
+        # the running best only changes at a position that equals it (a new best or a tie), so the index of the
+        # running best at i is the last such position j <= i: a running maximum of (j where x[j] == best[j])
+        if self.ndim == 0 or self.shape[ax] == 0:
+            return self.zeros_like().cast(dtypes.default_int)
+        n = self.shape[ax]
+        pos = self.arange(n, device=self.device).reshape(*(n if i == ax else 1 for i in range(self.ndim)))
+        hit = self.detach() == values.detach()
+        return hit.where(pos, 0).cast(dtypes.default_int)._cumulative(Ops.MAX, ax, "cummax")
 
     def _cumulative(self, op: Ops, axis: int, name: str) -> Tensor:
         ax = self._one_axis(axis, name)
         if self.ndim == 0 or self.shape[ax] <= 1:
             return self
-        x = self.transpose(ax, -1) if ax != self.ndim - 1 else self
-        out = x._cumulative_last(op)
-        return out.transpose(ax, -1) if ax != self.ndim - 1 else out
+        last = self.ndim - 1
+        x = self.transpose(ax, last) if ax != last else self
+        if self.shape[ax] > _CUM_BLOCK:
+            out = x._cumulative_last(op)
+            return out.transpose(ax, last) if ax != last else out
+        # the axis is moved back before the reduce, not after it: a permuted reduce result would not fuse with
+        # the elementwise ops that follow
+        windows = x._cum_windows(op)
+        windows = windows.transpose(ax, last) if ax != last else windows
+        return windows._reduce_axes(op, (self.ndim,), keepdim=False)
 
     def _identity(self, op: Ops) -> float | int | bool:
         if op is Ops.ADD:
@@ -441,11 +520,18 @@ class ReduceMixin:
             else:
                 out = inner.maximum(carry)
             return out.reshape(*lead, nb * b).shrink((*keep, (0, n)))
+        return self._cum_windows(op)._reduce_axes(op, (self.ndim,), keepdim=False)
+
+    def _cum_windows(self, op: Ops) -> Tensor:
+        """A new last axis holding, at position i of the last axis, the n elements of the row up to i (the ones
+        before the row start are the identity of `op`): shape (..., n, n). Reducing the new axis gives the
+        running reduce."""
+        n, lead = self.shape[-1], self.shape[:-1]
+        keep = tuple((0, s) for s in lead)
         # window i of a row holds elements i-n+1 .. i (the ones before the row start are the identity): pad the
         # row on the left with n-1 identities (length p = 2n-1), repeat it n+1 times, and read the repeats with
         # rows of 2n: element (i, k) is then padded[(i*2n + k) mod p] = padded[i + k]
         p = 2 * n - 1
         padded = self.pad((*((0, 0) for _ in lead), (n - 1, 0)), value=self._identity(op))
         tiled = padded.reshape(*lead, 1, p).expand(*lead, n + 1, p).reshape(*lead, (n + 1) * p)
-        windows = tiled.shrink((*keep, (0, 2 * n * n))).reshape(*lead, n, 2 * n).shrink((*keep, (0, n), (0, n)))
-        return windows._reduce_axes(op, (self.ndim,), keepdim=False)
+        return tiled.shrink((*keep, (0, 2 * n * n))).reshape(*lead, n, 2 * n).shrink((*keep, (0, n), (0, n)))
