@@ -70,6 +70,10 @@ class TinyJit(Generic[R]):
             Tensor.realize(*inputs)
         signature = [(t.shape, t.dtype, t.device) for t in inputs]
         buffers = [t.buffer() for t in inputs]
+        # assigns made before this call belong to the caller, not to the function: apply them now, or the
+        # capture would record them and every replay would apply them again
+        if pending := flush_pending_assigns():
+            Tensor.realize(*pending)
         if self.captured is not None:
             if signature != self.signature:
                 raise ValueError(
