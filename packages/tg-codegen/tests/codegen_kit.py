@@ -265,6 +265,7 @@ def cuda_caps() -> Capabilities:
     return Capabilities(
         language="CUDA",
         dtypes=frozenset(dtypes.all()),
+        local_memory=48 * 1024,
         max_local_size=(1024, 1024, 64),
         has_workgroups=True,
         extra={"max_work_group_size": 1024},

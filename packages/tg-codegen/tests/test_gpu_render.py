@@ -165,7 +165,8 @@ def launch_dims(sizes: list[int]) -> tuple[int, int, int]:
 
 def check_launch(k: Kernel, spec: ProgramSpec) -> None:
     glob = [s for s, t in zip(k.full_shape, k.types) if t is AxisType.GLOBAL]
-    local = [s for s, t in zip(k.full_shape, k.types) if t is AxisType.LOCAL]
+    # GROUP axes are work-items too (a reduction shared by the group)
+    local = [s for s, t in zip(k.full_shape, k.types) if t in (AxisType.LOCAL, AxisType.GROUP)]
     assert spec.global_size == launch_dims(glob), (k, spec.global_size)
     assert spec.local_size == launch_dims(local), (k, spec.local_size)
     # the launch covers every output element once: work-items times upcast lanes
@@ -225,7 +226,8 @@ def test_cuda_source_compiles_to_ptx(name: str, nvcc: Any, cuda_batch: Any) -> N
     assert spec.language == "CUDA" and spec.src.startswith(("#include", 'extern "C" __global__ void'))
     # global axes are blocks, local axes threads: no loop over an output axis is left
     assert "for (int gidx" not in spec.src
-    assert ("threadIdx" in spec.src) == any(t is AxisType.LOCAL and s > 1 for s, t in zip(k.full_shape, k.types))
+    work_items = (AxisType.LOCAL, AxisType.GROUP)
+    assert ("threadIdx" in spec.src) == any(t in work_items and s > 1 for s, t in zip(k.full_shape, k.types))
     check_launch(k, spec)
     loop_program_checks(spec.uops)
 

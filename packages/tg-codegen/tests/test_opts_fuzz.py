@@ -3,7 +3,8 @@ sequence of legal Opts drawn from BEAM's candidates, on every device, compared w
 
 Each seed is one test (`-k "seed_7"` reruns it); the Opts are drawn per device, since THREAD is legal only with
 threads and LOCAL only with work-groups. Inputs are small integers, so every result is exact. Every seed runs on
-CPU and PYTHON; a third of them on CL too (compiling OpenCL C with PoCL costs about half a second a kernel).
+CPU and PYTHON; a third of them on CL too (compiling OpenCL C with PoCL costs about half a second a kernel). PADTO
+is drawn on every device, GROUP (two-stage reductions through local memory) only on CL.
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ def test_fuzzer_covers_every_opt_and_shape_kind() -> None:
     assert n_reduce >= 8 and n_two >= 4 and 5 <= n_float <= 25
     want_ops = {OptOps.UPCAST, OptOps.UNROLL, OptOps.SWAP}
     want_ops |= {OptOps.THREAD} if caps_of("CPU").has_threads else set()
-    want_ops |= {OptOps.LOCAL} if "CL" in DEVICES else set()
+    want_ops |= {OptOps.PADTO}
+    want_ops |= {OptOps.LOCAL, OptOps.GROUP} if "CL" in DEVICES else set()
     assert want_ops <= ops
     assert {AxisType.GLOBAL, AxisType.REDUCE, AxisType.UNROLL, AxisType.UPCAST} <= types

@@ -13,10 +13,14 @@ and the device's capabilities (BEAM search can do better, at the cost of timing 
 - On a GPU (CUDA, or an OpenCL device that says it is one), a reduction tile is smaller (4x4 per work-item)
   and work-groups are formed from the last output axes (up to 256 work-items). OpenCL on a CPU (PoCL) is
   tiled like the CPU: each work-item is a thread's loop iteration there.
+  A reduction with few outputs (at most 16,384) over a long axis (256 or more) is shared by a work-group
+  (GROUP, 16 to 256 work-items): a two-stage reduction through local memory.
   No GPU was available when these were written: they are compile-checked (nvcc) but not tuned.
 """
 
 from __future__ import annotations
+
+import math
 
 from tg_codegen.kernel import AxisType, Kernel, KernelOptError, Opt, OptOps
 from tg_uop.ops import Ops
@@ -95,6 +99,25 @@ def _window_tile(k: Kernel, rows: tuple[int, ...] = (8, 4, 2), cols: tuple[int, 
             break
 
 
+# a GPU reduction with at most this many outputs and at least GROUP_MIN_REDUCE elements each is shared by the
+# work-items of a group (two-stage reduction): one work-item per output would leave most of the GPU idle
+GROUP_MAX_OUTPUTS = 1 << 14
+GROUP_MIN_REDUCE = 256
+
+
+def _group_reduction(k: Kernel, red: int) -> None:
+    """Spread a long reduction with few outputs over a work-group: each work-item sums a strided share (adjacent
+    work-items read adjacent elements), the partial sums meet in local memory."""
+    shape = k.full_shape
+    outputs = math.prod(s for s, t in zip(shape, k.types, strict=True) if t is AxisType.GLOBAL)
+    if outputs > GROUP_MAX_OUTPUTS or shape[red] < GROUP_MIN_REDUCE:
+        return
+    for amt in (256, 128, 64, 32, 16):
+        # at least 8 elements per work-item: fewer make the combining step the larger part of the work
+        if shape[red] // amt >= 8 and _try(k, Opt(OptOps.GROUP, red, amt)):
+            return
+
+
 def _workgroups(k: Kernel, limit: int = 256) -> None:
     """Form work-groups from the last global axes: as many work-items as divide them, up to `limit`."""
     budget = limit
@@ -136,7 +159,10 @@ def hand_coded_optimizations(k: Kernel) -> None:
     if is_gpu(k):
         if tileable:
             _register_tile(k, vector=4, pair=False, rows=(4, 2))
-        _workgroups(k)
+        elif reduces:
+            _group_reduction(k, reduces[0])
+        group = math.prod(s for s, t in zip(k.full_shape, k.types, strict=True) if t is AxisType.GROUP)
+        _workgroups(k, 256 // group)
         return
     if caps.language != "PYTHON" and tileable:
         _register_tile(k)

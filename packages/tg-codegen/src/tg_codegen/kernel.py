@@ -8,6 +8,8 @@ renumbered) and the new piece gets a type that lowering and expansion act on:
 | THREAD  | the outermost loop, its iterations spread over CPU threads (OpenMP)            |
 | GLOBAL  | a loop (CPU) or a work-group index (GPU)                                        |
 | LOCAL   | a work-item index within a work-group (GPU)                                     |
+| GROUP   | a reduce axis spread over the work-items of a work-group: each one reduces its  |
+|         | share, the partial results meet in local memory and are combined (GPU)         |
 | REDUCE  | a reduction loop                                                                |
 | UNROLL  | a reduce axis unrolled: one accumulator per value, combined after the loop     |
 | UPCAST  | an output axis unrolled: each value computed and stored by the same thread     |
@@ -29,24 +31,29 @@ import copy
 from dataclasses import dataclass
 from enum import Enum
 
+from tg_codegen.linearize import reduce_identity
 from tg_codegen.lower import kernel_axes, merge_dims
 from tg_runtime.device import Capabilities
+from tg_uop.dtype import dtypes
 from tg_uop.helpers import prod
 from tg_uop.ops import Ops
 from tg_uop.uop import UOp, toposort
+from tg_uop.view import ShapeTracker
 
 
 class AxisType(Enum):
     THREAD = "thread"
     GLOBAL = "global"
     LOCAL = "local"
+    GROUP = "group"
     REDUCE = "reduce"
     UNROLL = "unroll"
     UPCAST = "upcast"
 
 
 _ORDER = {t: i for i, t in enumerate(AxisType)}
-REDUCING = frozenset({AxisType.REDUCE, AxisType.UNROLL})
+REDUCING = frozenset({AxisType.GROUP, AxisType.REDUCE, AxisType.UNROLL})
+WORK_ITEMS = frozenset({AxisType.LOCAL, AxisType.GROUP})  # the axes that make up a work-group
 
 
 class OptOps(Enum):
@@ -55,6 +62,8 @@ class OptOps(Enum):
     LOCAL = "local"
     UPCAST = "upcast"
     UNROLL = "unroll"
+    GROUP = "group"
+    PADTO = "padto"
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,12 @@ class Kernel:
 
     def apply(self, opt: Opt) -> None:
         """Apply one Opt, or raise KernelOptError (and change nothing) if it is not legal here."""
+        trial = self.copy()
+        trial._apply(opt)
+        trial._check_limits(opt)
+        self.__dict__.update(trial.__dict__)
+
+    def _apply(self, opt: Opt) -> None:
         shape, types, caps = self.full_shape, self.types, self.caps
         if not 0 <= opt.axis < len(shape):
             raise KernelOptError(f"{opt}: no axis {opt.axis} in a kernel of {len(shape)} axes")
@@ -130,6 +145,16 @@ class Kernel:
             if size < 2:
                 raise KernelOptError(f"{opt}: an axis of {size} has nothing to share")
             self.types[0] = AxisType.THREAD
+        elif opt.op is OptOps.PADTO:
+            if kind not in (AxisType.GLOBAL, AxisType.REDUCE):
+                raise KernelOptError(f"{opt}: only global and reduce axes are padded, not a {kind.value} one")
+            if opt.amt < 2 or opt.amt > 256 or size % opt.amt == 0 or size <= opt.amt // 2:
+                raise KernelOptError(
+                    f"{opt}: padding an axis of {size} to a multiple of {opt.amt} is a no-op or more than doubles it"
+                )
+            if any(u.op in (Ops.IDIV, Ops.MOD) and u.src[1].op is not Ops.CONST for u in toposort([self.ast])):
+                raise KernelOptError(f"{opt}: padded iterations could divide by zero")
+            self._pad(opt.axis, -(-size // opt.amt) * opt.amt)
         elif opt.amt < 2 or size % opt.amt:
             raise KernelOptError(f"{opt}: {opt.amt} does not split an axis of {size}")
         elif opt.op is OptOps.UPCAST:
@@ -146,19 +171,116 @@ class Kernel:
                 raise KernelOptError(f"{opt}: the device has no work-groups")
             if kind is not AxisType.GLOBAL:
                 raise KernelOptError(f"{opt}: work-groups split global axes, not a {kind.value} one")
-            trial = self.copy()
-            trial._split(opt.axis, opt.amt, AxisType.LOCAL)
-            trial._canonicalize()
-            sizes = [s for s, t in zip(trial.full_shape, trial.types, strict=True) if t is AxisType.LOCAL]
-            limit = caps.extra.get("max_work_group_size", caps.extra.get("max_threads_per_block", 256))
-            dims = _launch_dims(sizes)
-            if prod(sizes) > limit or any(
-                d > m for d, m in zip(dims, caps.max_local_size or (limit,) * 3, strict=False)
-            ):
-                raise KernelOptError(f"{opt}: work-groups of {dims} exceed the device's limits ({limit} in all)")
             self._split(opt.axis, opt.amt, AxisType.LOCAL)
+        elif opt.op is OptOps.GROUP:
+            if caps is None or not caps.has_workgroups or caps.local_memory <= 0:
+                raise KernelOptError(f"{opt}: the device has no work-groups with local memory")
+            if kind is not AxisType.REDUCE:
+                raise KernelOptError(f"{opt}: GROUP splits a reduce axis, not a {kind.value} one")
+            self._split(opt.axis, opt.amt, AxisType.GROUP)
         self.applied.append(opt)
         self._canonicalize()
+        if AxisType.GROUP in self.types:
+            self._separate_group_reduces()
+            self._check_groups(opt)
+
+    def _check_limits(self, opt: Opt) -> None:
+        """Refuse a work-group larger than the device's, or partial results that do not fit its local memory."""
+        caps = self.caps
+        if caps is None or not caps.has_workgroups:
+            return
+        sizes = [s for s, t in zip(self.full_shape, self.types, strict=True) if t in WORK_ITEMS]
+        limit = caps.extra.get("max_work_group_size", caps.extra.get("max_threads_per_block", 256))
+        dims = _launch_dims(sizes)
+        if prod(sizes) > limit or any(d > m for d, m in zip(dims, caps.max_local_size or (limit,) * 3, strict=False)):
+            raise KernelOptError(f"{opt}: work-groups of {dims} exceed the device's limits ({limit} in all)")
+        need = self.local_memory()
+        if need > caps.local_memory:
+            raise KernelOptError(f"{opt}: {need} bytes of local memory needed, the device has {caps.local_memory}")
+
+    # ---- GROUP: reductions shared by the work-items of a work-group
+
+    def grouped_reduces(self) -> list[UOp]:
+        """The REDUCE_AXIS nodes that combine the partial results of a work-group (they reduce GROUP axes)."""
+        group = {i for i, t in enumerate(self.types) if t is AxisType.GROUP}
+        return [u for u in toposort([self.ast]) if u.op is Ops.REDUCE_AXIS and set(u.arg[1]) & group]
+
+    def local_memory(self) -> int:
+        """Bytes of local memory the partial results need: per grouped reduction, one value per work-item
+        and per upcast/unroll copy of the reduction."""
+        shape, types = self.full_shape, self.types
+        work_items = prod([s for s, t in zip(shape, types, strict=True) if t in WORK_ITEMS])
+        varying = _varying(self.ast)
+        total = 0
+        for r in self.grouped_reduces():
+            copies = prod([shape[a] for a in varying[r] if types[a] in (AxisType.UPCAST, AxisType.UNROLL)])
+            total += work_items * copies * r.dtype.itemsize
+        return total
+
+    def _separate_group_reduces(self) -> None:
+        # REDUCE_AXIS over (group axes + others) becomes REDUCE_AXIS(REDUCE_AXIS(x, others), group axes): each
+        # work-item reduces its share first. An unrolled reduction of grouped ones is turned inside out
+        # (REDUCE_u(REDUCE_g(y)) = REDUCE_g(REDUCE_u(y))) so the partial sums combine before they meet.
+        group = {i for i, t in enumerate(self.types) if t is AxisType.GROUP}
+        for _ in range(64):
+            mapping: dict[UOp, UOp] = {}
+            for n in toposort([self.ast]):
+                if n.op is not Ops.REDUCE_AXIS:
+                    continue
+                op, axes = n.arg
+                mine, others = [a for a in axes if a in group], [a for a in axes if a not in group]
+                if mine and others:
+                    inner = UOp(Ops.REDUCE_AXIS, n.dtype, n.src, (op, tuple(others)))
+                    mapping[n] = UOp(Ops.REDUCE_AXIS, n.dtype, (inner,), (op, tuple(mine)))
+                    break
+                src = n.src[0]
+                if (
+                    not mine
+                    and all(self.types[a] is AxisType.UNROLL for a in axes)
+                    and src.op is Ops.REDUCE_AXIS
+                    and src.arg[0] is op
+                    and set(src.arg[1]) <= group
+                ):
+                    inner = UOp(Ops.REDUCE_AXIS, n.dtype, src.src, (op, axes))
+                    mapping[n] = UOp(Ops.REDUCE_AXIS, n.dtype, (inner,), src.arg)
+                    break
+            if not mapping:
+                return
+            self.ast = self.ast.substitute(mapping)
+
+    def _check_groups(self, opt: Opt) -> None:
+        group = {i for i, t in enumerate(self.types) if t is AxisType.GROUP}
+        loops = group | {i for i, t in enumerate(self.types) if t is AxisType.REDUCE}
+        varying = _varying(self.ast)
+        for r in self.grouped_reduces():
+            if set(r.arg[1]) != group:
+                raise KernelOptError(f"{opt}: every grouped reduction must reduce all GROUP axes")
+            if varying[r] & loops:
+                raise KernelOptError(f"{opt}: a grouped reduction inside another reduction's loop")
+            if r.dtype.scalar().is_bool:
+                raise KernelOptError(f"{opt}: bool reductions are not grouped")
+
+    # ---- PADTO
+
+    def _pad(self, axis: int, new: int) -> None:
+        """Axis `axis` grows to `new`: views pad it (loads past the end read 0, stores there are dropped) and
+        reductions over it see their identity in the padded iterations."""
+        size = self.full_shape[axis]
+        arg = tuple((0, new - size) if i == axis else (0, 0) for i in range(len(self.types)))
+
+        def pad(st: ShapeTracker) -> ShapeTracker:
+            return st.pad(arg) if st.shape[axis] == size else st
+
+        self.ast = _rewrite_axes(self.ast, pad, lambda axes: axes)
+        mask_st = ShapeTracker.from_shape(tuple(size if i == axis else 1 for i in range(len(self.types)))).pad(arg)
+        valid = UOp.const(dtypes.bool, True, (UOp(Ops.VIEW, dtypes.void, (), mask_st),))
+        memo: dict[UOp, UOp] = {}
+        for n in toposort([self.ast]):
+            src = tuple(memo[x] for x in n.src)
+            if n.op is Ops.REDUCE_AXIS and axis in n.arg[1]:
+                src = (valid.where(src[0], reduce_identity(n.arg[0], n.dtype)),)
+            memo[n] = n if src == n.src else n.replace(src=src)
+        self.ast = memo[self.ast]
 
     def _split(self, axis: int, amt: int, inner: AxisType) -> None:
         """Axis `axis` of size n becomes (n // amt, amt); the new inner axis gets type `inner`."""
@@ -197,6 +319,19 @@ class Kernel:
         )
         self.types = [self.types[i] for i in order]
         self.origin = [self.origin[i] for i in order]
+
+
+def _varying(ast: UOp) -> dict[UOp, frozenset[int]]:
+    """For every node, the axes along which its value may change (those where its views are not 1)."""
+    out: dict[UOp, frozenset[int]] = {}
+    for u in toposort([ast]):
+        if u.op is Ops.VIEW:
+            out[u] = frozenset(i for i, s in enumerate(u.arg.shape) if s != 1)
+        elif u.op is Ops.REDUCE_AXIS:
+            out[u] = out[u.src[0]] - set(u.arg[1])
+        else:
+            out[u] = frozenset().union(*(out[s] for s in u.src))
+    return out
 
 
 def _launch_dims(sizes: list[int]) -> tuple[int, int, int]:

@@ -162,7 +162,8 @@ def _lower_group_reduce(ctx: LowerContext, r: UOp) -> UOp:
 
 def _lower_reduce(ctx: LowerContext, r: UOp) -> UOp:
     op, axes = r.arg
-    if ctx.axes.full_shape and any(ctx.ranges[a].op is not Ops.RANGE and ctx.axes.full_shape[a] != 1 for a in axes):
+    # a GROUP axis is a work-item index, not a loop: the group's partial results are combined in local memory
+    if any(ctx.ranges[a].op is not Ops.RANGE and ctx.axes.full_shape[a] != 1 for a in axes):
         return _lower_group_reduce(ctx, r)
     shared = [ctx.ranges[a] for a in axes if ctx.axes.full_shape[a] != 1]
     if not shared:

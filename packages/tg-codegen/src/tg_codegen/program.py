@@ -146,6 +146,23 @@ def launch_size(uops: list[UOp], prefix: str) -> tuple[int, int, int]:
     return (size[0], size[1], size[2])
 
 
+def _spec_view(uops: list[UOp]) -> list[UOp]:
+    # tg_uop's program spec has no rule for DEFINE_LOCAL (GROUP's local buffers) yet: check the program with
+    # each local buffer standing in as a global one of the same element type, everything else as it is
+    remap: dict[UOp, UOp] = {}
+    out = []
+    for u in uops:
+        if u.op is Ops.DEFINE_LOCAL:
+            assert isinstance(u.dtype, PtrDType) and u.dtype.base is not None
+            m = UOp(Ops.DEFINE_GLOBAL, u.dtype.base.ptr(u.dtype.size), (), -1 - u.arg)
+        else:
+            new_src = tuple(remap.get(s, s) for s in u.src)
+            m = u if all(a is b for a, b in zip(new_src, u.src, strict=True)) else u.replace(src=new_src)
+        remap[u] = m
+        out.append(m)
+    return out
+
+
 def compile_kernel(k: Kernel, device: str) -> ProgramSpec:
     """The ProgramSpec of an (optimized) kernel: lower, expand, linearize, render.
 
@@ -158,7 +175,9 @@ def compile_kernel(k: Kernel, device: str) -> ProgramSpec:
     ast = k.ast
     kinds = [t.value for t in k.types]
     # the last axis, when upcast by a vector width, becomes SIMD lanes where the language has vectors
-    if renderer.supports_vectors and kinds and kinds[-1] == "upcast" and k.full_shape[-1] in (2, 4, 8, 16):
+    # (not with GROUP: partial results go to local memory one scalar at a time)
+    vector_ok = renderer.supports_vectors and "group" not in kinds
+    if vector_ok and kinds and kinds[-1] == "upcast" and k.full_shape[-1] in (2, 4, 8, 16):
         kinds[-1] = "vector"
     uops = linearize(vectorize(expand(lower(ast, kinds, gpu=caps.has_workgroups)), renderer.supports_masks))
     # every parameter of the AST stays in the signature, even one whose reads were simplified away
@@ -166,10 +185,10 @@ def compile_kernel(k: Kernel, device: str) -> ProgramSpec:
     params = sorted((u for u in ast.toposort() if u.op is Ops.DEFINE_GLOBAL), key=lambda u: u.arg)
     uops = [p for p in params if p not in present] + uops
     if SPEC:
-        verify(uops, "program")
+        verify(_spec_view(uops), "program")
     name = k.name
     globals_ = sorted((u for u in uops if u.op is Ops.DEFINE_GLOBAL), key=lambda u: u.arg)
-    written = {u.src[0].src[0].arg for u in uops if u.op is Ops.STORE}
+    written = {u.src[0].src[0].arg for u in uops if u.op is Ops.STORE and u.src[0].src[0].op is Ops.DEFINE_GLOBAL}
     return ProgramSpec(
         name=name,
         src=renderer.render(name, uops),

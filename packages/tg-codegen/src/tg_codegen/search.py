@@ -38,7 +38,7 @@ from tg_uop.uop import UOp
 
 MAX_ROUNDS = 6
 # part of the cache key: bump it when opts or code generation change what a cached list of opts means
-SEARCH_VERSION = 2
+SEARCH_VERSION = 3
 
 
 def candidate_opts(k: Kernel) -> Iterator[Opt]:
@@ -50,6 +50,11 @@ def candidate_opts(k: Kernel) -> Iterator[Opt]:
         if kind is AxisType.REDUCE:
             for amt in (2, 4, 8):
                 yield Opt(OptOps.UNROLL, axis, amt)
+            for amt in (4, 16, 64):
+                yield Opt(OptOps.GROUP, axis, amt)
+        if kind in (AxisType.GLOBAL, AxisType.REDUCE) and k.full_shape[axis] % 4:
+            for amt in (4, 8, 16, 32):
+                yield Opt(OptOps.PADTO, axis, amt)
         if kind is AxisType.GLOBAL:
             for amt in (2, 4, 8, 16, 32):
                 yield Opt(OptOps.LOCAL, axis, amt)

@@ -150,6 +150,9 @@ class CStyleRenderer(Renderer):
                 args.append(f"const {self.int_arg_type} {pname}")
         return f"{self.kernel_prefix}{name}({', '.join(args)})"
 
+    local_prefix = ""  # how local (work-group shared) arrays are declared; C has none
+    barrier = ""  # the statement that waits for every work-item of the group
+
     def special(self, name: str) -> str:
         """The expression of a launch index (gidx0: work-group 0, lidx0: work-item 0)."""
         raise NotImplementedError(f"{type(self).__name__} has no work-groups")
@@ -204,6 +207,12 @@ class CStyleRenderer(Renderer):
             if op is Ops.DEFINE_GLOBAL:
                 r[u] = f"data{u.arg}"
                 params.append((r[u], dt, u in written))
+            elif op is Ops.DEFINE_LOCAL:
+                assert isinstance(dt, PtrDType) and dt.base is not None
+                r[u] = f"temp{u.arg}"
+                line(f"{self.local_prefix}{self.ctype(dt.base)} {r[u]}[{dt.size}];")
+            elif op is Ops.BARRIER:
+                line(self.barrier)
             elif op is Ops.DEFINE_VAR:
                 r[u] = str(u.arg[0])
                 params.append((r[u], dt, False))
@@ -254,7 +263,7 @@ class CStyleRenderer(Renderer):
                     store = f"{r[idx]} = {_strip(r[val])};"
                 else:
                     store = self.vector_store(val.dtype, r[idx.src[0]], r[idx.src[1]], _strip(r[val]))
-                line(store if len(idx.src) < 3 else f"if ({r[idx.src[2]]}) {store}")
+                line(store if len(idx.src) < 3 else f"if ({_strip(r[idx.src[2]])}) {store}")
             elif op in GroupOp.ALU or op in (Ops.CAST, Ops.BITCAST):
                 if op is Ops.CAST and dt.count > 1:
                     expr = self.vector_cast(_strip(r[src[0]]), dt)

@@ -32,6 +32,9 @@ class CUDARenderer(CStyleRenderer):
         dtypes.float64: "double",
     }
 
+    local_prefix = "__shared__ "
+    barrier = "__syncthreads();"
+
     def special(self, name: str) -> str:
         return f"{'blockIdx' if name.startswith('g') else 'threadIdx'}.{'xyz'[int(name[-1])]}"
 

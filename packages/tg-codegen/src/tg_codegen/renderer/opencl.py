@@ -29,6 +29,9 @@ class OpenCLRenderer(CStyleRenderer):
         dtypes.float64: "double",
     }
 
+    local_prefix = "__local "
+    barrier = "barrier(CLK_LOCAL_MEM_FENCE);"
+
     def float_suffix(self, dt: DType) -> str:
         return ""  # OpenCL's math functions are overloaded for every float type
 
