@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from tg_nn import BatchNorm2d, Conv2d, Linear, Sequential, optim
+from tg_nn import BatchNorm2d, Conv2d, Linear, Sequential, lr_scheduler, optim
 from tg_nn.datasets import fashion_mnist
 from tg_nn.state import get_parameters, get_state_dict, safe_save
 from tg_tensor import Tensor, TinyJit, no_grad
@@ -83,9 +83,13 @@ def main() -> None:
     model = make_model()
     params = get_parameters(model)
     opt = optim.Adam(params, lr=args.lr)
+    steps_per_epoch = len(xtr) // args.batch
+    # the learning rate falls along a half cosine to 0 over the whole run: the last steps refine
+    sched = lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs * steps_per_epoch)
     n_params = sum(t.numel() for t in params)
     print(
-        f"Fashion-MNIST: {len(xtr)} train / {len(xte)} test images; CNN with {n_params} parameters; Adam lr {args.lr}"
+        f"Fashion-MNIST: {len(xtr)} train / {len(xte)} test images; CNN with {n_params} parameters; "
+        f"Adam, lr {args.lr} with cosine decay; batch {args.batch}"
     )
 
     @TinyJit
@@ -94,10 +98,10 @@ def main() -> None:
         loss = model(x).sparse_categorical_crossentropy(y)
         loss.backward()
         Tensor.realize(loss, *opt.schedule_step())  # forward, backward and the update: one schedule
+        sched.step()  # the next learning rate, computed on the device (replays advance it too)
         return loss
 
     rng = np.random.default_rng(args.seed)
-    steps_per_epoch = len(xtr) // args.batch
     accuracy = 0.0
     for epoch in range(1, args.epochs + 1):
         epoch_start = time.perf_counter()
