@@ -136,8 +136,11 @@ def _tinygrad_steps(batches: list[tuple[np.ndarray, np.ndarray]], warm: int, lr:
         opt.step()
         return loss
 
-    with TT.train():
+    TT.training = True  # this tinygrad has no Tensor.train() context
+    try:
         return timed(lambda x, y: step(TT(x), TT(y)).item(), batches, warm)
+    finally:
+        TT.training = False
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from codegen_kit import (
 
 from tg_codegen import get_program
 from tg_uop import DType, Ops, UOp, dtypes
+from tg_uop.helpers import Context
 
 N = 8
 FA = [-3.5, -2.0, -0.75, 0.0, 0.5, 1.25, 2.0, 7.0]
@@ -279,7 +280,8 @@ def test_contiguous_kernel_indexes_with_gidx0_alone() -> None:
     s = contig((4, 8))
     a, b = load(param(1, dtypes.float, 32), s), load(param(2, dtypes.float, 32), s)
     ast = sink(store(param(0, dtypes.float, 32), s, a * b + bconst(dtypes.float, 1.0, (4, 8))))
-    src = get_program(ast, "CPU").src
+    with Context(NOOPT=1):  # the plain loop nest (by default the loop runs in vector lanes, tested below)
+        src = get_program(ast, "CPU").src
     assert src.count("for (") == 1
     assert "gidx1" not in src
     # every buffer access is exactly `dataK[gidx0]`
@@ -293,7 +295,8 @@ def test_64x64_contiguous_kernel_is_one_loop_named_e_4096() -> None:
     s = contig((64, 64))
     x = load(param(1, dtypes.float, 4096), s)
     ast = sink(store(param(0, dtypes.float, 4096), s, x * x))
-    spec = get_program(ast, "CPU")
+    with Context(NOOPT=1):
+        spec = get_program(ast, "CPU")
     assert spec.name == "E_4096"
     assert spec.src.count("for (") == 1
     assert "gidx0 < 4096" in spec.src
@@ -312,4 +315,20 @@ def test_int32_elementwise_on_2d_contiguous() -> None:
     res = run_both(ast, {1: xs})
     want = [x * x - x + 7 for x in xs]
     assert res["CPU"][0] == res["PYTHON"][0] == want
-    assert get_program(ast, "CPU").name == "E_12"
+    with Context(NOOPT=1):
+        assert get_program(ast, "CPU").name == "E_12"
+    assert get_program(ast, "CPU").name == "E_3_4"  # by default: 4 lanes
+
+
+def test_contiguous_kernel_runs_in_vector_lanes_by_default() -> None:
+    s = contig((64, 64))
+    x = load(param(1, dtypes.float, 4096), s)
+    ast = sink(store(param(0, dtypes.float, 4096), s, x * x + bconst(dtypes.float, 1.0, (64, 64))))
+    spec = get_program(ast, "CPU")
+    assert spec.name == "E_256_16" and "vfloat16" in spec.src
+    # one vector load and one vector store per iteration, indexed by the loop variable
+    assert spec.src.count("(*((vfloat16_u*)(data1+gidx0*16)))") == 1
+    assert spec.src.count("(*((vfloat16_u*)(data0+gidx0*16))) = ") == 1
+    data = [float(i % 13) - 6.0 for i in range(4096)]
+    res = run_both(ast, {1: data})
+    assert res["CPU"][0] == res["PYTHON"][0] == [v * v + 1.0 for v in data]

@@ -96,15 +96,15 @@ def test_default_cpu_program_is_tiled_and_right(monkeypatch: pytest.MonkeyPatch,
 
 def test_small_kernel_gets_no_thread() -> None:
     caps = cpu_caps(4)
-    assert heuristic(elementwise(8, 16), caps).applied == []
+    assert OptOps.THREAD not in [o.op for o in heuristic(elementwise(8, 16), caps).applied]
     k = heuristic(matmul_ast(8, 16, 4), caps)
     assert OptOps.THREAD not in [o.op for o in k.applied]
     # the amount of work decides: just below and at the threshold
     rows = THREAD_MIN_WORK // 256
     assert OptOps.THREAD not in [o.op for o in heuristic(elementwise(rows - 1, 256), caps).applied]
-    assert [o.op for o in heuristic(elementwise(rows, 256), caps).applied] == [OptOps.THREAD]
+    assert OptOps.THREAD in [o.op for o in heuristic(elementwise(rows, 256), caps).applied]
     # one thread: nothing to share
-    assert heuristic(elementwise(rows, 256), cpu_caps(1)).applied == []
+    assert OptOps.THREAD not in [o.op for o in heuristic(elementwise(rows, 256), cpu_caps(1)).applied]
 
 
 OPENCL_GPU = Capabilities(

@@ -118,6 +118,18 @@ def _group_reduction(k: Kernel, red: int) -> None:
             return
 
 
+def _simd_lanes(k: Kernel, widths: tuple[int, ...] = (16, 8, 4)) -> None:
+    """An elementwise kernel computes its innermost output axis in vector lanes when the output is contiguous
+    along it: the C compiler is not trusted to vectorize the loop itself (see tg-runtime's gcc flags)."""
+    out = _output_strides(k)
+    globals_ = [i for i, t in enumerate(k.types) if t is AxisType.GLOBAL and k.full_shape[i] > 1]
+    if not globals_ or out[globals_[-1]] != 1:
+        return
+    for amt in widths:
+        if _try(k, Opt(OptOps.UPCAST, globals_[-1], amt)):
+            return
+
+
 def _workgroups(k: Kernel, limit: int = 256) -> None:
     """Form work-groups from the last global axes: as many work-items as divide them, up to `limit`."""
     budget = limit
@@ -170,6 +182,8 @@ def hand_coded_optimizations(k: Kernel) -> None:
         _window_tile(k)
     if caps.language != "PYTHON" and len(reduces) == 1 and not k.applied:
         _reduction(k, reduces[0])
+    if caps.language != "PYTHON" and not reduces and not k.applied:
+        _simd_lanes(k)
     shape = k.full_shape
     work = 1
     for s in shape:

@@ -100,7 +100,7 @@ def estimate(uops: list[UOp]) -> Estimates:
         elif u.op is Ops.ENDRANGE:
             mult //= max(stack.pop(), 1) if stack else 1
         elif u.op in GroupOp.ALU and not (u.dtype.is_int or u.dtype.is_bool):
-            ops += mult
+            ops += mult * u.dtype.count  # a vector operation works on every lane
     mem = sum(
         u.dtype.size * u.dtype.itemsize
         for u in uops

@@ -157,7 +157,7 @@ def _stores(ctx: _Lanes, sink: UOp) -> UOp | None:
 vectorizer = PatternMatcher(
     [
         (UPat(Ops.LOAD, src=(UPat(Ops.INDEX, name="idx"),), name="ld"), _load),
-        (UPat(GroupOp.ALU | {Ops.CAST}, name="x"), _alu),
+        (UPat(GroupOp.ALU | {Ops.CAST, Ops.BITCAST}, name="x"), _alu),  # a bitcast goes lane by lane
         (UPat(Ops.REDUCE, name="r"), _reduce),
         (UPat(Ops.SINK, name="sink"), _stores),
     ]
