@@ -5,8 +5,8 @@
 >>> g0, g1 = (UOp(Ops.DEFINE_GLOBAL, dtypes.float.ptr(4096), (), i) for i in range(2))
 >>> ast = UOp.sink(UOp(Ops.STORE, dtypes.void, (g0, v, UOp(Ops.LOAD, dtypes.float, (g1, v)) + 1.0)))
 >>> p = get_program(ast, "CPU")
->>> p.name, "data0[gidx0] = val0+1.0f;" in p.src
-('E_4096', True)
+>>> p.name, "(*((vfloat16_u*)(data0+gidx0*16))) = val0+1.0f;" in p.src
+('E_256_16', True)
 """
 
 from __future__ import annotations
