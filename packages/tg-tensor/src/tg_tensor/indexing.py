@@ -56,6 +56,7 @@ from tg_uop.ops import Ops
 
 if TYPE_CHECKING:
     from tg_tensor.tensor import Tensor
+    from tg_uop.uop import UOp
 
 
 @dataclass
@@ -109,6 +110,9 @@ class IndexingMixin:
     """Indexing; mixed into `Tensor`."""
 
     __slots__ = ()
+    if TYPE_CHECKING:  # Tensor's attributes that __setitem__ writes (declared here so mypy keeps their types)
+        requires_grad: bool | None
+        _graph: UOp | None
 
     # ---- parsing ----
 
