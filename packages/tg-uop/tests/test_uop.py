@@ -513,3 +513,13 @@ def test_group_ops_are_consistent() -> None:
     assert Ops.SUB not in GroupOp.Commutative and Ops.CMPLT not in GroupOp.Commutative
     assert GroupOp.Movement == {Ops.RESHAPE, Ops.PERMUTE, Ops.EXPAND, Ops.PAD, Ops.SHRINK, Ops.FLIP}
     assert repr(Ops.ADD) == "Ops.ADD"
+
+
+def test_sink_on_the_class_and_on_an_instance() -> None:
+    # tinygrad code writes `u.sink()`; a staticmethod would drop `u` and give an empty SINK
+    a, b = UOp.const(dtypes.int32, 1), UOp.const(dtypes.int32, 2)
+    assert UOp.sink(a, b).src == (a, b)
+    assert a.sink(b).src == (a, b)
+    assert a.sink().src == (a,)
+    assert UOp.sink().src == ()
+    assert a.sink(b, arg="k").arg == "k"

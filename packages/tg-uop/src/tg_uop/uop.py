@@ -12,6 +12,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 import weakref
 from collections.abc import Callable, Iterable, Mapping
@@ -69,6 +70,17 @@ class _UOpMeta(type):
 
 
 _cache = _UOpMeta.cache
+
+
+class _static_or_bound:  # noqa: N801 (used as a decorator)
+    """A function callable on the class (`UOp.sink(a, b)`) and on an instance, which then comes first
+    (`a.sink(b)`): a staticmethod alone would silently drop the instance."""
+
+    def __init__(self, fn: Callable[..., UOp]) -> None:
+        self.fn = fn
+
+    def __get__(self, obj: UOp | None, owner: type | None = None) -> Callable[..., UOp]:
+        return self.fn if obj is None else functools.partial(self.fn, obj)
 
 
 class UOp(metaclass=_UOpMeta):
@@ -131,9 +143,10 @@ class UOp(metaclass=_UOpMeta):
         fields.update(kwargs)
         return UOp(**fields)
 
-    @staticmethod
+    @_static_or_bound
     def sink(*uops: UOp, arg: Any = None) -> UOp:
-        """Group several roots into one graph."""
+        """Group several roots into one graph: `UOp.sink(a, b)`, or `a.sink(b)` (the instance is the first root,
+        as in tinygrad)."""
         return UOp(Ops.SINK, dtypes.void, uops, arg)
 
     @staticmethod
