@@ -313,24 +313,30 @@ class Adam(LAMB):
     ) -> None:
         super().__init__(params, lr, betas, eps, 0.0, adam=True, b1=b1, b2=b2)
         self._check("weight_decay", weight_decay)
-        self.l2 = weight_decay
+        self.weight_decay = weight_decay
+
+    def _grad(self, p: Tensor, g: Tensor) -> Tensor:
+        """The gradient the moments see: with L2 decay added."""
+        return g + self.weight_decay * p.detach() if self.weight_decay else g
+
+    def _decayed(self, p: Tensor, lr: Tensor) -> Tensor:
+        """The parameter the Adam step starts from (AdamW decays it first)."""
+        return p.detach()
 
     def _update(
         self, i: int, c: tuple[Tensor, Tensor], c_ahead: tuple[Tensor, Tensor], after: Tensor | None
     ) -> list[Tensor]:
         p = self.params[i]
         assert p.grad is not None
-        g = p.grad.detach()
-        if self.l2:
-            g = g + self.l2 * p.detach()
-        m, v = self._assign_moments(i, *self._moments(i, g), after)
+        m, v = self._assign_moments(i, *self._moments(i, self._grad(p, p.grad.detach())), after)
+        lr = self._lr_for(p)
         c1, c2 = c
         # torch's arrangement: step size lr / (1 - b1^t), denominator sqrt(v) / sqrt(1 - b2^t) + eps
-        p.assign(p.detach() - (self._lr_for(p) / c1) * m / (v.sqrt() / c2.sqrt() + self.eps))
+        p.assign(self._decayed(p, lr) - (lr / c1) * m / (v.sqrt() / c2.sqrt() + self.eps))
         return [self.m[i], self.v[i], p]
 
 
-class AdamW(LAMB):
+class AdamW(Adam):
     """AdamW (PyTorch's `torch.optim.AdamW`): Adam with decoupled weight decay, `p <- p * (1 - lr * weight_decay)`
     before the Adam update. Default weight_decay 0.01, as in PyTorch.
 
@@ -348,18 +354,15 @@ class AdamW(LAMB):
         b1: float | None = None,
         b2: float | None = None,
     ) -> None:
-        super().__init__(params, lr, betas, eps, 0.0, adam=True, b1=b1, b2=b2)
-        self._check("weight_decay", weight_decay)
-        self.decay = weight_decay
+        super().__init__(params, lr, betas, eps, weight_decay, b1=b1, b2=b2)
 
-    def _update(
-        self, i: int, c: tuple[Tensor, Tensor], c_ahead: tuple[Tensor, Tensor], after: Tensor | None
-    ) -> list[Tensor]:
-        p = self.params[i]
-        assert p.grad is not None
-        m, v = self._assign_moments(i, *self._moments(i, p.grad.detach()), after)
-        lr = self._lr_for(p)
-        c1, c2 = c
-        decayed = p.detach() * (1.0 - lr * self.decay) if self.decay else p.detach()
-        p.assign(decayed - (lr / c1) * m / (v.sqrt() / c2.sqrt() + self.eps))
-        return [self.m[i], self.v[i], p]
+    @property
+    def decay(self) -> float:
+        """The decoupled weight decay (`weight_decay`)."""
+        return self.weight_decay
+
+    def _grad(self, p: Tensor, g: Tensor) -> Tensor:
+        return g
+
+    def _decayed(self, p: Tensor, lr: Tensor) -> Tensor:
+        return p.detach() * (1.0 - lr * self.weight_decay) if self.weight_decay else p.detach()
