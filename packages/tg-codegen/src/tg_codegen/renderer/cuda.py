@@ -16,21 +16,8 @@ class CUDARenderer(CStyleRenderer):
     preamble = ""
     restrict = "__restrict__"
     supports_vectors = False  # CUDA's float4 has no arithmetic operators: upcasts stay scalar
-    type_map = {
-        dtypes.bool: "bool",
-        dtypes.int8: "signed char",
-        dtypes.uint8: "unsigned char",
-        dtypes.int16: "short",
-        dtypes.uint16: "unsigned short",
-        dtypes.int32: "int",
-        dtypes.uint32: "unsigned int",
-        dtypes.int64: "long long",
-        dtypes.uint64: "unsigned long long",
-        dtypes.float16: "half",
-        dtypes.bfloat16: "__nv_bfloat16",
-        dtypes.float32: "float",
-        dtypes.float64: "double",
-    }
+    # C's names, but cuda_fp16.h / cuda_bf16.h types for the half floats
+    type_map = {**CStyleRenderer.type_map, dtypes.float16: "half", dtypes.bfloat16: "__nv_bfloat16"}
 
     local_prefix = "__shared__ "
     barrier = "__syncthreads();"
