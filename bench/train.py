@@ -115,29 +115,26 @@ def tinygrad_steps(batches: list[tuple[np.ndarray, np.ndarray]], warm: int, lr: 
 
     # its default device is CL where PoCL is installed: the CPU one is the comparison; its optimizers want TRAINING
     with Context(DEV="CPU", TRAINING=1):
-        return _tinygrad_steps(batches, warm, lr, TT, TJ, tnn)
+        TT.manual_seed(0)
+        convs = [tnn.Conv2d(1, 16, 3, padding=1), tnn.Conv2d(16, 32, 3, padding=1)]
+        norms = [tnn.BatchNorm(16), tnn.BatchNorm(32)]
+        head = tnn.Linear(32 * 7 * 7, 10)
 
+        def model(x: TT) -> TT:
+            for conv, bn in zip(convs, norms):
+                x = bn(conv(x)).relu().max_pool2d(2)
+            return head(x.flatten(1))
 
-def _tinygrad_steps(batches: list[tuple[np.ndarray, np.ndarray]], warm: int, lr: float, TT, TJ, tnn) -> float:  # noqa: ANN001, N803
-    TT.manual_seed(0)
-    layers = [tnn.Conv2d(1, 16, 3, padding=1), tnn.BatchNorm(16), tnn.Conv2d(16, 32, 3, padding=1), tnn.BatchNorm(32)]
-    head = tnn.Linear(32 * 7 * 7, 10)
+        opt = tnn.optim.Adam(tnn.state.get_parameters([convs, norms, head]), lr=lr)
 
-    def model(x: TT) -> TT:
-        for conv, bn in zip(layers[::2], layers[1::2]):
-            x = bn(conv(x)).relu().max_pool2d(2)
-        return head(x.flatten(1))
+        @TJ
+        def step(x: TT, y: TT) -> TT:
+            opt.zero_grad()
+            loss = model(x).sparse_categorical_crossentropy(y).backward()
+            opt.step()
+            return loss
 
-    opt = tnn.optim.Adam(tnn.state.get_parameters([layers, head]), lr=lr)
-
-    @TJ
-    def step(x: TT, y: TT) -> TT:
-        opt.zero_grad()
-        loss = model(x).sparse_categorical_crossentropy(y).backward()
-        opt.step()
-        return loss
-
-    return timed(lambda x, y: step(TT(x), TT(y)).item(), batches, warm)
+        return timed(lambda x, y: step(TT(x), TT(y)).item(), batches, warm)
 
 
 def main() -> None:
