@@ -66,14 +66,12 @@ class TinyJit(Generic[R]):
         for t in inputs:
             if not t.is_contiguous_buffer():
                 t.replace_uop(t.contiguous().realize().uop)
-        if inputs:
-            Tensor.realize(*inputs)
+        # assigns made before this call belong to the caller, not to the function: apply them now (with the
+        # inputs, in one schedule), or the capture would record them and every replay would apply them again
+        if todo := [*inputs, *flush_pending_assigns()]:
+            Tensor.realize(*todo)
         signature = [(t.shape, t.dtype, t.device) for t in inputs]
         buffers = [t.buffer() for t in inputs]
-        # assigns made before this call belong to the caller, not to the function: apply them now, or the
-        # capture would record them and every replay would apply them again
-        if pending := flush_pending_assigns():
-            Tensor.realize(*pending)
         if self.captured is not None:
             if signature != self.signature:
                 raise ValueError(
