@@ -38,6 +38,11 @@ def _try(k: Kernel, opt: Opt) -> bool:
         return False
 
 
+def _try_first(k: Kernel, op: OptOps, axis: int, amounts: tuple[int, ...]) -> bool:
+    """Apply `op` on `axis` with the first of `amounts` that is legal; whether one was."""
+    return any(_try(k, Opt(op, axis, amt)) for amt in amounts)
+
+
 def _load_strides(k: Kernel) -> list[tuple[int | None, ...]]:
     """For each LOAD, its stride along every axis (None where the view makes it irregular)."""
     return [u.src[1].arg.real_strides() for u in toposort([k.ast]) if u.op is Ops.LOAD]
@@ -72,9 +77,7 @@ def _register_tile(k: Kernel, vector: int = 16, pair: bool = True, rows: tuple[i
     if pair and shape[vec_axis] % (2 * vector) == 0:
         _try(k, Opt(OptOps.UPCAST, vec_axis, 2))
     if row_axis is not None:
-        for amt in rows:
-            if _try(k, Opt(OptOps.UPCAST, row_axis, amt)):
-                break
+        _try_first(k, OptOps.UPCAST, row_axis, rows)
 
 
 def _window_tile(k: Kernel, rows: tuple[int, ...] = (8, 4, 2), cols: tuple[int, ...] = (8, 7, 4, 3, 2)) -> None:
@@ -91,12 +94,8 @@ def _window_tile(k: Kernel, rows: tuple[int, ...] = (8, 4, 2), cols: tuple[int, 
     row = next((i for i in globals_ if reused_by[i] and not reused_by[i] & reused_by[col]), None)
     if row is None:
         return
-    for amt in cols:  # the column upcast first: it does not shift the row axis's index
-        if _try(k, Opt(OptOps.UPCAST, col, amt)):
-            break
-    for amt in rows:
-        if _try(k, Opt(OptOps.UPCAST, row, amt)):
-            break
+    _try_first(k, OptOps.UPCAST, col, cols)  # the column upcast first: it does not shift the row axis's index
+    _try_first(k, OptOps.UPCAST, row, rows)
 
 
 # a GPU reduction with at most this many outputs and at least GROUP_MIN_REDUCE elements each is shared by the
@@ -125,9 +124,7 @@ def _simd_lanes(k: Kernel, widths: tuple[int, ...] = (16, 8, 4)) -> None:
     globals_ = [i for i, t in enumerate(k.types) if t is AxisType.GLOBAL and k.full_shape[i] > 1]
     if not globals_ or out[globals_[-1]] != 1:
         return
-    for amt in widths:
-        if _try(k, Opt(OptOps.UPCAST, globals_[-1], amt)):
-            return
+    _try_first(k, OptOps.UPCAST, globals_[-1], widths)
 
 
 def _workgroups(k: Kernel, limit: int = 256) -> None:
@@ -149,9 +146,7 @@ def _reduction(k: Kernel, red: int) -> None:
     if shape[red] < 256:
         return  # a short reduction is not worth splitting
     if any(s[red] == 1 for s in loads):  # walks memory in order: several partial sums in flight
-        for amt in (16, 8, 4):
-            if _try(k, Opt(OptOps.UNROLL, red, amt)):
-                return
+        _try_first(k, OptOps.UNROLL, red, (16, 8, 4))
         return
     out = _output_strides(k)
     lanes = next(
@@ -176,17 +171,15 @@ def hand_coded_optimizations(k: Kernel) -> None:
         group = math.prod(s for s, t in zip(k.full_shape, k.types, strict=True) if t is AxisType.GROUP)
         _workgroups(k, 256 // group)
         return
-    if caps.language != "PYTHON" and tileable:
-        _register_tile(k)
-    if caps.language != "PYTHON" and len(reduces) > 1 and not k.applied:
-        _window_tile(k)
-    if caps.language != "PYTHON" and len(reduces) == 1 and not k.applied:
-        _reduction(k, reduces[0])
-    if caps.language != "PYTHON" and not reduces and not k.applied:
-        _simd_lanes(k)
+    if caps.language != "PYTHON":  # the interpreter runs one element at a time: tiles and lanes buy nothing
+        if tileable:
+            _register_tile(k)
+        if len(reduces) > 1 and not k.applied:
+            _window_tile(k)
+        if len(reduces) == 1 and not k.applied:
+            _reduction(k, reduces[0])
+        if not reduces and not k.applied:
+            _simd_lanes(k)
     shape = k.full_shape
-    work = 1
-    for s in shape:
-        work *= s
-    if caps.has_threads and caps.threads > 1 and work >= THREAD_MIN_WORK and shape[0] >= caps.threads:
+    if caps.has_threads and caps.threads > 1 and math.prod(shape) >= THREAD_MIN_WORK and shape[0] >= caps.threads:
         _try(k, Opt(OptOps.THREAD, 0, caps.threads))
