@@ -315,6 +315,7 @@ class ShapeTracker:
             )
         return self._stack_strides()
 
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 (trackers are immutable values; heuristics ask repeatedly)
     def _stack_strides(self) -> tuple[int | None, ...]:
         """Strides of a stack read off its index expression: a dim whose index variable enters the index only
         as `stride * i` and not the validity has that stride (0 when it does not enter at all: a broadcast)."""
