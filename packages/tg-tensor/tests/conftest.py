@@ -17,7 +17,7 @@ import pytest
 from tg_tensor import Tensor
 
 # pytest runs with --import-mode=importlib, which does not put this folder on sys.path; the test modules import
-# the shared torch-oracle helper (`oracle.py`) by name.
+# the shared helpers (`helpers.py`: the torch-oracle harness and small shared checks) by name.
 sys.path.insert(0, str(Path(__file__).parent))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import ARITHMETIC
 
 from tg_tensor import Tensor
 
@@ -35,14 +36,8 @@ def _log_softmax(x, axis=-1):
 
 @pytest.mark.parametrize(
     "name, tg_fn, np_fn",
-    [
-        ("add", lambda a, b: a + b, lambda a, b: a + b),
-        ("sub", lambda a, b: a - b, lambda a, b: a - b),
-        ("mul", lambda a, b: a * b, lambda a, b: a * b),
-        ("div", lambda a, b: a / b, lambda a, b: a / b),
-        ("maximum", lambda a, b: a.maximum(b), np.maximum),
-        ("minimum", lambda a, b: a.minimum(b), np.minimum),
-    ],
+    [(name, op, op) for name, op in ARITHMETIC]
+    + [("maximum", lambda a, b: a.maximum(b), np.maximum), ("minimum", lambda a, b: a.minimum(b), np.minimum)],
 )
 def test_binary_grad(gradcheck, name, tg_fn, np_fn):
     a = _u(3, 4)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from oracle import rand
+from helpers import rand
 
 from tg_tensor import Tensor, no_grad
 

@@ -6,6 +6,7 @@ import operator
 
 import numpy as np
 import pytest
+from helpers import ARITHMETIC, COMPARISONS
 
 from tg_tensor import Tensor, dtypes
 
@@ -16,15 +17,7 @@ def _f32(*shape: int, low: float = -3.0, high: float = 3.0) -> np.ndarray:
     return RNG.uniform(low, high, shape).astype(np.float32)
 
 
-BINARY = [
-    ("add", operator.add),
-    ("sub", operator.sub),
-    ("mul", operator.mul),
-    ("truediv", operator.truediv),
-]
-
-
-@pytest.mark.parametrize("name, op", BINARY)
+@pytest.mark.parametrize("name, op", ARITHMETIC)
 def test_binary_float(name, op):
     a, b = _f32(3, 4), _f32(3, 4, low=0.5, high=2.0)
     got = op(Tensor(a), Tensor(b))
@@ -41,7 +34,7 @@ def test_method_forms():
     np.testing.assert_allclose(ta.div(tb).numpy(), a / b, rtol=1e-6)
 
 
-@pytest.mark.parametrize("name, op", [(n, o) for n, o in BINARY if n != "truediv"])
+@pytest.mark.parametrize("name, op", [(n, o) for n, o in ARITHMETIC if n != "div"])
 def test_binary_int_stays_int(name, op):
     a = np.array([[1, -2, 30], [4, 0, -7]], dtype=np.int32)
     b = np.array([[5, 6, -7], [8, 9, 3]], dtype=np.int32)
@@ -110,7 +103,7 @@ def test_float32_and_float64_promote_to_float64():
 
 
 # x - (negative constant) is left out: it does not compile on CPU yet (reported to tg-codegen)
-SCALAR_CASES = [(n, o, s) for n, o in BINARY for s in (2.5, -3, -0.75) if not (n == "sub" and s < 0)]
+SCALAR_CASES = [(n, o, s) for n, o in ARITHMETIC for s in (2.5, -3, -0.75) if not (n == "sub" and s < 0)]
 
 
 @pytest.mark.parametrize("name, op, scalar", SCALAR_CASES)
@@ -176,17 +169,7 @@ def test_relu_int_stays_int():
     assert got.tolist() == [0, 0, 3]
 
 
-COMPARE = [
-    ("lt", operator.lt),
-    ("gt", operator.gt),
-    ("le", operator.le),
-    ("ge", operator.ge),
-    ("eq", operator.eq),
-    ("ne", operator.ne),
-]
-
-
-@pytest.mark.parametrize("name, op", COMPARE)
+@pytest.mark.parametrize("name, op", COMPARISONS)
 def test_comparisons(name, op):
     a = np.array([[1.0, 2.0, 3.0], [-1.0, 0.0, 5.5]], dtype=np.float32)
     b = np.array([[1.0, 3.0, 2.0], [-2.0, 0.0, 6.0]], dtype=np.float32)
@@ -196,7 +179,7 @@ def test_comparisons(name, op):
     np.testing.assert_array_equal(got.numpy(), op(a, b))
 
 
-@pytest.mark.parametrize("name, op", COMPARE)
+@pytest.mark.parametrize("name, op", COMPARISONS)
 def test_comparisons_with_scalars_and_ints(name, op):
     a = np.array([-1, 0, 1, 2, 3], dtype=np.int32)
     np.testing.assert_array_equal(op(Tensor(a), 1).numpy(), op(a, 1))

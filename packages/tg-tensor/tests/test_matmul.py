@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import MATMUL_SHAPES
 
 from tg_tensor import Tensor, dtypes
 
@@ -16,22 +17,16 @@ def _f32(*shape: int) -> np.ndarray:
 
 @pytest.mark.parametrize(
     "sa, sb",
-    [
-        ((4,), (4,)),
-        ((3,), (3, 5)),
-        ((2, 3), (3,)),
-        ((2, 3), (3, 4)),
+    MATMUL_SHAPES
+    + [
         ((1, 1), (1, 1)),
         ((5, 1), (1, 6)),
         ((1, 3), (3, 1)),
         ((7, 9), (9, 3)),
-        ((2, 3, 4), (2, 4, 5)),
         ((2, 3, 4), (4, 5)),
-        ((4,), (2, 4, 3)),
         ((2, 3, 4), (4,)),
-        ((2, 1, 3, 4), (5, 4, 2)),
         ((3, 4), (2, 4, 6)),
-    ],
+    ],  # fmt: skip
     ids=str,
 )
 def test_matmul_matches_numpy(sa, sb):

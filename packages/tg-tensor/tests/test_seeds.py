@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 import torch
-from oracle import assert_same
+from helpers import assert_same
 
 from tg_runtime import Device
 from tg_tensor import Tensor, TinyJit, dtypes

@@ -1,7 +1,7 @@
 """Creation ops against PyTorch: empty, zeros, ones, full, the *_like forms, arange, linspace, eye.
 
 Values and dtypes are compared with torch 2.13 (CPU). tg's default int is int32 where torch's is int64, so
-integer results are compared by kind (oracle.assert_same) and the exact tg dtype is asserted separately.
+integer results are compared by kind (helpers.assert_same) and the exact tg dtype is asserted separately.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from oracle import TORCH_DTYPE, assert_same, check
+from helpers import TORCH_DTYPE, assert_same, check
 
 from tg_runtime.device import Device
 from tg_tensor import Tensor, dtypes

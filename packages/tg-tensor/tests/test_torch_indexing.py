@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from oracle import assert_same, check, rand
+from helpers import assert_same, check, rand
 
 from tg_tensor import Tensor, dtypes
 from tg_uop.ops import Ops

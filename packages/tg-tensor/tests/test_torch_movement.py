@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from oracle import TORCH_DTYPE, assert_same, check, rand
+from helpers import TORCH_DTYPE, assert_same, check, rand
 
 from tg_tensor import Tensor, dtypes
 

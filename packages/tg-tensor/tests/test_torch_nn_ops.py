@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from oracle import assert_same, check, rand
+from helpers import assert_same, check, rand
 
 from tg_tensor import Tensor, dtypes
 

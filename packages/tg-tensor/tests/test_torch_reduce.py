@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 import torch
-from oracle import assert_same, check, rand
+from helpers import assert_same, check, rand
 
 from tg_tensor import Tensor, dtypes
 

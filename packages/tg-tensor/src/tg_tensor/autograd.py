@@ -104,7 +104,7 @@ def _shrink_grad(ctx: UOp, ret: UOp) -> tuple[UOp]:
 
 _LN2 = math.log(2)
 
-gradient_rules = PatternMatcher(
+pm_gradient = PatternMatcher(
     [
         (UPat(Ops.ADD), lambda ctx: (ctx, ctx)),
         (UPat(Ops.SUB), lambda ctx: (ctx, -ctx)),
@@ -163,7 +163,7 @@ def compute_gradient(root: UOp, root_grad: UOp, targets: Iterable[UOp]) -> dict[
     for n in reversed(order):
         if n not in grads or n not in on_path or not any(s in on_path for s in n.src):
             continue
-        src_grads = gradient_rules.rewrite(n, ctx=grads[n])
+        src_grads = pm_gradient.rewrite(n, ctx=grads[n])
         if src_grads is None:
             raise NotImplementedError(f"no gradient rule for {n.op}")
         for s, g in zip(n.src, src_grads, strict=True):  # type: ignore[call-overload]

@@ -12,7 +12,7 @@ movement ops only (`_windows`), so a convolution is a broadcast multiply and one
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -113,6 +113,70 @@ def _check_fits(
             f"{op}: kernel {tuple(eff)} (with dilation) is larger than the padded input {tuple(padded)} "
             f"(input shape {shape})"
         )
+
+
+def _einsum_terms(equation: str, ops: list[Tensor]) -> tuple[list[str], str | None, list[str]]:
+    """Split and check the equation: the operands' subscripts, the output's (None when implicit), and the labels
+    of the broadcast dims ("...0", "...1", ...) that `...` stands for, as many as the operand with the most."""
+    lhs, arrow, rhs = equation.replace(" ", "").partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(ops):
+        raise ValueError(f"einsum: the equation {equation!r} has {len(terms)} operand(s) but {len(ops)} were given")
+    for t in [*terms, rhs]:
+        letters = t.replace("...", "", 1)
+        if not all(c.isascii() and c.isalpha() for c in letters):
+            raise ValueError(f"einsum: invalid subscripts {t!r} in {equation!r} (letters and one '...' only)")
+    ell_nd = 0
+    for t, x in zip(terms, ops, strict=True):
+        n_letters = len(t.replace("...", ""))
+        if ("..." in t and x.ndim < n_letters) or ("..." not in t and x.ndim != n_letters):
+            raise ValueError(f"einsum: subscripts {t!r} do not fit operand of shape {x.shape} in {equation!r}")
+        ell_nd = max(ell_nd, x.ndim - n_letters)
+    return terms, rhs if arrow else None, [f"...{i}" for i in range(ell_nd)]
+
+
+def _einsum_labels(t: str, nd: int, ell: list[str]) -> list[str]:
+    """An operand's dims as labels: its letters, with the broadcast labels right-aligned where `...` stands."""
+    head, dots, tail = t.partition("...")
+    n_ell = nd - len(head) - len(tail) if dots else 0
+    return [*head, *ell[len(ell) - n_ell :], *tail]
+
+
+def _einsum_output(equation: str, terms: list[str], rhs: str | None, ell: list[str]) -> list[str]:
+    """The output's labels: the explicit ones, or (implicit) the broadcast dims and the letters used once, sorted."""
+    counts: dict[str, int] = {}
+    for t in terms:
+        for c in t.replace("...", ""):
+            counts[c] = counts.get(c, 0) + 1
+    if rhs is None:
+        return ell + sorted(c for c, n in counts.items() if n == 1)
+    out_labels = _einsum_labels(rhs, len(rhs.replace("...", "")) + len(ell), ell)
+    unknown = [c for c in rhs.replace("...", "") if c not in counts]
+    if unknown or len(set(out_labels)) != len(out_labels):
+        raise ValueError(f"einsum: output subscripts {rhs!r} repeat a letter or use one not in the inputs")
+    return out_labels
+
+
+def _einsum_sizes(sizes: dict[str, int], x: Tensor, labels: list[str]) -> None:
+    """Record each label's size in `sizes`; size 1 broadcasts against any other."""
+    for c, s in zip(labels, x.shape, strict=True):
+        if sizes.get(c, 1) != 1 and s != 1 and sizes[c] != s:
+            raise ValueError(f"einsum: size {s} of '{c}' in operand of shape {x.shape} does not match {sizes[c]}")
+        sizes[c] = s if sizes.get(c, 1) == 1 else sizes[c]
+
+
+def _einsum_product(aligned: list[tuple[Tensor, list[str]]], order: list[str], sizes: dict[str, int]) -> Tensor:
+    """The broadcast product of all operands, each permuted to `order` with size-1 dims for the labels it lacks."""
+    prod_t: Tensor | None = None
+    for x, lab in aligned:
+        have = dict(zip(lab, x.shape, strict=True))
+        x = x.permute(sorted(range(len(lab)), key=lambda i: order.index(lab[i])))
+        x = x.reshape([have.get(c, 1) for c in order])
+        prod_t = x if prod_t is None else prod_t * x
+    assert prod_t is not None
+    if prod_t.shape != tuple(sizes[c] for c in order):
+        prod_t = prod_t.expand([sizes[c] for c in order])
+    return prod_t
 
 
 def _einsum_diagonals(x: Tensor, labels: list[str], equation: str) -> tuple[Tensor, list[str]]:
@@ -236,6 +300,104 @@ def _contract_axis(x: Tensor, axis: int, weights: np.ndarray, how: str) -> Tenso
     return out.permute(*range(axis), last, *range(axis, last))
 
 
+# The per-rank methods (conv2d, max_pool3d, ...) are the N-d ones with the number of spatial dims fixed: each
+# family is defined once here, and the class generates its public methods (name, docstring) from it.
+
+
+def _method(fn: Callable[..., Tensor], name: str, doc: str) -> Callable[..., Tensor]:
+    fn.__name__, fn.__qualname__, fn.__doc__ = name, f"FunctionalMixin.{name}", doc
+    return fn
+
+
+def _conv_of_rank(nd: int | None, doc: str) -> Callable[..., Tensor]:
+    """`conv` (nd None: the rank comes from the weight) or `conv1d`, `conv2d`, ... (nd fixed, and checked)."""
+    name = "conv" if nd is None else f"conv{nd}d"
+
+    def conv_nd(
+        self: FunctionalMixin,
+        weight: Tensor,
+        bias: Tensor | None = None,
+        stride: int | Sequence[int] = 1,
+        padding: int | str | Sequence[int] = 0,
+        dilation: int | Sequence[int] = 1,
+        groups: int = 1,
+    ) -> Tensor:
+        return self._conv(weight, bias, stride, padding, dilation, groups, nd, name)
+
+    return _method(conv_nd, name, doc)
+
+
+def _conv_transpose_of_rank(nd: int | None, doc: str) -> Callable[..., Tensor]:
+    """`conv_transpose` (nd None: the rank comes from the weight) or `conv_transpose1d`, ... (nd fixed)."""
+    name = "conv_transpose" if nd is None else f"conv_transpose{nd}d"
+
+    def conv_transpose_nd(
+        self: FunctionalMixin,
+        weight: Tensor,
+        bias: Tensor | None = None,
+        stride: int | Sequence[int] = 1,
+        padding: int | Sequence[int] = 0,
+        output_padding: int | Sequence[int] = 0,
+        groups: int = 1,
+        dilation: int | Sequence[int] = 1,
+    ) -> Tensor:
+        return self._conv_transpose(weight, bias, stride, padding, output_padding, groups, dilation, nd, name)
+
+    return _method(conv_transpose_nd, name, doc)
+
+
+def _max_pool_of_rank(nd: int, doc: str) -> Callable[..., Tensor]:
+    name = f"max_pool{nd}d"
+
+    def max_pool_nd(
+        self: FunctionalMixin,
+        kernel_size: int | Sequence[int] = 2,
+        stride: int | Sequence[int] | None = None,
+        padding: int | Sequence[int] = 0,
+        dilation: int | Sequence[int] = 1,
+        ceil_mode: bool = False,
+    ) -> Tensor:
+        return self._max_pool(nd, name, kernel_size, stride, padding, dilation, ceil_mode)
+
+    return _method(max_pool_nd, name, doc)
+
+
+def _avg_pool_of_rank(nd: int, doc: str) -> Callable[..., Tensor]:
+    name = f"avg_pool{nd}d"
+
+    def avg_pool_nd(
+        self: FunctionalMixin,
+        kernel_size: int | Sequence[int] = 2,
+        stride: int | Sequence[int] | None = None,
+        padding: int | Sequence[int] = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+        dilation: int | Sequence[int] = 1,
+    ) -> Tensor:
+        return self._avg_pool(
+            nd, name, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, dilation
+        )
+
+    return _method(avg_pool_nd, name, doc)
+
+
+def _adaptive_pool_of_rank(nd: int, how: str, doc: str) -> Callable[..., Tensor]:
+    name = f"adaptive_{'max' if how == 'max' else 'avg'}_pool{nd}d"
+
+    def adaptive_avg_pool_nd(self: FunctionalMixin, output_size: int | Sequence[int | None]) -> Tensor:
+        return self._adaptive_pool(nd, name, output_size, how)
+
+    def adaptive_max_pool_nd(
+        self: FunctionalMixin, output_size: int | Sequence[int | None], return_indices: bool = False
+    ) -> Tensor:
+        if return_indices:
+            raise NotImplementedError(f"{name}: return_indices=True is not supported")
+        return self._adaptive_pool(nd, name, output_size, how)
+
+    return _method(adaptive_max_pool_nd if how == "max" else adaptive_avg_pool_nd, name, doc)
+
+
 class FunctionalMixin:
     """Linear algebra and neural-network functions; mixed into `Tensor`."""
 
@@ -290,77 +452,22 @@ class FunctionalMixin:
         [3.0, 7.0]
         """
         ops = list(operands[0]) if len(operands) == 1 and isinstance(operands[0], (list, tuple)) else list(operands)
-        eq = equation.replace(" ", "")
-        lhs, arrow, rhs = eq.partition("->")
-        terms = lhs.split(",")
-        if len(terms) != len(ops):
-            raise ValueError(f"einsum: the equation {equation!r} has {len(terms)} operand(s) but {len(ops)} were given")
-        for t in [*terms, rhs]:
-            letters = t.replace("...", "", 1)
-            if not all(c.isascii() and c.isalpha() for c in letters):
-                raise ValueError(f"einsum: invalid subscripts {t!r} in {equation!r} (letters and one '...' only)")
-        # each operand's dims as labels: its letters, and "...0", "...1", ... for the broadcast dims, right-aligned
-        ell_nd = 0
-        for t, x in zip(terms, ops, strict=True):
-            n_letters = len(t.replace("...", ""))
-            if ("..." in t and x.ndim < n_letters) or ("..." not in t and x.ndim != n_letters):
-                raise ValueError(f"einsum: subscripts {t!r} do not fit operand of shape {x.shape} in {equation!r}")
-            ell_nd = max(ell_nd, x.ndim - n_letters)
-        ell = [f"...{i}" for i in range(ell_nd)]
-
-        def labels(t: str, nd: int) -> list[str]:
-            head, dots, tail = t.partition("...")
-            n_ell = nd - len(head) - len(tail) if dots else 0
-            return [*head, *ell[ell_nd - n_ell :], *tail]
-
-        counts: dict[str, int] = {}
-        for t in terms:
-            for c in t.replace("...", ""):
-                counts[c] = counts.get(c, 0) + 1
-        if arrow:
-            out_labels = labels(rhs, len(rhs.replace("...", "")) + ell_nd)
-            unknown = [c for c in rhs.replace("...", "") if c not in counts]
-            if unknown or len(set(out_labels)) != len(out_labels):
-                raise ValueError(f"einsum: output subscripts {rhs!r} repeat a letter or use one not in the inputs")
-        else:
-            out_labels = ell + sorted(c for c, n in counts.items() if n == 1)
+        terms, rhs, ell = _einsum_terms(equation, ops)
+        out_labels = _einsum_output(equation, terms, rhs, ell)
         sizes: dict[str, int] = {}
         aligned: list[tuple[Tensor, list[str]]] = []
         for t, x in zip(terms, ops, strict=True):
-            lab = labels(t, x.ndim)
-            x, lab = _einsum_diagonals(x, lab, equation)
-            for c, s in zip(lab, x.shape, strict=True):
-                if sizes.get(c, 1) != 1 and s != 1 and sizes[c] != s:
-                    raise ValueError(
-                        f"einsum: size {s} of '{c}' in operand of shape {x.shape} does not match {sizes[c]}"
-                    )
-                sizes[c] = s if sizes.get(c, 1) == 1 else sizes[c]
+            x, lab = _einsum_diagonals(x, _einsum_labels(t, x.ndim, ell), equation)
+            _einsum_sizes(sizes, x, lab)
             aligned.append((x, lab))
         summed = [c for c in sizes if c not in out_labels]
-        order = out_labels + summed
-        prod_t: Tensor | None = None
-        for x, lab in aligned:
-            # this operand's dims in the global order, with size-1 dims for the labels it lacks
-            have = dict(zip(lab, x.shape, strict=True))
-            x = x.permute(sorted(range(len(lab)), key=lambda i: order.index(lab[i])))
-            x = x.reshape([have.get(c, 1) for c in order])
-            prod_t = x if prod_t is None else prod_t * x
-        assert prod_t is not None
-        if prod_t.shape != tuple(sizes[c] for c in order):
-            prod_t = prod_t.expand([sizes[c] for c in order])
-        return prod_t.sum(tuple(range(len(out_labels), len(order)))) if summed else prod_t
+        prod_t = _einsum_product(aligned, out_labels + summed, sizes)
+        return prod_t.sum(tuple(range(len(out_labels), prod_t.ndim))) if summed else prod_t
 
     # ------------------------------------------------------------------ convolution
 
-    def conv(
-        self,
-        weight: Tensor,
-        bias: Tensor | None = None,
-        stride: int | Sequence[int] = 1,
-        padding: int | str | Sequence[int] = 0,
-        dilation: int | Sequence[int] = 1,
-        groups: int = 1,
-    ) -> Tensor:
+    conv = _conv_of_rank(
+        None,
         """N-d convolution (cross-correlation, as in PyTorch) of `self` (N, Cin, *spatial) or (Cin, *spatial) with
         `weight` (Cout, Cin/groups, *kernel); the number of spatial dims comes from the weight. `padding` is an
         int, one int per dim, 2*nd ints in torch's F.pad order (last dim first), 'valid' or 'same' (stride 1).
@@ -371,33 +478,13 @@ class FunctionalMixin:
         >>> from tg_tensor import Tensor
         >>> Tensor([[[1.0, 2.0, 3.0, 4.0]]]).conv(Tensor([[[1.0, -1.0]]])).tolist()
         [[[-1.0, -1.0, -1.0]]]
-        """
-        nd = weight.ndim - 2
-        if nd < 1:
-            raise ValueError(f"conv: weight must be (Cout, Cin/groups, *kernel), got shape {weight.shape}")
-        return self._conv(weight, bias, stride, padding, dilation, groups, nd, "conv")
-
-    def conv1d(
-        self,
-        weight: Tensor,
-        bias: Tensor | None = None,
-        stride: int | Sequence[int] = 1,
-        padding: int | str | Sequence[int] = 0,
-        dilation: int | Sequence[int] = 1,
-        groups: int = 1,
-    ) -> Tensor:
-        """1-d convolution like `torch.nn.functional.conv1d`: input (N, Cin, L), weight (Cout, Cin/groups, K)."""
-        return self._conv(weight, bias, stride, padding, dilation, groups, 1, "conv1d")
-
-    def conv2d(
-        self,
-        weight: Tensor,
-        bias: Tensor | None = None,
-        stride: int | Sequence[int] = 1,
-        padding: int | str | Sequence[int] = 0,
-        dilation: int | Sequence[int] = 1,
-        groups: int = 1,
-    ) -> Tensor:
+        """,
+    )
+    conv1d = _conv_of_rank(
+        1, """1-d convolution like `torch.nn.functional.conv1d`: input (N, Cin, L), weight (Cout, Cin/groups, K)."""
+    )
+    conv2d = _conv_of_rank(
+        2,
         """2-d convolution like `torch.nn.functional.conv2d`: input (N, Cin, H, W), weight (Cout, Cin/groups, KH,
         KW), bias (Cout,). Arguments are in torch's order; see `conv` for padding forms.
 
@@ -405,23 +492,19 @@ class FunctionalMixin:
         >>> x = Tensor.ones(1, 1, 3, 3)
         >>> x.conv2d(Tensor.ones(1, 1, 2, 2), padding=1).tolist()[0][0]
         [[1.0, 2.0, 2.0, 1.0], [2.0, 4.0, 4.0, 2.0], [2.0, 4.0, 4.0, 2.0], [1.0, 2.0, 2.0, 1.0]]
-        """
-        return self._conv(weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+        """,
+    )
+    conv3d = _conv_of_rank(3, """3-d convolution like `torch.nn.functional.conv3d`: input (N, Cin, D, H, W).""")
 
-    def conv3d(
-        self,
-        weight: Tensor,
-        bias: Tensor | None = None,
-        stride: int | Sequence[int] = 1,
-        padding: int | str | Sequence[int] = 0,
-        dilation: int | Sequence[int] = 1,
-        groups: int = 1,
-    ) -> Tensor:
-        """3-d convolution like `torch.nn.functional.conv3d`: input (N, Cin, D, H, W)."""
-        return self._conv(weight, bias, stride, padding, dilation, groups, 3, "conv3d")
-
-    def _conv_checks(self, weight: Tensor, bias: Tensor | None, nd: int, groups: int, op: str) -> tuple[Tensor, bool]:
-        """Validate ranks, devices and groups; returns the input with a batch dim and whether one was added."""
+    def _conv_checks(
+        self, weight: Tensor, bias: Tensor | None, nd: int | None, groups: int, op: str, layout: str
+    ) -> tuple[Tensor, int, bool]:
+        """Validate ranks, devices and groups; returns the input with a batch dim, the number of spatial dims (from
+        the weight where `nd` is None) and whether a batch dim was added."""
+        if nd is None:
+            nd = weight.ndim - 2
+            if nd < 1:
+                raise ValueError(f"{op}: weight must be {layout}, got shape {weight.shape}")
         if weight.ndim != nd + 2:
             raise ValueError(f"{op}: weight must have {nd + 2} dims (out, in, *kernel), got shape {weight.shape}")
         if self.ndim not in (nd + 1, nd + 2):
@@ -437,7 +520,7 @@ class FunctionalMixin:
         if bias is not None and bias.ndim != 1:
             raise ValueError(f"{op}: bias must be 1-d, got shape {bias.shape}")
         unbatched = self.ndim == nd + 1
-        return (self.unsqueeze(0) if unbatched else self), unbatched
+        return (self.unsqueeze(0) if unbatched else self), nd, unbatched
 
     def _conv(
         self,
@@ -447,10 +530,10 @@ class FunctionalMixin:
         padding: int | str | Sequence[int],
         dilation: int | Sequence[int],
         groups: int,
-        nd: int,
+        nd: int | None,
         op: str,
     ) -> Tensor:
-        x, unbatched = self._conv_checks(weight, bias, nd, groups, op)
+        x, nd, unbatched = self._conv_checks(weight, bias, nd, groups, op, "(Cout, Cin/groups, *kernel)")
         cout, cin_g = weight.shape[:2]
         if cin_g * groups != x.shape[1]:
             raise ValueError(
@@ -476,16 +559,8 @@ class FunctionalMixin:
         out = _conv_nd(x, weight, bias, strides, pairs, dils, groups, op, self.shape)
         return out.reshape(out.shape[1:]) if unbatched else out
 
-    def conv_transpose(
-        self,
-        weight: Tensor,
-        bias: Tensor | None = None,
-        stride: int | Sequence[int] = 1,
-        padding: int | Sequence[int] = 0,
-        output_padding: int | Sequence[int] = 0,
-        groups: int = 1,
-        dilation: int | Sequence[int] = 1,
-    ) -> Tensor:
+    conv_transpose = _conv_transpose_of_rank(
+        None,
         """N-d transposed convolution (the gradient of `conv` with respect to its input), as in PyTorch:
         input (N, Cin, *spatial), weight (Cin, Cout/groups, *kernel); each spatial dim of the output is
         (in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1.
@@ -496,59 +571,20 @@ class FunctionalMixin:
         >>> from tg_tensor import Tensor
         >>> Tensor([[[1.0, 2.0]]]).conv_transpose(Tensor([[[1.0, 1.0, 1.0]]]), stride=2).tolist()
         [[[1.0, 1.0, 3.0, 2.0, 2.0]]]
-        """
-        nd = weight.ndim - 2
-        if nd < 1:
-            raise ValueError(f"conv_transpose: weight must be (Cin, Cout/groups, *kernel), got shape {weight.shape}")
-        return self._conv_transpose(
-            weight, bias, stride, padding, output_padding, groups, dilation, nd, "conv_transpose"
-        )
+        """,
+    )
 
-    def conv_transpose1d(
-        self,
-        weight: Tensor,
-        bias: Tensor | None = None,
-        stride: int | Sequence[int] = 1,
-        padding: int | Sequence[int] = 0,
-        output_padding: int | Sequence[int] = 0,
-        groups: int = 1,
-        dilation: int | Sequence[int] = 1,
-    ) -> Tensor:
-        """Like `torch.nn.functional.conv_transpose1d`; see `conv_transpose`."""
-        return self._conv_transpose(
-            weight, bias, stride, padding, output_padding, groups, dilation, 1, "conv_transpose1d"
-        )
-
-    def conv_transpose2d(
-        self,
-        weight: Tensor,
-        bias: Tensor | None = None,
-        stride: int | Sequence[int] = 1,
-        padding: int | Sequence[int] = 0,
-        output_padding: int | Sequence[int] = 0,
-        groups: int = 1,
-        dilation: int | Sequence[int] = 1,
-    ) -> Tensor:
+    conv_transpose1d = _conv_transpose_of_rank(
+        1, """Like `torch.nn.functional.conv_transpose1d`; see `conv_transpose`."""
+    )
+    conv_transpose2d = _conv_transpose_of_rank(
+        2,
         """Like `torch.nn.functional.conv_transpose2d`: input (N, Cin, H, W), weight (Cin, Cout/groups, KH, KW);
-        see `conv_transpose`."""
-        return self._conv_transpose(
-            weight, bias, stride, padding, output_padding, groups, dilation, 2, "conv_transpose2d"
-        )
-
-    def conv_transpose3d(
-        self,
-        weight: Tensor,
-        bias: Tensor | None = None,
-        stride: int | Sequence[int] = 1,
-        padding: int | Sequence[int] = 0,
-        output_padding: int | Sequence[int] = 0,
-        groups: int = 1,
-        dilation: int | Sequence[int] = 1,
-    ) -> Tensor:
-        """Like `torch.nn.functional.conv_transpose3d`; see `conv_transpose`."""
-        return self._conv_transpose(
-            weight, bias, stride, padding, output_padding, groups, dilation, 3, "conv_transpose3d"
-        )
+        see `conv_transpose`.""",
+    )
+    conv_transpose3d = _conv_transpose_of_rank(
+        3, """Like `torch.nn.functional.conv_transpose3d`; see `conv_transpose`."""
+    )
 
     def _conv_transpose(
         self,
@@ -559,10 +595,10 @@ class FunctionalMixin:
         output_padding: int | Sequence[int],
         groups: int,
         dilation: int | Sequence[int],
-        nd: int,
+        nd: int | None,
         op: str,
     ) -> Tensor:
-        x, unbatched = self._conv_checks(weight, bias, nd, groups, op)
+        x, nd, unbatched = self._conv_checks(weight, bias, nd, groups, op, "(Cin, Cout/groups, *kernel)")
         cin, cout_g, *kernel = weight.shape
         if x.shape[1] != cin:
             raise ValueError(
@@ -681,66 +717,25 @@ class FunctionalMixin:
         divisor = type(self)(counts.astype(np.float32), device=self.device).cast(total.dtype)
         return total / divisor
 
-    def max_pool1d(
-        self,
-        kernel_size: int | Sequence[int] = 2,
-        stride: int | Sequence[int] | None = None,
-        padding: int | Sequence[int] = 0,
-        dilation: int | Sequence[int] = 1,
-        ceil_mode: bool = False,
-    ) -> Tensor:
-        """Like `torch.nn.functional.max_pool1d` on (N, C, L) or (C, L); see `max_pool2d`."""
-        return self._max_pool(1, "max_pool1d", kernel_size, stride, padding, dilation, ceil_mode)
-
-    def max_pool2d(
-        self,
-        kernel_size: int | Sequence[int] = 2,
-        stride: int | Sequence[int] | None = None,
-        padding: int | Sequence[int] = 0,
-        dilation: int | Sequence[int] = 1,
-        ceil_mode: bool = False,
-    ) -> Tensor:
+    max_pool1d = _max_pool_of_rank(
+        1, """Like `torch.nn.functional.max_pool1d` on (N, C, L) or (C, L); see `max_pool2d`."""
+    )
+    max_pool2d = _max_pool_of_rank(
+        2,
         """The maximum of each window of the last two dims, like `torch.nn.functional.max_pool2d` (stride defaults
         to the kernel size; padding reads as -inf). A window view and one max reduction; ties share the gradient.
 
         >>> from tg_tensor import Tensor
         >>> Tensor([[[[1.0, 2.0], [3.0, 4.0]]]]).max_pool2d(2).tolist()
         [[[[4.0]]]]
-        """
-        return self._max_pool(2, "max_pool2d", kernel_size, stride, padding, dilation, ceil_mode)
-
-    def max_pool3d(
-        self,
-        kernel_size: int | Sequence[int] = 2,
-        stride: int | Sequence[int] | None = None,
-        padding: int | Sequence[int] = 0,
-        dilation: int | Sequence[int] = 1,
-        ceil_mode: bool = False,
-    ) -> Tensor:
-        """Like `torch.nn.functional.max_pool3d` on (N, C, D, H, W) or (C, D, H, W); see `max_pool2d`."""
-        return self._max_pool(3, "max_pool3d", kernel_size, stride, padding, dilation, ceil_mode)
-
-    def avg_pool1d(
-        self,
-        kernel_size: int | Sequence[int] = 2,
-        stride: int | Sequence[int] | None = None,
-        padding: int | Sequence[int] = 0,
-        ceil_mode: bool = False,
-        count_include_pad: bool = True,
-    ) -> Tensor:
-        """Like `torch.nn.functional.avg_pool1d`; see `avg_pool2d`."""
-        return self._avg_pool(1, "avg_pool1d", kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1)
-
-    def avg_pool2d(
-        self,
-        kernel_size: int | Sequence[int] = 2,
-        stride: int | Sequence[int] | None = None,
-        padding: int | Sequence[int] = 0,
-        ceil_mode: bool = False,
-        count_include_pad: bool = True,
-        divisor_override: int | None = None,
-        dilation: int | Sequence[int] = 1,
-    ) -> Tensor:
+        """,
+    )
+    max_pool3d = _max_pool_of_rank(
+        3, """Like `torch.nn.functional.max_pool3d` on (N, C, D, H, W) or (C, D, H, W); see `max_pool2d`."""
+    )
+    avg_pool1d = _avg_pool_of_rank(1, """Like `torch.nn.functional.avg_pool1d`; see `avg_pool2d`.""")
+    avg_pool2d = _avg_pool_of_rank(
+        2,
         """The mean of each window of the last two dims, like `torch.nn.functional.avg_pool2d`: the zero padding
         counts in the mean unless count_include_pad=False; windows that ceil_mode adds past the padding count only
         their elements inside it. `dilation` (keyword only in practice) is tinygrad's extra.
@@ -748,24 +743,9 @@ class FunctionalMixin:
         >>> from tg_tensor import Tensor
         >>> Tensor([[[[1.0, 2.0], [3.0, 4.0]]]]).avg_pool2d(2).tolist()
         [[[[2.5]]]]
-        """
-        return self._avg_pool(
-            2, "avg_pool2d", kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, dilation
-        )
-
-    def avg_pool3d(
-        self,
-        kernel_size: int | Sequence[int] = 2,
-        stride: int | Sequence[int] | None = None,
-        padding: int | Sequence[int] = 0,
-        ceil_mode: bool = False,
-        count_include_pad: bool = True,
-        divisor_override: int | None = None,
-    ) -> Tensor:
-        """Like `torch.nn.functional.avg_pool3d`; see `avg_pool2d`."""
-        return self._avg_pool(
-            3, "avg_pool3d", kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 1
-        )
+        """,
+    )
+    avg_pool3d = _avg_pool_of_rank(3, """Like `torch.nn.functional.avg_pool3d`; see `avg_pool2d`.""")
 
     # ------------------------------------------------------------------ adaptive pooling
 
@@ -805,11 +785,14 @@ class FunctionalMixin:
                 x = _contract_axis(x, lead + i, weights.astype(np.float32), "sum").cast(x.dtype)
         return x
 
-    def adaptive_avg_pool1d(self, output_size: int | Sequence[int]) -> Tensor:
-        """Like `torch.nn.functional.adaptive_avg_pool1d` on (N, C, L) or (C, L); see `adaptive_avg_pool2d`."""
-        return self._adaptive_pool(1, "adaptive_avg_pool1d", output_size, "mean")
-
-    def adaptive_avg_pool2d(self, output_size: int | Sequence[int | None]) -> Tensor:
+    adaptive_avg_pool1d = _adaptive_pool_of_rank(
+        1,
+        "mean",
+        """Like `torch.nn.functional.adaptive_avg_pool1d` on (N, C, L) or (C, L); see `adaptive_avg_pool2d`.""",
+    )
+    adaptive_avg_pool2d = _adaptive_pool_of_rank(
+        2,
+        "mean",
         """The mean of each of output_size bins of the last two dims, like `torch.nn.functional.adaptive_avg_pool2d`
         (bins may overlap when the size does not divide; None keeps a dim's size). Integers give floats.
 
@@ -818,30 +801,25 @@ class FunctionalMixin:
         [[[[3.5]]]]
         >>> Tensor([[[[1.0, 2.0, 3.0]]]]).adaptive_avg_pool2d((1, 2)).tolist()
         [[[[1.5, 2.5]]]]
-        """
-        return self._adaptive_pool(2, "adaptive_avg_pool2d", output_size, "mean")
-
-    def adaptive_avg_pool3d(self, output_size: int | Sequence[int | None]) -> Tensor:
-        """Like `torch.nn.functional.adaptive_avg_pool3d` on (N, C, D, H, W) or (C, D, H, W)."""
-        return self._adaptive_pool(3, "adaptive_avg_pool3d", output_size, "mean")
-
-    def adaptive_max_pool1d(self, output_size: int | Sequence[int], return_indices: bool = False) -> Tensor:
-        """Like `torch.nn.functional.adaptive_max_pool1d`; see `adaptive_max_pool2d`."""
-        if return_indices:
-            raise NotImplementedError("adaptive_max_pool1d: return_indices=True is not supported")
-        return self._adaptive_pool(1, "adaptive_max_pool1d", output_size, "max")
-
-    def adaptive_max_pool2d(self, output_size: int | Sequence[int | None], return_indices: bool = False) -> Tensor:
+        """,
+    )
+    adaptive_avg_pool3d = _adaptive_pool_of_rank(
+        3, "mean", """Like `torch.nn.functional.adaptive_avg_pool3d` on (N, C, D, H, W) or (C, D, H, W)."""
+    )
+    adaptive_max_pool1d = _adaptive_pool_of_rank(
+        1, "max", """Like `torch.nn.functional.adaptive_max_pool1d`; see `adaptive_max_pool2d`."""
+    )
+    adaptive_max_pool2d = _adaptive_pool_of_rank(
+        2,
+        "max",
         """The maximum of each of output_size bins of the last two dims, like
         `torch.nn.functional.adaptive_max_pool2d` (ties share the gradient; return_indices is not supported).
 
         >>> from tg_tensor import Tensor
         >>> Tensor([[[[1.0, 7.0, 3.0], [4.0, 5.0, 6.0]]]]).adaptive_max_pool2d((1, 2)).tolist()
         [[[[7.0, 7.0]]]]
-        """
-        if return_indices:
-            raise NotImplementedError("adaptive_max_pool2d: return_indices=True is not supported")
-        return self._adaptive_pool(2, "adaptive_max_pool2d", output_size, "max")
+        """,
+    )
 
     # ------------------------------------------------------------------ resampling
 

@@ -106,6 +106,66 @@ def _host_index(x: Any) -> np.ndarray:
     return arr
 
 
+def _index_item(it: Any) -> Any:
+    """One item of an index with host lists and arrays as numpy arrays, and bool arrays as a bool or a `_Mask`."""
+    if isinstance(it, (list, tuple, np.ndarray)):
+        it = _host_index(it)
+    if isinstance(it, np.ndarray) and it.dtype == np.bool_:
+        return bool(it) if it.ndim == 0 else _Mask(it)
+    return it
+
+
+def _fill_ellipsis(items: list[Any], shape: tuple[int, ...]) -> list[Any]:
+    """The index items with `...` (or the end) replaced by full slices of the axes no item indexes."""
+
+    def ndims(it: Any) -> int:
+        if it is None or it is Ellipsis or isinstance(it, (bool, np.bool_)):
+            return 0
+        return it.values.ndim if isinstance(it, _Mask) else 1
+
+    if sum(1 for it in items if it is Ellipsis) > 1:
+        raise IndexError("index: an index can only have a single ellipsis ('...')")
+    used = sum(ndims(it) for it in items)
+    if used > len(shape):
+        raise IndexError(f"index: too many indices for a tensor of shape {shape}: {used} axes indexed")
+    fill = [slice(None)] * (len(shape) - used)
+    if any(it is Ellipsis for it in items):
+        at = next(i for i, it in enumerate(items) if it is Ellipsis)
+        return items[:at] + fill + items[at + 1 :]
+    return items + fill
+
+
+def _plan_basic(plan: _Plan, it: Any, d: int) -> int:
+    """Add a basic index item (None, a bool, an int or a slice) on source axis `d`; returns the next axis."""
+    if it is None:
+        plan.layout.append(("new", 1))
+    elif isinstance(it, (bool, np.bool_)):
+        plan.layout.append(("new", int(bool(it))))
+    elif _is_int(it):
+        i, size = int(it), plan.axes[d].size
+        if not -size <= i < size:
+            raise IndexError(f"index: index {i} is out of range for axis {d} of size {size}")
+        plan.axes[d] = _Axis(size, i % size, 1, 1)  # read like i:i+1, and left out of the layout
+        return d + 1
+    elif isinstance(it, slice):
+        for part in (it.start, it.stop, it.step):
+            if part is not None and not _is_int(part):
+                raise TypeError(f"index: slice bounds must be ints or None, got {type(part).__name__}")
+        if it.step == 0:
+            raise ValueError("index: slice step cannot be zero")
+        size = plan.axes[d].size
+        start, stop, step = it.indices(size)
+        plan.axes[d] = _Axis(size, start, step, len(range(start, stop, step)))
+        plan.layout.append(("axis", d))
+        return d + 1
+    else:
+        raise TypeError(
+            f"index: only ints, slices, None, '...', integer or bool tensors and lists of them can index a "
+            f"tensor, got {type(it).__name__}"
+        )
+    return d
+
+
 class IndexingMixin:
     """Indexing; mixed into `Tensor`."""
 
@@ -120,84 +180,38 @@ class IndexingMixin:
         from tg_tensor.tensor import Tensor
 
         items = list(index) if isinstance(index, tuple) else [index]
-        # bool masks become integer indices (one per masked axis): they are read on the host
-        expanded: list[Any] = []
-        for it in items:
-            if isinstance(it, Tensor) and it.dtype.is_bool:
-                it = it.numpy()
-            elif isinstance(it, (list, tuple, np.ndarray)):
-                it = _host_index(it)
-            if isinstance(it, np.ndarray) and it.dtype == np.bool_:
-                if it.ndim == 0:
-                    expanded.append(bool(it))
-                else:
-                    expanded.append(_Mask(it))
-            else:
-                expanded.append(it)
-
-        def ndims(it: Any) -> int:
-            if it is None or it is Ellipsis or isinstance(it, (bool, np.bool_)):
-                return 0
-            return it.values.ndim if isinstance(it, _Mask) else 1
-
-        if sum(1 for it in expanded if it is Ellipsis) > 1:
-            raise IndexError("index: an index can only have a single ellipsis ('...')")
-        used = sum(ndims(it) for it in expanded)
-        if used > self.ndim:
-            raise IndexError(f"index: too many indices for a tensor of shape {self.shape}: {used} axes indexed")
-        fill = [slice(None)] * (self.ndim - used)
-        if any(it is Ellipsis for it in expanded):
-            at = next(i for i, it in enumerate(expanded) if it is Ellipsis)
-            expanded = expanded[:at] + fill + expanded[at + 1 :]
-        else:
-            expanded = expanded + fill
-
+        # bool masks are read on the host: each becomes integer indices, one per masked axis
+        items = [_index_item(it.numpy() if isinstance(it, Tensor) and it.dtype.is_bool else it) for it in items]
         plan = _Plan([_Axis(s) for s in self.shape])
         d = 0  # next source axis
-        for it in expanded:
-            if it is None:
-                plan.layout.append(("new", 1))
-            elif isinstance(it, (bool, np.bool_)):
-                plan.layout.append(("new", int(bool(it))))
-            elif _is_int(it):
-                i, size = int(it), self.shape[d]
-                if not -size <= i < size:
-                    raise IndexError(f"index: index {i} is out of range for axis {d} of size {size}")
-                plan.axes[d] = _Axis(size, i % size, 1, 1)  # read like i:i+1, and left out of the layout
-                d += 1
-            elif isinstance(it, slice):
-                for part in (it.start, it.stop, it.step):
-                    if part is not None and not _is_int(part):
-                        raise TypeError(f"index: slice bounds must be ints or None, got {type(part).__name__}")
-                if it.step == 0:
-                    raise ValueError("index: slice step cannot be zero")
-                start, stop, step = it.indices(self.shape[d])
-                plan.axes[d] = _Axis(self.shape[d], start, step, len(range(start, stop, step)))
-                plan.layout.append(("axis", d))
-                d += 1
-            elif isinstance(it, _Mask):  # a bool mask over several axes: the index of its True positions
-                mask = it.values
-                want = self.shape[d : d + mask.ndim]
-                if mask.shape != want:
-                    raise IndexError(f"index: a mask of shape {mask.shape} cannot index axes {d}.. of shape {want}")
-                for pos in np.nonzero(mask):
-                    plan.axes[d] = _Axis(self.shape[d], 0, 1, self.shape[d])
-                    plan.adv.append((len(plan.layout), self._index_tensor(pos.astype(np.int32), d)))
-                    plan.layout.append(("axis", d))
-                    d += 1
+        for it in _fill_ellipsis(items, self.shape):
+            if isinstance(it, _Mask):
+                d = self._plan_mask(plan, it, d)
             elif isinstance(it, (Tensor, np.ndarray)):
-                plan.axes[d] = _Axis(self.shape[d], 0, 1, self.shape[d])
-                plan.adv.append((len(plan.layout), self._index_tensor(it, d)))
-                plan.layout.append(("axis", d))
+                self._plan_advanced(plan, self._index_tensor(it, d), d)
                 d += 1
             else:
-                raise TypeError(
-                    f"index: only ints, slices, None, '...', integer or bool tensors and lists of them can index a "
-                    f"tensor, got {type(it).__name__}"
-                )
+                d = _plan_basic(plan, it, d)
         if plan.adv and any(kind == "new" and n == 0 for kind, n in plan.layout):
             raise NotImplementedError("index: a False index together with index tensors is not supported")
         return plan
+
+    def _plan_mask(self: Any, plan: _Plan, mask: _Mask, d: int) -> int:
+        """A bool mask over several axes from `d` on: the index of its True positions; returns the next axis."""
+        want = self.shape[d : d + mask.values.ndim]
+        if mask.values.shape != want:
+            raise IndexError(f"index: a mask of shape {mask.values.shape} cannot index axes {d}.. of shape {want}")
+        for pos in np.nonzero(mask.values):
+            self._plan_advanced(plan, self._index_tensor(pos.astype(np.int32), d), d)
+            d += 1
+        return d
+
+    @staticmethod
+    def _plan_advanced(plan: _Plan, idx: Tensor, d: int) -> None:
+        """Source axis `d` is read whole by the view, then indexed by `idx`."""
+        plan.axes[d] = _Axis(plan.axes[d].size, 0, 1, plan.axes[d].size)
+        plan.adv.append((len(plan.layout), idx))
+        plan.layout.append(("axis", d))
 
     def _index_tensor(self: Any, idx: Any, axis: int) -> Tensor:
         """An integer index for `axis` as a tensor on this device, with negative indices counted from the end."""

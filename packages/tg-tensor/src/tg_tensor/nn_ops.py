@@ -36,6 +36,20 @@ def _check_reduction(reduction: str, op: str) -> None:
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
+def _check_running_stats(shape: tuple[int, ...], mean: Tensor | None, var: Tensor | None, op: str) -> None:
+    """Running statistics hold one value per channel (axis 1 of the input)."""
+    for name, stat in (("running_mean", mean), ("running_var", var)):
+        if stat is not None and stat.shape != (shape[1],):
+            raise ValueError(
+                f"{op}: {name} has shape {stat.shape}, expected {(shape[1],)} for an input of shape {shape}"
+            )
+
+
+def _update_running(running: Tensor, batch: Tensor, momentum: float) -> None:
+    """running = (1 - momentum) * running + momentum * batch, in place (lazily, by `assign`)."""
+    running.assign((running * (1 - momentum) + batch * momentum).cast(running.dtype))
+
+
 def _check_smoothing(label_smoothing: float, op: str) -> None:
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -123,12 +137,7 @@ class NNOpsMixin:
         op = "batch_norm"
         if self.ndim < 2:
             raise ValueError(f"{op}: need an input (N, C, ...) of 2 or more dimensions, got shape {self.shape}")
-        for name, stat in (("running_mean", running_mean), ("running_var", running_var)):
-            if stat is not None and stat.shape != (self.shape[1],):
-                want = (self.shape[1],)
-                raise ValueError(
-                    f"{op}: {name} has shape {stat.shape}, expected {want} for an input of shape {self.shape}"
-                )
+        _check_running_stats(self.shape, running_mean, running_var, op)
         if not training:
             if running_mean is None or running_var is None:
                 raise ValueError(f"{op}: running_mean and running_var are needed when not training")
@@ -153,11 +162,9 @@ class NNOpsMixin:
             out = out + self._param_along(bias, (1,), "bias", op)
         # after the output is built, so a bad weight or bias raises before any running statistic is touched
         if running_mean is not None:
-            batch_mean = mean.detach().reshape(running_mean.shape)
-            running_mean.assign((running_mean * (1 - momentum) + batch_mean * momentum).cast(running_mean.dtype))
+            _update_running(running_mean, mean.detach().reshape(running_mean.shape), momentum)
         if running_var is not None:
-            unbiased = var.detach().reshape(running_var.shape) * (count / (count - 1))
-            running_var.assign((running_var * (1 - momentum) + unbiased * momentum).cast(running_var.dtype))
+            _update_running(running_var, var.detach().reshape(running_var.shape) * (count / (count - 1)), momentum)
         return out
 
     def layernorm(self, axis: int | Sequence[int] = -1, eps: float = 1e-5) -> Tensor:

@@ -172,12 +172,15 @@ class ReduceMixin:
         >>> Tensor([[1, 5], [7, 3]]).max(axis=0).tolist()
         [7, 5]
         """
-        return self._max(_pick_axis(axis, dim, "max"), keepdim, "max")
+        return self._extreme(axis, dim, keepdim, "max", largest=True)
 
-    def _max(self, axis: Axis, keepdim: bool, op: str) -> Tensor:
-        axes = self._axes(axis, op)
+    def _extreme(self, axis: Axis, dim: Axis, keepdim: bool, op: str, largest: bool) -> Tensor:
+        """The maximum (largest) or minimum over axes; the minimum is the maximum of the order-reversed values."""
+        axes = self._axes(_pick_axis(axis, dim, op), op)
         self._nonempty(axes, op)
-        return self._reduce_axes(Ops.MAX, axes, keepdim)
+        if largest:
+            return self._reduce_axes(Ops.MAX, axes, keepdim)
+        return self._flip_order()._reduce_axes(Ops.MAX, axes, keepdim)._flip_order()
 
     def _flip_order(self) -> Tensor:
         """An order-reversing map that is its own inverse: -x for floats, ~x for ints (no overflow), not x."""
@@ -192,20 +195,15 @@ class ReduceMixin:
         >>> Tensor([[1, 5], [7, 3]]).min(axis=1).tolist()
         [1, 3]
         """
-        return self._min(_pick_axis(axis, dim, "min"), keepdim, "min")
-
-    def _min(self, axis: Axis, keepdim: bool, op: str) -> Tensor:
-        axes = self._axes(axis, op)
-        self._nonempty(axes, op)
-        return self._flip_order()._reduce_axes(Ops.MAX, axes, keepdim)._flip_order()
+        return self._extreme(axis, dim, keepdim, "min", largest=False)
 
     def amax(self, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
         """PyTorch's name for `max` over axes."""
-        return self._max(_pick_axis(axis, dim, "amax"), keepdim, "amax")
+        return self._extreme(axis, dim, keepdim, "amax", largest=True)
 
     def amin(self, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
         """PyTorch's name for `min` over axes."""
-        return self._min(_pick_axis(axis, dim, "amin"), keepdim, "amin")
+        return self._extreme(axis, dim, keepdim, "amin", largest=False)
 
     # ---- any, all ----
 
@@ -333,8 +331,7 @@ class ReduceMixin:
         >>> Tensor([[3, 9, 9], [4, 1, 0]]).argmax().item()
         1
         """
-        flat = axis is None and dim is None
-        return self._arg_best(None if flat else _pick_one(axis, dim, 0, "argmax"), keepdim, "argmax")
+        return self._arg_extreme(axis, dim, keepdim, "argmax", largest=True)
 
     def argmin(self, axis: int | None = None, keepdim: bool = False, *, dim: int | None = None) -> Tensor:
         """Index (int32) of the smallest value along `axis`; the first one on ties. As `argmax` otherwise.
@@ -343,8 +340,12 @@ class ReduceMixin:
         >>> Tensor([2.0, -1.0, -1.0]).argmin().item()
         1
         """
-        flat = axis is None and dim is None
-        return self._flip_order()._arg_best(None if flat else _pick_one(axis, dim, 0, "argmin"), keepdim, "argmin")
+        return self._arg_extreme(axis, dim, keepdim, "argmin", largest=False)
+
+    def _arg_extreme(self, axis: int | None, dim: int | None, keepdim: bool, op: str, largest: bool) -> Tensor:
+        """argmax (largest) or argmin: the argmax of the order-reversed values. No axis: the flattened tensor."""
+        x = self if largest else self._flip_order()
+        return x._arg_best(None if axis is None and dim is None else _pick_one(axis, dim, 0, op), keepdim, op)
 
     def _arg_best(self, axis: int | None, keepdim: bool, op: str) -> Tensor:
         if axis is None:
@@ -453,9 +454,7 @@ class ReduceMixin:
         >>> values.tolist(), indices.tolist()
         ([1, 3, 3, 3, 5], [0, 1, 1, 3, 4])
         """
-        ax = self._one_axis(_pick_one(axis, dim, 0, "cummax"), "cummax")
-        values = self._cumulative(Ops.MAX, ax, "cummax")
-        return CumResult(values, self._cum_indices(values, ax))
+        return self._cum_extreme(axis, dim, "cummax", largest=True)
 
     def cummin(self, axis: int | None = None, *, dim: int | None = None) -> CumResult:
         """Running minimum along `axis` (default 0): `(values, indices)` as `cummax`.
@@ -464,8 +463,15 @@ class ReduceMixin:
         >>> Tensor([4, 3, 5, 1]).cummin(0).values.tolist()
         [4, 3, 3, 1]
         """
-        ax = self._one_axis(_pick_one(axis, dim, 0, "cummin"), "cummin")
-        values = self._flip_order()._cumulative(Ops.MAX, ax, "cummin")._flip_order()
+        return self._cum_extreme(axis, dim, "cummin", largest=False)
+
+    def _cum_extreme(self, axis: int | None, dim: int | None, op: str, largest: bool) -> CumResult:
+        """cummax (largest) or cummin: the running maximum of the order-reversed values, reversed back."""
+        ax = self._one_axis(_pick_one(axis, dim, 0, op), op)
+        if largest:
+            values = self._cumulative(Ops.MAX, ax, op)
+        else:
+            values = self._flip_order()._cumulative(Ops.MAX, ax, op)._flip_order()
         return CumResult(values, self._cum_indices(values, ax))
 
     def _cum_indices(self, values: Tensor, ax: int) -> Tensor:

@@ -10,6 +10,7 @@ gradient matters). Returns the tg output. Example: `check(lambda a, b: a * b + 1
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,6 +32,13 @@ TORCH_DTYPE = {
 }
 
 Input = np.ndarray | tuple[int, ...]
+
+# (name, function) of Python's operators: each works on tg tensors, numpy arrays and torch tensors alike
+ARITHMETIC = [("add", operator.add), ("sub", operator.sub), ("mul", operator.mul), ("div", operator.truediv)]
+COMPARISONS = [(name, getattr(operator, name)) for name in ("lt", "gt", "le", "ge", "eq", "ne")]
+# operand shapes that matmul takes by numpy's rules: 1-D on either side, 2-D, batched, broadcast batches
+MATMUL_SHAPES = [((4,), (4,)), ((3,), (3, 5)), ((2, 3), (3,)), ((2, 3), (3, 4)), ((2, 3, 4), (2, 4, 5)),
+                 ((4,), (2, 4, 3)), ((2, 1, 3, 4), (5, 4, 2))]  # fmt: skip
 
 
 def rand(*shape: int, low: float = -2.0, high: float = 2.0, dtype: Any = np.float32, seed: int = 0) -> np.ndarray:
