@@ -50,6 +50,7 @@ Choices where PyTorch and tinygrad differ, or where tg differs from both:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tg_tensor.autograd import full_like
@@ -64,6 +65,17 @@ if TYPE_CHECKING:
 _MAX_MUL_POW = 64
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _cast_to(dtype: DType, name: str) -> Callable[[ElementwiseMixin], Tensor]:
+    """A method casting to one dtype (PyTorch's shorthands: `half`, `double`, ...)."""
+
+    def cast_to(self: ElementwiseMixin) -> Tensor:
+        return self.cast(dtype)  # type: ignore[attr-defined]
+
+    cast_to.__name__, cast_to.__qualname__ = name, f"ElementwiseMixin.{name}"
+    cast_to.__doc__ = f"Cast to {dtype.name}."
+    return cast_to
 
 
 class ElementwiseMixin:
@@ -904,21 +916,10 @@ class ElementwiseMixin:
 
     # ------------------------------------------------------------------ dtypes
 
-    def half(self) -> Tensor:
-        """Cast to float16."""
-        return self.cast(dtypes.float16)
-
-    def double(self) -> Tensor:
-        """Cast to float64."""
-        return self.cast(dtypes.float64)
-
-    def long(self) -> Tensor:
-        """Cast to int64."""
-        return self.cast(dtypes.int64)
-
-    def short(self) -> Tensor:
-        """Cast to int16."""
-        return self.cast(dtypes.int16)
+    half = _cast_to(dtypes.float16, "half")
+    double = _cast_to(dtypes.float64, "double")
+    long = _cast_to(dtypes.int64, "long")
+    short = _cast_to(dtypes.int16, "short")
 
     def bitcast(self, dtype: DType) -> Tensor:
         """The same bits read as another dtype of the same item size (PyTorch's `view(dtype)`).

@@ -346,6 +346,26 @@ def _conv_transpose_of_rank(nd: int | None, doc: str) -> Callable[..., Tensor]:
     return _method(conv_transpose_nd, name, doc)
 
 
+def _window_counts(
+    spatial: Sequence[int],
+    out_and_kernel: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    spans: _Pairs,
+) -> np.ndarray:
+    """How many elements of each pooling window count in an average, shape (*out): per axis of size n, with
+    (p, q) in `spans`, the window elements inside [-p, n + p) of the input where the windows start q before it.
+    The count is a product of one count per axis, known from the shapes alone."""
+    nd = len(spatial)
+    counts = np.ones((), dtype=np.float64)
+    for n, o, k, s, d, (p, q) in zip(
+        spatial, out_and_kernel[:nd], out_and_kernel[nd:], strides, dilations, spans, strict=True
+    ):
+        pos = np.arange(o)[:, None] * s - q + np.arange(k)[None, :] * d
+        counts = np.multiply.outer(counts, ((pos >= -p) & (pos < n + p)).sum(1))
+    return counts
+
+
 def _max_pool_of_rank(nd: int, doc: str) -> Callable[..., Tensor]:
     name = f"max_pool{nd}d"
 
@@ -357,7 +377,9 @@ def _max_pool_of_rank(nd: int, doc: str) -> Callable[..., Tensor]:
         dilation: int | Sequence[int] = 1,
         ceil_mode: bool = False,
     ) -> Tensor:
-        return self._max_pool(nd, name, kernel_size, stride, padding, dilation, ceil_mode)
+        low = -math.inf if self.dtype.is_float else self.dtype.min
+        win, _, _ = self._pool(nd, name, kernel_size, stride, padding, dilation, ceil_mode, low)
+        return win.max(tuple(range(-nd, 0)))
 
     return _method(max_pool_nd, name, doc)
 
@@ -375,9 +397,21 @@ def _avg_pool_of_rank(nd: int, doc: str) -> Callable[..., Tensor]:
         divisor_override: int | None = None,
         dilation: int | Sequence[int] = 1,
     ) -> Tensor:
-        return self._avg_pool(
-            nd, name, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, dilation
+        win, explicit, applied = self._pool(nd, name, kernel_size, stride, padding, dilation, ceil_mode, 0.0)
+        total = win.sum(tuple(range(-nd, 0)))
+        if divisor_override is not None:
+            if not isinstance(divisor_override, int) or divisor_override == 0:
+                raise ValueError(f"{name}: divisor_override must be a nonzero int, got {divisor_override!r}")
+            return total / divisor_override
+        kernel = win.shape[-nd:]
+        strides = kernel if stride is None else _per_dim(stride, nd, "stride", name)
+        spans = [(p, q) if count_include_pad else (0, q) for (p, _), (q, _) in zip(explicit, applied, strict=True)]
+        counts = _window_counts(
+            self.shape[-nd:], win.shape[-2 * nd :], strides, _per_dim(dilation, nd, "dilation", name), spans
         )
+        if np.all(counts == prod(kernel)):
+            return total / prod(kernel)
+        return total / type(self)(counts.astype(np.float32), device=self.device).cast(total.dtype)
 
     return _method(avg_pool_nd, name, doc)
 
@@ -674,48 +708,6 @@ class FunctionalMixin:
             applied.append((p, (o - 1) * s + d * (k - 1) + 1 - n - p))
         x = _pad_or_crop(self, applied, pad_value)
         return _windows(x, kernel, strides, dils), [(p, p) for p in pads], applied
-
-    def _max_pool(
-        self, nd: int, op: str, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool
-    ) -> Tensor:
-        low = -math.inf if self.dtype.is_float else self.dtype.min
-        win, _, _ = self._pool(nd, op, kernel_size, stride, padding, dilation, ceil_mode, low)
-        return win.max(tuple(range(-nd, 0)))
-
-    def _avg_pool(
-        self,
-        nd: int,
-        op: str,
-        kernel_size: Any,
-        stride: Any,
-        padding: Any,
-        ceil_mode: bool,
-        count_include_pad: bool,
-        divisor_override: int | None,
-        dilation: Any,
-    ) -> Tensor:
-        win, explicit, applied = self._pool(nd, op, kernel_size, stride, padding, dilation, ceil_mode, 0.0)
-        total = win.sum(tuple(range(-nd, 0)))
-        if divisor_override is not None:
-            if not isinstance(divisor_override, int) or divisor_override == 0:
-                raise ValueError(f"{op}: divisor_override must be a nonzero int, got {divisor_override!r}")
-            return total / divisor_override
-        # the divisor counts the window's elements inside the input (and inside the explicit padding with
-        # count_include_pad): a product of one count per axis, known from the shapes alone
-        kernel, out_sp = win.shape[-nd:], win.shape[-2 * nd : -nd]
-        strides = kernel if stride is None else _per_dim(stride, nd, "stride", op)
-        dils = _per_dim(dilation, nd, "dilation", op)
-        counts = np.ones((), dtype=np.float64)
-        for n, k, o, s, d, (p, _), (q, _) in zip(
-            self.shape[-nd:], kernel, out_sp, strides, dils, explicit, applied, strict=True
-        ):
-            lo, hi = (-p, n + p) if count_include_pad else (0, n)
-            pos = np.arange(o)[:, None] * s - q + np.arange(k)[None, :] * d
-            counts = np.multiply.outer(counts, ((pos >= lo) & (pos < hi)).sum(1))
-        if np.all(counts == prod(kernel)):
-            return total / prod(kernel)
-        divisor = type(self)(counts.astype(np.float32), device=self.device).cast(total.dtype)
-        return total / divisor
 
     max_pool1d = _max_pool_of_rank(
         1, """Like `torch.nn.functional.max_pool1d` on (N, C, L) or (C, L); see `max_pool2d`."""

@@ -472,6 +472,24 @@ class IndexingMixin:
         for i in range(self.shape[0]):
             yield self[i]
 
+    def _index_arg(self: Any, index: Any, op: str) -> Tensor:
+        """The index of a gather or scatter as an integer tensor on this device (host lists and arrays are moved)."""
+        from tg_tensor.tensor import Tensor
+
+        if not isinstance(index, Tensor):
+            index = Tensor(_host_index(index), device=self.device)
+        if not index.dtype.is_int:
+            raise TypeError(f"{op}: the index must be an integer tensor, got {index.dtype!r}")
+        if index.device != self.device:
+            raise ValueError(f"{op}: index on {index.device}, tensor on {self.device}")
+        return index
+
+    def _check_index_extent(self: Any, index: Tensor, d: int, op: str) -> None:
+        if any(i > s for a, (i, s) in enumerate(zip(index.shape, self.shape)) if a != d):
+            raise ValueError(
+                f"{op}: index of shape {index.shape} is larger than the input {self.shape} on an axis other than {d}"
+            )
+
     def gather(self: Any, dim: int, index: Tensor) -> Tensor:
         """PyTorch's gather: `out[i][j][k] = self[i][index[i][j][k]][k]` for `dim=1` (likewise for other dims).
 
@@ -484,21 +502,13 @@ class IndexingMixin:
         """
         from tg_tensor.tensor import Tensor
 
-        if not isinstance(index, Tensor):
-            index = Tensor(_host_index(index), device=self.device)
-        if not index.dtype.is_int:
-            raise TypeError(f"gather: the index must be an integer tensor, got {index.dtype!r}")
-        if index.device != self.device:
-            raise ValueError(f"gather: index on {index.device}, tensor on {self.device}")
+        index = self._index_arg(index, "gather")
         if index.ndim != self.ndim:
             raise ValueError(f"gather: index of shape {index.shape} must have as many axes as the input {self.shape}")
         d = normalize_axis(dim, self.ndim, "gather")
         if self.ndim == 0:
             return self.reshape(1).gather(0, index.reshape(1)).reshape(())
-        if any(i > s for a, (i, s) in enumerate(zip(index.shape, self.shape)) if a != d):
-            raise ValueError(
-                f"gather: index of shape {index.shape} is larger than the input {self.shape} on an axis other than {d}"
-            )
+        self._check_index_extent(index, d, "gather")
         size = self.shape[d]
         idx = (index < 0).where(index + size, index)
         # the input cut to the index's extent, gathered axis moved last and a 1 left in its place
@@ -595,12 +605,7 @@ class IndexingMixin:
         value written from j; order[j, 1] is j. None when the index is empty (nothing is written)."""
         from tg_tensor.tensor import Tensor
 
-        if not isinstance(index, Tensor):
-            index = Tensor(_host_index(index), device=self.device)
-        if not index.dtype.is_int:
-            raise TypeError(f"{op}: the index must be an integer tensor, got {index.dtype!r}")
-        if index.device != self.device:
-            raise ValueError(f"{op}: index on {index.device}, tensor on {self.device}")
+        index = self._index_arg(index, op)
         if self.ndim == 0:
             if index.ndim > 1:
                 raise ValueError(f"{op}: index of shape {index.shape} for a 0-d input must have at most 1 axis")
@@ -612,10 +617,7 @@ class IndexingMixin:
         if index.ndim != self.ndim:
             raise ValueError(f"{op}: index of shape {index.shape} must have as many axes as the input {self.shape}")
         d = normalize_axis(dim, self.ndim, op)
-        if any(i > s for a, (i, s) in enumerate(zip(index.shape, self.shape)) if a != d):
-            raise ValueError(
-                f"{op}: index of shape {index.shape} is larger than the input {self.shape} on an axis other than {d}"
-            )
+        self._check_index_extent(index, d, op)
         if isinstance(src, Tensor):
             if src.device != self.device:
                 raise ValueError(f"{op}: src on {src.device}, tensor on {self.device}")

@@ -34,8 +34,8 @@ Choices where PyTorch and tinygrad differ (see also the package README):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from tg_tensor.autograd import full_like
 from tg_uop.dtype import DType, dtypes, least_upper_float
@@ -95,6 +95,27 @@ def _sum_dtype(dt: DType) -> DType:
 def _acc_dtype(dt: DType) -> DType:
     """The type sums are accumulated in: 16-bit floats accumulate in float32 to keep precision."""
     return dtypes.float32 if dt.is_float and dt.itemsize < 4 else _sum_dtype(dt)
+
+
+_Spread = TypeVar("_Spread")
+
+
+def _spread_of(op: str, finish: Callable[[Tensor, Tensor], _Spread], doc: str) -> Callable[..., _Spread]:
+    """`var`, `std`, `var_mean` or `std_mean`: one signature, and `finish` makes the result of (variance, mean)."""
+
+    def spread(
+        self: ReduceMixin,
+        axis: Axis = None,
+        keepdim: bool = False,
+        correction: float | None = None,
+        *,
+        dim: Axis = None,
+        unbiased: bool | None = None,
+    ) -> _Spread:
+        return finish(*self._var(axis, dim, keepdim, correction, unbiased, op))
+
+    spread.__name__, spread.__qualname__, spread.__doc__ = op, f"ReduceMixin.{op}", doc
+    return spread
 
 
 class ReduceMixin:
@@ -257,15 +278,9 @@ class ReduceMixin:
         var = sq / dof if dof else sq * math.inf
         return var, m if keepdim else m.reshape(var.shape)
 
-    def var(
-        self,
-        axis: Axis = None,
-        keepdim: bool = False,
-        correction: float | None = None,
-        *,
-        dim: Axis = None,
-        unbiased: bool | None = None,
-    ) -> Tensor:
+    var = _spread_of(
+        "var",
+        lambda var, mean: var,
         """Variance over `axis`: sum((x - mean)^2) / (N - correction). The default `correction=1` is the
         unbiased estimate, as in PyTorch; 0 gives the population variance (`unbiased=True`/`False` are PyTorch's
         older spelling of 1 and 0). When N - correction <= 0 the result is NaN or inf, as in PyTorch. Two kernels
@@ -274,50 +289,28 @@ class ReduceMixin:
         >>> from tg_tensor import Tensor
         >>> Tensor([1.0, 2.0, 3.0, 4.0]).var().item()
         1.6666666269302368
-        """
-        return self._var(axis, dim, keepdim, correction, unbiased, "var")[0]
-
-    def std(
-        self,
-        axis: Axis = None,
-        keepdim: bool = False,
-        correction: float | None = None,
-        *,
-        dim: Axis = None,
-        unbiased: bool | None = None,
-    ) -> Tensor:
+        """,
+    )
+    std = _spread_of(
+        "std",
+        lambda var, mean: var.sqrt(),
         """Standard deviation over `axis`: the square root of `var` with the same `correction`.
 
         >>> from tg_tensor import Tensor
         >>> Tensor([1.0, 3.0]).std(correction=0).item()
         1.0
-        """
-        return self._var(axis, dim, keepdim, correction, unbiased, "std")[0].sqrt()
-
-    def var_mean(
-        self,
-        axis: Axis = None,
-        keepdim: bool = False,
-        correction: float | None = None,
-        *,
-        dim: Axis = None,
-        unbiased: bool | None = None,
-    ) -> tuple[Tensor, Tensor]:
-        """(var, mean) over `axis`, sharing the work (PyTorch's `torch.var_mean`)."""
-        return self._var(axis, dim, keepdim, correction, unbiased, "var_mean")
-
-    def std_mean(
-        self,
-        axis: Axis = None,
-        keepdim: bool = False,
-        correction: float | None = None,
-        *,
-        dim: Axis = None,
-        unbiased: bool | None = None,
-    ) -> tuple[Tensor, Tensor]:
-        """(std, mean) over `axis`, sharing the work (PyTorch's `torch.std_mean`)."""
-        var, m = self._var(axis, dim, keepdim, correction, unbiased, "std_mean")
-        return var.sqrt(), m
+        """,
+    )
+    var_mean = _spread_of(
+        "var_mean",
+        lambda var, mean: (var, mean),
+        """(var, mean) over `axis`, sharing the work (PyTorch's `torch.var_mean`).""",
+    )
+    std_mean = _spread_of(
+        "std_mean",
+        lambda var, mean: (var.sqrt(), mean),
+        """(std, mean) over `axis`, sharing the work (PyTorch's `torch.std_mean`).""",
+    )
 
     # ---- argmax, argmin ----
 
