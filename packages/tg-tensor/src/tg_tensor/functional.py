@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Self, TypeVar, cast
 
 import numpy as np
 
+from tg_tensor.indexing import IndexingMixin
 from tg_uop.dtype import least_upper_float
 from tg_uop.helpers import prod
 
-if TYPE_CHECKING:
-    from tg_tensor.tensor import Tensor
+T = TypeVar("T", bound="FunctionalMixin")  # the tensor type the module's helper functions take and return
+
 
 _Pairs = list[tuple[int, int]]
 
@@ -34,7 +35,7 @@ def _per_dim(value: int | Sequence[int], nd: int, what: str, op: str, low: int =
     return vals
 
 
-def _padding_pairs(padding: int | str | Sequence[int], nd: int, op: str) -> _Pairs:
+def _padding_pairs(padding: int | Sequence[int], nd: int, op: str) -> _Pairs:
     """(before, after) per spatial dim from an int, one int per dim, or 2*nd ints ordered like torch's F.pad
     (last dim first: left, right, top, bottom, ...), as tinygrad's conv2d takes them."""
     if isinstance(padding, int):
@@ -49,7 +50,7 @@ def _padding_pairs(padding: int | str | Sequence[int], nd: int, op: str) -> _Pai
     return [(vals[2 * i], vals[2 * i + 1]) for i in reversed(range(nd))]
 
 
-def _pad_or_crop(x: Tensor, pairs: _Pairs, value: float = 0.0) -> Tensor:
+def _pad_or_crop(x: T, pairs: _Pairs, value: float = 0.0) -> T:
     """Pad the last len(pairs) dims by (before, after); a negative amount crops that many elements instead."""
     lead = [(0, s) for s in x.shape[: x.ndim - len(pairs)]]
     spatial = x.shape[x.ndim - len(pairs) :]
@@ -60,17 +61,17 @@ def _pad_or_crop(x: Tensor, pairs: _Pairs, value: float = 0.0) -> Tensor:
     return x
 
 
-def _window_axis(x: Tensor, axis: int, k: int, s: int, d: int) -> Tensor:
+def _window_axis(x: T, axis: int, k: int, s: int, d: int) -> T:
     """Replace `axis` (length n) by two axes (o, k) holding out[..., i, j, ...] = x[..., i*s + j*d, ...], where
     o = (n - d*(k-1) - 1) // s + 1 windows fit. Movement only, so the result is a view: no copy, no gather."""
     n = x.shape[axis]
     o = (n - d * (k - 1) - 1) // s + 1
     pre, post = x.shape[:axis], x.shape[axis + 1 :]
 
-    def keep(t: Tensor, ax: int, end: int) -> Tensor:  # elements [0, end) of one axis
+    def keep(t: T, ax: int, end: int) -> T:  # elements [0, end) of one axis
         return t.shrink([(0, e) if i != ax else (0, end) for i, e in enumerate(t.shape)])
 
-    def resize(t: Tensor, ax: int, size: int) -> Tensor:  # zero-pad or crop one axis at its end to `size`
+    def resize(t: T, ax: int, size: int) -> T:  # zero-pad or crop one axis at its end to `size`
         have = t.shape[ax]
         return keep(t, ax, size) if size <= have else t.pad([(0, size - have if i == ax else 0) for i in range(t.ndim)])
 
@@ -93,7 +94,7 @@ def _window_axis(x: Tensor, axis: int, k: int, s: int, d: int) -> Tensor:
     return x.transpose(axis, axis + 1)
 
 
-def _windows(x: Tensor, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int]) -> Tensor:
+def _windows(x: T, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int]) -> T:
     """The sliding windows of the last len(kernel) dims of x: (..., *spatial) -> (..., *out, *kernel)."""
     nd = len(kernel)
     lead = x.ndim - nd
@@ -115,7 +116,7 @@ def _check_fits(
         )
 
 
-def _einsum_diagonals(x: Tensor, labels: list[str], equation: str) -> tuple[Tensor, list[str]]:
+def _einsum_diagonals(x: T, labels: list[str], equation: str) -> tuple[T, list[str]]:
     """Take the diagonal for each letter an operand repeats ("ii" -> "i"), as a view."""
     while len(set(labels)) != len(labels):
         c = next(c for c in labels if labels.count(c) > 1)
@@ -134,17 +135,24 @@ def _einsum_diagonals(x: Tensor, labels: list[str], equation: str) -> tuple[Tens
     return x, labels
 
 
+def _operand_list(operands: tuple[T | Sequence[T], ...]) -> list[T]:
+    """einsum's operands, given one by one or as one list (`einsum(eq, a, b)` or `einsum(eq, [a, b])`)."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        return list(operands[0])
+    return cast(list[T], list(operands))  # one by one: each is a tensor (einsum reads its shape)
+
+
 def _conv_nd(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None,
+    x: T,
+    weight: T,
+    bias: T | None,
     strides: Sequence[int],
     pairs: _Pairs,
     dilations: Sequence[int],
     groups: int,
     op: str,
     user_shape: tuple[int, ...],
-) -> Tensor:
+) -> T:
     """x (N, Cin, *spatial) convolved with weight (Cout, Cin/groups, *kernel): (N, Cout, *out). Negative
     padding crops (conv_transpose needs it)."""
     nd = len(strides)
@@ -166,7 +174,7 @@ def _conv_nd(
     return out if bias is None else out + bias.reshape(1, cout, *(1,) * nd)
 
 
-def _resample_axis(x: Tensor, axis: int, n: int, o: int, scale: float | None, mode: str, align_corners: bool) -> Tensor:
+def _resample_axis(x: T, axis: int, n: int, o: int, scale: float | None, mode: str, align_corners: bool) -> T:
     """Resize one axis from n to o elements with PyTorch's source-index rules (computed in float32, as torch
     does for float32 data). `scale` is the source step per output element when a scale_factor set it."""
     if n == 0 or o == 0:
@@ -214,7 +222,7 @@ def _resample_axis(x: Tensor, axis: int, n: int, o: int, scale: float | None, mo
     return _contract_axis(x, axis, weights, "pick" if mode.startswith("nearest") else "sum")
 
 
-def _contract_axis(x: Tensor, axis: int, weights: np.ndarray, how: str) -> Tensor:
+def _contract_axis(x: T, axis: int, weights: np.ndarray, how: str) -> T:
     """Axis `axis` (size n) of x replaced by o outputs, each combining the inputs an (o, n) host matrix marks:
     how='sum' is the weighted sum, 'pick' the one marked input (one-hot rows), 'max' the largest marked input.
     Unmarked inputs are never read into the result, so inf and nan there do not leak in (as with a gather)."""
@@ -236,15 +244,15 @@ def _contract_axis(x: Tensor, axis: int, weights: np.ndarray, how: str) -> Tenso
     return out.permute(*range(axis), last, *range(axis, last))
 
 
-class FunctionalMixin:
+class FunctionalMixin(IndexingMixin):
     """Linear algebra and neural-network functions; mixed into `Tensor`."""
 
     __slots__ = ()
 
-    def __matmul__(self, y: Tensor) -> Tensor:
+    def __matmul__(self, y: Self) -> Self:
         return self.matmul(y)
 
-    def matmul(self, w: Tensor) -> Tensor:
+    def matmul(self, w: Self) -> Self:
         """Matrix product with numpy's rules for 1-D operands and batch broadcasting.
         One multiply over a broadcast (..., n, m, k) view and a sum over k: a single kernel."""
         x = self
@@ -268,10 +276,10 @@ class FunctionalMixin:
             out = out.reshape(out.shape[:-1])
         return out
 
-    def dot(self, w: Tensor) -> Tensor:
+    def dot(self, w: Self) -> Self:
         return self.matmul(w)
 
-    def linear(self, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    def linear(self, weight: Self, bias: Self | None = None) -> Self:
         """x @ weight.T + bias, with weight of shape (out, in) as in PyTorch."""
         out = self.matmul(weight.T)
         return out + bias if bias is not None else out
@@ -279,7 +287,7 @@ class FunctionalMixin:
     # ------------------------------------------------------------------ einsum
 
     @staticmethod
-    def einsum(equation: str, *operands: Tensor | Sequence[Tensor]) -> Tensor:
+    def einsum(equation: str, *operands: T | Sequence[T]) -> T:
         """Einstein summation as in `torch.einsum`: `Tensor.einsum("ij,jk->ik", a, b)` (operands may also come as
         one list). Supports an implicit output (letters used once, sorted), `...` for broadcast dims, size-1
         broadcasting and repeated letters in one operand (a diagonal; "ii->" is the trace). One broadcast
@@ -289,7 +297,7 @@ class FunctionalMixin:
         >>> Tensor.einsum("ij,j->i", Tensor([[1.0, 2.0], [3.0, 4.0]]), Tensor([1.0, 1.0])).tolist()
         [3.0, 7.0]
         """
-        ops = list(operands[0]) if len(operands) == 1 and isinstance(operands[0], (list, tuple)) else list(operands)
+        ops = _operand_list(operands)
         eq = equation.replace(" ", "")
         lhs, arrow, rhs = eq.partition("->")
         terms = lhs.split(",")
@@ -325,7 +333,7 @@ class FunctionalMixin:
         else:
             out_labels = ell + sorted(c for c, n in counts.items() if n == 1)
         sizes: dict[str, int] = {}
-        aligned: list[tuple[Tensor, list[str]]] = []
+        aligned: list[tuple[T, list[str]]] = []
         for t, x in zip(terms, ops, strict=True):
             lab = labels(t, x.ndim)
             x, lab = _einsum_diagonals(x, lab, equation)
@@ -338,7 +346,7 @@ class FunctionalMixin:
             aligned.append((x, lab))
         summed = [c for c in sizes if c not in out_labels]
         order = out_labels + summed
-        prod_t: Tensor | None = None
+        prod_t: T | None = None
         for x, lab in aligned:
             # this operand's dims in the global order, with size-1 dims for the labels it lacks
             have = dict(zip(lab, x.shape, strict=True))
@@ -354,13 +362,13 @@ class FunctionalMixin:
 
     def conv(
         self,
-        weight: Tensor,
-        bias: Tensor | None = None,
+        weight: Self,
+        bias: Self | None = None,
         stride: int | Sequence[int] = 1,
         padding: int | str | Sequence[int] = 0,
         dilation: int | Sequence[int] = 1,
         groups: int = 1,
-    ) -> Tensor:
+    ) -> Self:
         """N-d convolution (cross-correlation, as in PyTorch) of `self` (N, Cin, *spatial) or (Cin, *spatial) with
         `weight` (Cout, Cin/groups, *kernel); the number of spatial dims comes from the weight. `padding` is an
         int, one int per dim, 2*nd ints in torch's F.pad order (last dim first), 'valid' or 'same' (stride 1).
@@ -379,25 +387,25 @@ class FunctionalMixin:
 
     def conv1d(
         self,
-        weight: Tensor,
-        bias: Tensor | None = None,
+        weight: Self,
+        bias: Self | None = None,
         stride: int | Sequence[int] = 1,
         padding: int | str | Sequence[int] = 0,
         dilation: int | Sequence[int] = 1,
         groups: int = 1,
-    ) -> Tensor:
+    ) -> Self:
         """1-d convolution like `torch.nn.functional.conv1d`: input (N, Cin, L), weight (Cout, Cin/groups, K)."""
         return self._conv(weight, bias, stride, padding, dilation, groups, 1, "conv1d")
 
     def conv2d(
         self,
-        weight: Tensor,
-        bias: Tensor | None = None,
+        weight: Self,
+        bias: Self | None = None,
         stride: int | Sequence[int] = 1,
         padding: int | str | Sequence[int] = 0,
         dilation: int | Sequence[int] = 1,
         groups: int = 1,
-    ) -> Tensor:
+    ) -> Self:
         """2-d convolution like `torch.nn.functional.conv2d`: input (N, Cin, H, W), weight (Cout, Cin/groups, KH,
         KW), bias (Cout,). Arguments are in torch's order; see `conv` for padding forms.
 
@@ -410,17 +418,17 @@ class FunctionalMixin:
 
     def conv3d(
         self,
-        weight: Tensor,
-        bias: Tensor | None = None,
+        weight: Self,
+        bias: Self | None = None,
         stride: int | Sequence[int] = 1,
         padding: int | str | Sequence[int] = 0,
         dilation: int | Sequence[int] = 1,
         groups: int = 1,
-    ) -> Tensor:
+    ) -> Self:
         """3-d convolution like `torch.nn.functional.conv3d`: input (N, Cin, D, H, W)."""
         return self._conv(weight, bias, stride, padding, dilation, groups, 3, "conv3d")
 
-    def _conv_checks(self, weight: Tensor, bias: Tensor | None, nd: int, groups: int, op: str) -> tuple[Tensor, bool]:
+    def _conv_checks(self, weight: Self, bias: Self | None, nd: int, groups: int, op: str) -> tuple[Self, bool]:
         """Validate ranks, devices and groups; returns the input with a batch dim and whether one was added."""
         if weight.ndim != nd + 2:
             raise ValueError(f"{op}: weight must have {nd + 2} dims (out, in, *kernel), got shape {weight.shape}")
@@ -441,15 +449,15 @@ class FunctionalMixin:
 
     def _conv(
         self,
-        weight: Tensor,
-        bias: Tensor | None,
+        weight: Self,
+        bias: Self | None,
         stride: int | Sequence[int],
         padding: int | str | Sequence[int],
         dilation: int | Sequence[int],
         groups: int,
         nd: int,
         op: str,
-    ) -> Tensor:
+    ) -> Self:
         x, unbatched = self._conv_checks(weight, bias, nd, groups, op)
         cout, cin_g = weight.shape[:2]
         if cin_g * groups != x.shape[1]:
@@ -478,14 +486,14 @@ class FunctionalMixin:
 
     def conv_transpose(
         self,
-        weight: Tensor,
-        bias: Tensor | None = None,
+        weight: Self,
+        bias: Self | None = None,
         stride: int | Sequence[int] = 1,
         padding: int | Sequence[int] = 0,
         output_padding: int | Sequence[int] = 0,
         groups: int = 1,
         dilation: int | Sequence[int] = 1,
-    ) -> Tensor:
+    ) -> Self:
         """N-d transposed convolution (the gradient of `conv` with respect to its input), as in PyTorch:
         input (N, Cin, *spatial), weight (Cin, Cout/groups, *kernel); each spatial dim of the output is
         (in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1.
@@ -506,14 +514,14 @@ class FunctionalMixin:
 
     def conv_transpose1d(
         self,
-        weight: Tensor,
-        bias: Tensor | None = None,
+        weight: Self,
+        bias: Self | None = None,
         stride: int | Sequence[int] = 1,
         padding: int | Sequence[int] = 0,
         output_padding: int | Sequence[int] = 0,
         groups: int = 1,
         dilation: int | Sequence[int] = 1,
-    ) -> Tensor:
+    ) -> Self:
         """Like `torch.nn.functional.conv_transpose1d`; see `conv_transpose`."""
         return self._conv_transpose(
             weight, bias, stride, padding, output_padding, groups, dilation, 1, "conv_transpose1d"
@@ -521,14 +529,14 @@ class FunctionalMixin:
 
     def conv_transpose2d(
         self,
-        weight: Tensor,
-        bias: Tensor | None = None,
+        weight: Self,
+        bias: Self | None = None,
         stride: int | Sequence[int] = 1,
         padding: int | Sequence[int] = 0,
         output_padding: int | Sequence[int] = 0,
         groups: int = 1,
         dilation: int | Sequence[int] = 1,
-    ) -> Tensor:
+    ) -> Self:
         """Like `torch.nn.functional.conv_transpose2d`: input (N, Cin, H, W), weight (Cin, Cout/groups, KH, KW);
         see `conv_transpose`."""
         return self._conv_transpose(
@@ -537,14 +545,14 @@ class FunctionalMixin:
 
     def conv_transpose3d(
         self,
-        weight: Tensor,
-        bias: Tensor | None = None,
+        weight: Self,
+        bias: Self | None = None,
         stride: int | Sequence[int] = 1,
         padding: int | Sequence[int] = 0,
         output_padding: int | Sequence[int] = 0,
         groups: int = 1,
         dilation: int | Sequence[int] = 1,
-    ) -> Tensor:
+    ) -> Self:
         """Like `torch.nn.functional.conv_transpose3d`; see `conv_transpose`."""
         return self._conv_transpose(
             weight, bias, stride, padding, output_padding, groups, dilation, 3, "conv_transpose3d"
@@ -552,8 +560,8 @@ class FunctionalMixin:
 
     def _conv_transpose(
         self,
-        weight: Tensor,
-        bias: Tensor | None,
+        weight: Self,
+        bias: Self | None,
         stride: int | Sequence[int],
         padding: int | Sequence[int],
         output_padding: int | Sequence[int],
@@ -561,7 +569,7 @@ class FunctionalMixin:
         dilation: int | Sequence[int],
         nd: int,
         op: str,
-    ) -> Tensor:
+    ) -> Self:
         x, unbatched = self._conv_checks(weight, bias, nd, groups, op)
         cin, cout_g, *kernel = weight.shape
         if x.shape[1] != cin:
@@ -614,7 +622,7 @@ class FunctionalMixin:
         dilation: int | Sequence[int],
         ceil_mode: bool,
         pad_value: float,
-    ) -> tuple[Tensor, list[tuple[int, int]], list[tuple[int, int]]]:
+    ) -> tuple[Self, list[tuple[int, int]], list[tuple[int, int]]]:
         """The windows (..., *out, *kernel) of the input padded with `pad_value`, the explicit padding and the
         (before, after) padding actually applied (ceil_mode adds some after; unused padding is cut)."""
         if self.ndim not in (nd + 1, nd + 2):
@@ -641,7 +649,7 @@ class FunctionalMixin:
 
     def _max_pool(
         self, nd: int, op: str, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool
-    ) -> Tensor:
+    ) -> Self:
         low = -math.inf if self.dtype.is_float else self.dtype.min
         win, _, _ = self._pool(nd, op, kernel_size, stride, padding, dilation, ceil_mode, low)
         return win.max(tuple(range(-nd, 0)))
@@ -657,7 +665,7 @@ class FunctionalMixin:
         count_include_pad: bool,
         divisor_override: int | None,
         dilation: Any,
-    ) -> Tensor:
+    ) -> Self:
         win, explicit, applied = self._pool(nd, op, kernel_size, stride, padding, dilation, ceil_mode, 0.0)
         total = win.sum(tuple(range(-nd, 0)))
         if divisor_override is not None:
@@ -688,7 +696,7 @@ class FunctionalMixin:
         padding: int | Sequence[int] = 0,
         dilation: int | Sequence[int] = 1,
         ceil_mode: bool = False,
-    ) -> Tensor:
+    ) -> Self:
         """Like `torch.nn.functional.max_pool1d` on (N, C, L) or (C, L); see `max_pool2d`."""
         return self._max_pool(1, "max_pool1d", kernel_size, stride, padding, dilation, ceil_mode)
 
@@ -699,7 +707,7 @@ class FunctionalMixin:
         padding: int | Sequence[int] = 0,
         dilation: int | Sequence[int] = 1,
         ceil_mode: bool = False,
-    ) -> Tensor:
+    ) -> Self:
         """The maximum of each window of the last two dims, like `torch.nn.functional.max_pool2d` (stride defaults
         to the kernel size; padding reads as -inf). A window view and one max reduction; ties share the gradient.
 
@@ -716,7 +724,7 @@ class FunctionalMixin:
         padding: int | Sequence[int] = 0,
         dilation: int | Sequence[int] = 1,
         ceil_mode: bool = False,
-    ) -> Tensor:
+    ) -> Self:
         """Like `torch.nn.functional.max_pool3d` on (N, C, D, H, W) or (C, D, H, W); see `max_pool2d`."""
         return self._max_pool(3, "max_pool3d", kernel_size, stride, padding, dilation, ceil_mode)
 
@@ -727,7 +735,7 @@ class FunctionalMixin:
         padding: int | Sequence[int] = 0,
         ceil_mode: bool = False,
         count_include_pad: bool = True,
-    ) -> Tensor:
+    ) -> Self:
         """Like `torch.nn.functional.avg_pool1d`; see `avg_pool2d`."""
         return self._avg_pool(1, "avg_pool1d", kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1)
 
@@ -740,7 +748,7 @@ class FunctionalMixin:
         count_include_pad: bool = True,
         divisor_override: int | None = None,
         dilation: int | Sequence[int] = 1,
-    ) -> Tensor:
+    ) -> Self:
         """The mean of each window of the last two dims, like `torch.nn.functional.avg_pool2d`: the zero padding
         counts in the mean unless count_include_pad=False; windows that ceil_mode adds past the padding count only
         their elements inside it. `dilation` (keyword only in practice) is tinygrad's extra.
@@ -761,7 +769,7 @@ class FunctionalMixin:
         ceil_mode: bool = False,
         count_include_pad: bool = True,
         divisor_override: int | None = None,
-    ) -> Tensor:
+    ) -> Self:
         """Like `torch.nn.functional.avg_pool3d`; see `avg_pool2d`."""
         return self._avg_pool(
             3, "avg_pool3d", kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 1
@@ -769,7 +777,7 @@ class FunctionalMixin:
 
     # ------------------------------------------------------------------ adaptive pooling
 
-    def _adaptive_pool(self, nd: int, op: str, output_size: Any, how: str) -> Tensor:
+    def _adaptive_pool(self, nd: int, op: str, output_size: Any, how: str) -> Self:
         """Pool the last nd dims into `output_size` bins each, PyTorch's bins: bin i of n inputs into o covers
         [floor(i*n/o), ceil((i+1)*n/o)). Bins of one size (o divides n) are a window view and one reduction;
         otherwise each dim is contracted with an (o, n) host matrix of its bins."""
@@ -805,11 +813,11 @@ class FunctionalMixin:
                 x = _contract_axis(x, lead + i, weights.astype(np.float32), "sum").cast(x.dtype)
         return x
 
-    def adaptive_avg_pool1d(self, output_size: int | Sequence[int]) -> Tensor:
+    def adaptive_avg_pool1d(self, output_size: int | Sequence[int]) -> Self:
         """Like `torch.nn.functional.adaptive_avg_pool1d` on (N, C, L) or (C, L); see `adaptive_avg_pool2d`."""
         return self._adaptive_pool(1, "adaptive_avg_pool1d", output_size, "mean")
 
-    def adaptive_avg_pool2d(self, output_size: int | Sequence[int | None]) -> Tensor:
+    def adaptive_avg_pool2d(self, output_size: int | Sequence[int | None]) -> Self:
         """The mean of each of output_size bins of the last two dims, like `torch.nn.functional.adaptive_avg_pool2d`
         (bins may overlap when the size does not divide; None keeps a dim's size). Integers give floats.
 
@@ -821,17 +829,17 @@ class FunctionalMixin:
         """
         return self._adaptive_pool(2, "adaptive_avg_pool2d", output_size, "mean")
 
-    def adaptive_avg_pool3d(self, output_size: int | Sequence[int | None]) -> Tensor:
+    def adaptive_avg_pool3d(self, output_size: int | Sequence[int | None]) -> Self:
         """Like `torch.nn.functional.adaptive_avg_pool3d` on (N, C, D, H, W) or (C, D, H, W)."""
         return self._adaptive_pool(3, "adaptive_avg_pool3d", output_size, "mean")
 
-    def adaptive_max_pool1d(self, output_size: int | Sequence[int], return_indices: bool = False) -> Tensor:
+    def adaptive_max_pool1d(self, output_size: int | Sequence[int], return_indices: bool = False) -> Self:
         """Like `torch.nn.functional.adaptive_max_pool1d`; see `adaptive_max_pool2d`."""
         if return_indices:
             raise NotImplementedError("adaptive_max_pool1d: return_indices=True is not supported")
         return self._adaptive_pool(1, "adaptive_max_pool1d", output_size, "max")
 
-    def adaptive_max_pool2d(self, output_size: int | Sequence[int | None], return_indices: bool = False) -> Tensor:
+    def adaptive_max_pool2d(self, output_size: int | Sequence[int | None], return_indices: bool = False) -> Self:
         """The maximum of each of output_size bins of the last two dims, like
         `torch.nn.functional.adaptive_max_pool2d` (ties share the gradient; return_indices is not supported).
 
@@ -852,7 +860,7 @@ class FunctionalMixin:
         mode: str = "nearest",
         align_corners: bool | None = None,
         recompute_scale_factor: bool | None = None,
-    ) -> Tensor:
+    ) -> Self:
         """Resize the spatial dims of (N, C, *spatial) like `torch.nn.functional.interpolate`: give `size` or
         `scale_factor`; mode 'nearest' (source index floor(out_index * scale)), 'nearest-exact', or 'linear' /
         'bilinear' / 'trilinear' (linear along every spatial dim; 'linear' takes any number of them, as in
