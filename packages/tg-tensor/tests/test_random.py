@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from tg_tensor import Tensor, TinyJit, dtypes
-from tg_tensor.random import _threefry_graph, threefry2x32
+from tg_tensor.random import threefry2x32, threefry_graph
 
 DEVICES = ["CPU", "PYTHON", "CL"]
 
@@ -42,7 +42,7 @@ def test_threefry_known_answers_in_a_kernel(device):
     x0, x1 = _u32([c[0] for _, c, _ in KAT]).to(device), _u32([c[1] for _, c, _ in KAT]).to(device)
     # the third key word of the schedule: k0 ^ k1 ^ the Skein parity constant
     ks2 = Tensor(np.array([k[0] ^ k[1] ^ 0x1BD11BDA for k, _, _ in KAT], dtype=np.uint32)).to(device)
-    y0, y1 = _threefry_graph((k0.uop, k1.uop, ks2.uop), x0.uop, x1.uop)
+    y0, y1 = threefry_graph((k0.uop, k1.uop, ks2.uop), x0.uop, x1.uop)
     got = list(zip(Tensor(y0).tolist(), Tensor(y1).tolist()))
     assert got == [w for _, _, w in KAT]
 

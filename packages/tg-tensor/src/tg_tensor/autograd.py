@@ -166,7 +166,7 @@ def compute_gradient(root: UOp, root_grad: UOp, targets: Iterable[UOp]) -> dict[
         src_grads = pm_gradient.rewrite(n, ctx=grads[n])
         if src_grads is None:
             raise NotImplementedError(f"no gradient rule for {n.op}")
-        for s, g in zip(n.src, src_grads, strict=True):  # type: ignore[call-overload]
+        for s, g in zip(n.src, src_grads, strict=True):
             if g is None or s not in on_path or not (s.dtype.is_float):
                 continue
             grads[s] = grads[s] + g if s in grads else g

@@ -27,30 +27,38 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Self
 
 import numpy as np
 
 from tg_runtime.buffer import Buffer
 from tg_runtime.device import Device, canonicalize
-from tg_tensor.helpers import Scalar, _const, _varargs
+from tg_tensor.helpers import Scalar, const_uop, varargs
+from tg_tensor.reduce import ReduceMixin
 from tg_uop.dtype import DType, dtypes
 from tg_uop.helpers import prod
 from tg_uop.ops import Ops
 from tg_uop.uop import UOp
 
-if TYPE_CHECKING:
-    from tg_tensor.tensor import Tensor
-
-__all__ = ["CreationMixin", "index_range"]
+__all__ = [
+    "CreationMixin",
+    "check_grad",
+    "check_supported",
+    "device_arg",
+    "dtype_arg",
+    "full_uop",
+    "index_range",
+    "number_arg",
+    "shape_arg",
+]
 
 
 # ---- argument checks shared with random.py: every bad argument is refused at the call, naming the op ----
 
 
-def _shape(shape: tuple[Any, ...], op: str) -> tuple[int, ...]:
+def shape_arg(shape: tuple[Any, ...], op: str) -> tuple[int, ...]:
     """Sizes given as varargs (`zeros(2, 3)`) or one sequence (`zeros((2, 3))`), as ints >= 0."""
-    sizes = _varargs(shape)
+    sizes = varargs(shape)
     out = []
     for s in sizes:
         try:
@@ -64,7 +72,7 @@ def _shape(shape: tuple[Any, ...], op: str) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _device(device: str | None, op: str) -> str:
+def device_arg(device: str | None, op: str) -> str:
     if device is None:
         return Device.DEFAULT
     if not isinstance(device, str):
@@ -75,7 +83,7 @@ def _device(device: str | None, op: str) -> str:
         raise KeyError(f"{op}: {e.args[0]}") from None
 
 
-def _dtype(dtype: DType | str | None, default: DType, op: str) -> DType:
+def dtype_arg(dtype: DType | str | None, default: DType, op: str) -> DType:
     if dtype is None:
         return default
     if isinstance(dtype, str):  # tinygrad accepts names: dtype="float16"
@@ -88,7 +96,7 @@ def _dtype(dtype: DType | str | None, default: DType, op: str) -> DType:
     return dtype
 
 
-def _check_supported(dtype: DType, device: str, op: str) -> None:
+def check_supported(dtype: DType, device: str, op: str) -> None:
     """Refuse a dtype the device cannot compute in now, rather than when a kernel fails to compile."""
     if dtype not in Device[device].caps.dtypes:
         raise TypeError(f"{op}: device {device} does not support {dtype!r}")
@@ -109,12 +117,12 @@ def _check_fits(value: Scalar, dtype: DType, op: str) -> None:
         raise ValueError(f"{op}: the value {value} does not fit in {dtype!r}")
 
 
-def _check_grad(requires_grad: bool | None, dtype: DType, op: str) -> None:
+def check_grad(requires_grad: bool | None, dtype: DType, op: str) -> None:
     if requires_grad and not dtype.is_float:
         raise ValueError(f"{op}: only floating point tensors can require gradients, not {dtype!r}")
 
 
-def _number(x: Any, op: str, what: str) -> Scalar:
+def number_arg(x: Any, op: str, what: str) -> Scalar:
     """A Python number (numpy scalars are unwrapped); anything else is refused."""
     if isinstance(x, np.generic):
         x = x.item()
@@ -130,13 +138,13 @@ def index_range(n: int, dtype: DType, device: str) -> UOp:
     (2, ..., 2) shape (see the module docstring). random.py numbers its elements with this.
     """
     if n <= 1:
-        return _const(dtype, 0, device).reshape((1,)).expand((n,))
+        return const_uop(dtype, 0, device).reshape((1,)).expand((n,))
     k = (n - 1).bit_length()
     digits = (2,) * k
     total: UOp | None = None
     for j in range(k):
         # axis j of the (2, ..., 2) shape is the digit worth 2**(k-1-j) (the first axis varies slowest)
-        pair = _const(dtype, 2 ** (k - 1 - j), device).reshape((1,)).pad(((1, 0),))  # [0, 2**(k-1-j)]
+        pair = const_uop(dtype, 2 ** (k - 1 - j), device).reshape((1,)).pad(((1, 0),))  # [0, 2**(k-1-j)]
         digit = pair.reshape(tuple(2 if a == j else 1 for a in range(k))).expand(digits)
         # flatten and shrink each term (not the sum), so the sum itself has shape (n,): realizing an arange
         # then stores n elements, not 2**k
@@ -146,15 +154,15 @@ def index_range(n: int, dtype: DType, device: str) -> UOp:
     return total
 
 
-class CreationMixin:
+class CreationMixin(ReduceMixin):
     """Constants of a shape, uninitialized buffers, ranges and identity matrices; mixed into `Tensor`."""
 
     __slots__ = ()
 
     @classmethod
-    def _leaf(cls, u: UOp, requires_grad: bool | None, op: str) -> Tensor:
-        _check_grad(requires_grad, u.dtype, op)
-        t = cls._wrap(u)  # type: ignore[attr-defined]
+    def _leaf(cls, u: UOp, requires_grad: bool | None, op: str) -> Self:
+        check_grad(requires_grad, u.dtype, op)
+        t = cls._wrap(u)
         if requires_grad:
             # a parameter gets a buffer of its own: equal constants are one hash-consed UOp, and autograd
             # tells leaves apart by their UOp, so two `zeros(3, requires_grad=True)` must not be one node
@@ -162,24 +170,24 @@ class CreationMixin:
             out.assign(t)
             t = out
         t.requires_grad = requires_grad
-        return t  # type: ignore[no-any-return]
+        return t
 
     @classmethod
     def empty(
         cls, *shape: Any, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
-    ) -> Tensor:
+    ) -> Self:
         """A tensor whose memory is allocated but not set: its values are whatever the memory held.
 
         It is a realized buffer already (no kernel): the target to `assign` into.
         """
-        shp = _shape(shape, "empty")
-        dt, dev = _dtype(dtype, dtypes.default_float, "empty"), _device(device, "empty")
-        _check_grad(requires_grad, dt, "empty")
-        _check_supported(dt, dev, "empty")
+        shp = shape_arg(shape, "empty")
+        dt, dev = dtype_arg(dtype, dtypes.default_float, "empty"), device_arg(device, "empty")
+        check_grad(requires_grad, dt, "empty")
+        check_supported(dt, dev, "empty")
         buf = UOp(Ops.BUFFER, dt, (), Buffer(dev, prod(shp), dt))
-        t = cls._wrap(buf.reshape(shp))  # type: ignore[attr-defined]
+        t = cls._wrap(buf.reshape(shp))
         t.requires_grad = requires_grad
-        return t  # type: ignore[no-any-return]
+        return t
 
     @classmethod
     def full(
@@ -189,41 +197,41 @@ class CreationMixin:
         dtype: DType | None = None,
         device: str | None = None,
         requires_grad: bool | None = None,
-    ) -> Tensor:
+    ) -> Self:
         """A tensor of one value: a constant broadcast to the shape (no memory until it is realized).
 
         The dtype follows the value (bool, default int or default float) unless given.
         """
-        shp = _shape((shape,) if not isinstance(shape, (tuple, list)) else tuple(shape), "full")
-        value = _number(fill_value, "full", "fill_value")
-        dt = _dtype(dtype, dtypes.from_py(value), "full")
+        shp = shape_arg((shape,) if not isinstance(shape, (tuple, list)) else tuple(shape), "full")
+        value = number_arg(fill_value, "full", "fill_value")
+        dt = dtype_arg(dtype, dtypes.from_py(value), "full")
         _check_fits(value, dt, "full")
-        dev = _device(device, "full")
-        _check_supported(dt, dev, "full")
-        c = _const(dt, value, dev)
+        dev = device_arg(device, "full")
+        check_supported(dt, dev, "full")
+        c = const_uop(dt, value, dev)
         return cls._leaf(c.reshape((1,) * len(shp)).expand(shp) if shp else c, requires_grad, "full")
 
     @classmethod
     def zeros(
         cls, *shape: Any, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
-    ) -> Tensor:
+    ) -> Self:
         """Zeros of a shape (default float). `Tensor.zeros(2, 3)` or `Tensor.zeros((2, 3))`."""
         return cls._named_full("zeros", shape, 0, dtype, device, requires_grad)
 
     @classmethod
     def ones(
         cls, *shape: Any, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
-    ) -> Tensor:
+    ) -> Self:
         """Ones of a shape (default float). `Tensor.ones(2, 3)` or `Tensor.ones((2, 3))`."""
         return cls._named_full("ones", shape, 1, dtype, device, requires_grad)
 
     @classmethod
     def _named_full(
         cls, op: str, shape: tuple[Any, ...], value: int, dtype: Any, device: Any, requires_grad: bool | None
-    ) -> Tensor:
-        shp, dt, dev = _shape(shape, op), _dtype(dtype, dtypes.default_float, op), _device(device, op)
-        _check_supported(dt, dev, op)
-        c = _const(dt, value, dev)
+    ) -> Self:
+        shp, dt, dev = shape_arg(shape, op), dtype_arg(dtype, dtypes.default_float, op), device_arg(device, op)
+        check_supported(dt, dev, op)
+        c = const_uop(dt, value, dev)
         return cls._leaf(c.reshape((1,) * len(shp)).expand(shp) if shp else c, requires_grad, op)
 
     # ---- the *_like forms: this tensor's shape, and its dtype and device unless given ----
@@ -234,29 +242,29 @@ class CreationMixin:
         dtype: DType | None = None,
         device: str | None = None,
         requires_grad: bool | None = None,
-    ) -> Tensor:
+    ) -> Self:
         """`full` with this tensor's shape, dtype and device (dtype and device can be overridden)."""
-        dt = _dtype(dtype, self.dtype, "full_like")  # type: ignore[attr-defined]
-        return self.full(self.shape, fill_value, dt, device or self.device, requires_grad)  # type: ignore[attr-defined]
+        dt = dtype_arg(dtype, self.dtype, "full_like")
+        return self.full(self.shape, fill_value, dt, device or self.device, requires_grad)
 
     def zeros_like(
         self, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
-    ) -> Tensor:
+    ) -> Self:
         """Zeros with this tensor's shape, dtype and device (dtype and device can be overridden)."""
         return self.full_like(0, dtype, device, requires_grad)
 
     def ones_like(
         self, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
-    ) -> Tensor:
+    ) -> Self:
         """Ones with this tensor's shape, dtype and device (dtype and device can be overridden)."""
         return self.full_like(1, dtype, device, requires_grad)
 
     def empty_like(
         self, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
-    ) -> Tensor:
+    ) -> Self:
         """`empty` with this tensor's shape, dtype and device (dtype and device can be overridden)."""
-        dt = _dtype(dtype, self.dtype, "empty_like")  # type: ignore[attr-defined]
-        return self.empty(self.shape, dtype=dt, device=device or self.device, requires_grad=requires_grad)  # type: ignore[attr-defined]
+        dt = dtype_arg(dtype, self.dtype, "empty_like")
+        return self.empty(self.shape, dtype=dt, device=device or self.device, requires_grad=requires_grad)
 
     # ---- ranges ----
 
@@ -269,7 +277,7 @@ class CreationMixin:
         dtype: DType | None = None,
         device: str | None = None,
         requires_grad: bool | None = None,
-    ) -> Tensor:
+    ) -> Self:
         """start, start + step, ... up to (not including) stop; `arange(n)` is 0 .. n-1.
 
         As in PyTorch: ceil((stop - start) / step) elements, a step of the wrong sign for the bounds is an
@@ -281,7 +289,7 @@ class CreationMixin:
         if stop is None:
             start, stop = 0, start
         start, stop, step = (
-            _number(v, "arange", name) for v, name in ((start, "start"), (stop, "stop"), (step, "step"))
+            number_arg(v, "arange", name) for v, name in ((start, "start"), (stop, "stop"), (step, "step"))
         )
         if step == 0:
             raise ValueError("arange: step must be nonzero")
@@ -290,11 +298,11 @@ class CreationMixin:
         if (stop - start) * step < 0:
             raise ValueError(f"arange: the step {step} goes away from stop (start {start}, stop {stop})")
         all_int = all(isinstance(v, int) for v in (start, stop, step))
-        dt = _dtype(dtype, dtypes.default_int if all_int else dtypes.default_float, "arange")
+        dt = dtype_arg(dtype, dtypes.default_int if all_int else dtypes.default_float, "arange")
         if dt == dtypes.bool:
             raise TypeError("arange: a range of bools is not supported (as in PyTorch)")
-        dev = _device(device, "arange")
-        _check_supported(dt, dev, "arange")
+        dev = device_arg(device, "arange")
+        check_supported(dt, dev, "arange")
         n = int(-((start - stop) // step) if all_int else math.ceil((stop - start) / step))
         if n >= 2**31:
             raise ValueError(f"arange: {n} elements is too many (at most 2**31 - 1)")
@@ -307,9 +315,9 @@ class CreationMixin:
             calc = dtypes.float64 if dt == dtypes.float64 else dtypes.float32
         vals = idx.cast(calc)
         if step != 1:
-            vals = vals * _full(vals, step)
+            vals = vals * full_uop(vals, step)
         if start != 0:
-            vals = vals + _full(vals, start)
+            vals = vals + full_uop(vals, start)
         return cls._leaf(vals.cast(dt), requires_grad, "arange")
 
     @classmethod
@@ -321,31 +329,31 @@ class CreationMixin:
         dtype: DType | None = None,
         device: str | None = None,
         requires_grad: bool | None = None,
-    ) -> Tensor:
+    ) -> Self:
         """`steps` evenly spaced values from start to stop, both included.
 
         As in PyTorch, the first half is computed from start (start + i * step) and the second from stop
         (stop - (steps - 1 - i) * step), so both ends are exact; integer dtypes truncate the float values.
         """
-        start, stop = _number(start, "linspace", "start"), _number(stop, "linspace", "stop")
+        start, stop = number_arg(start, "linspace", "start"), number_arg(stop, "linspace", "stop")
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
             raise ValueError(f"linspace: steps must be an int >= 0, got {steps!r}")
         steps = int(steps)
-        dt = _dtype(dtype, dtypes.default_float, "linspace")
-        dev = _device(device, "linspace")
-        _check_supported(dt, dev, "linspace")
+        dt = dtype_arg(dtype, dtypes.default_float, "linspace")
+        dev = device_arg(device, "linspace")
+        check_supported(dt, dev, "linspace")
         calc = dtypes.float64 if dt in (dtypes.float64, dtypes.int64) else dtypes.float32
         if steps <= 1:
-            c = _const(calc, start, dev).reshape((1,)).expand((steps,))
+            c = const_uop(calc, start, dev).reshape((1,)).expand((steps,))
             return cls._leaf(c.cast(dt), requires_grad, "linspace")
         # the step in the computing type, as PyTorch computes it: (stop - start) / (steps - 1)
         np_calc = np.float64 if calc == dtypes.float64 else np.float32
         step = float((np_calc(stop) - np_calc(start)) / np_calc(steps - 1))
         i = index_range(steps, dtypes.int32, dev)
         fi = i.cast(calc)
-        from_start = _full(fi, start) + fi * _full(fi, step)
-        from_stop = _full(fi, stop) - (_full(fi, steps - 1) - fi) * _full(fi, step)
-        first_half = i.alu(Ops.CMPLT, _full(i, steps // 2))
+        from_start = full_uop(fi, start) + fi * full_uop(fi, step)
+        from_stop = full_uop(fi, stop) - (full_uop(fi, steps - 1) - fi) * full_uop(fi, step)
+        first_half = i.alu(Ops.CMPLT, full_uop(i, steps // 2))
         return cls._leaf(first_half.where(from_start, from_stop).cast(dt), requires_grad, "linspace")
 
     @classmethod
@@ -356,13 +364,13 @@ class CreationMixin:
         dtype: DType | None = None,
         device: str | None = None,
         requires_grad: bool | None = None,
-    ) -> Tensor:
+    ) -> Self:
         """The n x m identity matrix (ones on the main diagonal; m defaults to n)."""
-        rows, cols = _shape((n, n if m is None else m), "eye")
-        dt, dev = _dtype(dtype, dtypes.default_float, "eye"), _device(device, "eye")
-        _check_supported(dt, dev, "eye")
+        rows, cols = shape_arg((n, n if m is None else m), "eye")
+        dt, dev = dtype_arg(dtype, dtypes.default_float, "eye"), device_arg(device, "eye")
+        check_supported(dt, dev, "eye")
         k = min(rows, cols)
-        one = _const(dt, 1, dev)
+        one = const_uop(dt, 1, dev)
         # a column of k ones padded to (k, k + 1): read flat and as (k, k), element (i, j) is at i*k + j,
         # which is a multiple of k + 1 (a one) exactly where i == j
         square = (
@@ -376,8 +384,8 @@ class CreationMixin:
         return cls._leaf(square.pad(((0, rows - k), (0, cols - k))), requires_grad, "eye")
 
 
-def _full(like: UOp, value: Scalar) -> UOp:
+def full_uop(like: UOp, value: Scalar) -> UOp:
     """A constant of `like`'s dtype, device and shape."""
     assert like.shape is not None and like.device is not None
-    c = _const(like.dtype, value, like.device)
+    c = const_uop(like.dtype, value, like.device)
     return c.reshape((1,) * len(like.shape)).expand(like.shape) if like.shape else c

@@ -51,15 +51,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Self, TypeVar
 
 from tg_tensor.autograd import full_like
-from tg_tensor.helpers import Scalar, _broadcast_shape, _const, _scalar_dtype
+from tg_tensor.core import TensorCore
+from tg_tensor.helpers import Scalar, broadcast_shape, const_uop, scalar_dtype
+from tg_tensor.movement import MovementMixin
 from tg_uop.dtype import DType, dtypes, least_upper_dtype, least_upper_float
 from tg_uop.ops import Ops
 
-if TYPE_CHECKING:
-    from tg_tensor.tensor import Tensor
+T = TypeVar("T", bound="ElementwiseMixin")  # the tensor type the module's helper functions take and return
+
 
 # whole-number scalar exponents up to this size are computed by multiplication (at most 2*log2 of it products)
 _MAX_MUL_POW = 64
@@ -67,55 +69,53 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def _cast_to(dtype: DType, name: str) -> Callable[[ElementwiseMixin], Tensor]:
+def _cast_to(dtype: DType, name: str) -> Callable[[T], T]:
     """A method casting to one dtype (PyTorch's shorthands: `half`, `double`, ...)."""
 
-    def cast_to(self: ElementwiseMixin) -> Tensor:
-        return self.cast(dtype)  # type: ignore[attr-defined]
+    def cast_to(self: T) -> T:
+        return self.cast(dtype)
 
     cast_to.__name__, cast_to.__qualname__ = name, f"ElementwiseMixin.{name}"
     cast_to.__doc__ = f"Cast to {dtype.name}."
     return cast_to
 
 
-class ElementwiseMixin:
+class ElementwiseMixin(MovementMixin):
     """Elementwise operations; mixed into `Tensor`."""
 
     __slots__ = ()
 
     # ------------------------------------------------------------------ broadcasting and helpers
 
-    def _broadcasted(self, y: Tensor | Scalar, reverse: bool = False, op: str = "op") -> tuple[Tensor, Tensor]:
+    def _broadcasted(self, y: Self | Scalar, reverse: bool = False, op: str = "op") -> tuple[Self, Self]:
         x = self
         if not isinstance(y, type(self)):
             if not isinstance(y, (bool, int, float)):
                 raise TypeError(f"{op}: cannot combine a tensor with {type(y).__name__}")
-            y = self._wrap(_const(_scalar_dtype(x.dtype, y), y, x.device))
+            y = self._wrap(const_uop(scalar_dtype(x.dtype, y), y, x.device))
         if x.device != y.device:
             raise ValueError(f"{op}: tensors on different devices ({x.device} and {y.device})")
         if reverse:
             x, y = y, x
         out_dt = least_upper_dtype(x.dtype, y.dtype)
-        shape = _broadcast_shape(x.shape, y.shape, op)
+        shape = broadcast_shape(x.shape, y.shape, op)
         return x.cast(out_dt)._broadcast_to(shape), y.cast(out_dt)._broadcast_to(shape)
 
-    def _broadcast_to(self, shape: tuple[int, ...]) -> Tensor:
+    def _broadcast_to(self, shape: tuple[int, ...]) -> Self:
         if self.shape == shape:
             return self
         padded = (1,) * (len(shape) - self.ndim) + self.shape
         return self.reshape(padded).expand(shape)
 
-    def _alu(self, op: Ops, *others: Tensor) -> Tensor:
+    def _alu(self, op: Ops, *others: Self) -> Self:
         # operands already share shape and dtype
         return self._apply(lambda u, *vs: u.alu(op, *vs), *others)
 
-    def _full_like(self, value: Scalar, dtype: DType | None = None) -> Tensor:
+    def _full_like(self, value: Scalar, dtype: DType | None = None) -> Self:
         """A constant of this tensor's shape and device (its dtype unless given); not part of the gradient graph."""
         return self._wrap(full_like(self.uop, value, dtype))
 
-    def _binary(
-        self, op: Ops, y: Tensor | Scalar, reverse: bool = False, name: str = "op", swap: bool = False
-    ) -> Tensor:
+    def _binary(self, op: Ops, y: Self | Scalar, reverse: bool = False, name: str = "op", swap: bool = False) -> Self:
         # reverse: `y op self` as the user wrote it (reflected operators); swap: `self > y` computed as `y < self`
         a, b = self._broadcasted(y, reverse, name)
         if swap:
@@ -124,22 +124,22 @@ class ElementwiseMixin:
 
     # ------------------------------------------------------------------ arithmetic
 
-    def add(self, y: Tensor | Scalar) -> Tensor:
+    def add(self, y: Self | Scalar) -> Self:
         """`self + y` (for bools: logical or, as PyTorch)."""
         return self._binary(Ops.ADD, y, name="add")
 
-    def sub(self, y: Tensor | Scalar, reverse: bool = False) -> Tensor:
+    def sub(self, y: Self | Scalar, reverse: bool = False) -> Self:
         """`self - y`. Two bool operands raise TypeError (use `^` or `logical_xor`), as in PyTorch."""
         a, b = self._broadcasted(y, reverse, "sub")
         if a.dtype.is_bool:
             raise TypeError("sub: subtracting bool tensors is not supported, use ^ or logical_xor")
         return a._alu(Ops.SUB, b)
 
-    def mul(self, y: Tensor | Scalar) -> Tensor:
+    def mul(self, y: Self | Scalar) -> Self:
         """`self * y` (for bools: logical and)."""
         return self._binary(Ops.MUL, y, name="mul")
 
-    def div(self, y: Tensor | Scalar, reverse: bool = False, rounding_mode: str | None = None) -> Tensor:
+    def div(self, y: Self | Scalar, reverse: bool = False, rounding_mode: str | None = None) -> Self:
         """True division (integer inputs give the default float); `rounding_mode` "trunc" or "floor" rounds the
         quotient and keeps integer dtypes, as PyTorch.
 
@@ -161,7 +161,7 @@ class ElementwiseMixin:
         dt = least_upper_float(a.dtype)
         return a.cast(dt)._alu(Ops.FDIV, b.cast(dt))
 
-    def floordiv(self, y: Tensor | Scalar, reverse: bool = False) -> Tensor:
+    def floordiv(self, y: Self | Scalar, reverse: bool = False) -> Self:
         """`self // y`: the quotient rounded toward minus infinity (Python's and PyTorch's rule).
 
         >>> from tg_tensor import Tensor
@@ -174,11 +174,11 @@ class ElementwiseMixin:
         _refuse_bool(a.dtype, "floordiv")
         return _int_divmod(a, b, floor=True)[0]
 
-    def floor_divide(self, y: Tensor | Scalar) -> Tensor:
+    def floor_divide(self, y: Self | Scalar) -> Self:
         """PyTorch's name for `//`."""
         return self.floordiv(y)
 
-    def mod(self, y: Tensor | Scalar, reverse: bool = False) -> Tensor:
+    def mod(self, y: Self | Scalar, reverse: bool = False) -> Self:
         """`self % y` with the sign of `y` (Python's rule, PyTorch's `remainder`).
 
         >>> from tg_tensor import Tensor
@@ -191,11 +191,11 @@ class ElementwiseMixin:
         _refuse_bool(a.dtype, "mod")
         return _int_divmod(a, b, floor=True)[1]
 
-    def remainder(self, y: Tensor | Scalar) -> Tensor:
+    def remainder(self, y: Self | Scalar) -> Self:
         """PyTorch's name for `%`."""
         return self.mod(y)
 
-    def pow(self, y: Tensor | Scalar, reverse: bool = False) -> Tensor:
+    def pow(self, y: Self | Scalar, reverse: bool = False) -> Self:
         """`self ** y` (see the module notes for integers and negative bases).
 
         >>> from tg_tensor import Tensor
@@ -211,11 +211,11 @@ class ElementwiseMixin:
             return _int_pow(a, b)
         if reverse and not isinstance(y, type(self)) and y == 1:
             return b._full_like(True, dtypes.bool).where(1.0, b * 0)  # 1 even for NaN and inf exponents (PyTorch)
-        if reverse and not isinstance(y, type(self)) and y > 0:
+        if reverse and not isinstance(y, TensorCore) and y > 0:
             return (b * math.log2(y)).exp2()  # a positive constant base: one exp2
         return _float_pow(a, b)
 
-    def _pow_scalar(self, e: Scalar) -> Tensor:
+    def _pow_scalar(self, e: Scalar) -> Self:
         x, _ = self._broadcasted(e, op="pow")
         whole = float(e).is_integer()
         if not x.dtype.is_float:
@@ -233,52 +233,52 @@ class ElementwiseMixin:
             return x.sqrt()
         return _float_pow(x, x._full_like(e))
 
-    def __add__(self, y: Tensor | Scalar) -> Tensor:
+    def __add__(self, y: Self | Scalar) -> Self:
         return self.add(y)
 
-    def __radd__(self, y: Scalar) -> Tensor:
+    def __radd__(self, y: Scalar) -> Self:
         return self._binary(Ops.ADD, y, True, "add")
 
-    def __sub__(self, y: Tensor | Scalar) -> Tensor:
+    def __sub__(self, y: Self | Scalar) -> Self:
         return self.sub(y)
 
-    def __rsub__(self, y: Scalar) -> Tensor:
+    def __rsub__(self, y: Scalar) -> Self:
         return self.sub(y, reverse=True)
 
-    def __mul__(self, y: Tensor | Scalar) -> Tensor:
+    def __mul__(self, y: Self | Scalar) -> Self:
         return self.mul(y)
 
-    def __rmul__(self, y: Scalar) -> Tensor:
+    def __rmul__(self, y: Scalar) -> Self:
         return self._binary(Ops.MUL, y, True, "mul")
 
-    def __truediv__(self, y: Tensor | Scalar) -> Tensor:
+    def __truediv__(self, y: Self | Scalar) -> Self:
         return self.div(y)
 
-    def __rtruediv__(self, y: Scalar) -> Tensor:
+    def __rtruediv__(self, y: Scalar) -> Self:
         return self.div(y, reverse=True)
 
-    def __floordiv__(self, y: Tensor | Scalar) -> Tensor:
+    def __floordiv__(self, y: Self | Scalar) -> Self:
         return self.floordiv(y)
 
-    def __rfloordiv__(self, y: Scalar) -> Tensor:
+    def __rfloordiv__(self, y: Scalar) -> Self:
         return self.floordiv(y, reverse=True)
 
-    def __mod__(self, y: Tensor | Scalar) -> Tensor:
+    def __mod__(self, y: Self | Scalar) -> Self:
         return self.mod(y)
 
-    def __rmod__(self, y: Scalar) -> Tensor:
+    def __rmod__(self, y: Scalar) -> Self:
         return self.mod(y, reverse=True)
 
-    def __pow__(self, y: Tensor | Scalar) -> Tensor:
+    def __pow__(self, y: Self | Scalar) -> Self:
         return self.pow(y)
 
-    def __rpow__(self, y: Scalar) -> Tensor:
+    def __rpow__(self, y: Scalar) -> Self:
         return self.pow(y, reverse=True)
 
-    def __neg__(self) -> Tensor:
+    def __neg__(self) -> Self:
         return self.neg()
 
-    def __abs__(self) -> Tensor:
+    def __abs__(self) -> Self:
         return self.abs()
 
     # in-place forms: `x += y` writes the result into x's buffer with `assign` (tinygrad's semantics), so every
@@ -286,50 +286,50 @@ class ElementwiseMixin:
     # dtype of no higher kind (an int tensor cannot take a float result, as in PyTorch; a wider one of the same
     # kind is cast down). The update is not recorded for autograd.
 
-    def _inplace(self, result: Tensor, op: str) -> Tensor:
+    def _inplace(self, result: Self, op: str) -> Self:
         if result.shape != self.shape:
             raise ValueError(f"{op}: the result's shape {result.shape} does not fit the target's shape {self.shape}")
         if _KIND_RANK(result.dtype) > _KIND_RANK(self.dtype):
             raise TypeError(f"{op}: the result's dtype {result.dtype!r} cannot be written into {self.dtype!r} in place")
         return self.assign(result.cast(self.dtype))
 
-    def __iadd__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+    def __iadd__(self, y: Self | Scalar) -> Self:
         return self._inplace(self.add(y), "iadd")
 
-    def __isub__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+    def __isub__(self, y: Self | Scalar) -> Self:
         return self._inplace(self.sub(y), "isub")
 
-    def __imul__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+    def __imul__(self, y: Self | Scalar) -> Self:
         return self._inplace(self.mul(y), "imul")
 
-    def __itruediv__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+    def __itruediv__(self, y: Self | Scalar) -> Self:
         return self._inplace(self.div(y), "itruediv")
 
-    def __ifloordiv__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+    def __ifloordiv__(self, y: Self | Scalar) -> Self:
         return self._inplace(self.floordiv(y), "ifloordiv")
 
-    def __imod__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+    def __imod__(self, y: Self | Scalar) -> Self:
         return self._inplace(self.mod(y), "imod")
 
-    def __ipow__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+    def __ipow__(self, y: Self | Scalar) -> Self:
         return self._inplace(self.pow(y), "ipow")
 
-    def __iand__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+    def __iand__(self, y: Self | Scalar) -> Self:
         return self._inplace(self.bitwise_and(y), "iand")
 
-    def __ior__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+    def __ior__(self, y: Self | Scalar) -> Self:
         return self._inplace(self.bitwise_or(y), "ior")
 
-    def __ixor__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+    def __ixor__(self, y: Self | Scalar) -> Self:
         return self._inplace(self.bitwise_xor(y), "ixor")
 
-    def __ilshift__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+    def __ilshift__(self, y: Self | Scalar) -> Self:
         return self._inplace(self.lshift(y), "ilshift")
 
-    def __irshift__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[misc]
+    def __irshift__(self, y: Self | Scalar) -> Self:
         return self._inplace(self.rshift(y), "irshift")
 
-    def lerp(self, end: Tensor | Scalar, weight: Tensor | Scalar) -> Tensor:
+    def lerp(self, end: Self | Scalar, weight: Self | Scalar) -> Self:
         """`self + weight * (end - self)`.
 
         >>> from tg_tensor import Tensor
@@ -340,71 +340,71 @@ class ElementwiseMixin:
 
     # ------------------------------------------------------------------ unary math
 
-    def neg(self) -> Tensor:
+    def neg(self) -> Self:
         """`-self` (for bools: logical not, as tinygrad)."""
         return self.logical_not() if self.dtype.is_bool else self._apply(lambda u: u.alu(Ops.NEG))
 
-    def sign(self) -> Tensor:
+    def sign(self) -> Self:
         """-1, 0 or 1 in the input's dtype (0 for NaN, as PyTorch); bools stay as they are. Gradient 0."""
         if self.dtype.is_bool:
             return self
         return self._flat((self > 0).cast(self.dtype)._alu(Ops.SUB, (self < 0).cast(self.dtype)))
 
-    def _constant_part(self) -> Tensor:
+    def _constant_part(self) -> Self:
         # the input of a step function, cut from the gradient graph (which `_flat` reconnects with gradient 0)
         return self.detach() if self.requires_grad else self
 
-    def _flat(self, result: Tensor) -> Tensor:
+    def _flat(self, result: Self) -> Self:
         """`result` (a step function of self) with a zero gradient back to self, as PyTorch, instead of none."""
         if not self.requires_grad:
             return result
         return self._full_like(True, dtypes.bool).where(result, self.cast(result.dtype))
 
-    def abs(self) -> Tensor:
+    def abs(self) -> Self:
         """|self|, as `self * sign(self)`: the gradient is sign(x), 0 at 0 (PyTorch's)."""
         if self.dtype.is_bool or self.dtype.is_unsigned:
             return self
         return self * self.sign()
 
-    def square(self) -> Tensor:
+    def square(self) -> Self:
         return self * self
 
-    def _float_unary(self, op: Ops) -> Tensor:
+    def _float_unary(self, op: Ops) -> Self:
         return self.cast(least_upper_float(self.dtype))._apply(lambda u: u.alu(op))
 
-    def exp(self) -> Tensor:
+    def exp(self) -> Self:
         return (self.cast(least_upper_float(self.dtype)) * (1 / math.log(2)))._float_unary(Ops.EXP2)
 
-    def exp2(self) -> Tensor:
+    def exp2(self) -> Self:
         return self._float_unary(Ops.EXP2)
 
-    def log(self) -> Tensor:
+    def log(self) -> Self:
         return self._float_unary(Ops.LOG2) * math.log(2)
 
-    def log2(self) -> Tensor:
+    def log2(self) -> Self:
         return self._float_unary(Ops.LOG2)
 
-    def sqrt(self) -> Tensor:
+    def sqrt(self) -> Self:
         return self._float_unary(Ops.SQRT)
 
-    def rsqrt(self) -> Tensor:
+    def rsqrt(self) -> Self:
         """1 / sqrt(self)."""
         return self.sqrt().reciprocal()
 
-    def sin(self) -> Tensor:
+    def sin(self) -> Self:
         return self._float_unary(Ops.SIN)
 
-    def cos(self) -> Tensor:
+    def cos(self) -> Self:
         """cos(x) as sin(pi/2 - x)."""
         return (math.pi / 2 - self.cast(least_upper_float(self.dtype))).sin()
 
-    def tan(self) -> Tensor:
+    def tan(self) -> Self:
         return self.sin() / self.cos()
 
-    def reciprocal(self) -> Tensor:
+    def reciprocal(self) -> Self:
         return self._float_unary(Ops.RECIP)
 
-    def log1p(self) -> Tensor:
+    def log1p(self) -> Self:
         """log(1 + x), accurate for tiny x.
 
         With u = 1 + x rounded, log(u) * x / (u - 1) is exact to rounding (the factor corrects the rounding of u);
@@ -422,7 +422,7 @@ class ElementwiseMixin:
         factor = fix.where(x / fix.where(u - 1, 1.0), 1.0).detach()
         return (u == 1).where(x, u.log() * factor)
 
-    def expm1(self) -> Tensor:
+    def expm1(self) -> Self:
         """exp(x) - 1, accurate for tiny x (with u = exp(x) rounded: (u - 1) * x / log(u), Kahan's trick)."""
         x = self.cast(least_upper_float(self.dtype))
         u = x.exp()
@@ -431,7 +431,7 @@ class ElementwiseMixin:
         factor = fix.where(x / fix.where(u.log(), 1.0), 1.0).detach()
         return (u == 1).where(x, (u - 1) * factor)
 
-    def erf(self) -> Tensor:
+    def erf(self) -> Self:
         """The error function: a Taylor series near 0, else 1 - erfc from a Chebyshev fit (relative error of erfc
         below 1.2e-7, Numerical Recipes' erfcc)."""
         x = self.cast(least_upper_float(self.dtype))
@@ -447,7 +447,7 @@ class ElementwiseMixin:
         erfc = t * (_horner(t, fit) - z * z).exp()
         return small.where(series, (x < 0).where(erfc - 1, 1 - erfc))
 
-    def atan(self) -> Tensor:
+    def atan(self) -> Self:
         """Arctangent. The argument is reduced to |t| <= tan(pi/8) (atan(x) = pi/4 + atan((x-1)/(x+1)) and
         atan(x) = pi/2 - atan(1/x)), then a Taylor series: absolute error below 1e-9."""
         x = self.cast(least_upper_float(self.dtype))
@@ -461,7 +461,7 @@ class ElementwiseMixin:
         offset = big.where(s * (math.pi / 2), mid.where(s * (math.pi / 4), 0.0))
         return offset + _atan_series(t)
 
-    def atan2(self, other: Tensor | Scalar) -> Tensor:
+    def atan2(self, other: Self | Scalar) -> Self:
         """The angle of the point (x=other, y=self), in [-pi, pi] (PyTorch's `atan2(self, other)`).
 
         The series argument is min(|y|,|x|) / max(|y|,|x|), so nothing divides by 0 except at (0, 0) (which gives 0,
@@ -484,17 +484,17 @@ class ElementwiseMixin:
         flat = a + (x < 0).where(y_sign * math.pi, 0.0)
         return swap.where(steep, flat)
 
-    def asin(self) -> Tensor:
+    def asin(self) -> Self:
         """Arcsine, as atan2(x, sqrt((1 - x)(1 + x))) (NaN outside [-1, 1])."""
         x = self.cast(least_upper_float(self.dtype))
         return x.atan2(((1 - x) * (1 + x)).sqrt())
 
-    def acos(self) -> Tensor:
+    def acos(self) -> Self:
         """Arccosine, as atan2(sqrt((1 - x)(1 + x)), x): accurate near 1, where pi/2 - asin(x) is not."""
         x = self.cast(least_upper_float(self.dtype))
         return ((1 - x) * (1 + x)).sqrt().atan2(x)
 
-    def sinh(self) -> Tensor:
+    def sinh(self) -> Self:
         """Hyperbolic sine: from expm1 for |x| < 1 (no cancellation), else exp(|x| - ln 2) - exp(-|x| - ln 2)."""
         x = self.cast(least_upper_float(self.dtype))
         small = x.abs() < 1
@@ -505,12 +505,12 @@ class ElementwiseMixin:
         far = s * ((ax - math.log(2)).exp() - (-ax - math.log(2)).exp())
         return small.where(near, far)
 
-    def cosh(self) -> Tensor:
+    def cosh(self) -> Self:
         """Hyperbolic cosine, as exp(x - ln 2) + exp(-x - ln 2) (finite up to where cosh itself overflows)."""
         x = self.cast(least_upper_float(self.dtype))
         return (x - math.log(2)).exp() + (-x - math.log(2)).exp()
 
-    def asinh(self) -> Tensor:
+    def asinh(self) -> Self:
         """Inverse hyperbolic sine: log1p(a + a^2 / (1 + sqrt(1 + a^2))) for a = |x|, log(2a) where a^2 would
         swamp the 1."""
         x = self.cast(least_upper_float(self.dtype))
@@ -523,7 +523,7 @@ class ElementwiseMixin:
         r = big.where(far, near)
         return neg.where(-r, r)
 
-    def acosh(self) -> Tensor:
+    def acosh(self) -> Self:
         """Inverse hyperbolic cosine: log1p(t + sqrt(t (t + 2))) with t = x - 1 (exact near 1), log(2x) for large
         x; NaN below 1."""
         x = self.cast(least_upper_float(self.dtype))
@@ -533,20 +533,20 @@ class ElementwiseMixin:
         far = big.where(x, 1.0).log() + math.log(2)
         return big.where(far, near)
 
-    def atanh(self) -> Tensor:
+    def atanh(self) -> Self:
         """Inverse hyperbolic tangent, as log1p(2x / (1 - x)) / 2 (inf at 1, NaN outside [-1, 1])."""
         x = self.cast(least_upper_float(self.dtype))
         return 0.5 * (2 * x / (1 - x)).log1p()
 
-    def frac(self) -> Tensor:
+    def frac(self) -> Self:
         """The fractional part, x - trunc(x), with the sign of x (PyTorch's `frac`)."""
         return self - self.trunc()
 
-    def trunc(self) -> Tensor:
+    def trunc(self) -> Self:
         """Round toward zero. Integer tensors are returned as they are."""
         return self._flat(self._apply(lambda u: u.alu(Ops.TRUNC))) if self.dtype.is_float else self
 
-    def floor(self) -> Tensor:
+    def floor(self) -> Self:
         """Round toward minus infinity."""
         if not self.dtype.is_float:
             return self
@@ -554,7 +554,7 @@ class ElementwiseMixin:
         t = x.trunc()
         return self._flat((t > x).where(t - 1, t))
 
-    def ceil(self) -> Tensor:
+    def ceil(self) -> Self:
         """Round toward plus infinity."""
         if not self.dtype.is_float:
             return self
@@ -562,7 +562,7 @@ class ElementwiseMixin:
         t = x.trunc()
         return self._flat((t < x).where(t + 1, t))
 
-    def round(self, decimals: int = 0) -> Tensor:
+    def round(self, decimals: int = 0) -> Self:
         """Round to the nearest whole number, halves to even (as PyTorch and numpy: 2.5 -> 2, 3.5 -> 4).
         With `decimals`, round(x * 10**decimals) / 10**decimals (PyTorch's rule)."""
         if not self.dtype.is_float:
@@ -580,39 +580,39 @@ class ElementwiseMixin:
 
     # ------------------------------------------------------------------ activations
 
-    def relu(self) -> Tensor:
+    def relu(self) -> Self:
         """max(x, 0); NaN stays NaN, the gradient at 0 is 0 (as PyTorch)."""
         if not self.dtype.is_float:
             return (self > 0).where(self, 0)
         return (self > 0).where(self, self.isnan().where(self, 0.0))
 
-    def relu6(self) -> Tensor:
+    def relu6(self) -> Self:
         """min(max(x, 0), 6)."""
         return self.clip(0, 6)
 
-    def leaky_relu(self, neg_slope: float = 0.01) -> Tensor:
+    def leaky_relu(self, neg_slope: float = 0.01) -> Self:
         """x for x > 0, else neg_slope * x."""
         return (self > 0).where(self, self * neg_slope)
 
-    def _neg_part(self) -> Tensor:
+    def _neg_part(self) -> Self:
         # x where x <= 0, else 0: the exp of it never overflows, so gradients of unused branches stay finite
         return (self > 0).where(0.0, self)
 
-    def elu(self, alpha: float = 1.0) -> Tensor:
+    def elu(self, alpha: float = 1.0) -> Self:
         """x for x > 0, else alpha * (exp(x) - 1)."""
         x = self.cast(least_upper_float(self.dtype))
         return (x > 0).where(x, alpha * (x._neg_part().exp() - 1))
 
-    def celu(self, alpha: float = 1.0) -> Tensor:
+    def celu(self, alpha: float = 1.0) -> Self:
         """x for x > 0, else alpha * (exp(x / alpha) - 1)."""
         x = self.cast(least_upper_float(self.dtype))
         return (x > 0).where(x, alpha * ((x._neg_part() / alpha).exp() - 1))
 
-    def selu(self) -> Tensor:
+    def selu(self) -> Self:
         """scale * elu(x, alpha) with the self-normalizing constants."""
         return _SELU_SCALE * self.elu(_SELU_ALPHA)
 
-    def sigmoid(self) -> Tensor:
+    def sigmoid(self) -> Self:
         """1 / (1 + exp(-x)), computed from exp(-|x|) so that nothing overflows (nor its gradient)."""
         x = self.cast(least_upper_float(self.dtype))
         neg = x < 0
@@ -620,26 +620,26 @@ class ElementwiseMixin:
         p = (1 + e).reciprocal()
         return neg.where(e * p, p)
 
-    def tanh(self) -> Tensor:
+    def tanh(self) -> Self:
         """2 sigmoid(2x) - 1; for |x| < 0.5 expm1(2x) / (expm1(2x) + 2), which keeps tiny values' precision."""
         x = self.cast(least_upper_float(self.dtype))
         small = x.abs() < 0.5
         e = (2 * small.where(x, 0.0)).expm1()
         return small.where(e / (e + 2), 2.0 * (2.0 * x).sigmoid() - 1.0)
 
-    def hardsigmoid(self) -> Tensor:
+    def hardsigmoid(self) -> Self:
         """relu6(x + 3) / 6 (PyTorch's)."""
         return (self / 6 + 0.5).clip(0, 1)
 
-    def hardswish(self) -> Tensor:
+    def hardswish(self) -> Self:
         """x * hardsigmoid(x)."""
         return self * self.hardsigmoid()
 
-    def hardtanh(self, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    def hardtanh(self, min_val: float = -1.0, max_val: float = 1.0) -> Self:
         """clip(x, min_val, max_val)."""
         return self.clip(min_val, max_val)
 
-    def gelu(self, approximate: str = "none") -> Tensor:
+    def gelu(self, approximate: str = "none") -> Self:
         """GELU as PyTorch: x * Phi(x) = 0.5 x (1 + erf(x / sqrt(2))) by default; `approximate="tanh"` gives
         0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), which is what tinygrad's `gelu()` computes.
 
@@ -654,19 +654,19 @@ class ElementwiseMixin:
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
         return 0.5 * x * (1 + (x * (1 / math.sqrt(2))).erf())
 
-    def quick_gelu(self) -> Tensor:
+    def quick_gelu(self) -> Self:
         """x * sigmoid(1.702 x)."""
         return self * (self * 1.702).sigmoid()
 
-    def silu(self) -> Tensor:
+    def silu(self) -> Self:
         """x * sigmoid(x)."""
         return self * self.sigmoid()
 
-    def swish(self) -> Tensor:
+    def swish(self) -> Self:
         """The same as `silu`."""
         return self.silu()
 
-    def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> Self:
         """log(1 + exp(beta x)) / beta, as max(bx, 0) + log1p(exp(-|bx|)) so that nothing overflows; x itself
         where beta x > threshold (PyTorch's)."""
         x = self.cast(least_upper_float(self.dtype))
@@ -675,21 +675,21 @@ class ElementwiseMixin:
         smooth = (bx._alu(Ops.MAX, bx._full_like(0.0)) + (-bx._alu(Ops.MAX, -bx)).exp().log1p()) * (1 / beta)
         return (bx > threshold).where(x, smooth)
 
-    def logsigmoid(self) -> Tensor:
+    def logsigmoid(self) -> Self:
         """log(sigmoid(x)) = -softplus(-x), without overflow for large |x|."""
         return -((-self).softplus())
 
-    def mish(self) -> Tensor:
+    def mish(self) -> Self:
         """x * tanh(softplus(x))."""
         return self * self.softplus().tanh()
 
-    def softsign(self) -> Tensor:
+    def softsign(self) -> Self:
         """x / (1 + |x|)."""
         return self / (1 + self.abs())
 
     # ------------------------------------------------------------------ min, max, clip, where
 
-    def maximum(self, y: Tensor | Scalar) -> Tensor:
+    def maximum(self, y: Self | Scalar) -> Self:
         """Elementwise max (ties share the gradient); NaN if either is NaN (PyTorch's)."""
         a, b = self._broadcasted(y, op="maximum")
         m = a._alu(Ops.MAX, b)
@@ -698,14 +698,14 @@ class ElementwiseMixin:
         # the MAX op follows C's fmax, which returns the other operand when one is NaN
         return (a.isnan() | b.isnan()).where(a + b, m)
 
-    def minimum(self, y: Tensor | Scalar) -> Tensor:
+    def minimum(self, y: Self | Scalar) -> Self:
         """Elementwise min (ties share the gradient)."""
         a, b = self._broadcasted(y, op="minimum")
         if a.dtype.is_float:
             return -((-a).maximum(-b))
         return (a < b).where(a, b)  # negation would wrap around for unsigned integers
 
-    def clip(self, min: Tensor | Scalar | None = None, max: Tensor | Scalar | None = None) -> Tensor:
+    def clip(self, min: Self | Scalar | None = None, max: Self | Scalar | None = None) -> Self:
         """Limit to [min, max] (either may be None; where min > max everything becomes max, as PyTorch).
 
         >>> from tg_tensor import Tensor
@@ -716,7 +716,7 @@ class ElementwiseMixin:
             raise ValueError("clip: at least one of min and max must be given")
         for bound in (min, max):
             if isinstance(bound, type(self)):
-                _broadcast_shape(self.shape, bound.shape, "clip")
+                broadcast_shape(self.shape, bound.shape, "clip")
         x = self
         if min is not None:
             x = (x < min).where(min, x)
@@ -724,127 +724,127 @@ class ElementwiseMixin:
             x = (x > max).where(max, x)
         return x
 
-    def clamp(self, min: Tensor | Scalar | None = None, max: Tensor | Scalar | None = None) -> Tensor:
+    def clamp(self, min: Self | Scalar | None = None, max: Self | Scalar | None = None) -> Self:
         """PyTorch's name for `clip`."""
         return self.clip(min, max)
 
-    def where(self, x: Tensor | Scalar, y: Tensor | Scalar) -> Tensor:
+    def where(self, x: Self | Scalar, y: Self | Scalar) -> Self:
         """Elementwise `x if self else y` (self is the condition, as in tinygrad)."""
-        if isinstance(x, type(self)):
+        if isinstance(x, TensorCore):
             x, y = x._broadcasted(y, op="where")
-        elif isinstance(y, type(self)):
+        elif isinstance(y, TensorCore):
             y, x = y._broadcasted(x, op="where")
         else:
             dt = least_upper_dtype(dtypes.from_py(x), dtypes.from_py(y))
-            x = self._wrap(_const(dt, x, self.device))
-            y = self._wrap(_const(dt, y, self.device))
+            x = self._wrap(const_uop(dt, x, self.device))
+            y = self._wrap(const_uop(dt, y, self.device))
         assert isinstance(x, type(self)) and isinstance(y, type(self))
-        shape = _broadcast_shape(self.shape, x.shape, "where")
+        shape = broadcast_shape(self.shape, x.shape, "where")
         cond = self.cast(dtypes.bool)._broadcast_to(shape)
         return cond._apply(lambda c, a, b: c.alu(Ops.WHERE, a, b), x._broadcast_to(shape), y._broadcast_to(shape))
 
     # ------------------------------------------------------------------ comparisons
 
-    def __lt__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
+    def __lt__(self, y: Self | Scalar) -> Self:
         return self._binary(Ops.CMPLT, y, name="lt")
 
-    def __gt__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
+    def __gt__(self, y: Self | Scalar) -> Self:
         return self._binary(Ops.CMPLT, y, name="gt", swap=True)
 
-    def __le__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
+    def __le__(self, y: Self | Scalar) -> Self:
         a, b = self._broadcasted(y, op="le")
         return _less_or_equal(a, b)
 
-    def __ge__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
+    def __ge__(self, y: Self | Scalar) -> Self:
         a, b = self._broadcasted(y, op="ge")
         return _less_or_equal(b, a)
 
-    def __eq__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
+    def __eq__(self, y: Self | Scalar) -> Self:  # type: ignore[override]
         return self._binary(Ops.CMPEQ, y, name="eq")
 
-    def __ne__(self, y: Tensor | Scalar) -> Tensor:  # type: ignore[override]
+    def __ne__(self, y: Self | Scalar) -> Self:  # type: ignore[override]
         return self._binary(Ops.CMPNE, y, name="ne")
 
-    def eq(self, y: Tensor | Scalar) -> Tensor:
+    def eq(self, y: Self | Scalar) -> Self:
         """`self == y`, as a bool tensor."""
         return self == y
 
-    def ne(self, y: Tensor | Scalar) -> Tensor:
+    def ne(self, y: Self | Scalar) -> Self:
         """`self != y`, as a bool tensor."""
         return self != y
 
-    def lt(self, y: Tensor | Scalar) -> Tensor:
+    def lt(self, y: Self | Scalar) -> Self:
         """`self < y`, as a bool tensor."""
         return self < y
 
-    def le(self, y: Tensor | Scalar) -> Tensor:
+    def le(self, y: Self | Scalar) -> Self:
         """`self <= y`, as a bool tensor."""
         return self <= y
 
-    def gt(self, y: Tensor | Scalar) -> Tensor:
+    def gt(self, y: Self | Scalar) -> Self:
         """`self > y`, as a bool tensor."""
         return self > y
 
-    def ge(self, y: Tensor | Scalar) -> Tensor:
+    def ge(self, y: Self | Scalar) -> Self:
         """`self >= y`, as a bool tensor."""
         return self >= y
 
-    def isnan(self) -> Tensor:
+    def isnan(self) -> Self:
         """True where the value is NaN (never for integers)."""
         return self != self
 
-    def isinf(self) -> Tensor:
+    def isinf(self) -> Self:
         """True where the value is +inf or -inf."""
         if not self.dtype.is_float:
             return self != self
         return (self == math.inf) | (self == -math.inf)
 
-    def isfinite(self) -> Tensor:
+    def isfinite(self) -> Self:
         """True where the value is neither NaN nor infinite."""
         return (self.isnan() | self.isinf()).logical_not()
 
     # ------------------------------------------------------------------ logical and bitwise
 
-    def logical_not(self) -> Tensor:
+    def logical_not(self) -> Self:
         """True where the value is 0 (False)."""
         return self.cast(dtypes.bool)._apply(lambda u: u.alu(Ops.CMPNE, full_like(u, True)))
 
-    def _logical(self, op: Ops, y: Tensor | Scalar, name: str) -> Tensor:
+    def _logical(self, op: Ops, y: Self | Scalar, name: str) -> Self:
         a, b = self._broadcasted(y, op=name)
         return a.cast(dtypes.bool)._alu(op, b.cast(dtypes.bool))
 
-    def logical_and(self, y: Tensor | Scalar) -> Tensor:
+    def logical_and(self, y: Self | Scalar) -> Self:
         """True where both are nonzero."""
         return self._logical(Ops.AND, y, "logical_and")
 
-    def logical_or(self, y: Tensor | Scalar) -> Tensor:
+    def logical_or(self, y: Self | Scalar) -> Self:
         """True where either is nonzero."""
         return self._logical(Ops.OR, y, "logical_or")
 
-    def logical_xor(self, y: Tensor | Scalar) -> Tensor:
+    def logical_xor(self, y: Self | Scalar) -> Self:
         """True where exactly one is nonzero."""
         return self._logical(Ops.CMPNE, y, "logical_xor")
 
-    def _bitwise(self, op: Ops, y: Tensor | Scalar, name: str, reverse: bool = False) -> Tensor:
+    def _bitwise(self, op: Ops, y: Self | Scalar, name: str, reverse: bool = False) -> Self:
         a, b = self._broadcasted(y, reverse, name)
         if a.dtype.is_float:
             other = y.dtype if isinstance(y, type(self)) else type(y).__name__
             raise TypeError(f"{name}: needs integer or bool operands, got {self.dtype!r} and {other}")
         return a._alu(op, b)
 
-    def bitwise_and(self, y: Tensor | Scalar) -> Tensor:
+    def bitwise_and(self, y: Self | Scalar) -> Self:
         """`self & y` on integer or bool tensors."""
         return self._bitwise(Ops.AND, y, "bitwise_and")
 
-    def bitwise_or(self, y: Tensor | Scalar) -> Tensor:
+    def bitwise_or(self, y: Self | Scalar) -> Self:
         """`self | y` on integer or bool tensors."""
         return self._bitwise(Ops.OR, y, "bitwise_or")
 
-    def bitwise_xor(self, y: Tensor | Scalar) -> Tensor:
+    def bitwise_xor(self, y: Self | Scalar) -> Self:
         """`self ^ y` on integer or bool tensors."""
         return self._bitwise(Ops.XOR, y, "bitwise_xor")
 
-    def bitwise_not(self) -> Tensor:
+    def bitwise_not(self) -> Self:
         """`~self`: every bit flipped for integers, logical not for bools."""
         if self.dtype.is_bool:
             return self.logical_not()
@@ -852,7 +852,7 @@ class ElementwiseMixin:
             raise TypeError(f"bitwise_not: needs an integer or bool tensor, got {self.dtype!r}")
         return self._alu(Ops.XOR, self._full_like(self.dtype.max if self.dtype.is_unsigned else -1))
 
-    def _shift(self, left: bool, y: Tensor | Scalar, reverse: bool = False) -> Tensor:
+    def _shift(self, left: bool, y: Self | Scalar, reverse: bool = False) -> Self:
         name = "lshift" if left else "rshift"
         a, b = self._broadcasted(y, reverse, name)
         if not a.dtype.is_int:
@@ -865,53 +865,53 @@ class ElementwiseMixin:
             return ok.where(shifted, 0)
         return ok.where(shifted, (a < 0).where(a._full_like(-1), 0))
 
-    def lshift(self, y: Tensor | Scalar) -> Tensor:
+    def lshift(self, y: Self | Scalar) -> Self:
         """`self << y` on integer tensors."""
         return self._shift(True, y)
 
-    def rshift(self, y: Tensor | Scalar) -> Tensor:
+    def rshift(self, y: Self | Scalar) -> Self:
         """`self >> y` on integer tensors (arithmetic: the sign is kept)."""
         return self._shift(False, y)
 
-    def bitwise_left_shift(self, y: Tensor | Scalar) -> Tensor:
+    def bitwise_left_shift(self, y: Self | Scalar) -> Self:
         """PyTorch's name for `<<`."""
         return self.lshift(y)
 
-    def bitwise_right_shift(self, y: Tensor | Scalar) -> Tensor:
+    def bitwise_right_shift(self, y: Self | Scalar) -> Self:
         """PyTorch's name for `>>`."""
         return self.rshift(y)
 
-    def __and__(self, y: Tensor | Scalar) -> Tensor:
+    def __and__(self, y: Self | Scalar) -> Self:
         return self.bitwise_and(y)
 
-    def __rand__(self, y: Scalar) -> Tensor:
+    def __rand__(self, y: Scalar) -> Self:
         return self._bitwise(Ops.AND, y, "bitwise_and", reverse=True)
 
-    def __or__(self, y: Tensor | Scalar) -> Tensor:
+    def __or__(self, y: Self | Scalar) -> Self:
         return self.bitwise_or(y)
 
-    def __ror__(self, y: Scalar) -> Tensor:
+    def __ror__(self, y: Scalar) -> Self:
         return self._bitwise(Ops.OR, y, "bitwise_or", reverse=True)
 
-    def __xor__(self, y: Tensor | Scalar) -> Tensor:
+    def __xor__(self, y: Self | Scalar) -> Self:
         return self.bitwise_xor(y)
 
-    def __rxor__(self, y: Scalar) -> Tensor:
+    def __rxor__(self, y: Scalar) -> Self:
         return self._bitwise(Ops.XOR, y, "bitwise_xor", reverse=True)
 
-    def __invert__(self) -> Tensor:
+    def __invert__(self) -> Self:
         return self.bitwise_not()
 
-    def __lshift__(self, y: Tensor | Scalar) -> Tensor:
+    def __lshift__(self, y: Self | Scalar) -> Self:
         return self.lshift(y)
 
-    def __rlshift__(self, y: Scalar) -> Tensor:
+    def __rlshift__(self, y: Scalar) -> Self:
         return self._shift(True, y, reverse=True)
 
-    def __rshift__(self, y: Tensor | Scalar) -> Tensor:
+    def __rshift__(self, y: Self | Scalar) -> Self:
         return self.rshift(y)
 
-    def __rrshift__(self, y: Scalar) -> Tensor:
+    def __rrshift__(self, y: Scalar) -> Self:
         return self._shift(False, y, reverse=True)
 
     # ------------------------------------------------------------------ dtypes
@@ -921,7 +921,7 @@ class ElementwiseMixin:
     long = _cast_to(dtypes.int64, "long")
     short = _cast_to(dtypes.int16, "short")
 
-    def bitcast(self, dtype: DType) -> Tensor:
+    def bitcast(self, dtype: DType) -> Self:
         """The same bits read as another dtype of the same item size (PyTorch's `view(dtype)`).
 
         >>> from tg_tensor import Tensor, dtypes
@@ -950,13 +950,13 @@ def _refuse_bool(dt: DType, op: str) -> None:
         raise TypeError(f"{op}: not supported for two bool operands (cast one to an integer first)")
 
 
-def _less_or_equal(a: Tensor, b: Tensor) -> Tensor:
+def _less_or_equal(a: T, b: T) -> T:
     if a.dtype.is_float:  # not (b < a) would be True for NaN
         return a._alu(Ops.CMPLT, b) | a._alu(Ops.CMPEQ, b)
     return b._alu(Ops.CMPLT, a).logical_not()
 
 
-def _int_divmod(a: Tensor, b: Tensor, floor: bool) -> tuple[Tensor, Tensor]:
+def _int_divmod(a: T, b: T, floor: bool) -> tuple[T, T]:
     """Quotient and remainder of integer tensors of one dtype, rounded toward minus infinity (`floor`) or zero.
 
     C's division traps on x / 0 and on MIN / -1, so those divisors are replaced by 1 and fixed up after:
@@ -974,9 +974,9 @@ def _int_divmod(a: Tensor, b: Tensor, floor: bool) -> tuple[Tensor, Tensor]:
     return zero.where(0, q), r
 
 
-def _pow_by_mul(x: Tensor, n: int) -> Tensor:
+def _pow_by_mul(x: T, n: int) -> T:
     """x ** n for a whole n >= 0 by repeated squaring (exact for integers, wrapping like PyTorch)."""
-    result: Tensor | None = None
+    result: T | None = None
     base = x
     while n:
         if n & 1:
@@ -987,7 +987,7 @@ def _pow_by_mul(x: Tensor, n: int) -> Tensor:
     return result if result is not None else x._full_like(1)
 
 
-def _int_pow(a: Tensor, b: Tensor) -> Tensor:
+def _int_pow(a: T, b: T) -> T:
     """a ** b for integer tensors of one dtype: square-and-multiply over every bit of the exponent, so the
     result wraps exactly as PyTorch's. Negative exponents give 0, except for bases 1 and -1 (as PyTorch)."""
     signed = not a.dtype.is_unsigned
@@ -1004,7 +1004,7 @@ def _int_pow(a: Tensor, b: Tensor) -> Tensor:
     return (b < 0).where(negative_power, result)
 
 
-def _float_pow(a: Tensor, b: Tensor) -> Tensor:
+def _float_pow(a: T, b: T) -> T:
     """a ** b for float tensors of one dtype, from exp2(b * log2|a|) with the sign of a negative base."""
     r = (b * a.abs().log2()).exp2()
     whole = b.trunc() == b
@@ -1015,7 +1015,7 @@ def _float_pow(a: Tensor, b: Tensor) -> Tensor:
     return ((b == 0) | (a == 1)).where(1.0, signed)
 
 
-def _horner(x: Tensor, coeffs: list[float]) -> Tensor:
+def _horner(x: T, coeffs: list[float]) -> T:
     """coeffs[0] + coeffs[1] x + coeffs[2] x^2 + ..., by Horner's rule."""
     acc = x * coeffs[-1] + coeffs[-2]
     for c in reversed(coeffs[:-2]):
@@ -1027,12 +1027,12 @@ def _horner(x: Tensor, coeffs: list[float]) -> Tensor:
 _ATAN_COEFFS = [(-1) ** n / (2 * n + 1) for n in range(10)]
 
 
-def _atan_series(t: Tensor) -> Tensor:
+def _atan_series(t: T) -> T:
     """atan(t) for |t| <= tan(pi/8)."""
     return _horner(t * t, _ATAN_COEFFS) * t
 
 
-def _atan_series_reduced(t: Tensor) -> Tensor:
+def _atan_series_reduced(t: T) -> T:
     """atan(t) for |t| <= 1: atan(t) = +-pi/4 + atan((t -+ 1) / (1 +- t)) brings |t| below tan(pi/8)."""
     s = (t < 0).where(-1.0, 1.0)
     mid = t * s > math.sqrt(2) - 1

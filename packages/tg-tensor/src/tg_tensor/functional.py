@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Self, TypeVar, cast
 
 import numpy as np
 
+from tg_tensor.indexing import IndexingMixin
 from tg_uop.dtype import least_upper_float
 from tg_uop.helpers import prod
 
-if TYPE_CHECKING:
-    from tg_tensor.tensor import Tensor
+T = TypeVar("T", bound="FunctionalMixin")  # the tensor type the module's helper functions take and return
 
 _Pairs = list[tuple[int, int]]
 
@@ -34,7 +34,7 @@ def _per_dim(value: int | Sequence[int], nd: int, what: str, op: str, low: int =
     return vals
 
 
-def _padding_pairs(padding: int | str | Sequence[int], nd: int, op: str) -> _Pairs:
+def _padding_pairs(padding: int | Sequence[int], nd: int, op: str) -> _Pairs:
     """(before, after) per spatial dim from an int, one int per dim, or 2*nd ints ordered like torch's F.pad
     (last dim first: left, right, top, bottom, ...), as tinygrad's conv2d takes them."""
     if isinstance(padding, int):
@@ -49,7 +49,7 @@ def _padding_pairs(padding: int | str | Sequence[int], nd: int, op: str) -> _Pai
     return [(vals[2 * i], vals[2 * i + 1]) for i in reversed(range(nd))]
 
 
-def _pad_or_crop(x: Tensor, pairs: _Pairs, value: float = 0.0) -> Tensor:
+def _pad_or_crop(x: T, pairs: _Pairs, value: float = 0.0) -> T:
     """Pad the last len(pairs) dims by (before, after); a negative amount crops that many elements instead."""
     lead = [(0, s) for s in x.shape[: x.ndim - len(pairs)]]
     spatial = x.shape[x.ndim - len(pairs) :]
@@ -60,17 +60,17 @@ def _pad_or_crop(x: Tensor, pairs: _Pairs, value: float = 0.0) -> Tensor:
     return x
 
 
-def _window_axis(x: Tensor, axis: int, k: int, s: int, d: int) -> Tensor:
+def _window_axis(x: T, axis: int, k: int, s: int, d: int) -> T:
     """Replace `axis` (length n) by two axes (o, k) holding out[..., i, j, ...] = x[..., i*s + j*d, ...], where
     o = (n - d*(k-1) - 1) // s + 1 windows fit. Movement only, so the result is a view: no copy, no gather."""
     n = x.shape[axis]
     o = (n - d * (k - 1) - 1) // s + 1
     pre, post = x.shape[:axis], x.shape[axis + 1 :]
 
-    def keep(t: Tensor, ax: int, end: int) -> Tensor:  # elements [0, end) of one axis
+    def keep(t: T, ax: int, end: int) -> T:  # elements [0, end) of one axis
         return t.shrink([(0, e) if i != ax else (0, end) for i, e in enumerate(t.shape)])
 
-    def resize(t: Tensor, ax: int, size: int) -> Tensor:  # zero-pad or crop one axis at its end to `size`
+    def resize(t: T, ax: int, size: int) -> T:  # zero-pad or crop one axis at its end to `size`
         have = t.shape[ax]
         return keep(t, ax, size) if size <= have else t.pad([(0, size - have if i == ax else 0) for i in range(t.ndim)])
 
@@ -93,7 +93,7 @@ def _window_axis(x: Tensor, axis: int, k: int, s: int, d: int) -> Tensor:
     return x.transpose(axis, axis + 1)
 
 
-def _windows(x: Tensor, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int]) -> Tensor:
+def _windows(x: T, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int]) -> T:
     """The sliding windows of the last len(kernel) dims of x: (..., *spatial) -> (..., *out, *kernel)."""
     nd = len(kernel)
     lead = x.ndim - nd
@@ -115,7 +115,14 @@ def _check_fits(
         )
 
 
-def _einsum_terms(equation: str, ops: list[Tensor]) -> tuple[list[str], str | None, list[str]]:
+def _operand_list(operands: tuple[T | Sequence[T], ...]) -> list[T]:
+    """einsum's operands, given one by one or as one list (`einsum(eq, a, b)` or `einsum(eq, [a, b])`)."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        return list(operands[0])
+    return cast(list[T], list(operands))  # one by one: each is a tensor (einsum reads its shape)
+
+
+def _einsum_terms(equation: str, ops: list[T]) -> tuple[list[str], str | None, list[str]]:
     """Split and check the equation: the operands' subscripts, the output's (None when implicit), and the labels
     of the broadcast dims ("...0", "...1", ...) that `...` stands for, as many as the operand with the most."""
     lhs, arrow, rhs = equation.replace(" ", "").partition("->")
@@ -157,7 +164,7 @@ def _einsum_output(equation: str, terms: list[str], rhs: str | None, ell: list[s
     return out_labels
 
 
-def _einsum_sizes(sizes: dict[str, int], x: Tensor, labels: list[str]) -> None:
+def _einsum_sizes(sizes: dict[str, int], x: T, labels: list[str]) -> None:
     """Record each label's size in `sizes`; size 1 broadcasts against any other."""
     for c, s in zip(labels, x.shape, strict=True):
         if sizes.get(c, 1) != 1 and s != 1 and sizes[c] != s:
@@ -165,9 +172,9 @@ def _einsum_sizes(sizes: dict[str, int], x: Tensor, labels: list[str]) -> None:
         sizes[c] = s if sizes.get(c, 1) == 1 else sizes[c]
 
 
-def _einsum_product(aligned: list[tuple[Tensor, list[str]]], order: list[str], sizes: dict[str, int]) -> Tensor:
+def _einsum_product(aligned: list[tuple[T, list[str]]], order: list[str], sizes: dict[str, int]) -> T:
     """The broadcast product of all operands, each permuted to `order` with size-1 dims for the labels it lacks."""
-    prod_t: Tensor | None = None
+    prod_t: T | None = None
     for x, lab in aligned:
         have = dict(zip(lab, x.shape, strict=True))
         x = x.permute(sorted(range(len(lab)), key=lambda i: order.index(lab[i])))
@@ -179,7 +186,7 @@ def _einsum_product(aligned: list[tuple[Tensor, list[str]]], order: list[str], s
     return prod_t
 
 
-def _einsum_diagonals(x: Tensor, labels: list[str], equation: str) -> tuple[Tensor, list[str]]:
+def _einsum_diagonals(x: T, labels: list[str], equation: str) -> tuple[T, list[str]]:
     """Take the diagonal for each letter an operand repeats ("ii" -> "i"), as a view."""
     while len(set(labels)) != len(labels):
         c = next(c for c in labels if labels.count(c) > 1)
@@ -199,16 +206,16 @@ def _einsum_diagonals(x: Tensor, labels: list[str], equation: str) -> tuple[Tens
 
 
 def _conv_nd(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None,
+    x: T,
+    weight: T,
+    bias: T | None,
     strides: Sequence[int],
     pairs: _Pairs,
     dilations: Sequence[int],
     groups: int,
     op: str,
     user_shape: tuple[int, ...],
-) -> Tensor:
+) -> T:
     """x (N, Cin, *spatial) convolved with weight (Cout, Cin/groups, *kernel): (N, Cout, *out). Negative
     padding crops (conv_transpose needs it)."""
     nd = len(strides)
@@ -230,7 +237,7 @@ def _conv_nd(
     return out if bias is None else out + bias.reshape(1, cout, *(1,) * nd)
 
 
-def _resample_axis(x: Tensor, axis: int, n: int, o: int, scale: float | None, mode: str, align_corners: bool) -> Tensor:
+def _resample_axis(x: T, axis: int, n: int, o: int, scale: float | None, mode: str, align_corners: bool) -> T:
     """Resize one axis from n to o elements with PyTorch's source-index rules (computed in float32, as torch
     does for float32 data). `scale` is the source step per output element when a scale_factor set it."""
     if n == 0 or o == 0:
@@ -278,7 +285,7 @@ def _resample_axis(x: Tensor, axis: int, n: int, o: int, scale: float | None, mo
     return _contract_axis(x, axis, weights, "pick" if mode.startswith("nearest") else "sum")
 
 
-def _contract_axis(x: Tensor, axis: int, weights: np.ndarray, how: str) -> Tensor:
+def _contract_axis(x: T, axis: int, weights: np.ndarray, how: str) -> T:
     """Axis `axis` (size n) of x replaced by o outputs, each combining the inputs an (o, n) host matrix marks:
     how='sum' is the weighted sum, 'pick' the one marked input (one-hot rows), 'max' the largest marked input.
     Unmarked inputs are never read into the result, so inf and nan there do not leak in (as with a gather)."""
@@ -304,43 +311,43 @@ def _contract_axis(x: Tensor, axis: int, weights: np.ndarray, how: str) -> Tenso
 # family is defined once here, and the class generates its public methods (name, docstring) from it.
 
 
-def _method(fn: Callable[..., Tensor], name: str, doc: str) -> Callable[..., Tensor]:
+def _method(fn: Callable[..., Any], name: str, doc: str) -> Callable[..., Any]:
     fn.__name__, fn.__qualname__, fn.__doc__ = name, f"FunctionalMixin.{name}", doc
     return fn
 
 
-def _conv_of_rank(nd: int | None, doc: str) -> Callable[..., Tensor]:
+def _conv_of_rank(nd: int | None, doc: str) -> Callable[..., Any]:
     """`conv` (nd None: the rank comes from the weight) or `conv1d`, `conv2d`, ... (nd fixed, and checked)."""
     name = "conv" if nd is None else f"conv{nd}d"
 
     def conv_nd(
-        self: FunctionalMixin,
-        weight: Tensor,
-        bias: Tensor | None = None,
+        self: T,
+        weight: T,
+        bias: T | None = None,
         stride: int | Sequence[int] = 1,
         padding: int | str | Sequence[int] = 0,
         dilation: int | Sequence[int] = 1,
         groups: int = 1,
-    ) -> Tensor:
+    ) -> T:
         return self._conv(weight, bias, stride, padding, dilation, groups, nd, name)
 
     return _method(conv_nd, name, doc)
 
 
-def _conv_transpose_of_rank(nd: int | None, doc: str) -> Callable[..., Tensor]:
+def _conv_transpose_of_rank(nd: int | None, doc: str) -> Callable[..., Any]:
     """`conv_transpose` (nd None: the rank comes from the weight) or `conv_transpose1d`, ... (nd fixed)."""
     name = "conv_transpose" if nd is None else f"conv_transpose{nd}d"
 
     def conv_transpose_nd(
-        self: FunctionalMixin,
-        weight: Tensor,
-        bias: Tensor | None = None,
+        self: T,
+        weight: T,
+        bias: T | None = None,
         stride: int | Sequence[int] = 1,
         padding: int | Sequence[int] = 0,
         output_padding: int | Sequence[int] = 0,
         groups: int = 1,
         dilation: int | Sequence[int] = 1,
-    ) -> Tensor:
+    ) -> T:
         return self._conv_transpose(weight, bias, stride, padding, output_padding, groups, dilation, nd, name)
 
     return _method(conv_transpose_nd, name, doc)
@@ -366,17 +373,17 @@ def _window_counts(
     return counts
 
 
-def _max_pool_of_rank(nd: int, doc: str) -> Callable[..., Tensor]:
+def _max_pool_of_rank(nd: int, doc: str) -> Callable[..., Any]:
     name = f"max_pool{nd}d"
 
     def max_pool_nd(
-        self: FunctionalMixin,
+        self: T,
         kernel_size: int | Sequence[int] = 2,
         stride: int | Sequence[int] | None = None,
         padding: int | Sequence[int] = 0,
         dilation: int | Sequence[int] = 1,
         ceil_mode: bool = False,
-    ) -> Tensor:
+    ) -> T:
         low = -math.inf if self.dtype.is_float else self.dtype.min
         win, _, _ = self._pool(nd, name, kernel_size, stride, padding, dilation, ceil_mode, low)
         return win.max(tuple(range(-nd, 0)))
@@ -384,11 +391,11 @@ def _max_pool_of_rank(nd: int, doc: str) -> Callable[..., Tensor]:
     return _method(max_pool_nd, name, doc)
 
 
-def _avg_pool_of_rank(nd: int, doc: str) -> Callable[..., Tensor]:
+def _avg_pool_of_rank(nd: int, doc: str) -> Callable[..., Any]:
     name = f"avg_pool{nd}d"
 
     def avg_pool_nd(
-        self: FunctionalMixin,
+        self: T,
         kernel_size: int | Sequence[int] = 2,
         stride: int | Sequence[int] | None = None,
         padding: int | Sequence[int] = 0,
@@ -396,7 +403,7 @@ def _avg_pool_of_rank(nd: int, doc: str) -> Callable[..., Tensor]:
         count_include_pad: bool = True,
         divisor_override: int | None = None,
         dilation: int | Sequence[int] = 1,
-    ) -> Tensor:
+    ) -> T:
         win, explicit, applied = self._pool(nd, name, kernel_size, stride, padding, dilation, ceil_mode, 0.0)
         total = win.sum(tuple(range(-nd, 0)))
         if divisor_override is not None:
@@ -416,15 +423,13 @@ def _avg_pool_of_rank(nd: int, doc: str) -> Callable[..., Tensor]:
     return _method(avg_pool_nd, name, doc)
 
 
-def _adaptive_pool_of_rank(nd: int, how: str, doc: str) -> Callable[..., Tensor]:
+def _adaptive_pool_of_rank(nd: int, how: str, doc: str) -> Callable[..., Any]:
     name = f"adaptive_{'max' if how == 'max' else 'avg'}_pool{nd}d"
 
-    def adaptive_avg_pool_nd(self: FunctionalMixin, output_size: int | Sequence[int | None]) -> Tensor:
+    def adaptive_avg_pool_nd(self: T, output_size: int | Sequence[int | None]) -> T:
         return self._adaptive_pool(nd, name, output_size, how)
 
-    def adaptive_max_pool_nd(
-        self: FunctionalMixin, output_size: int | Sequence[int | None], return_indices: bool = False
-    ) -> Tensor:
+    def adaptive_max_pool_nd(self: T, output_size: int | Sequence[int | None], return_indices: bool = False) -> T:
         if return_indices:
             raise NotImplementedError(f"{name}: return_indices=True is not supported")
         return self._adaptive_pool(nd, name, output_size, how)
@@ -432,15 +437,15 @@ def _adaptive_pool_of_rank(nd: int, how: str, doc: str) -> Callable[..., Tensor]
     return _method(adaptive_max_pool_nd if how == "max" else adaptive_avg_pool_nd, name, doc)
 
 
-class FunctionalMixin:
+class FunctionalMixin(IndexingMixin):
     """Linear algebra and neural-network functions; mixed into `Tensor`."""
 
     __slots__ = ()
 
-    def __matmul__(self, y: Tensor) -> Tensor:
+    def __matmul__(self, y: Self) -> Self:
         return self.matmul(y)
 
-    def matmul(self, w: Tensor) -> Tensor:
+    def matmul(self, w: Self) -> Self:
         """Matrix product with numpy's rules for 1-D operands and batch broadcasting.
         One multiply over a broadcast (..., n, m, k) view and a sum over k: a single kernel."""
         x = self
@@ -464,10 +469,10 @@ class FunctionalMixin:
             out = out.reshape(out.shape[:-1])
         return out
 
-    def dot(self, w: Tensor) -> Tensor:
+    def dot(self, w: Self) -> Self:
         return self.matmul(w)
 
-    def linear(self, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    def linear(self, weight: Self, bias: Self | None = None) -> Self:
         """x @ weight.T + bias, with weight of shape (out, in) as in PyTorch."""
         out = self.matmul(weight.T)
         return out + bias if bias is not None else out
@@ -475,7 +480,7 @@ class FunctionalMixin:
     # ------------------------------------------------------------------ einsum
 
     @staticmethod
-    def einsum(equation: str, *operands: Tensor | Sequence[Tensor]) -> Tensor:
+    def einsum(equation: str, *operands: T | Sequence[T]) -> T:
         """Einstein summation as in `torch.einsum`: `Tensor.einsum("ij,jk->ik", a, b)` (operands may also come as
         one list). Supports an implicit output (letters used once, sorted), `...` for broadcast dims, size-1
         broadcasting and repeated letters in one operand (a diagonal; "ii->" is the trace). One broadcast
@@ -485,11 +490,11 @@ class FunctionalMixin:
         >>> Tensor.einsum("ij,j->i", Tensor([[1.0, 2.0], [3.0, 4.0]]), Tensor([1.0, 1.0])).tolist()
         [3.0, 7.0]
         """
-        ops = list(operands[0]) if len(operands) == 1 and isinstance(operands[0], (list, tuple)) else list(operands)
+        ops = _operand_list(operands)
         terms, rhs, ell = _einsum_terms(equation, ops)
         out_labels = _einsum_output(equation, terms, rhs, ell)
         sizes: dict[str, int] = {}
-        aligned: list[tuple[Tensor, list[str]]] = []
+        aligned: list[tuple[T, list[str]]] = []
         for t, x in zip(terms, ops, strict=True):
             x, lab = _einsum_diagonals(x, _einsum_labels(t, x.ndim, ell), equation)
             _einsum_sizes(sizes, x, lab)
@@ -531,8 +536,8 @@ class FunctionalMixin:
     conv3d = _conv_of_rank(3, """3-d convolution like `torch.nn.functional.conv3d`: input (N, Cin, D, H, W).""")
 
     def _conv_checks(
-        self, weight: Tensor, bias: Tensor | None, nd: int | None, groups: int, op: str, layout: str
-    ) -> tuple[Tensor, int, bool]:
+        self, weight: Self, bias: Self | None, nd: int | None, groups: int, op: str, layout: str
+    ) -> tuple[Self, int, bool]:
         """Validate ranks, devices and groups; returns the input with a batch dim, the number of spatial dims (from
         the weight where `nd` is None) and whether a batch dim was added."""
         if nd is None:
@@ -558,15 +563,15 @@ class FunctionalMixin:
 
     def _conv(
         self,
-        weight: Tensor,
-        bias: Tensor | None,
+        weight: Self,
+        bias: Self | None,
         stride: int | Sequence[int],
         padding: int | str | Sequence[int],
         dilation: int | Sequence[int],
         groups: int,
         nd: int | None,
         op: str,
-    ) -> Tensor:
+    ) -> Self:
         x, nd, unbatched = self._conv_checks(weight, bias, nd, groups, op, "(Cout, Cin/groups, *kernel)")
         cout, cin_g = weight.shape[:2]
         if cin_g * groups != x.shape[1]:
@@ -622,8 +627,8 @@ class FunctionalMixin:
 
     def _conv_transpose(
         self,
-        weight: Tensor,
-        bias: Tensor | None,
+        weight: Self,
+        bias: Self | None,
         stride: int | Sequence[int],
         padding: int | Sequence[int],
         output_padding: int | Sequence[int],
@@ -631,7 +636,7 @@ class FunctionalMixin:
         dilation: int | Sequence[int],
         nd: int | None,
         op: str,
-    ) -> Tensor:
+    ) -> Self:
         x, nd, unbatched = self._conv_checks(weight, bias, nd, groups, op, "(Cin, Cout/groups, *kernel)")
         cin, cout_g, *kernel = weight.shape
         if x.shape[1] != cin:
@@ -684,7 +689,7 @@ class FunctionalMixin:
         dilation: int | Sequence[int],
         ceil_mode: bool,
         pad_value: float,
-    ) -> tuple[Tensor, list[tuple[int, int]], list[tuple[int, int]]]:
+    ) -> tuple[Self, list[tuple[int, int]], list[tuple[int, int]]]:
         """The windows (..., *out, *kernel) of the input padded with `pad_value`, the explicit padding and the
         (before, after) padding actually applied (ceil_mode adds some after; unused padding is cut)."""
         if self.ndim not in (nd + 1, nd + 2):
@@ -741,7 +746,7 @@ class FunctionalMixin:
 
     # ------------------------------------------------------------------ adaptive pooling
 
-    def _adaptive_pool(self, nd: int, op: str, output_size: Any, how: str) -> Tensor:
+    def _adaptive_pool(self, nd: int, op: str, output_size: Any, how: str) -> Self:
         """Pool the last nd dims into `output_size` bins each, PyTorch's bins: bin i of n inputs into o covers
         [floor(i*n/o), ceil((i+1)*n/o)). Bins of one size (o divides n) are a window view and one reduction;
         otherwise each dim is contracted with an (o, n) host matrix of its bins."""
@@ -822,7 +827,7 @@ class FunctionalMixin:
         mode: str = "nearest",
         align_corners: bool | None = None,
         recompute_scale_factor: bool | None = None,
-    ) -> Tensor:
+    ) -> Self:
         """Resize the spatial dims of (N, C, *spatial) like `torch.nn.functional.interpolate`: give `size` or
         `scale_factor`; mode 'nearest' (source index floor(out_index * scale)), 'nearest-exact', or 'linear' /
         'bilinear' / 'trilinear' (linear along every spatial dim; 'linear' takes any number of them, as in

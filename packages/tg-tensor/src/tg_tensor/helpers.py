@@ -1,6 +1,6 @@
 """Small helpers shared by the Tensor modules: argument normalization, constants, host data.
 
->>> _broadcast_shape((3, 1), (4,), "add")
+>>> broadcast_shape((3, 1), (4,), "add")
 (3, 4)
 """
 
@@ -16,42 +16,36 @@ from tg_uop.ops import Ops
 from tg_uop.uop import UOp
 
 Scalar = int | float | bool
-_HOST = "PYTHON"  # host memory: data from Python and numpy lands here before it is copied to its device
+HOST = "PYTHON"  # host memory: data from Python and numpy lands here before it is copied to its device
 
-_NP_TO_DTYPE = {np.dtype(d.fmt): d for d in dtypes.all() if d.fmt is not None}
+NP_TO_DTYPE = {np.dtype(d.fmt): d for d in dtypes.all() if d.fmt is not None}
 
 
-def _to_np_dtype(dt: DType) -> np.dtype:
+def to_np_dtype(dt: DType) -> np.dtype:
     if dt.fmt is None:
         raise TypeError(f"{dt!r} has no numpy equivalent")
     return np.dtype(dt.fmt)
 
 
-def _varargs(shape: tuple[Any, ...]) -> tuple[Any, ...]:
+def varargs(shape: tuple[Any, ...]) -> tuple[Any, ...]:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         return tuple(shape[0])
     return tuple(shape)
 
 
-def _shape_arg(shape: tuple[Any, ...], op: str) -> tuple[int, ...]:
-    if any(not isinstance(s, int) or s < 0 for s in shape):
-        raise ValueError(f"{op}: invalid shape {shape}")
-    return tuple(shape)
-
-
-def _const(dtype: DType, value: Scalar, device: str) -> UOp:
+def const_uop(dtype: DType, value: Scalar, device: str) -> UOp:
     return UOp.const(dtype, value, (UOp(Ops.DEVICE, arg=device),))
 
 
-def _from_numpy(arr: np.ndarray, device: str, dtype: DType) -> UOp:
-    data = np.ascontiguousarray(arr.astype(_to_np_dtype(dtype), copy=False))
-    buf = Buffer(_HOST, int(data.size), dtype).copyin(memoryview(data.tobytes()))
+def uop_from_numpy(arr: np.ndarray, device: str, dtype: DType) -> UOp:
+    data = np.ascontiguousarray(arr.astype(to_np_dtype(dtype), copy=False))
+    buf = Buffer(HOST, int(data.size), dtype).copyin(memoryview(data.tobytes()))
     # arr's shape, not data's: ascontiguousarray makes a 0-d array 1-d
     u = UOp(Ops.BUFFER, dtype, (), buf).reshape(tuple(int(s) for s in arr.shape))
-    return u if device == _HOST else UOp(Ops.COPY, dtype, (u,), device)
+    return u if device == HOST else UOp(Ops.COPY, dtype, (u,), device)
 
 
-def _scalar_dtype(tensor_dtype: DType, y: Scalar) -> DType:
+def scalar_dtype(tensor_dtype: DType, y: Scalar) -> DType:
     """The dtype a Python scalar takes next to a tensor: it adapts to the tensor unless its kind is wider."""
     if isinstance(y, bool):
         return tensor_dtype
@@ -60,7 +54,7 @@ def _scalar_dtype(tensor_dtype: DType, y: Scalar) -> DType:
     return tensor_dtype if tensor_dtype.is_float else dtypes.default_float
 
 
-def _broadcast_shape(a: tuple[int, ...], b: tuple[int, ...], op: str) -> tuple[int, ...]:
+def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...], op: str) -> tuple[int, ...]:
     n = max(len(a), len(b))
     pa, pb = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
     out = []

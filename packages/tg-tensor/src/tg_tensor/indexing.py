@@ -45,18 +45,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Self
 
 import numpy as np
 
-from tg_tensor.helpers import Scalar
+from tg_tensor.helpers import Scalar, broadcast_shape
+from tg_tensor.random import RandomMixin
 from tg_uop.dtype import dtypes
 from tg_uop.helpers import argsort, normalize_axis, prod
 from tg_uop.ops import Ops
-
-if TYPE_CHECKING:
-    from tg_tensor.tensor import Tensor
-    from tg_uop.uop import UOp
 
 
 @dataclass
@@ -82,7 +79,7 @@ class _Plan:
     # the view's axes, in order: ("axis", source axis) or ("new", 1 or 0) for None / a bool scalar
     layout: list[tuple[str, int]] = field(default_factory=list)
     # advanced indices: (axis of the view, integer index tensor with negatives already counted from the end)
-    adv: list[tuple[int, Tensor]] = field(default_factory=list)
+    adv: list[tuple[int, Any]] = field(default_factory=list)  # Any: the class of the tensor indexed
 
 
 @dataclass
@@ -166,29 +163,31 @@ def _plan_basic(plan: _Plan, it: Any, d: int) -> int:
     return d
 
 
-class IndexingMixin:
+def _plan_advanced(plan: _Plan, idx: Any, d: int) -> None:
+    """Source axis `d` is read whole by the view, then indexed by `idx`."""
+    plan.axes[d] = _Axis(plan.axes[d].size, 0, 1, plan.axes[d].size)
+    plan.adv.append((len(plan.layout), idx))
+    plan.layout.append(("axis", d))
+
+
+class IndexingMixin(RandomMixin):
     """Indexing; mixed into `Tensor`."""
 
     __slots__ = ()
-    if TYPE_CHECKING:  # Tensor's attributes that __setitem__ writes (declared here so mypy keeps their types)
-        requires_grad: bool | None
-        _graph: UOp | None
 
     # ---- parsing ----
 
-    def _parse_index(self: Any, index: Any) -> _Plan:
-        from tg_tensor.tensor import Tensor
-
+    def _parse_index(self, index: Any) -> _Plan:
         items = list(index) if isinstance(index, tuple) else [index]
         # bool masks are read on the host: each becomes integer indices, one per masked axis
-        items = [_index_item(it.numpy() if isinstance(it, Tensor) and it.dtype.is_bool else it) for it in items]
+        items = [_index_item(it.numpy() if isinstance(it, type(self)) and it.dtype.is_bool else it) for it in items]
         plan = _Plan([_Axis(s) for s in self.shape])
         d = 0  # next source axis
         for it in _fill_ellipsis(items, self.shape):
             if isinstance(it, _Mask):
                 d = self._plan_mask(plan, it, d)
-            elif isinstance(it, (Tensor, np.ndarray)):
-                self._plan_advanced(plan, self._index_tensor(it, d), d)
+            elif isinstance(it, (type(self), np.ndarray)):
+                _plan_advanced(plan, self._index_tensor(it, d), d)
                 d += 1
             else:
                 d = _plan_basic(plan, it, d)
@@ -196,33 +195,24 @@ class IndexingMixin:
             raise NotImplementedError("index: a False index together with index tensors is not supported")
         return plan
 
-    def _plan_mask(self: Any, plan: _Plan, mask: _Mask, d: int) -> int:
+    def _plan_mask(self, plan: _Plan, mask: _Mask, d: int) -> int:
         """A bool mask over several axes from `d` on: the index of its True positions; returns the next axis."""
         want = self.shape[d : d + mask.values.ndim]
         if mask.values.shape != want:
             raise IndexError(f"index: a mask of shape {mask.values.shape} cannot index axes {d}.. of shape {want}")
         for pos in np.nonzero(mask.values):
-            self._plan_advanced(plan, self._index_tensor(pos.astype(np.int32), d), d)
+            _plan_advanced(plan, self._index_tensor(pos.astype(np.int32), d), d)
             d += 1
         return d
 
-    @staticmethod
-    def _plan_advanced(plan: _Plan, idx: Tensor, d: int) -> None:
-        """Source axis `d` is read whole by the view, then indexed by `idx`."""
-        plan.axes[d] = _Axis(plan.axes[d].size, 0, 1, plan.axes[d].size)
-        plan.adv.append((len(plan.layout), idx))
-        plan.layout.append(("axis", d))
-
-    def _index_tensor(self: Any, idx: Any, axis: int) -> Tensor:
+    def _index_tensor(self, idx: Any, axis: int) -> Self:
         """An integer index for `axis` as a tensor on this device, with negative indices counted from the end."""
-        from tg_tensor.tensor import Tensor
-
         size = self.shape[axis]
         if isinstance(idx, np.ndarray):  # host indices: check them now, as PyTorch does
             bad = (idx < -size) | (idx >= size)
             if bad.any():
                 raise IndexError(f"index: index {int(idx[bad][0])} is out of range for axis {axis} of size {size}")
-            return Tensor(np.where(idx < 0, idx + size, idx).astype(np.int32), device=self.device)
+            return type(self)(np.where(idx < 0, idx + size, idx).astype(np.int32), device=self.device)
         if not idx.dtype.is_int:
             raise TypeError(f"index: tensors used as indices must be integer or bool, got {idx.dtype!r}")
         if idx.device != self.device:
@@ -231,7 +221,7 @@ class IndexingMixin:
 
     # ---- basic indexing: a view ----
 
-    def _basic(self: Any, plan: _Plan) -> Tensor:
+    def _basic(self, plan: _Plan) -> Self:
         """The view the basic part of `plan` selects, with the axes of `plan.layout`."""
         x = self
         flips = tuple(a.step < 0 for a in plan.axes)
@@ -263,7 +253,7 @@ class IndexingMixin:
             )
         return x
 
-    def _unbasic(self: Any, y: Tensor, plan: _Plan) -> Tensor:
+    def _unbasic(self, y: Self, plan: _Plan) -> Self:
         """Place `y` (shaped like `self._basic(plan)`, not empty) where the basic part of `plan` reads; 0 elsewhere."""
         per_axis = tuple(a.count for a in plan.axes)
         y = y.reshape(per_axis)  # drop the new axes, bring back the int-indexed ones (count 1)
@@ -286,16 +276,14 @@ class IndexingMixin:
 
     # ---- advanced indexing: one-hot compare and sum ----
 
-    def _adv_layout(self: Any, plan: _Plan, ndim: int) -> tuple[list[int], tuple[int, ...], int]:
+    def _adv_layout(self, plan: _Plan, ndim: int) -> tuple[list[int], tuple[int, ...], int]:
         """(the view's axes that are not advanced, the broadcast shape of the index tensors, where it goes)."""
-        from tg_tensor.helpers import _broadcast_shape
-
         adv_axes = [a for a, _ in plan.adv]
         rest = [a for a in range(ndim) if a not in adv_axes]
         bshape: tuple[int, ...] = ()
         for _, idx in plan.adv:
             try:
-                bshape = _broadcast_shape(bshape, idx.shape, "index")
+                bshape = broadcast_shape(bshape, idx.shape, "index")
             except ValueError:
                 shapes = [idx.shape for _, idx in plan.adv]
                 raise IndexError(f"index: index tensors of shapes {shapes} cannot be broadcast together") from None
@@ -309,21 +297,19 @@ class IndexingMixin:
         at = sum(1 for a in rest if multi and a < multi[0]) if adjacent else 0
         return rest, bshape, at
 
-    def _onehot(self: Any, plan: _Plan, bshape: tuple[int, ...], sizes: tuple[int, ...]) -> Tensor:
+    def _onehot(self, plan: _Plan, bshape: tuple[int, ...], sizes: tuple[int, ...]) -> Self:
         """Bool of shape bshape + sizes: True where the index tensors point (all of them at once)."""
-        from tg_tensor.tensor import Tensor
-
         k, nb = len(plan.adv), len(bshape)
         mask = None
         for j, (_, idx) in enumerate(plan.adv):
             col = idx.reshape((1,) * (nb - idx.ndim) + idx.shape + (1,) * k)
-            ar = Tensor.arange(sizes[j], device=self.device).reshape((1,) * (nb + j) + (sizes[j],) + (1,) * (k - j - 1))
+            ar = self.arange(sizes[j], device=self.device).reshape((1,) * (nb + j) + (sizes[j],) + (1,) * (k - j - 1))
             hit = col == ar
             mask = hit if mask is None else mask.where(hit, False)
         assert mask is not None
         return mask._broadcast_to(bshape + sizes)
 
-    def _advanced(self: Any, y: Tensor, plan: _Plan) -> Tensor:
+    def _advanced(self, y: Self, plan: _Plan) -> Self:
         rest, bshape, at = self._adv_layout(plan, y.ndim)
         adv_axes = [a for a, _ in plan.adv]
         sizes = tuple(y.shape[a] for a in adv_axes)
@@ -338,7 +324,7 @@ class IndexingMixin:
 
     # ---- public ----
 
-    def __getitem__(self: Any, index: Any) -> Tensor:
+    def __getitem__(self, index: Any) -> Self:
         """`t[index]` as in PyTorch: ints, slices (any step), None, `...`, integer tensors / lists, bool masks.
 
         >>> from tg_tensor import Tensor
@@ -352,7 +338,7 @@ class IndexingMixin:
         y = self._basic(plan)
         return self._advanced(y, plan) if plan.adv else y
 
-    def __setitem__(self: Any, index: Any, value: Tensor | Scalar | list | np.ndarray) -> None:
+    def __setitem__(self, index: Any, value: Self | Scalar | list | np.ndarray) -> None:
         """`t[index] = value`: writes into `t`'s buffer now (see the module notes). `value` is broadcast to the
         shape `t[index]` has and cast to `t`'s dtype.
 
@@ -363,15 +349,13 @@ class IndexingMixin:
         >>> t.tolist()
         [[0.0, 5.0, 0.0], [0.0, -1.0, 0.0]]
         """
-        from tg_tensor.tensor import Tensor
-
         if isinstance(value, (np.integer, np.floating, np.bool_)):
             value = value.item()
         if isinstance(value, (bool, int, float)):
-            value = Tensor(value, device=self.device, dtype=self.dtype)
+            value = type(self)(value, device=self.device, dtype=self.dtype)
         elif isinstance(value, (list, tuple, np.ndarray)):
-            value = Tensor(np.asarray(value), device=self.device, dtype=self.dtype)
-        elif not isinstance(value, Tensor):
+            value = type(self)(np.asarray(value), device=self.device, dtype=self.dtype)
+        elif not isinstance(value, type(self)):
             raise TypeError(f"setitem: cannot assign a {type(value).__name__} to a tensor")
         if value.device != self.device:
             raise ValueError(f"setitem: value on {value.device}, tensor on {self.device}")
@@ -386,10 +370,8 @@ class IndexingMixin:
             return  # nothing selected
         self._write(new)
 
-    def _masked_set(self: Any, index: Any, value: Tensor) -> Tensor | None:
+    def _masked_set(self, index: Any, value: Self) -> Self | None:
         """`t[mask] = scalar` (a lone bool tensor, possibly after leading full slices) as a lazy `where`."""
-        from tg_tensor.tensor import Tensor
-
         items = list(index) if isinstance(index, tuple) else [index]
         lead = 0
         while lead < len(items) and isinstance(items[lead], slice) and items[lead] == slice(None):
@@ -398,8 +380,8 @@ class IndexingMixin:
             return None
         mask = items[-1]
         if isinstance(mask, (list, np.ndarray)) and _host_index(mask).dtype == np.bool_:
-            mask = Tensor(_host_index(mask), device=self.device)
-        if not (isinstance(mask, Tensor) and mask.dtype.is_bool and mask.ndim > 0):
+            mask = type(self)(_host_index(mask), device=self.device)
+        if not (isinstance(mask, type(self)) and mask.dtype.is_bool and mask.ndim > 0):
             return None
         want = self.shape[lead : lead + mask.ndim]
         if mask.shape != want:
@@ -411,7 +393,7 @@ class IndexingMixin:
         m = mask.reshape((1,) * lead + mask.shape + (1,) * (self.ndim - lead - mask.ndim))
         return m.where(value.reshape(()), self)
 
-    def _set_plan(self: Any, plan: _Plan, value: Tensor) -> Tensor | None:
+    def _set_plan(self, plan: _Plan, value: Self) -> Self | None:
         """The whole tensor after `self[plan] = value` (None when the index selects nothing)."""
         y = self._basic(plan)
         target = self._advanced(y, plan).shape if plan.adv else y.shape
@@ -430,10 +412,8 @@ class IndexingMixin:
         inside = self.full(y.shape, True, dtypes.bool, self.device)
         return self._unbasic(inside, plan).where(self._unbasic(new_y, plan), self)
 
-    def _set_advanced(self: Any, y: Tensor, plan: _Plan, value: Tensor) -> Tensor:
+    def _set_advanced(self, y: Self, plan: _Plan, value: Self) -> Self:
         """`y` with the elements the index tensors select replaced by `value` (shaped like `y[advanced part]`)."""
-        from tg_tensor.tensor import Tensor
-
         rest, bshape, at = self._adv_layout(plan, y.ndim)
         adv_axes = [a for a, _ in plan.adv]
         sizes = tuple(y.shape[a] for a in adv_axes)
@@ -442,7 +422,7 @@ class IndexingMixin:
         vr = value.permute(list(range(at)) + list(range(at + nb, nr + nb)) + list(range(at, at + nb)))
         mask = self._onehot(plan, bshape, sizes)  # bshape + sizes
         # where several index positions hit one element, the last one wins (as a sequential loop would)
-        order = Tensor.arange(max(prod(bshape), 1), device=self.device).reshape(bshape + (1,) * k)
+        order = self.arange(max(prod(bshape), 1), device=self.device).reshape(bshape + (1,) * k)
         last = mask.where(order, -1).max(axis=tuple(range(nb))) if nb else mask.where(order, -1)
         pick = order == last.reshape((1,) * nb + sizes)  # bshape + sizes, True at the winning position
         picked = pick.reshape((1,) * nr + bshape + sizes).where(
@@ -453,7 +433,7 @@ class IndexingMixin:
         yp = y.permute(rest + adv_axes)
         return hit.where(new_vals, yp).permute(argsort(rest + adv_axes))
 
-    def _write(self: Any, new: Tensor) -> None:
+    def _write(self, new: Self) -> None:
         """Write `new` (a value of this shape) into this tensor's buffer now, keeping the gradient graph."""
         old_parents = self._parents
         self.assign(new)
@@ -465,32 +445,30 @@ class IndexingMixin:
             self.requires_grad = True
         self.realize()
 
-    def __iter__(self: Any) -> Iterator[Tensor]:
+    def __iter__(self) -> Iterator[Self]:
         """The sub-tensors along the first axis (views)."""
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         for i in range(self.shape[0]):
             yield self[i]
 
-    def _index_arg(self: Any, index: Any, op: str) -> Tensor:
+    def _index_arg(self, index: Any, op: str) -> Self:
         """The index of a gather or scatter as an integer tensor on this device (host lists and arrays are moved)."""
-        from tg_tensor.tensor import Tensor
-
-        if not isinstance(index, Tensor):
-            index = Tensor(_host_index(index), device=self.device)
+        if not isinstance(index, type(self)):
+            index = type(self)(_host_index(index), device=self.device)
         if not index.dtype.is_int:
             raise TypeError(f"{op}: the index must be an integer tensor, got {index.dtype!r}")
         if index.device != self.device:
             raise ValueError(f"{op}: index on {index.device}, tensor on {self.device}")
         return index
 
-    def _check_index_extent(self: Any, index: Tensor, d: int, op: str) -> None:
+    def _check_index_extent(self, index: Self, d: int, op: str) -> None:
         if any(i > s for a, (i, s) in enumerate(zip(index.shape, self.shape)) if a != d):
             raise ValueError(
                 f"{op}: index of shape {index.shape} is larger than the input {self.shape} on an axis other than {d}"
             )
 
-    def gather(self: Any, dim: int, index: Tensor) -> Tensor:
+    def gather(self, dim: int, index: Self) -> Self:
         """PyTorch's gather: `out[i][j][k] = self[i][index[i][j][k]][k]` for `dim=1` (likewise for other dims).
 
         `index` has the same number of axes as `self`, and is no larger along the other axes; the result has
@@ -500,8 +478,6 @@ class IndexingMixin:
         >>> Tensor([[1, 2], [3, 4]]).gather(1, Tensor([[0, 0], [1, 0]])).tolist()
         [[1, 1], [4, 3]]
         """
-        from tg_tensor.tensor import Tensor
-
         index = self._index_arg(index, "gather")
         if index.ndim != self.ndim:
             raise ValueError(f"gather: index of shape {index.shape} must have as many axes as the input {self.shape}")
@@ -515,20 +491,18 @@ class IndexingMixin:
         x = self._apply(lambda u: u.shrink(tuple((0, size if a == d else i) for a, i in enumerate(index.shape))))
         rest = [a for a in range(self.ndim) if a != d]
         x = x.permute(rest + [d]).reshape(tuple(1 if a == d else i for a, i in enumerate(index.shape)) + (size,))
-        hit = idx.unsqueeze(-1) == Tensor.arange(size, device=self.device).reshape((1,) * self.ndim + (size,))
+        hit = idx.unsqueeze(-1) == self.arange(size, device=self.device).reshape((1,) * self.ndim + (size,))
         zero = False if self.dtype.is_bool else 0
         return hit.where(x, zero).sum(axis=-1).cast(self.dtype)
 
-    def index_select(self: Any, dim: int, index: Tensor | list | np.ndarray) -> Tensor:
+    def index_select(self, dim: int, index: Self | list | np.ndarray) -> Self:
         """The entries `index` picks along `dim` (a 1-d or 0-d integer index), like `torch.index_select`.
 
         >>> from tg_tensor import Tensor
         >>> Tensor([[1, 2, 3], [4, 5, 6]]).index_select(1, Tensor([2, 0])).tolist()
         [[3, 1], [6, 4]]
         """
-        from tg_tensor.tensor import Tensor
-
-        if not isinstance(index, Tensor):
+        if not isinstance(index, type(self)):
             index = _host_index(index)
             if index.dtype == np.bool_:
                 raise TypeError("index_select: the index must be integer, got bool")
@@ -547,7 +521,7 @@ class IndexingMixin:
             index = index.reshape(1)
         return self[(slice(None),) * d + (index,)]
 
-    def masked_fill(self: Any, mask: Tensor, value: Tensor | Scalar) -> Tensor:
+    def masked_fill(self, mask: Self, value: Self | Scalar) -> Self:
         """`value` where the bool `mask` is True, this tensor elsewhere (broadcast together); keeps this tensor's
         dtype. `value` is a number or a 0-d tensor (its gradient is the sum over the filled places).
 
@@ -555,28 +529,25 @@ class IndexingMixin:
         >>> Tensor([1.0, 2.0, 3.0]).masked_fill(Tensor([True, False, True]), 0.0).tolist()
         [0.0, 2.0, 0.0]
         """
-        from tg_tensor.helpers import _broadcast_shape
-        from tg_tensor.tensor import Tensor
-
-        if not isinstance(mask, Tensor) or not mask.dtype.is_bool:
-            what = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
+        if not isinstance(mask, type(self)) or not mask.dtype.is_bool:
+            what = mask.dtype if isinstance(mask, type(self)) else type(mask).__name__
             raise TypeError(f"masked_fill: the mask must be a bool tensor, got {what!r}")
         if mask.device != self.device:
             raise ValueError(f"masked_fill: mask on {mask.device}, tensor on {self.device}")
-        _broadcast_shape(self.shape, mask.shape, "masked_fill")
-        if isinstance(value, Tensor):
+        broadcast_shape(self.shape, mask.shape, "masked_fill")
+        if isinstance(value, type(self)):
             if value.ndim != 0:
                 raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
             if value.device != self.device:
                 raise ValueError(f"masked_fill: value on {value.device}, tensor on {self.device}")
             value = value.cast(self.dtype)
         elif isinstance(value, (bool, int, float, np.generic)):
-            value = Tensor(np.asarray(value).item(), device=self.device, dtype=self.dtype)
+            value = type(self)(np.asarray(value).item(), device=self.device, dtype=self.dtype)
         else:
             raise TypeError(f"masked_fill: value must be a number or a 0-d tensor, got {type(value).__name__}")
         return mask.where(value, self)
 
-    def masked_select(self: Any, mask: Tensor) -> Tensor:
+    def masked_select(self, mask: Self) -> Self:
         """The elements where the bool `mask` is True (broadcast together), as a 1-d tensor in row-major order,
         like `torch.masked_select`. The mask is read to the host at the call: the result's size depends on it.
 
@@ -584,48 +555,43 @@ class IndexingMixin:
         >>> Tensor([[1, 2], [3, 4]]).masked_select(Tensor([True, False])).tolist()
         [1, 3]
         """
-        from tg_tensor.helpers import _broadcast_shape
-        from tg_tensor.tensor import Tensor
-
-        if not isinstance(mask, Tensor) or not mask.dtype.is_bool:
-            what = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
+        if not isinstance(mask, type(self)) or not mask.dtype.is_bool:
+            what = mask.dtype if isinstance(mask, type(self)) else type(mask).__name__
             raise TypeError(f"masked_select: the mask must be a bool tensor, got {what!r}")
         if mask.device != self.device:
             raise ValueError(f"masked_select: mask on {mask.device}, tensor on {self.device}")
-        shape = _broadcast_shape(self.shape, mask.shape, "masked_select")
+        shape = broadcast_shape(self.shape, mask.shape, "masked_select")
         if shape == ():
             return self.reshape(1)[mask.reshape(1)]
         return self._broadcast_to(shape)[mask._broadcast_to(shape)]
 
     # ---- scatter: the inverse of gather ----
 
-    def _scatter_parts(self: Any, dim: int, index: Any, src: Any, op: str) -> tuple[int, Tensor, Tensor, Tensor] | None:
+    def _scatter_parts(self, dim: int, index: Any, src: Any, op: str) -> tuple[int, Self, Self, Self] | None:
         """Check a scatter's arguments. Returns (dim, hit, src, order) with the scatter axis moved last, then a new
         axis of the target's size: hit[..., j, s] is True where index[..., j] points at s; src[..., j, 1] is the
         value written from j; order[j, 1] is j. None when the index is empty (nothing is written)."""
-        from tg_tensor.tensor import Tensor
-
         index = self._index_arg(index, op)
         if self.ndim == 0:
             if index.ndim > 1:
                 raise ValueError(f"{op}: index of shape {index.shape} for a 0-d input must have at most 1 axis")
             normalize_axis(dim, 1, op)
             x = self.reshape(1)
-            if isinstance(src, Tensor) and src.ndim == 0:
+            if isinstance(src, type(self)) and src.ndim == 0:
                 src = src.reshape(1)
             return x._scatter_parts(0, index.reshape(index.numel()), src, op)
         if index.ndim != self.ndim:
             raise ValueError(f"{op}: index of shape {index.shape} must have as many axes as the input {self.shape}")
         d = normalize_axis(dim, self.ndim, op)
         self._check_index_extent(index, d, op)
-        if isinstance(src, Tensor):
+        if isinstance(src, type(self)):
             if src.device != self.device:
                 raise ValueError(f"{op}: src on {src.device}, tensor on {self.device}")
             if src.ndim != self.ndim or any(i > s for i, s in zip(index.shape, src.shape)):
                 raise ValueError(f"{op}: index of shape {index.shape} is larger than src of shape {src.shape}")
             src = src.cast(self.dtype)._apply(lambda u: u.shrink(tuple((0, i) for i in index.shape)))
         elif isinstance(src, (bool, int, float, np.generic)):
-            src = Tensor(np.asarray(src).item(), device=self.device, dtype=self.dtype)._broadcast_to(index.shape)
+            src = type(self)(np.asarray(src).item(), device=self.device, dtype=self.dtype)._broadcast_to(index.shape)
         else:
             raise TypeError(f"{op}: src must be a tensor or a number, got {type(src).__name__}")
         if index.numel() == 0:
@@ -633,11 +599,11 @@ class IndexingMixin:
         size, n = self.shape[d], index.shape[d]
         rest = [a for a in range(self.ndim) if a != d]
         idx = (index < 0).where(index + size, index).permute(rest + [d]).unsqueeze(-1)
-        hit = idx == Tensor.arange(size, device=self.device).reshape((1,) * self.ndim + (size,))
-        order = Tensor.arange(n, device=self.device).reshape(n, 1)
+        hit = idx == self.arange(size, device=self.device).reshape((1,) * self.ndim + (size,))
+        order = self.arange(n, device=self.device).reshape(n, 1)
         return d, hit, src.permute(rest + [d]).unsqueeze(-1), order
 
-    def _unscatter(self: Any, d: int, y: Tensor) -> Tensor:
+    def _unscatter(self, d: int, y: Self) -> Self:
         """`y`, laid out (the index's other axes, the target axis), back in this tensor's layout and shape: zero
         (False) where the index does not reach. Callers select those places from this tensor with a `where`."""
         rest = [a for a in range(self.ndim) if a != d]
@@ -645,7 +611,7 @@ class IndexingMixin:
         pads = tuple((0, s - y.shape[a]) for a, s in enumerate(self.shape))
         return y._apply(lambda u: u.pad(pads))
 
-    def scatter(self: Any, dim: int, index: Tensor, src: Tensor | Scalar, reduce: str | None = None) -> Tensor:
+    def scatter(self, dim: int, index: Self, src: Self | Scalar, reduce: str | None = None) -> Self:
         """PyTorch's out-of-place scatter: a copy of this tensor with `out[i][index[i][j][k]][k] = src[i][j][k]`
         for `dim=1` (likewise for other dims); `src` may be a number. Where several entries point at one place,
         the last one wins. `reduce='add'` or `'multiply'` combines instead. Negative indices count from the end;
@@ -674,7 +640,7 @@ class IndexingMixin:
         out = written.where(x._unscatter(d, new), x)
         return out.reshape(self.shape)
 
-    def scatter_add(self: Any, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    def scatter_add(self, dim: int, index: Self, src: Self) -> Self:
         """A copy of this tensor with every `src` entry added at the place `index` points to (`scatter`'s layout);
         repeated places accumulate.
 
@@ -684,9 +650,7 @@ class IndexingMixin:
         """
         return self._scatter_reduce(dim, index, src, "sum", True, "scatter_add")
 
-    def scatter_reduce(
-        self: Any, dim: int, index: Tensor, src: Tensor, reduce: str, include_self: bool = True
-    ) -> Tensor:
+    def scatter_reduce(self, dim: int, index: Self, src: Self, reduce: str, include_self: bool = True) -> Self:
         """Like `torch.Tensor.scatter_reduce`: the `src` entries pointing at one place are combined with `reduce`
         ('sum', 'prod', 'mean', 'amax', 'amin'), together with this tensor's value there when include_self.
         Places no entry points at keep this tensor's value. Integer 'mean' rounds toward minus infinity.
@@ -699,10 +663,8 @@ class IndexingMixin:
             raise ValueError(f"scatter_reduce: reduce must be 'sum', 'prod', 'mean', 'amax' or 'amin', got {reduce!r}")
         return self._scatter_reduce(dim, index, src, reduce, include_self, "scatter_reduce")
 
-    def _scatter_reduce(self: Any, dim: int, index: Any, src: Any, reduce: str, include_self: bool, op: str) -> Tensor:
-        from tg_tensor.tensor import Tensor
-
-        if op != "scatter" and not isinstance(src, Tensor):
+    def _scatter_reduce(self, dim: int, index: Any, src: Any, reduce: str, include_self: bool, op: str) -> Self:
+        if op != "scatter" and not isinstance(src, type(self)):
             raise TypeError(f"{op}: src must be a tensor, got {type(src).__name__}")
         parts = self._scatter_parts(dim, index, src, op)
         if parts is None:

@@ -52,7 +52,7 @@ class TinyJit(Generic[R]):
         self.captured: CapturedRun | None = None
         self.signature: list[tuple[Any, ...]] = []
         self.result: R | None = None
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        functools.update_wrapper(self, fn)
 
     def reset(self) -> None:
         """Forget the capture (the next two calls capture again)."""

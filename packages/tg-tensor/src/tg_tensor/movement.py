@@ -53,14 +53,15 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Self, TypeVar
 
-from tg_tensor.helpers import _varargs
+from tg_tensor.core import TensorCore
+from tg_tensor.helpers import varargs
 from tg_uop.dtype import dtypes, least_upper_dtype
 from tg_uop.helpers import normalize_axis, prod
 
-if TYPE_CHECKING:
-    from tg_tensor.tensor import Tensor
+T = TypeVar("T", bound="MovementMixin")  # the tensor type the module's helper functions take and return
+
 
 PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
@@ -89,7 +90,7 @@ def _unique_axes(dims: Sequence[int], ndim: int, op: str) -> tuple[int, ...]:
     return axes
 
 
-def _tensor_list(op: str, first: Any, rest: tuple[Any, ...], dim: int | None) -> tuple[list[Tensor], int]:
+def _tensor_list(op: str, first: Any, rest: tuple[Any, ...], dim: int | None) -> tuple[list[Any], int]:
     """The tensors and dim of `cat`/`stack`, called as `a.op(b, c, dim=d)` or `Tensor.op([a, b], d)`."""
     rest_list = list(rest)
     if rest_list and isinstance(rest_list[-1], int) and not isinstance(rest_list[-1], bool):
@@ -112,16 +113,16 @@ def _tensor_list(op: str, first: Any, rest: tuple[Any, ...], dim: int | None) ->
     return ts, 0 if dim is None else dim
 
 
-class MovementMixin:
+class MovementMixin(TensorCore):
     """Movement operations; mixed into `Tensor`."""
 
     __slots__ = ()
 
     # ---- the primitives: reshape, permute, expand, pad, shrink, flip
 
-    def reshape(self, *shape: Any) -> Tensor:
+    def reshape(self, *shape: Any) -> Self:
         """The same elements in a new shape (one size may be -1: inferred). `t.reshape(2, 3)` or `((2, 3))`."""
-        new = _varargs(shape)
+        new = varargs(shape)
         try:
             new = tuple(_as_int(s, "reshape", "sizes") for s in new)
         except TypeError:
@@ -139,21 +140,21 @@ class MovementMixin:
             raise ValueError(f"reshape: cannot reshape tensor of shape {self.shape} (size {self.numel()}) to {new}")
         return self if new == self.shape else self._apply(lambda u: u.reshape(new))
 
-    def view(self, *shape: Any) -> Tensor:
+    def view(self, *shape: Any) -> Self:
         """`reshape` (any tg tensor can be viewed, contiguous or not)."""
         return self.reshape(*shape)
 
-    def permute(self, *order: Any) -> Tensor:
+    def permute(self, *order: Any) -> Self:
         """Reorder the axes: axis i of the result is axis `order[i]` of this tensor."""
-        want = _ints(_varargs(order), "permute", "axes")
+        want = _ints(varargs(order), "permute", "axes")
         o = tuple(normalize_axis(a, self.ndim, "permute") for a in want)
         if len(o) != self.ndim or sorted(o) != list(range(self.ndim)):
             raise ValueError(f"permute: {want} is not a permutation of the axes of shape {self.shape}")
         return self._apply(lambda u: u.permute(o))
 
-    def expand(self, *shape: Any) -> Tensor:
+    def expand(self, *shape: Any) -> Self:
         """Broadcast size-1 axes (and new leading axes) to a larger shape; -1 keeps an existing size."""
-        want = _ints(_varargs(shape), "expand", "sizes")
+        want = _ints(varargs(shape), "expand", "sizes")
         if len(want) < self.ndim:
             raise ValueError(f"expand: cannot expand shape {self.shape} to {want} (fewer dimensions)")
         lead = len(want) - self.ndim
@@ -167,7 +168,7 @@ class MovementMixin:
             raise ValueError(f"expand: cannot expand shape {self.shape} to {want} (only size-1 axes expand)")
         return self.reshape(src)._apply(lambda u: u.expand(new))
 
-    def pad(self, padding: Sequence[Any], mode: str | float = "constant", value: float | None = None) -> Tensor:
+    def pad(self, padding: Sequence[Any], mode: str | float = "constant", value: float | None = None) -> Self:
         """Pad (or, with negative amounts, crop) axes.
 
         `padding` is tinygrad's form, one (before, after) pair (or None) per axis from the first axis, or
@@ -178,7 +179,7 @@ class MovementMixin:
         if not isinstance(mode, str):  # the older form pad(padding, value)
             if value is not None:
                 raise TypeError("pad: value given twice")
-            mode, value = "constant", mode
+            value, mode = mode, "constant"
         if mode not in PAD_MODES:
             raise ValueError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
         if mode != "constant" and value not in (None, 0):
@@ -214,7 +215,7 @@ class MovementMixin:
         from_last = [(flat[2 * i], flat[2 * i + 1]) for i in range(len(flat) // 2)]
         return ((0, 0),) * (self.ndim - len(from_last)) + tuple(reversed(from_last))
 
-    def _pad_constant(self, pairs: tuple[tuple[int, int], ...], value: float) -> Tensor:
+    def _pad_constant(self, pairs: tuple[tuple[int, int], ...], value: float) -> Self:
         x = self._crop(pairs, "pad")
         grow = tuple((max(b, 0), max(a, 0)) for b, a in pairs)
         if all(g == (0, 0) for g in grow):
@@ -227,7 +228,7 @@ class MovementMixin:
         inside = self.ones(*x.shape, dtype=dtypes.bool, device=self.device)._apply(lambda u: u.pad(grow))
         return inside.where(out, self.full((), fill, self.dtype, self.device))
 
-    def _crop(self, pairs: tuple[tuple[int, int], ...], op: str) -> Tensor:
+    def _crop(self, pairs: tuple[tuple[int, int], ...], op: str) -> Self:
         """Drop the elements that negative pad amounts remove."""
         if all(b >= 0 and a >= 0 for b, a in pairs):
             return self
@@ -236,7 +237,7 @@ class MovementMixin:
             raise ValueError(f"pad: negative padding {pairs} crops more than the shape {self.shape} in {op}")
         return self.shrink(bounds)
 
-    def _pad_mode(self, pairs: tuple[tuple[int, int], ...], mode: str) -> Tensor:
+    def _pad_mode(self, pairs: tuple[tuple[int, int], ...], mode: str) -> Self:
         x = self._crop(pairs, mode) if mode == "circular" else self  # PyTorch: circular crops first, others last
         for ax, (b, a) in enumerate(pairs):
             b, a, n = max(b, 0), max(a, 0), x.shape[ax]
@@ -262,7 +263,7 @@ class MovementMixin:
                 x = x._tile_axis(ax, 3)._axis_slice(ax, n - b, 2 * n + a)
         return x if mode == "circular" else x._crop(pairs, mode)
 
-    def shrink(self, arg: Sequence[tuple[int, int] | None]) -> Tensor:
+    def shrink(self, arg: Sequence[tuple[int, int] | None]) -> Self:
         """Keep elements [begin, end) of each axis (one pair per axis; None keeps the whole axis)."""
         if len(arg) != self.ndim:
             raise ValueError(f"shrink: {arg} does not have one (begin, end) pair per axis of shape {self.shape}")
@@ -274,18 +275,18 @@ class MovementMixin:
             raise ValueError(f"shrink: {arg} is not inside shape {self.shape}")
         return self._apply(lambda u: u.shrink(bounds))
 
-    def flip(self, *dims: Any) -> Tensor:
+    def flip(self, *dims: Any) -> Self:
         """Reverse the order of the elements along the given axes: `t.flip(0)`, `t.flip((0, 1))`, `t.flip(0, 1)`."""
-        axes = _unique_axes(_ints(_varargs(dims), "flip", "dims"), self.ndim, "flip")
+        axes = _unique_axes(_ints(varargs(dims), "flip", "dims"), self.ndim, "flip")
         if self.ndim == 0:
             return self
         arg = tuple(i in axes for i in range(self.ndim))
         return self._apply(lambda u: u.flip(arg))
 
-    def _axis_slice(self, axis: int, begin: int, end: int) -> Tensor:
+    def _axis_slice(self, axis: int, begin: int, end: int) -> Self:
         return self.shrink(tuple((begin, end) if i == axis else None for i in range(self.ndim)))
 
-    def _tile_axis(self, axis: int, times: int) -> Tensor:
+    def _tile_axis(self, axis: int, times: int) -> Self:
         """`times` copies of this tensor side by side along one axis (a view: reshape, expand, reshape)."""
         s = self.shape
         x = self.reshape(*s[:axis], 1, *s[axis:]).expand(*s[:axis], times, *s[axis:])
@@ -293,7 +294,7 @@ class MovementMixin:
 
     # ---- axes
 
-    def transpose(self, dim0: int = 1, dim1: int = 0) -> Tensor:
+    def transpose(self, dim0: int = 1, dim1: int = 0) -> Self:
         """Swap two axes."""
         order = list(range(self.ndim))
         a, b = normalize_axis(dim0, self.ndim, "transpose"), normalize_axis(dim1, self.ndim, "transpose")
@@ -301,18 +302,18 @@ class MovementMixin:
         return self.permute(order)
 
     @property
-    def T(self) -> Tensor:
+    def T(self) -> Self:
         """All axes reversed (the transpose of a matrix; a 0-d or 1-D tensor is unchanged)."""
         return self.permute(tuple(reversed(range(self.ndim))))
 
     @property
-    def mT(self) -> Tensor:
+    def mT(self) -> Self:
         """The last two axes swapped: the transpose of each matrix in a batch."""
         if self.ndim < 2:
             raise ValueError(f"mT: needs a matrix or a batch of matrices, got shape {self.shape}")
         return self.transpose(-2, -1)
 
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Self:
         """Merge axes start_dim..end_dim (inclusive) into one; a 0-d tensor becomes shape (1,)."""
         if self.ndim == 0:
             normalize_axis(start_dim, 0, "flatten")
@@ -323,7 +324,7 @@ class MovementMixin:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {self.shape}")
         return self.reshape(*self.shape[:s], prod(self.shape[s : e + 1]), *self.shape[e + 1 :])
 
-    def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
+    def unflatten(self, dim: int, sizes: Sequence[int]) -> Self:
         """Split axis `dim` into axes of the given sizes (one may be -1: inferred)."""
         if self.ndim == 0:
             raise ValueError("unflatten: a 0-d tensor has no axis to unflatten")
@@ -343,7 +344,7 @@ class MovementMixin:
             raise ValueError(f"unflatten: sizes {want} do not multiply to axis {dim}'s size {n} in shape {self.shape}")
         return self.reshape(*self.shape[:d], *want, *self.shape[d + 1 :])
 
-    def squeeze(self, dim: int | Sequence[int] | None = None) -> Tensor:
+    def squeeze(self, dim: int | Sequence[int] | None = None) -> Self:
         """Drop size-1 axes: all of them, or those among `dim` (an int or a tuple); others named are kept."""
         if dim is None:
             axes = tuple(range(self.ndim))
@@ -351,16 +352,16 @@ class MovementMixin:
             axes = _unique_axes(_ints(dim, "squeeze", "dims"), self.ndim, "squeeze")
         return self.reshape(tuple(s for i, s in enumerate(self.shape) if not (i in axes and s == 1)))
 
-    def unsqueeze(self, dim: int) -> Tensor:
+    def unsqueeze(self, dim: int) -> Self:
         """Insert an axis of size 1 at position `dim` (negative counts from the end of the result)."""
         d = normalize_axis(dim, self.ndim + 1, "unsqueeze")
         return self.reshape(*self.shape[:d], 1, *self.shape[d:])
 
     # ---- copies of the data, as views
 
-    def repeat(self, *repeats: Any) -> Tensor:
+    def repeat(self, *repeats: Any) -> Self:
         """Tile the tensor: `repeats[i]` copies along axis i (more repeats than axes add leading axes)."""
-        reps = _ints(_varargs(repeats), "repeat", "repeats")
+        reps = _ints(varargs(repeats), "repeat", "repeats")
         if len(reps) < self.ndim:
             raise ValueError(
                 f"repeat: {len(reps)} repeats for a tensor of shape {self.shape}; need at least one per axis"
@@ -373,7 +374,7 @@ class MovementMixin:
         tiled = [d for r, s in zip(reps, shape, strict=True) for d in (r, s)]
         return self.reshape(pairs).expand(tiled).reshape(tuple(r * s for r, s in zip(reps, shape, strict=True)))
 
-    def roll(self, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None) -> Tensor:
+    def roll(self, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None) -> Self:
         """Shift elements along axes, wrapping around; without `dims` the flattened tensor is rolled."""
         sh = _ints(shifts, "roll", "shifts")
         if dims is None:
@@ -393,15 +394,15 @@ class MovementMixin:
             x = x._tile_axis(d, 2)._axis_slice(d, n - k, 2 * n - k)
         return x
 
-    def tril(self, diagonal: int = 0) -> Tensor:
+    def tril(self, diagonal: int = 0) -> Self:
         """Zero the elements above the `diagonal`-th diagonal of the last two axes (0: the main diagonal)."""
         return self._triangle(diagonal, upper=False)
 
-    def triu(self, diagonal: int = 0) -> Tensor:
+    def triu(self, diagonal: int = 0) -> Self:
         """Zero the elements below the `diagonal`-th diagonal of the last two axes (0: the main diagonal)."""
         return self._triangle(diagonal, upper=True)
 
-    def _triangle(self, k: int, upper: bool) -> Tensor:
+    def _triangle(self, k: int, upper: bool) -> Self:
         op = "triu" if upper else "tril"
         if self.ndim < 2:
             raise ValueError(f"{op}: needs at least 2 dimensions, got shape {self.shape}")
@@ -422,7 +423,7 @@ class MovementMixin:
 
     # ---- joining and splitting
 
-    def cat(self: Any, *tensors: Any, dim: int | None = None) -> Tensor:
+    def cat(self, *tensors: Any, dim: int | None = None) -> Self:
         """Join tensors along an existing axis: `a.cat(b, c, dim=0)` or `Tensor.cat([a, b, c], dim=0)`.
 
         dtypes are promoted as in PyTorch; the other axes must match. One kernel when realized: the inputs
@@ -455,7 +456,7 @@ class MovementMixin:
             offset += size
         return functools.reduce(lambda a, b: a + b, parts)
 
-    def stack(self: Any, *tensors: Any, dim: int | None = None) -> Tensor:
+    def stack(self, *tensors: Any, dim: int | None = None) -> Self:
         """Join tensors of one shape along a new axis: `a.stack(b, dim=0)` or `Tensor.stack([a, b], dim=0)`."""
         ts, dim = _tensor_list("stack", self, tensors, dim)
         if any(t.shape != ts[0].shape for t in ts):
@@ -463,7 +464,7 @@ class MovementMixin:
         d = normalize_axis(dim, ts[0].ndim + 1, "stack")
         return ts[0].unsqueeze(d).cat(*[t.unsqueeze(d) for t in ts[1:]], dim=d)
 
-    def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0) -> list[Tensor]:
+    def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0) -> list[Self]:
         """Views of consecutive pieces along `dim`: of one size (the last may be smaller) or of the given sizes."""
         d = normalize_axis(dim, self.ndim, "split")
         if self.ndim == 0:
@@ -486,7 +487,7 @@ class MovementMixin:
             begin += s
         return out
 
-    def chunk(self, chunks: int, dim: int = 0) -> list[Tensor]:
+    def chunk(self, chunks: int, dim: int = 0) -> list[Self]:
         """Split into pieces of size ceil(n / chunks) along `dim`: as in PyTorch, there may be fewer than `chunks`."""
         chunks = _as_int(chunks, "chunk", "chunks")
         if chunks <= 0:

@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Self, TypeVar
 
 import numpy as np
 
-from tg_tensor.helpers import _broadcast_shape, _to_np_dtype
+from tg_tensor.functional import FunctionalMixin
+from tg_tensor.helpers import broadcast_shape, to_np_dtype
 from tg_uop.dtype import dtypes, least_upper_float
 from tg_uop.helpers import normalize_axis, prod
 
-if TYPE_CHECKING:
-    from tg_tensor.tensor import Tensor
+T = TypeVar("T", bound="NNOpsMixin")  # the tensor type the module's helper functions take and return
+
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -36,7 +37,7 @@ def _check_reduction(reduction: str, op: str) -> None:
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
-def _check_running_stats(shape: tuple[int, ...], mean: Tensor | None, var: Tensor | None, op: str) -> None:
+def _check_running_stats(shape: tuple[int, ...], mean: T | None, var: T | None, op: str) -> None:
     """Running statistics hold one value per channel (axis 1 of the input)."""
     for name, stat in (("running_mean", mean), ("running_var", var)):
         if stat is not None and stat.shape != (shape[1],):
@@ -45,7 +46,7 @@ def _check_running_stats(shape: tuple[int, ...], mean: Tensor | None, var: Tenso
             )
 
 
-def _update_running(running: Tensor, batch: Tensor, momentum: float) -> None:
+def _update_running(running: T, batch: T, momentum: float) -> None:
     """running = (1 - momentum) * running + momentum * batch, in place (lazily, by `assign`)."""
     running.assign((running * (1 - momentum) + batch * momentum).cast(running.dtype))
 
@@ -66,17 +67,17 @@ def _normalized_shape(shape: int | Sequence[int], op: str) -> tuple[int, ...]:
     return (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
 
 
-class NNOpsMixin:
+class NNOpsMixin(FunctionalMixin):
     """Normalization, dropout, one-hot, attention and losses; mixed into `Tensor`."""
 
     __slots__ = ()
 
     # ---- normalization ----
 
-    def _as_float(self) -> Tensor:
+    def _as_float(self) -> Self:
         return self.cast(least_upper_float(self.dtype))
 
-    def _param_along(self, p: Tensor, axes: tuple[int, ...], name: str, op: str) -> Tensor:
+    def _param_along(self, p: Self, axes: tuple[int, ...], name: str, op: str) -> Self:
         """A per-channel parameter reshaped to broadcast against self: its shape is self's along `axes`."""
         want = tuple(self.shape[a] for a in axes)
         full = tuple(s if i in axes else 1 for i, s in enumerate(self.shape))
@@ -86,12 +87,12 @@ class NNOpsMixin:
 
     def batchnorm(
         self,
-        weight: Tensor | None,
-        bias: Tensor | None,
-        mean: Tensor,
-        invstd: Tensor,
+        weight: Self | None,
+        bias: Self | None,
+        mean: Self,
+        invstd: Self,
         axis: int | Sequence[int] = 1,
-    ) -> Tensor:
+    ) -> Self:
         """Batch normalization given its statistics: `(self - mean) * invstd * weight + bias`.
 
         `axis` is the channel axis (or axes): `mean`, `invstd` (that is 1 / sqrt(var + eps)), `weight` and
@@ -114,14 +115,14 @@ class NNOpsMixin:
 
     def batch_norm(
         self,
-        running_mean: Tensor | None,
-        running_var: Tensor | None,
-        weight: Tensor | None = None,
-        bias: Tensor | None = None,
+        running_mean: Self | None,
+        running_var: Self | None,
+        weight: Self | None = None,
+        bias: Self | None = None,
         training: bool = False,
         momentum: float = 0.1,
         eps: float = 1e-5,
-    ) -> Tensor:
+    ) -> Self:
         """Batch normalization of an input (N, C, ...) over every axis but the channel axis 1, as
         `torch.nn.functional.batch_norm`.
 
@@ -167,7 +168,7 @@ class NNOpsMixin:
             _update_running(running_var, var.detach().reshape(running_var.shape) * (count / (count - 1)), momentum)
         return out
 
-    def layernorm(self, axis: int | Sequence[int] = -1, eps: float = 1e-5) -> Tensor:
+    def layernorm(self, axis: int | Sequence[int] = -1, eps: float = 1e-5) -> Self:
         """Normalize to mean 0 and (biased) variance 1 over `axis` (tinygrad's name; no weight or bias).
 
         Three kernels: the mean, the variance of the centred values, and the normalization.
@@ -177,7 +178,7 @@ class NNOpsMixin:
         var = (centred * centred).mean(axis, keepdim=True)
         return centred * (var + eps).sqrt().reciprocal()
 
-    def _check_normalized(self, ns: tuple[int, ...], params: dict[str, Tensor | None], op: str) -> None:
+    def _check_normalized(self, ns: tuple[int, ...], params: dict[str, Self | None], op: str) -> None:
         if len(ns) > self.ndim or self.shape[self.ndim - len(ns) :] != ns:
             raise ValueError(f"{op}: normalized_shape {ns} does not match the last dimensions of shape {self.shape}")
         for name, p in params.items():
@@ -187,10 +188,10 @@ class NNOpsMixin:
     def layer_norm(
         self,
         normalized_shape: int | Sequence[int],
-        weight: Tensor | None = None,
-        bias: Tensor | None = None,
+        weight: Self | None = None,
+        bias: Self | None = None,
         eps: float = 1e-5,
-    ) -> Tensor:
+    ) -> Self:
         """Layer normalization over the last `len(normalized_shape)` axes, as `torch.nn.functional.layer_norm`.
 
         >>> from tg_tensor import Tensor
@@ -206,8 +207,8 @@ class NNOpsMixin:
         return out + bias if bias is not None else out
 
     def rms_norm(
-        self, normalized_shape: int | Sequence[int], weight: Tensor | None = None, eps: float | None = None
-    ) -> Tensor:
+        self, normalized_shape: int | Sequence[int], weight: Self | None = None, eps: float | None = None
+    ) -> Self:
         """`self / sqrt(mean(self**2) + eps) * weight` over the last axes, as `torch.nn.functional.rms_norm`.
 
         `eps=None` means the machine epsilon of the (float) dtype, as in PyTorch.
@@ -216,14 +217,14 @@ class NNOpsMixin:
         self._check_normalized(ns, {"weight": weight}, "rms_norm")
         x = self._as_float()
         if eps is None:
-            eps = float(np.finfo(_to_np_dtype(x.dtype)).eps)
+            eps = float(np.finfo(to_np_dtype(x.dtype)).eps)
         axes = tuple(range(self.ndim - len(ns), self.ndim))
         out = x * ((x * x).mean(axes, keepdim=True) + eps).sqrt().reciprocal()
         return out * weight if weight is not None else out
 
     def group_norm(
-        self, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
-    ) -> Tensor:
+        self, num_groups: int, weight: Self | None = None, bias: Self | None = None, eps: float = 1e-5
+    ) -> Self:
         """Group normalization of an input (N, C, ...), as `torch.nn.functional.group_norm`: the C channels are
         split into `num_groups` groups, each normalized over its channels and all spatial positions; `weight`
         and `bias` are per channel (C,). `num_groups=C` is instance normalization, `num_groups=1` a layer norm
@@ -242,7 +243,7 @@ class NNOpsMixin:
 
     # ---- dropout, one-hot ----
 
-    def _drop(self, p: float) -> Tensor:
+    def _drop(self, p: float) -> Self:
         """Zero each element with probability p and scale the rest by 1 / (1 - p), whatever `training` says.
 
         The mask is one tensor used by the forward graph, so the gradient goes through the same mask."""
@@ -254,7 +255,7 @@ class NNOpsMixin:
         keep = self.rand(self.shape, dtype=dt, device=self.device) >= p
         return keep.where(self, 0) * (1.0 / (1.0 - p))
 
-    def dropout(self, p: float = 0.5) -> Tensor:
+    def dropout(self, p: float = 0.5) -> Self:
         """While `Tensor.training` is True, zero each element with probability `p` and scale the others by
         1 / (1 - p); otherwise return self unchanged.
 
@@ -264,9 +265,9 @@ class NNOpsMixin:
         """
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout: probability p must be in [0, 1], got {p}")
-        return self._drop(p) if type(self).training else self  # type: ignore[attr-defined]
+        return self._drop(p) if type(self).training else self
 
-    def one_hot(self, num_classes: int) -> Tensor:
+    def one_hot(self, num_classes: int) -> Self:
         """One-hot encoding of an integer tensor: shape (..., num_classes), dtype int32 (PyTorch gives int64).
 
         `num_classes` is required: inferring it (PyTorch's -1) would need to read the values from the device.
@@ -283,14 +284,14 @@ class NNOpsMixin:
 
     def scaled_dot_product_attention(
         self,
-        key: Tensor,
-        value: Tensor,
-        attn_mask: Tensor | None = None,
+        key: Self,
+        value: Self,
+        attn_mask: Self | None = None,
         dropout_p: float = 0.0,
         is_causal: bool = False,
         scale: float | None = None,
         enable_gqa: bool = False,
-    ) -> Tensor:
+    ) -> Self:
         """softmax(self @ key^T * scale + mask) @ value, as `torch.nn.functional.scaled_dot_product_attention`.
 
         self (the query) is (..., L, E), key (..., S, E), value (..., S, Ev); batch dimensions broadcast.
@@ -315,7 +316,7 @@ class NNOpsMixin:
             raise ValueError(f"{op}: query {q.shape}, key {key.shape} and value {value.shape} do not match")
         if enable_gqa and min(q.ndim, key.ndim, value.ndim) >= 3:
             key, value = q._gqa_heads(key, "key", op), q._gqa_heads(value, "value", op)
-        _broadcast_shape(_broadcast_shape(q.shape[:-2], key.shape[:-2], op), value.shape[:-2], op)
+        broadcast_shape(broadcast_shape(q.shape[:-2], key.shape[:-2], op), value.shape[:-2], op)
         if is_causal and attn_mask is not None:
             raise ValueError(f"{op}: give either attn_mask or is_causal, not both")
         if not 0.0 <= dropout_p <= 1.0:
@@ -335,7 +336,7 @@ class NNOpsMixin:
             scores = attn_mask.where(scores, -math.inf) if attn_mask.dtype.is_bool else scores + attn_mask
         return scores.softmax(-1)._drop(dropout_p) @ value
 
-    def _gqa_heads(self, kv: Tensor, name: str, op: str) -> Tensor:
+    def _gqa_heads(self, kv: Self, name: str, op: str) -> Self:
         """`kv` with each of its heads (axis -3) repeated for the group of query heads it serves."""
         n_q, n_kv = self.shape[-3], kv.shape[-3]
         if n_kv == 0 or n_q % n_kv:
@@ -350,13 +351,13 @@ class NNOpsMixin:
 
     def _class_index_loss(
         self,
-        target: Tensor,
+        target: Self,
         cdim: int,
-        weight: Tensor | None,
+        weight: Self | None,
         ignore_index: int,
         label_smoothing: float,
         reduction: str,
-    ) -> Tensor:
+    ) -> Self:
         """The negative log-likelihood of log-probabilities `self` (classes along `cdim`) at integer `target`,
         PyTorch's way: the 'mean' divides by the summed class weights of the targets not ignored, and label
         smoothing mixes in the (weighted) mean over all classes with the same normalization."""
@@ -386,8 +387,8 @@ class NNOpsMixin:
         return (term / count).sum()  # dividing inside the reduction saves a kernel for the division
 
     def _prob_target_loss(
-        self, target: Tensor, cdim: int, weight: Tensor | None, label_smoothing: float, reduction: str
-    ) -> Tensor:
+        self, target: Self, cdim: int, weight: Self | None, label_smoothing: float, reduction: str
+    ) -> Self:
         """Cross-entropy of log-probabilities `self` against class probabilities `target` of the same shape; the
         'mean' divides by the number of samples (elements / classes), as in PyTorch."""
         n_cls = self.shape[cdim]
@@ -402,7 +403,7 @@ class NNOpsMixin:
         total = term.sum()  # one reduction over every axis, not a per-sample sum and then another
         return total / (self.numel() // n_cls) if reduction == "mean" else total
 
-    def _check_class_weight(self, weight: Tensor | None, cdim: int, op: str) -> None:
+    def _check_class_weight(self, weight: Self | None, cdim: int, op: str) -> None:
         if weight is not None and weight.shape != (self.shape[cdim],):
             raise ValueError(
                 f"{op}: weight has shape {weight.shape}, expected ({self.shape[cdim]},) for input {self.shape}"
@@ -410,14 +411,14 @@ class NNOpsMixin:
 
     def _class_losses(
         self,
-        target: Tensor,
-        weight: Tensor | None,
+        target: Self,
+        weight: Self | None,
         ignore_index: int,
         reduction: str,
         label_smoothing: float,
         op: str,
         log_softmax: bool,
-    ) -> Tensor:
+    ) -> Self:
         # PyTorch's layouts: (C,), (N, C) or (N, C, d1, ...) with classes along axis 1 (axis 0 unbatched)
         _check_reduction(reduction, op)
         _check_smoothing(label_smoothing, op)
@@ -441,13 +442,13 @@ class NNOpsMixin:
 
     def cross_entropy(
         self,
-        target: Tensor,
+        target: Self,
         *,
-        weight: Tensor | None = None,
+        weight: Self | None = None,
         ignore_index: int = -100,
         reduction: str = "mean",
         label_smoothing: float = 0.0,
-    ) -> Tensor:
+    ) -> Self:
         """Cross-entropy of logits `self` against `target`, as `torch.nn.functional.cross_entropy`.
 
         self is (C,), (N, C) or (N, C, d1, ...) (classes along axis 1). `target` holds class indices, an integer
@@ -458,8 +459,8 @@ class NNOpsMixin:
         return self._class_losses(target, weight, ignore_index, reduction, label_smoothing, "cross_entropy", True)
 
     def nll_loss(
-        self, target: Tensor, *, weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean"
-    ) -> Tensor:
+        self, target: Self, *, weight: Self | None = None, ignore_index: int = -100, reduction: str = "mean"
+    ) -> Self:
         """Negative log-likelihood of log-probabilities `self` at class indices `target`, as
         `torch.nn.functional.nll_loss` (same layouts as `cross_entropy`, which is log_softmax then this)."""
         if target.dtype.is_float:
@@ -467,8 +468,8 @@ class NNOpsMixin:
         return self._class_losses(target, weight, ignore_index, reduction, 0.0, "nll_loss", False)
 
     def sparse_categorical_crossentropy(
-        self, Y: Tensor, ignore_index: int = -1, label_smoothing: float = 0.0, reduction: str = "mean"
-    ) -> Tensor:
+        self, Y: Self, ignore_index: int = -1, label_smoothing: float = 0.0, reduction: str = "mean"
+    ) -> Self:
         """Cross-entropy of logits `self` (..., C) against integer labels `Y` (...), tinygrad's form: classes
         along the LAST axis, labels equal to `ignore_index` add nothing and are not counted by 'mean'.
 
@@ -488,19 +489,19 @@ class NNOpsMixin:
         cdim = self.ndim - 1
         return self.log_softmax(cdim)._class_index_loss(Y, cdim, None, ignore_index, label_smoothing, reduction)
 
-    def _check_same_shape(self, target: Tensor, op: str) -> None:
+    def _check_same_shape(self, target: Self, op: str) -> None:
         if target.shape != self.shape:
             raise ValueError(f"{op}: input {self.shape} and target {target.shape} must have the same shape")
 
     @staticmethod
-    def _weighted(loss: Tensor, weight: Tensor | None, reduction: str, op: str) -> Tensor:
+    def _weighted(loss: T, weight: T | None, reduction: str, op: str) -> T:
         if weight is not None:
             if not _broadcasts_to(weight.shape, loss.shape):
                 raise ValueError(f"{op}: weight {weight.shape} does not broadcast to the input's shape {loss.shape}")
             loss = loss * weight
         return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
 
-    def binary_crossentropy(self, Y: Tensor, reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    def binary_crossentropy(self, Y: Self, reduction: str = "mean", weight: Self | None = None) -> Self:
         """Binary cross-entropy of probabilities `self` against targets `Y` of the same shape, as
         `torch.nn.functional.binary_cross_entropy`: each log is clamped at -100, so p = 0 or 1 gives a finite
         loss. `weight` (broadcast to self's shape) rescales each element's loss."""
@@ -512,8 +513,8 @@ class NNOpsMixin:
         return self._weighted(loss, weight, reduction, op)
 
     def binary_crossentropy_logits(
-        self, Y: Tensor, reduction: str = "mean", pos_weight: Tensor | None = None, weight: Tensor | None = None
-    ) -> Tensor:
+        self, Y: Self, reduction: str = "mean", pos_weight: Self | None = None, weight: Self | None = None
+    ) -> Self:
         """Binary cross-entropy of logits `self` against targets `Y` of the same shape, computed stably (never
         exp of a large positive number), as `torch.nn.functional.binary_cross_entropy_with_logits`.
         `pos_weight` (broadcast along the last axis, e.g. one per class) weighs the positive term.
@@ -539,19 +540,19 @@ class NNOpsMixin:
         loss = (1 - y) * x + softplus_neg
         return self._weighted(loss, weight, reduction, op)
 
-    def binary_cross_entropy(self, target: Tensor, weight: Tensor | None = None, reduction: str = "mean") -> Tensor:
+    def binary_cross_entropy(self, target: Self, weight: Self | None = None, reduction: str = "mean") -> Self:
         """PyTorch's name (and argument order) for `binary_crossentropy`."""
         return self.binary_crossentropy(target, reduction, weight)
 
     def binary_cross_entropy_with_logits(
-        self, target: Tensor, weight: Tensor | None = None, reduction: str = "mean", pos_weight: Tensor | None = None
-    ) -> Tensor:
+        self, target: Self, weight: Self | None = None, reduction: str = "mean", pos_weight: Self | None = None
+    ) -> Self:
         """PyTorch's name (and argument order) for `binary_crossentropy_logits`."""
         return self.binary_crossentropy_logits(target, reduction, pos_weight, weight)
 
     # ---- regression losses, KL divergence ----
 
-    def _pointwise_pair(self, target: Tensor, reduction: str, op: str) -> tuple[Tensor, Tensor]:
+    def _pointwise_pair(self, target: Self, reduction: str, op: str) -> tuple[Self, Self]:
         """Input and target cast to a common float dtype, after checking the reduction and the shapes.
 
         Unlike PyTorch, which broadcasts a target of another shape with only a warning, a shape mismatch raises:
@@ -562,10 +563,10 @@ class NNOpsMixin:
         return self.cast(dt), target.cast(dt)
 
     @staticmethod
-    def _reduce_loss(loss: Tensor, reduction: str) -> Tensor:
+    def _reduce_loss(loss: T, reduction: str) -> T:
         return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
 
-    def mse_loss(self, target: Tensor, reduction: str = "mean") -> Tensor:
+    def mse_loss(self, target: Self, reduction: str = "mean") -> Self:
         """Squared error `(self - target)**2`, as `torch.nn.functional.mse_loss` (target of self's shape).
 
         >>> from tg_tensor import Tensor
@@ -576,12 +577,12 @@ class NNOpsMixin:
         d = x - y
         return self._reduce_loss(d * d, reduction)
 
-    def l1_loss(self, target: Tensor, reduction: str = "mean") -> Tensor:
+    def l1_loss(self, target: Self, reduction: str = "mean") -> Self:
         """Absolute error `|self - target|`, as `torch.nn.functional.l1_loss` (target of self's shape)."""
         x, y = self._pointwise_pair(target, reduction, "l1_loss")
         return self._reduce_loss((x - y).abs(), reduction)
 
-    def huber_loss(self, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    def huber_loss(self, target: Self, reduction: str = "mean", delta: float = 1.0) -> Self:
         """`0.5 * d**2` where `|d| < delta`, else `delta * (|d| - 0.5 * delta)`, for `d = self - target`, as
         `torch.nn.functional.huber_loss`."""
         op = "huber_loss"
@@ -592,7 +593,7 @@ class NNOpsMixin:
         ad = d.abs()
         return self._reduce_loss((ad < delta).where(d * d * 0.5, (ad - 0.5 * delta) * delta), reduction)
 
-    def smooth_l1_loss(self, target: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    def smooth_l1_loss(self, target: Self, reduction: str = "mean", beta: float = 1.0) -> Self:
         """`0.5 * d**2 / beta` where `|d| < beta`, else `|d| - 0.5 * beta`, for `d = self - target`, as
         `torch.nn.functional.smooth_l1_loss`: the Huber loss divided by beta; `beta=0` is the L1 loss."""
         op = "smooth_l1_loss"
@@ -606,7 +607,7 @@ class NNOpsMixin:
         ad = d.abs()
         return self._reduce_loss((ad < beta).where(d * d * (0.5 / beta), ad - 0.5 * beta), reduction)
 
-    def kl_div(self, target: Tensor, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    def kl_div(self, target: Self, reduction: str = "mean", log_target: bool = False) -> Self:
         """Kullback-Leibler divergence of log-probabilities `self` from `target`, as
         `torch.nn.functional.kl_div`: each element is `target * (log(target) - self)` (0 where target is 0), or
         `exp(target) * (target - self)` with `log_target`. `reduction` is 'none', 'sum', 'mean' (over every

@@ -45,19 +45,26 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from tg_tensor.creation import _check_grad, _check_supported, _device, _dtype, _full, _number, _shape, index_range
-from tg_tensor.helpers import _const, _from_numpy
+from tg_tensor.creation import (
+    CreationMixin,
+    check_grad,
+    check_supported,
+    device_arg,
+    dtype_arg,
+    full_uop,
+    index_range,
+    number_arg,
+    shape_arg,
+)
+from tg_tensor.helpers import const_uop, uop_from_numpy
 from tg_uop.dtype import DType, dtypes
 from tg_uop.helpers import prod
 from tg_uop.ops import Ops
 from tg_uop.uop import UOp
-
-if TYPE_CHECKING:
-    from tg_tensor.tensor import Tensor
 
 _U32 = dtypes.uint32
 _MASK32 = 0xFFFFFFFF
@@ -87,12 +94,12 @@ def threefry2x32(key: tuple[int, int], x0: int, x1: int) -> tuple[int, int]:
     return x0, x1
 
 
-def _threefry_graph(ks: tuple[UOp, UOp, UOp], x0: UOp, x1: UOp) -> tuple[UOp, UOp]:
+def threefry_graph(ks: tuple[UOp, UOp, UOp], x0: UOp, x1: UOp) -> tuple[UOp, UOp]:
     """The same function as `threefry2x32`, elementwise over uint32 tensor-graph UOps (C's unsigned
     arithmetic wraps modulo 2**32 by itself)."""
 
     def rotl(x: UOp, r: int) -> UOp:
-        return x.alu(Ops.SHL, _full(x, r)).alu(Ops.OR, x.alu(Ops.SHR, _full(x, 32 - r)))
+        return x.alu(Ops.SHL, full_uop(x, r)).alu(Ops.OR, x.alu(Ops.SHR, full_uop(x, 32 - r)))
 
     x0, x1 = x0 + ks[0], x1 + ks[1]
     for r in range(_ROUNDS):
@@ -100,7 +107,7 @@ def _threefry_graph(ks: tuple[UOp, UOp, UOp], x0: UOp, x1: UOp) -> tuple[UOp, UO
         x1 = rotl(x1, _ROTATIONS[r % 8]).alu(Ops.XOR, x0)
         if r % 4 == 3:
             s = r // 4 + 1
-            x0, x1 = x0 + ks[s % 3], x1 + (ks[(s + 1) % 3] + _full(x1, s))
+            x0, x1 = x0 + ks[s % 3], x1 + (ks[(s + 1) % 3] + full_uop(x1, s))
     return x0, x1
 
 
@@ -109,18 +116,18 @@ def _unit(bits: UOp, dtype: DType) -> UOp:
     m bits times 2**-m, exact in float32 and in `dtype` (m its significand width, at most 24 here)."""
     m = min(_SIGNIFICAND[dtype], 24) if dtype != dtypes.float64 else 32
     calc = dtypes.float64 if dtype == dtypes.float64 else dtypes.float32
-    top = bits.alu(Ops.SHR, _full(bits, 32 - m)) if m < 32 else bits
+    top = bits.alu(Ops.SHR, full_uop(bits, 32 - m)) if m < 32 else bits
     f = top.cast(calc)
-    return f * _full(f, 2.0**-m)
+    return f * full_uop(f, 2.0**-m)
 
 
-class RandomMixin:
+class RandomMixin(CreationMixin):
     """Random tensors and initializers; mixed into `Tensor`."""
 
     __slots__ = ()
     # the seed, and each device's generator state: a realized uint32 tensor [k0, k1, k0 ^ k1 ^ parity, calls]
     _rng_seed: ClassVar[int] = 0
-    _rng_states: ClassVar[dict[str, Tensor]] = {}
+    _rng_states: ClassVar[dict[str, Self]] = {}
 
     @classmethod
     def manual_seed(cls, seed: int = 0) -> None:
@@ -150,13 +157,13 @@ class RandomMixin:
         """
         state = RandomMixin._rng_states.get(device)
         if state is None:
-            state = cls._wrap(_from_numpy(_state_words(RandomMixin._rng_seed), device, _U32)).realize()  # type: ignore[attr-defined]
+            state = cls._wrap(uop_from_numpy(_state_words(RandomMixin._rng_seed), device, _U32)).realize()
             RandomMixin._rng_states[device] = state
-        one_in_last = cls._wrap(_const(_U32, 1, device).reshape((1,)).pad(((3, 0),)))  # type: ignore[attr-defined]
+        one_in_last = cls._wrap(const_uop(_U32, 1, device).reshape((1,)).pad(((3, 0),)))
         snapshot = state.contiguous()
         state.assign(state + one_in_last)
-        cls.realize(snapshot, state)  # type: ignore[attr-defined]
-        return snapshot.uop  # type: ignore[no-any-return]
+        cls.realize(snapshot, state)
+        return snapshot.uop
 
     @classmethod
     def _random_words(cls, numel: int, device: str, op: str) -> tuple[UOp, UOp]:
@@ -168,30 +175,30 @@ class RandomMixin:
         def word(i: int) -> UOp:
             return key.shrink(((i, i + 1),)).expand((numel,))
 
-        return _threefry_graph((word(0), word(1), word(2)), index_range(numel, _U32, device), word(3))
+        return threefry_graph((word(0), word(1), word(2)), index_range(numel, _U32, device), word(3))
 
     @classmethod
     def _random(
         cls, op: str, shape: tuple[Any, ...], dtype: Any, device: Any, requires_grad: bool | None
     ) -> tuple[tuple[int, ...], DType, str]:
-        shp = _shape(shape, op)
-        dt = _float_dtype(_dtype(dtype, dtypes.default_float, op), op)
-        _check_grad(requires_grad, dt, op)
-        dev = _device(device, op)
-        _check_supported(dt, dev, op)
+        shp = shape_arg(shape, op)
+        dt = _float_dtype(dtype_arg(dtype, dtypes.default_float, op), op)
+        check_grad(requires_grad, dt, op)
+        dev = device_arg(device, op)
+        check_supported(dt, dev, op)
         return shp, dt, dev
 
     @classmethod
-    def _random_leaf(cls, u: UOp, shape: tuple[int, ...], requires_grad: bool | None) -> Tensor:
+    def _random_leaf(cls, u: UOp, shape: tuple[int, ...], requires_grad: bool | None) -> Self:
         # each random tensor has a key buffer of its own, so its graph is a distinct leaf for autograd
-        t = cls._wrap(u.reshape(shape))  # type: ignore[attr-defined]
+        t = cls._wrap(u.reshape(shape))
         t.requires_grad = requires_grad
-        return t  # type: ignore[no-any-return]
+        return t
 
     @classmethod
     def rand(
         cls, *shape: Any, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
-    ) -> Tensor:
+    ) -> Self:
         """Uniform in [0, 1). `Tensor.rand(2, 3)` or `Tensor.rand((2, 3))`."""
         shp, dt, dev = cls._random("rand", shape, dtype, device, requires_grad)
         n = prod(shp)
@@ -199,9 +206,9 @@ class RandomMixin:
             return cls._random_leaf(_full_shape(dt, 0.0, dev, (0,)), shp, requires_grad)
         w0, w1 = cls._random_words(n, dev, "rand")
         if dt == dtypes.float64:  # 53 bits: 21 from word 0, 32 from word 1
-            hi = w0.alu(Ops.SHR, _full(w0, 11)).cast(dtypes.float64)
+            hi = w0.alu(Ops.SHR, full_uop(w0, 11)).cast(dtypes.float64)
             lo = w1.cast(dtypes.float64)
-            u = hi * _full(hi, 2.0**-21) + lo * _full(lo, 2.0**-53)
+            u = hi * full_uop(hi, 2.0**-21) + lo * full_uop(lo, 2.0**-53)
         else:
             u = _unit(w0, dt).cast(dt)
         return cls._random_leaf(u, shp, requires_grad)
@@ -209,7 +216,7 @@ class RandomMixin:
     @classmethod
     def randn(
         cls, *shape: Any, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
-    ) -> Tensor:
+    ) -> Self:
         """Standard normal (mean 0, variance 1), by Box-Muller. `Tensor.randn(2, 3)` or `((2, 3))`."""
         shp, dt, dev = cls._random("randn", shape, dtype, device, requires_grad)
         n = prod(shp)
@@ -219,8 +226,8 @@ class RandomMixin:
         calc = dtypes.float64 if dt == dtypes.float64 else dtypes.float32
         u1 = _full_shape(calc, 1.0, dev, (n,)) - _unit(w0, calc)  # in (0, 1]: log(u1) is finite
         u2 = _unit(w1, calc)
-        radius = (u1.alu(Ops.LOG2) * _full(u1, -2.0 * math.log(2))).alu(Ops.SQRT)
-        z = radius * (u2 * _full(u2, 2 * math.pi)).alu(Ops.SIN)
+        radius = (u1.alu(Ops.LOG2) * full_uop(u1, -2.0 * math.log(2))).alu(Ops.SQRT)
+        z = radius * (u2 * full_uop(u2, 2 * math.pi)).alu(Ops.SIN)
         return cls._random_leaf(z.cast(dt), shp, requires_grad)
 
     @classmethod
@@ -233,7 +240,7 @@ class RandomMixin:
         dtype: DType | None = None,
         device: str | None = None,
         requires_grad: bool | None = None,
-    ) -> Tensor:
+    ) -> Self:
         """Uniform integers in [low, high) (low defaults to 0 and high to 10, as in tinygrad).
 
         Both conventions work: tinygrad's `Tensor.randint(2, 3, low=0, high=10)` (the positional ints are the
@@ -249,11 +256,11 @@ class RandomMixin:
                 low, high = bounds
             elif len(bounds) == 1:
                 high = bounds[0]
-            shp = _shape((shape,) if not isinstance(shape, (tuple, list)) else tuple(shape), "randint")
+            shp = shape_arg((shape,) if not isinstance(shape, (tuple, list)) else tuple(shape), "randint")
         else:
-            shp = _shape(args, "randint")
+            shp = shape_arg(args, "randint")
         lo, hi = _int_bound(0 if low is None else low, "low"), _int_bound(10 if high is None else high, "high")
-        dt = _dtype(dtype, dtypes.default_int, "randint")
+        dt = dtype_arg(dtype, dtypes.default_int, "randint")
         if not dt.is_int:
             raise ValueError(f"randint: the dtype must be an integer type, got {dt!r}")
         if requires_grad:
@@ -262,15 +269,15 @@ class RandomMixin:
             raise ValueError(f"randint: low ({lo}) must be less than high ({hi})")
         if lo < dt.min or hi - 1 > dt.max:
             raise ValueError(f"randint: [{lo}, {hi}) does not fit in {dt!r} ([{dt.min}, {dt.max}])")
-        dev = _device(device, "randint")
-        _check_supported(dt, dev, "randint")
+        dev = device_arg(device, "randint")
+        check_supported(dt, dev, "randint")
         n = prod(shp)
         if n == 0:
             return cls._random_leaf(_full_shape(dt, 0, dev, (0,)), shp, requires_grad)
         w0, w1 = cls._random_words(n, dev, "randint")
         u64 = dtypes.uint64
         bits = w0.cast(u64).alu(Ops.SHL, _full_shape(u64, 32, dev, (n,))).alu(Ops.OR, w1.cast(u64))
-        offset = bits.alu(Ops.MOD, _full(bits, hi - lo))  # in [0, high - low): see the module docstring
+        offset = bits.alu(Ops.MOD, full_uop(bits, hi - lo))  # in [0, high - low): see the module docstring
         value = offset.cast(dtypes.int64) + _full_shape(dtypes.int64, lo, dev, (n,))
         return cls._random_leaf(value.cast(dt), shp, requires_grad)
 
@@ -285,11 +292,11 @@ class RandomMixin:
         dtype: DType | None = None,
         device: str | None = None,
         requires_grad: bool | None = None,
-    ) -> Tensor:
+    ) -> Self:
         """Uniform in [low, high): `low + (high - low) * rand` (rounding can reach high itself)."""
-        lo, hi = _number(low, "uniform", "low"), _number(high, "uniform", "high")
+        lo, hi = number_arg(low, "uniform", "low"), number_arg(high, "uniform", "high")
         r = cls.rand(*shape, dtype=dtype, device=device)
-        return cls._random_leaf((r * (hi - lo) + lo).uop, r.shape, requires_grad)  # type: ignore[attr-defined]
+        return cls._random_leaf((r * (hi - lo) + lo).uop, r.shape, requires_grad)
 
     @classmethod
     def normal(
@@ -300,68 +307,68 @@ class RandomMixin:
         dtype: DType | None = None,
         device: str | None = None,
         requires_grad: bool | None = None,
-    ) -> Tensor:
+    ) -> Self:
         """Normal with a mean and standard deviation: `mean + std * randn`."""
-        mu, sigma = _number(mean, "normal", "mean"), _number(std, "normal", "std")
+        mu, sigma = number_arg(mean, "normal", "mean"), number_arg(std, "normal", "std")
         if sigma < 0:
             raise ValueError(f"normal: std must be >= 0, got {sigma}")
         r = cls.randn(*shape, dtype=dtype, device=device)
-        return cls._random_leaf((r * sigma + mu).uop, r.shape, requires_grad)  # type: ignore[attr-defined]
+        return cls._random_leaf((r * sigma + mu).uop, r.shape, requires_grad)
 
     @classmethod
-    def scaled_uniform(cls, *shape: Any, **kwargs: Any) -> Tensor:
+    def scaled_uniform(cls, *shape: Any, **kwargs: Any) -> Self:
         """Uniform in [-1, 1) scaled by 1 / sqrt(number of elements) (tinygrad's initializer)."""
-        shp = _shape(shape, "scaled_uniform")
-        return cls.uniform(shp, low=-1.0, high=1.0, **kwargs)._scaled(max(prod(shp), 1) ** -0.5)  # type: ignore[attr-defined]
+        shp = shape_arg(shape, "scaled_uniform")
+        return cls.uniform(shp, low=-1.0, high=1.0, **kwargs)._scaled(max(prod(shp), 1) ** -0.5)
 
     @classmethod
-    def glorot_uniform(cls, *shape: Any, **kwargs: Any) -> Tensor:
+    def glorot_uniform(cls, *shape: Any, **kwargs: Any) -> Self:
         """Glorot (Xavier) uniform: in [-b, b) with b = sqrt(6 / (fan_out + fan_in)), where fan_out = shape[0]
         and fan_in = prod(shape[1:]) (tinygrad's convention for a weight of shape (out, in, ...))."""
-        shp = _shape(shape, "glorot_uniform")
+        shp = shape_arg(shape, "glorot_uniform")
         if not shp:
             raise ValueError("glorot_uniform: needs a shape of at least one dimension, got ()")
         fans = shp[0] + prod(shp[1:])
-        return cls.uniform(shp, low=-1.0, high=1.0, **kwargs)._scaled(math.sqrt(6 / max(fans, 1)))  # type: ignore[attr-defined]
+        return cls.uniform(shp, low=-1.0, high=1.0, **kwargs)._scaled(math.sqrt(6 / max(fans, 1)))
 
     @classmethod
-    def kaiming_uniform(cls, *shape: Any, a: float = 0.01, **kwargs: Any) -> Tensor:
+    def kaiming_uniform(cls, *shape: Any, a: float = 0.01, **kwargs: Any) -> Self:
         """He (Kaiming) uniform for a leaky-ReLU slope `a`: in [-b, b) with b = sqrt(6 / ((1 + a^2) * fan_in)),
         fan_in = prod(shape[1:]) (PyTorch's and tinygrad's convention for a weight of shape (out, in, ...))."""
-        shp = _shape(shape, "kaiming_uniform")
-        a = _number(a, "kaiming_uniform", "a")
+        shp = shape_arg(shape, "kaiming_uniform")
+        a = number_arg(a, "kaiming_uniform", "a")
         bound = math.sqrt(6 / ((1 + a * a) * max(prod(shp[1:]), 1)))
-        return cls.uniform(shp, low=-1.0, high=1.0, **kwargs)._scaled(bound)  # type: ignore[attr-defined]
+        return cls.uniform(shp, low=-1.0, high=1.0, **kwargs)._scaled(bound)
 
     @classmethod
-    def kaiming_normal(cls, *shape: Any, a: float = 0.01, **kwargs: Any) -> Tensor:
+    def kaiming_normal(cls, *shape: Any, a: float = 0.01, **kwargs: Any) -> Self:
         """He (Kaiming) normal for a leaky-ReLU slope `a`: standard deviation sqrt(2 / ((1 + a^2) * fan_in)),
         fan_in = prod(shape[1:])."""
-        shp = _shape(shape, "kaiming_normal")
-        a = _number(a, "kaiming_normal", "a")
+        shp = shape_arg(shape, "kaiming_normal")
+        a = number_arg(a, "kaiming_normal", "a")
         std = math.sqrt(2 / ((1 + a * a) * max(prod(shp[1:]), 1)))
-        return cls.randn(shp, **kwargs)._scaled(std)  # type: ignore[attr-defined]
+        return cls.randn(shp, **kwargs)._scaled(std)
 
-    def _scaled(self, factor: float) -> Tensor:
+    def _scaled(self, factor: float) -> Self:
         # scale a fresh random leaf, keeping it a leaf with its requires_grad
-        out = self._random_leaf((self * factor).uop, self.shape, self.requires_grad)  # type: ignore[attr-defined,operator]
-        return out  # type: ignore[no-any-return]
+        out = self._random_leaf((self * factor).uop, self.shape, self.requires_grad)
+        return out
 
     # ---- the *_like forms ----
 
     def rand_like(
         self, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
-    ) -> Tensor:
+    ) -> Self:
         """`rand` with this tensor's shape, dtype and device (dtype and device can be overridden)."""
-        dt = _float_dtype(_dtype(dtype, self.dtype, "rand_like"), "rand_like")  # type: ignore[attr-defined]
-        return self.rand(self.shape, dtype=dt, device=device or self.device, requires_grad=requires_grad)  # type: ignore[attr-defined]
+        dt = _float_dtype(dtype_arg(dtype, self.dtype, "rand_like"), "rand_like")
+        return self.rand(self.shape, dtype=dt, device=device or self.device, requires_grad=requires_grad)
 
     def randn_like(
         self, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
-    ) -> Tensor:
+    ) -> Self:
         """`randn` with this tensor's shape, dtype and device (dtype and device can be overridden)."""
-        dt = _float_dtype(_dtype(dtype, self.dtype, "randn_like"), "randn_like")  # type: ignore[attr-defined]
-        return self.randn(self.shape, dtype=dt, device=device or self.device, requires_grad=requires_grad)  # type: ignore[attr-defined]
+        dt = _float_dtype(dtype_arg(dtype, self.dtype, "randn_like"), "randn_like")
+        return self.randn(self.shape, dtype=dt, device=device or self.device, requires_grad=requires_grad)
 
 
 def _float_dtype(dt: DType, op: str) -> DType:
@@ -383,4 +390,4 @@ def _int_bound(x: Any, what: str) -> int:
 
 
 def _full_shape(dtype: DType, value: Any, device: str, shape: tuple[int, ...]) -> UOp:
-    return _const(dtype, value, device).reshape((1,) * len(shape)).expand(shape)
+    return const_uop(dtype, value, device).reshape((1,) * len(shape)).expand(shape)

@@ -34,25 +34,26 @@ Choices where PyTorch and tinygrad differ (see also the package README):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NamedTuple, TypeVar
+from collections.abc import Sequence
+from typing import Generic, NamedTuple, Self, TypeVar
 
 from tg_tensor.autograd import full_like
+from tg_tensor.elementwise import ElementwiseMixin
 from tg_uop.dtype import DType, dtypes, least_upper_float
 from tg_uop.helpers import prod
 from tg_uop.ops import Ops
 
-if TYPE_CHECKING:
-    from tg_tensor.tensor import Tensor
+T = TypeVar("T", bound="ReduceMixin")  # the tensor type the module's helper functions take and return
+
 
 Axis = int | Sequence[int] | None
 
 
-class CumResult(NamedTuple):
+class CumResult(NamedTuple, Generic[T]):
     """What `cummax` and `cummin` return, as PyTorch does: the running values and the positions they come from."""
 
-    values: Tensor
-    indices: Tensor
+    values: T
+    indices: T
 
 
 # Cumulative ops over an axis longer than this are done in blocks of this length (see `_cumulative`)
@@ -97,28 +98,7 @@ def _acc_dtype(dt: DType) -> DType:
     return dtypes.float32 if dt.is_float and dt.itemsize < 4 else _sum_dtype(dt)
 
 
-_Spread = TypeVar("_Spread")
-
-
-def _spread_of(op: str, finish: Callable[[Tensor, Tensor], _Spread], doc: str) -> Callable[..., _Spread]:
-    """`var`, `std`, `var_mean` or `std_mean`: one signature, and `finish` makes the result of (variance, mean)."""
-
-    def spread(
-        self: ReduceMixin,
-        axis: Axis = None,
-        keepdim: bool = False,
-        correction: float | None = None,
-        *,
-        dim: Axis = None,
-        unbiased: bool | None = None,
-    ) -> _Spread:
-        return finish(*self._var(axis, dim, keepdim, correction, unbiased, op))
-
-    spread.__name__, spread.__qualname__, spread.__doc__ = op, f"ReduceMixin.{op}", doc
-    return spread
-
-
-class ReduceMixin:
+class ReduceMixin(ElementwiseMixin):
     """Reductions; mixed into `Tensor`."""
 
     __slots__ = ()
@@ -151,21 +131,21 @@ class ReduceMixin:
             if self.shape[a] == 0:
                 raise IndexError(f"{op}: cannot reduce over axis {a} of size 0 (tensor of shape {self.shape})")
 
-    def _reduce_axes(self, op: Ops, axes: tuple[int, ...], keepdim: bool) -> Tensor:
+    def _reduce_axes(self, op: Ops, axes: tuple[int, ...], keepdim: bool) -> Self:
         ret = self._apply(lambda u: u.reduce_axis(op, axes)) if axes else self
         return ret if keepdim else ret.reshape(tuple(s for i, s in enumerate(self.shape) if i not in axes))
 
-    def _reduce(self, op: Ops, axis: Axis, keepdim: bool, name: str) -> Tensor:
+    def _reduce(self, op: Ops, axis: Axis, keepdim: bool, name: str) -> Self:
         return self._reduce_axes(op, self._axes(axis, name), keepdim)
 
     # ---- sum, prod, max, min ----
 
-    def _accumulate(self, op: Ops, axes: tuple[int, ...], keepdim: bool, dtype: DType | None) -> Tensor:
+    def _accumulate(self, op: Ops, axes: tuple[int, ...], keepdim: bool, dtype: DType | None) -> Self:
         out_dt = dtype or _sum_dtype(self.dtype)
         acc_dt = _acc_dtype(out_dt)
         return self.cast(acc_dt)._reduce_axes(op, axes, keepdim).cast(out_dt)
 
-    def sum(self, axis: Axis = None, keepdim: bool = False, dtype: DType | None = None, *, dim: Axis = None) -> Tensor:
+    def sum(self, axis: Axis = None, keepdim: bool = False, dtype: DType | None = None, *, dim: Axis = None) -> Self:
         """Sum over `axis` (all axes when None). Bool and small ints give int32; the sum of nothing is 0.
 
         >>> from tg_tensor import Tensor
@@ -175,7 +155,7 @@ class ReduceMixin:
         axes = self._axes(_pick_axis(axis, dim, "sum"), "sum")
         return self._accumulate(Ops.ADD, axes, keepdim, dtype)
 
-    def prod(self, axis: Axis = None, keepdim: bool = False, dtype: DType | None = None, *, dim: Axis = None) -> Tensor:
+    def prod(self, axis: Axis = None, keepdim: bool = False, dtype: DType | None = None, *, dim: Axis = None) -> Self:
         """Product over `axis` (all axes when None); types as `sum`. The product of nothing is 1.
 
         >>> from tg_tensor import Tensor
@@ -185,7 +165,7 @@ class ReduceMixin:
         axes = self._axes(_pick_axis(axis, dim, "prod"), "prod")
         return self._accumulate(Ops.MUL, axes, keepdim, dtype)
 
-    def max(self, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
+    def max(self, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Self:
         """Largest value over `axis` (values only; see `argmax`). Raises for an empty reduced axis.
         Tied maxima share the gradient equally, like PyTorch's `amax`.
 
@@ -195,7 +175,7 @@ class ReduceMixin:
         """
         return self._extreme(axis, dim, keepdim, "max", largest=True)
 
-    def _extreme(self, axis: Axis, dim: Axis, keepdim: bool, op: str, largest: bool) -> Tensor:
+    def _extreme(self, axis: Axis, dim: Axis, keepdim: bool, op: str, largest: bool) -> Self:
         """The maximum (largest) or minimum over axes; the minimum is the maximum of the order-reversed values."""
         axes = self._axes(_pick_axis(axis, dim, op), op)
         self._nonempty(axes, op)
@@ -203,13 +183,13 @@ class ReduceMixin:
             return self._reduce_axes(Ops.MAX, axes, keepdim)
         return self._flip_order()._reduce_axes(Ops.MAX, axes, keepdim)._flip_order()
 
-    def _flip_order(self) -> Tensor:
+    def _flip_order(self) -> Self:
         """An order-reversing map that is its own inverse: -x for floats, ~x for ints (no overflow), not x."""
         if self.dtype.is_float or self.dtype.is_bool:
             return -self
         return self._apply(lambda u: u.alu(Ops.XOR, full_like(u, -1 if not self.dtype.is_unsigned else u.dtype.max)))
 
-    def min(self, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
+    def min(self, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Self:
         """Smallest value over `axis` (values only; see `argmin`). Raises for an empty reduced axis.
 
         >>> from tg_tensor import Tensor
@@ -218,17 +198,17 @@ class ReduceMixin:
         """
         return self._extreme(axis, dim, keepdim, "min", largest=False)
 
-    def amax(self, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
+    def amax(self, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Self:
         """PyTorch's name for `max` over axes."""
         return self._extreme(axis, dim, keepdim, "amax", largest=True)
 
-    def amin(self, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
+    def amin(self, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Self:
         """PyTorch's name for `min` over axes."""
         return self._extreme(axis, dim, keepdim, "amin", largest=False)
 
     # ---- any, all ----
 
-    def any(self, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
+    def any(self, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Self:
         """Whether any element over `axis` is nonzero (bool). `any` of nothing is False.
 
         >>> from tg_tensor import Tensor
@@ -238,7 +218,7 @@ class ReduceMixin:
         axes = self._axes(_pick_axis(axis, dim, "any"), "any")
         return self.bool()._reduce_axes(Ops.MAX, axes, keepdim)
 
-    def all(self, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
+    def all(self, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Self:
         """Whether every element over `axis` is nonzero (bool). `all` of nothing is True.
 
         >>> from tg_tensor import Tensor
@@ -250,7 +230,7 @@ class ReduceMixin:
 
     # ---- mean, var, std ----
 
-    def mean(self, axis: Axis = None, keepdim: bool = False, dtype: DType | None = None, *, dim: Axis = None) -> Tensor:
+    def mean(self, axis: Axis = None, keepdim: bool = False, dtype: DType | None = None, *, dim: Axis = None) -> Self:
         """Arithmetic mean over `axis`. Integers give the default float; the mean of nothing is NaN.
 
         >>> from tg_tensor import Tensor
@@ -265,7 +245,7 @@ class ReduceMixin:
 
     def _var(
         self, axis: Axis, dim: Axis, keepdim: bool, correction: float | None, unbiased: bool | None, op: str
-    ) -> tuple[Tensor, Tensor]:
+    ) -> tuple[Self, Self]:
         axes = self._axes(_pick_axis(axis, dim, op), op)
         correction = _correction(correction, unbiased, op)
         x = self.cast(least_upper_float(self.dtype))
@@ -278,9 +258,15 @@ class ReduceMixin:
         var = sq / dof if dof else sq * math.inf
         return var, m if keepdim else m.reshape(var.shape)
 
-    var = _spread_of(
-        "var",
-        lambda var, mean: var,
+    def var(
+        self,
+        axis: Axis = None,
+        keepdim: bool = False,
+        correction: float | None = None,
+        *,
+        dim: Axis = None,
+        unbiased: bool | None = None,
+    ) -> Self:
         """Variance over `axis`: sum((x - mean)^2) / (N - correction). The default `correction=1` is the
         unbiased estimate, as in PyTorch; 0 gives the population variance (`unbiased=True`/`False` are PyTorch's
         older spelling of 1 and 0). When N - correction <= 0 the result is NaN or inf, as in PyTorch. Two kernels
@@ -289,32 +275,54 @@ class ReduceMixin:
         >>> from tg_tensor import Tensor
         >>> Tensor([1.0, 2.0, 3.0, 4.0]).var().item()
         1.6666666269302368
-        """,
-    )
-    std = _spread_of(
-        "std",
-        lambda var, mean: var.sqrt(),
+        """
+        return self._var(axis, dim, keepdim, correction, unbiased, "var")[0]
+
+    def std(
+        self,
+        axis: Axis = None,
+        keepdim: bool = False,
+        correction: float | None = None,
+        *,
+        dim: Axis = None,
+        unbiased: bool | None = None,
+    ) -> Self:
         """Standard deviation over `axis`: the square root of `var` with the same `correction`.
 
         >>> from tg_tensor import Tensor
         >>> Tensor([1.0, 3.0]).std(correction=0).item()
         1.0
-        """,
-    )
-    var_mean = _spread_of(
-        "var_mean",
-        lambda var, mean: (var, mean),
-        """(var, mean) over `axis`, sharing the work (PyTorch's `torch.var_mean`).""",
-    )
-    std_mean = _spread_of(
-        "std_mean",
-        lambda var, mean: (var.sqrt(), mean),
-        """(std, mean) over `axis`, sharing the work (PyTorch's `torch.std_mean`).""",
-    )
+        """
+        return self._var(axis, dim, keepdim, correction, unbiased, "std")[0].sqrt()
+
+    def var_mean(
+        self,
+        axis: Axis = None,
+        keepdim: bool = False,
+        correction: float | None = None,
+        *,
+        dim: Axis = None,
+        unbiased: bool | None = None,
+    ) -> tuple[Self, Self]:
+        """(var, mean) over `axis`, sharing the work (PyTorch's `torch.var_mean`)."""
+        return self._var(axis, dim, keepdim, correction, unbiased, "var_mean")
+
+    def std_mean(
+        self,
+        axis: Axis = None,
+        keepdim: bool = False,
+        correction: float | None = None,
+        *,
+        dim: Axis = None,
+        unbiased: bool | None = None,
+    ) -> tuple[Self, Self]:
+        """(std, mean) over `axis`, sharing the work (PyTorch's `torch.std_mean`)."""
+        var, m = self._var(axis, dim, keepdim, correction, unbiased, "std_mean")
+        return var.sqrt(), m
 
     # ---- argmax, argmin ----
 
-    def argmax(self, axis: int | None = None, keepdim: bool = False, *, dim: int | None = None) -> Tensor:
+    def argmax(self, axis: int | None = None, keepdim: bool = False, *, dim: int | None = None) -> Self:
         """Index (int32) of the largest value along `axis`; the first one on ties. With axis None the index is
         into the flattened tensor. Raises for an empty axis.
 
@@ -326,7 +334,7 @@ class ReduceMixin:
         """
         return self._arg_extreme(axis, dim, keepdim, "argmax", largest=True)
 
-    def argmin(self, axis: int | None = None, keepdim: bool = False, *, dim: int | None = None) -> Tensor:
+    def argmin(self, axis: int | None = None, keepdim: bool = False, *, dim: int | None = None) -> Self:
         """Index (int32) of the smallest value along `axis`; the first one on ties. As `argmax` otherwise.
 
         >>> from tg_tensor import Tensor
@@ -335,12 +343,12 @@ class ReduceMixin:
         """
         return self._arg_extreme(axis, dim, keepdim, "argmin", largest=False)
 
-    def _arg_extreme(self, axis: int | None, dim: int | None, keepdim: bool, op: str, largest: bool) -> Tensor:
+    def _arg_extreme(self, axis: int | None, dim: int | None, keepdim: bool, op: str, largest: bool) -> Self:
         """argmax (largest) or argmin: the argmax of the order-reversed values. No axis: the flattened tensor."""
         x = self if largest else self._flip_order()
         return x._arg_best(None if axis is None and dim is None else _pick_one(axis, dim, 0, op), keepdim, op)
 
-    def _arg_best(self, axis: int | None, keepdim: bool, op: str) -> Tensor:
+    def _arg_best(self, axis: int | None, keepdim: bool, op: str) -> Self:
         if axis is None:
             self._nonempty(tuple(range(self.ndim)), op)
             flat = self.reshape(-1)._arg_best(0, False, op)
@@ -358,7 +366,7 @@ class ReduceMixin:
 
     # ---- softmax, log_softmax, logsumexp ----
 
-    def _exp_shift(self, axes: tuple[int, ...]) -> Tensor | float:
+    def _exp_shift(self, axes: tuple[int, ...]) -> Self | float:
         """The maximum over `axes` (kept), subtracted before exp so that large inputs do not overflow. It is a
         constant for the gradient, since the result does not depend on it. Over an empty axis there is no
         maximum, and nothing to protect: the shift is 0."""
@@ -367,7 +375,7 @@ class ReduceMixin:
             return 0.0
         return self._reduce_axes(Ops.MAX, axes, keepdim=True).detach()
 
-    def softmax(self, axis: int | None = None, dtype: DType | None = None, *, dim: int | None = None) -> Tensor:
+    def softmax(self, axis: int | None = None, dtype: DType | None = None, *, dim: int | None = None) -> Self:
         """exp(x) / sum(exp(x)) along `axis`, shifted by the maximum so large inputs do not overflow.
         Three kernels at most (max, sum, divide).
 
@@ -380,7 +388,7 @@ class ReduceMixin:
         e = (x - x._exp_shift((ax,))).exp()
         return e / e.sum(ax, keepdim=True)
 
-    def log_softmax(self, axis: int | None = None, dtype: DType | None = None, *, dim: int | None = None) -> Tensor:
+    def log_softmax(self, axis: int | None = None, dtype: DType | None = None, *, dim: int | None = None) -> Self:
         """log(softmax(x)) along `axis`, computed stably as x - max - log(sum(exp(x - max))).
 
         >>> from tg_tensor import Tensor
@@ -392,7 +400,7 @@ class ReduceMixin:
         m = x - x._exp_shift((ax,))
         return m - m.exp().sum(ax, keepdim=True).log()
 
-    def logsumexp(self, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
+    def logsumexp(self, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Self:
         """log(sum(exp(x))) over `axis`, computed stably by shifting with the maximum. Rows of -inf give -inf.
 
         >>> from tg_tensor import Tensor
@@ -412,7 +420,7 @@ class ReduceMixin:
 
     # ---- cumulative reductions ----
 
-    def cumsum(self, axis: int | None = None, dtype: DType | None = None, *, dim: int | None = None) -> Tensor:
+    def cumsum(self, axis: int | None = None, dtype: DType | None = None, *, dim: int | None = None) -> Self:
         """Running sum along `axis` (default 0); types as `sum`.
 
         Built from pad, expand, reshape, shrink and a sum, so it is differentiable and fuses like any reduce:
@@ -427,7 +435,7 @@ class ReduceMixin:
         out_dt = dtype or _sum_dtype(self.dtype)
         return self.cast(_acc_dtype(out_dt))._cumulative(Ops.ADD, ax, "cumsum").cast(out_dt)
 
-    def cumprod(self, axis: int | None = None, dtype: DType | None = None, *, dim: int | None = None) -> Tensor:
+    def cumprod(self, axis: int | None = None, dtype: DType | None = None, *, dim: int | None = None) -> Self:
         """Running product along `axis` (default 0); types and cost as `cumsum`.
 
         >>> from tg_tensor import Tensor
@@ -438,7 +446,7 @@ class ReduceMixin:
         out_dt = dtype or _sum_dtype(self.dtype)
         return self.cast(_acc_dtype(out_dt))._cumulative(Ops.MUL, ax, "cumprod").cast(out_dt)
 
-    def cummax(self, axis: int | None = None, *, dim: int | None = None) -> CumResult:
+    def cummax(self, axis: int | None = None, *, dim: int | None = None) -> CumResult[Self]:
         """Running maximum along `axis` (default 0), as PyTorch: a named pair `(values, indices)`, where
         `indices` (int32) is the position of the running maximum, the last one on ties.
 
@@ -449,7 +457,7 @@ class ReduceMixin:
         """
         return self._cum_extreme(axis, dim, "cummax", largest=True)
 
-    def cummin(self, axis: int | None = None, *, dim: int | None = None) -> CumResult:
+    def cummin(self, axis: int | None = None, *, dim: int | None = None) -> CumResult[Self]:
         """Running minimum along `axis` (default 0): `(values, indices)` as `cummax`.
 
         >>> from tg_tensor import Tensor
@@ -458,7 +466,7 @@ class ReduceMixin:
         """
         return self._cum_extreme(axis, dim, "cummin", largest=False)
 
-    def _cum_extreme(self, axis: int | None, dim: int | None, op: str, largest: bool) -> CumResult:
+    def _cum_extreme(self, axis: int | None, dim: int | None, op: str, largest: bool) -> CumResult[Self]:
         """cummax (largest) or cummin: the running maximum of the order-reversed values, reversed back."""
         ax = self._one_axis(_pick_one(axis, dim, 0, op), op)
         if largest:
@@ -467,7 +475,7 @@ class ReduceMixin:
             values = self._flip_order()._cumulative(Ops.MAX, ax, op)._flip_order()
         return CumResult(values, self._cum_indices(values, ax))
 
-    def _cum_indices(self, values: Tensor, ax: int) -> Tensor:
+    def _cum_indices(self, values: Self, ax: int) -> Self:
         # the running best only changes at a position that equals it (a new best or a tie), so the index of the
         # running best at i is the last such position j <= i: a running maximum of (j where x[j] == best[j])
         if self.ndim == 0 or self.shape[ax] == 0:
@@ -477,7 +485,7 @@ class ReduceMixin:
         hit = self.detach() == values.detach()
         return hit.where(pos, 0).cast(dtypes.default_int)._cumulative(Ops.MAX, ax, "cummax")
 
-    def _cumulative(self, op: Ops, axis: int, name: str) -> Tensor:
+    def _cumulative(self, op: Ops, axis: int, name: str) -> Self:
         ax = self._one_axis(axis, name)
         if self.ndim == 0 or self.shape[ax] <= 1:
             return self
@@ -499,7 +507,7 @@ class ReduceMixin:
             return 1
         return -math.inf if self.dtype.is_float else self.dtype.min
 
-    def _cumulative_last(self, op: Ops) -> Tensor:
+    def _cumulative_last(self, op: Ops) -> Self:
         n, lead = self.shape[-1], self.shape[:-1]
         keep = tuple((0, s) for s in lead)
         if n > _CUM_BLOCK:
@@ -521,7 +529,7 @@ class ReduceMixin:
             return out.reshape(*lead, nb * b).shrink((*keep, (0, n)))
         return self._cum_windows(op)._reduce_axes(op, (self.ndim,), keepdim=False)
 
-    def _cum_windows(self, op: Ops) -> Tensor:
+    def _cum_windows(self, op: Ops) -> Self:
         """A new last axis holding, at position i of the last axis, the n elements of the row up to i (the ones
         before the row start are the identity of `op`): shape (..., n, n). Reducing the new axis gives the
         running reduce."""

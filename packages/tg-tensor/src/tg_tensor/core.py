@@ -1,0 +1,265 @@
+"""`TensorCore`: what every Tensor operation builds on: the UOp a tensor stands for, its shape, dtype and
+device, the gradient bookkeeping, and realizing a value. The operation mixins stack on it, one layer per
+kind (movement, elementwise, reduce, creation, random, indexing, functional, nn_ops), and `Tensor` is the top.
+
+>>> from tg_tensor import Tensor
+>>> isinstance(Tensor([1.0]), TensorCore)
+True
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+import numpy as np
+
+from tg_runtime.buffer import Buffer
+from tg_runtime.device import Device, canonicalize
+from tg_schedule.item import ScheduleItem
+from tg_schedule.run import realize as realize_uops
+from tg_schedule.schedule import create_schedule
+from tg_tensor.helpers import NP_TO_DTYPE, Scalar, const_uop, to_np_dtype, uop_from_numpy
+from tg_uop.dtype import DType, dtypes
+from tg_uop.helpers import prod
+from tg_uop.ops import Ops
+from tg_uop.uop import UOp
+
+
+class TensorCore:
+    """The state of a lazy tensor and the operations on it that need no other layer."""
+
+    __slots__ = ("uop", "requires_grad", "grad", "_graph", "_parents", "__weakref__")
+    # _parents: (tensor, the graph it had when this one was built) for each input that requires grad
+    training: ClassVar[bool] = False  # dropout and batch statistics apply only while True (`Tensor.train()`)
+    no_grad: ClassVar[bool] = False  # while True, new tensors record no gradient graph (`tg_tensor.no_grad()`)
+
+    if TYPE_CHECKING:  # defined by the layers above (creation.py, tensor.py), used by those below them
+        # full and arange: any arguments here (creation.py checks them); spelled out, they would repeat creation.py
+        @classmethod
+        def full(cls, *args: Any, **kwargs: Any) -> Self: ...
+
+        @classmethod
+        def ones(
+            cls, *shape: Any, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+        ) -> Self: ...
+
+        @classmethod
+        def arange(cls, *args: Any, **kwargs: Any) -> Self: ...
+
+        def zeros_like(
+            self, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+        ) -> Self: ...
+
+        def assign(self, x: Self | Scalar) -> Self: ...
+
+        def where(self, x: Self | Scalar, y: Self | Scalar) -> Self: ...
+
+    def __init__(
+        self,
+        data: Any,
+        device: str | None = None,
+        dtype: DType | None = None,
+        requires_grad: bool | None = None,
+    ) -> None:
+        dev = canonicalize(device) if device is not None else Device.DEFAULT
+        if isinstance(data, np.generic):  # a numpy scalar is a 0-d array
+            data = np.asarray(data)
+        if isinstance(data, UOp):
+            uop = data if dtype is None else data.cast(dtype)
+        elif isinstance(data, (bool, int, float)) and requires_grad:
+            # a buffer of its own: equal constants are one hash-consed UOp, and backward tells leaves apart by
+            # their UOp (two Tensor(2.0, requires_grad=True) would share one gradient)
+            dt = dtype or dtypes.from_py(data)
+            uop = uop_from_numpy(np.array(data, dtype=to_np_dtype(dt)), dev, dt)
+        elif isinstance(data, (bool, int, float)):
+            uop = const_uop(dtype or dtypes.from_py(data), data, dev)
+        elif isinstance(data, bytes):
+            uop = uop_from_numpy(np.frombuffer(data, dtype=np.uint8), dev, dtype or dtypes.uint8)
+        elif isinstance(data, (list, tuple)):
+            dt = dtype or dtypes.from_py(data)
+            try:
+                arr = np.array(data, dtype=to_np_dtype(dt))
+            except ValueError as e:
+                raise ValueError(f"Tensor: cannot make a tensor from this nested list ({e})") from None
+            uop = uop_from_numpy(arr, dev, dt)
+        elif isinstance(data, np.ndarray):
+            if data.dtype not in NP_TO_DTYPE and dtype is None:
+                raise TypeError(f"Tensor: numpy dtype {data.dtype} is not supported")
+            uop = uop_from_numpy(data, dev, dtype or NP_TO_DTYPE[data.dtype])
+        else:
+            raise TypeError(f"Tensor: cannot make a tensor from {type(data).__name__}")
+        self.uop: UOp = uop
+        # None: not decided (an optimizer given this tensor turns it on), as in tinygrad
+        self.requires_grad: bool | None = requires_grad
+        self.grad: Self | None = None
+        self._graph: UOp | None = None
+        self._parents: tuple[tuple[Self, UOp], ...] = ()
+
+    __hash__ = object.__hash__  # == builds a comparison tensor, so identity is the hash
+
+    def __repr__(self) -> str:
+        grad = " requires_grad" if self.requires_grad else ""
+        return f"<Tensor shape={self.shape} dtype={self.dtype!r} device={self.device}{grad}>"
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        s = self.uop.shape
+        assert s is not None
+        return tuple(s)
+
+    @property
+    def dtype(self) -> DType:
+        return self.uop.dtype
+
+    @property
+    def device(self) -> str:
+        d = self.uop.device
+        assert d is not None
+        return d
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def numel(self) -> int:
+        return int(prod(self.shape))
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    @property
+    def _diff_uop(self) -> UOp:
+        # the graph gradients flow through: the graph this tensor was built as, even after it was realized
+        return self._graph if self._graph is not None else self.uop
+
+    def _apply(self, fn: Any, *others: Self) -> Self:
+        parents = (self, *others)
+        out = type(self).__new__(type(self))
+        out.uop = fn(*(p.uop for p in parents))
+        out.grad, out._graph, out._parents, out.requires_grad = None, None, (), None
+        needs = () if type(self).no_grad else tuple((p, p._diff_uop) for p in parents if p.requires_grad)
+        if needs:
+            out.requires_grad, out._parents = True, needs
+            if any(p._graph is not None for p in parents):
+                out._graph = fn(*(p._diff_uop for p in parents))
+        return out
+
+    @classmethod
+    def _wrap(cls, u: UOp) -> Self:
+        out = cls.__new__(cls)
+        out.uop, out.grad, out._graph, out._parents, out.requires_grad = u, None, None, (), None
+        return out
+
+    def contiguous(self) -> Self:
+        """The same values in a buffer of their own, laid out in order (a kernel, when realized)."""
+        return self._apply(lambda u: UOp(Ops.CONTIGUOUS, u.dtype, (u,)))
+
+    def detach(self) -> Self:
+        """The same value, cut from the gradient graph (a DETACH node, which kernels ignore)."""
+        return self._wrap(UOp(Ops.DETACH, self.dtype, (self.uop,)))
+
+    def _set_grad(self, requires_grad: bool | None) -> Self:
+        t = self.detach()
+        t.requires_grad = requires_grad
+        return t
+
+    def schedule(self, *others: Self) -> list[ScheduleItem]:
+        """The schedule items realizing these tensors would run (nothing runs)."""
+        sched, _ = create_schedule([t.uop for t in (self, *others)])
+        return sched
+
+    def realize(self, *others: Self) -> Self:
+        """Compute this tensor (and `others`, in one schedule). `Tensor.realize(a, b)` works too."""
+        ts = (self, *others)
+        becomes = realize_uops([t.uop for t in ts])
+        for t in ts:
+            if t.requires_grad and t._parents and t._graph is None:
+                t._graph = t.uop  # keep the graph for backward after the value is realized
+            t.uop = becomes[t.uop]
+        return self
+
+    def is_contiguous_buffer(self) -> bool:
+        """Whether this tensor is its whole buffer, in order (a realized tensor that is not a view)."""
+        u = self.uop
+        while u.op is Ops.RESHAPE:
+            u = u.src[0]
+        return u.op is Ops.BUFFER and u.arg.size == self.numel()
+
+    def buffer(self) -> Buffer:
+        """The realized buffer holding this tensor in order (a contiguous copy is made for a view)."""
+        return self._contiguous_buffer()
+
+    def replace_uop(self, u: UOp) -> Self:
+        """Point this tensor at another graph of the same shape and dtype (used by TinyJit)."""
+        if u.shape != self.uop.shape or u.dtype != self.dtype:
+            raise ValueError(f"replace_uop: shape/dtype {u.shape} {u.dtype!r} differ from {self.shape} {self.dtype!r}")
+        self.uop = u
+        return self
+
+    def _contiguous_buffer(self) -> Buffer:
+        self.realize()
+        u = self.uop
+        while u.op is Ops.RESHAPE:  # reshapes of a whole buffer are still that buffer, in order
+            u = u.src[0]
+        if u.op is Ops.BUFFER:
+            return u.arg
+        c = self._wrap(UOp(Ops.CONTIGUOUS, u.dtype, (u,))).realize()
+        return c._contiguous_buffer()
+
+    def numpy(self) -> np.ndarray:
+        """The value as a numpy array (realizing it if needed)."""
+        buf = self._contiguous_buffer()
+        data = np.frombuffer(bytes(buf.as_memoryview()), dtype=to_np_dtype(self.dtype))
+        return data.reshape(self.shape).copy()
+
+    def item(self) -> Scalar:
+        if self.numel() != 1:
+            raise ValueError(f"item: only a tensor of one element has an item, this one has shape {self.shape}")
+        return self.numpy().reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self.numpy().tolist()
+
+    def requires_grad_(self, requires_grad: bool = True) -> Self:
+        """Set `requires_grad` in place (PyTorch's spelling); returns self."""
+        self.requires_grad = requires_grad
+        return self
+
+    def to(self, device: str) -> Self:
+        """This tensor on another device (a COPY when realized; the same tensor if it is there already).
+        Gradients flow back through the copy.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([1, 2]).to("PYTHON").device
+        'PYTHON'
+        """
+        dev = canonicalize(device)
+        if dev == self.device:
+            return self
+        return self._apply(lambda u: UOp(Ops.COPY, u.dtype, (u,), dev))
+
+    def clone(self) -> Self:
+        """A copy with a buffer of its own (gradients flow through it, as in PyTorch).
+
+        >>> from tg_tensor import Tensor
+        >>> a = Tensor([1, 2]).realize()
+        >>> b = a.clone()
+        >>> b.realize().buffer() is a.buffer()
+        False
+        """
+        return self.contiguous()
+
+    def cast(self, dtype: DType) -> Self:
+        return self if self.dtype == dtype else self._apply(lambda u: u.cast(dtype))
+
+    # last in the class: after these, `int`, `float` and `bool` in annotations would name the methods
+    def float(self) -> Self:
+        return self.cast(dtypes.float32)
+
+    def int(self) -> Self:
+        return self.cast(dtypes.int32)
+
+    def bool(self) -> Self:
+        return self.cast(dtypes.bool)
