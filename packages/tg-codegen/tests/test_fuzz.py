@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from codegen_kit import (
+from helpers import (
     Arr,
     assert_close,
     bconst,

@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 import pytest
-from codegen_kit import (
+from helpers import (
     DEVICES,
     assert_close,
     bconst,

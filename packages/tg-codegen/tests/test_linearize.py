@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
-from codegen_kit import bconst, contig, get_program, load, loop_program_checks, param, run_both, sink, store
+from helpers import bconst, contig, get_program, load, loop_program_checks, param, run_both, sink, store
 
 from tg_codegen import linearize, lower, merge_dims
 from tg_uop import GroupOp, Ops, UOp, dtypes
@@ -134,26 +134,28 @@ def test_program_is_well_formed(name: str) -> None:
     assert uops == program(ASTS[name]()), "linearize is not deterministic"
 
 
-@pytest.mark.parametrize("name", list(ASTS))
-def test_every_value_is_inside_the_loops_it_needs(name: str) -> None:
+def values_in_loops(name: str) -> Iterator[tuple[int, UOp, tuple[UOp, ...], frozenset[UOp]]]:
+    """Each value of ASTS[name]'s program (not a loop's own RANGE or ENDRANGE): its position, the loops open
+    around it and the loops it depends on."""
     uops = program(ASTS[name]())
     loops, deps = open_loops(uops), range_deps(uops)
     for i, u in enumerate(uops):
-        if u.op in (Ops.RANGE, Ops.ENDRANGE):
-            continue
-        assert deps[u] <= set(loops[i]), f"{u.op} at {i} is outside a loop it depends on"
+        if u.op not in (Ops.RANGE, Ops.ENDRANGE):
+            yield i, u, loops[i], deps[u]
+
+
+@pytest.mark.parametrize("name", list(ASTS))
+def test_every_value_is_inside_the_loops_it_needs(name: str) -> None:
+    for i, u, around, needs in values_in_loops(name):
+        assert needs <= set(around), f"{u.op} at {i} is outside a loop it depends on"
 
 
 @pytest.mark.parametrize("name", list(ASTS))
 def test_nothing_sits_in_a_reduce_loop_it_does_not_need(name: str) -> None:
-    uops = program(ASTS[name]())
-    loops, deps = open_loops(uops), range_deps(uops)
-    for i, u in enumerate(uops):
-        if u.op in (Ops.RANGE, Ops.ENDRANGE):
-            continue
+    for i, u, around, needs in values_in_loops(name):
         # the innermost loop around a value must be one it needs: otherwise it could be computed before it
-        if loops[i] and loops[i][-1].arg[1] == "reduce":
-            assert loops[i][-1] in deps[u], f"{u.op} at {i} is inside a reduce loop it does not depend on"
+        if around and around[-1].arg[1] == "reduce":
+            assert around[-1] in needs, f"{u.op} at {i} is inside a reduce loop it does not depend on"
 
 
 @pytest.mark.parametrize("name", ["row_dot", "nested", "two_outputs", "full_reduce", "padded_3d", "reduce_in_reduce"])

@@ -15,7 +15,7 @@ import random
 from typing import Any
 
 import pytest
-from codegen_kit import (
+from helpers import (
     DEVICES,
     apply_random_opts,
     bconst,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from codegen_kit import DEVICES, bconst, contig, launch, load, param, run_both, sink, store, view
+from helpers import DEVICES, bconst, contig, launch, load, param, run_both, sink, store, view
 
 from tg_codegen import (
     Estimates,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 import pytest
-from codegen_kit import DEVICES, contig, cuda_caps, load, param, run, sink, store
+from helpers import DEVICES, contig, cuda_caps, load, param, run, sink, store
 
 from tg_codegen.kernel import Kernel
 from tg_codegen.program import compile_kernel

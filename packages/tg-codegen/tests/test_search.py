@@ -11,7 +11,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from codegen_kit import (
+from helpers import (
     DEVICES,
     contig,
     get_program,

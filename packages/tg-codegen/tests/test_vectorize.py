@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 import pytest
-from codegen_kit import (
+from helpers import (
     DEVICES,
     Arr,
     bconst,

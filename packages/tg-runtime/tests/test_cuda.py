@@ -15,7 +15,7 @@ from typing import Any
 
 import fake_pycuda
 import pytest
-from runtime_kit import Prog, buf, f32, read
+from helpers import Prog, buf, f32, read
 
 from tg_runtime import Buffer, Compiled, CompileError, Device, DeviceUnavailable
 from tg_runtime.backends import cuda

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tg_runtime import Allocator, Buffer
@@ -94,6 +94,17 @@ class Prog:
         if dtype is None:
             dtype = dtypes.bool if op in (Ops.CMPLT, Ops.CMPNE, Ops.CMPEQ) else srcs[-1].dtype
         return self.add(op, dtype, srcs)
+
+    @classmethod
+    def loop(cls, n: int, dtypes_: Sequence[DType], body: Callable[..., object]) -> Prog:
+        """A program of one loop over `n` elements of buffers 0, 1, ... (one per dtype, `n` elements each):
+        `body(p, r, *buffers)` adds the loop's steps."""
+        p = cls()
+        bufs = [p.glob(i, dt, n) for i, dt in enumerate(dtypes_)]
+        r = p.range(p.const(dtypes.int32, n), 0)
+        body(p, r, *bufs)
+        p.endrange(r)
+        return p
 
 
 class HostMem(Allocator):
