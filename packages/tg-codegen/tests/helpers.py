@@ -19,10 +19,13 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import pytest
+
 from tg_codegen import ProgramSpec, get_program
 from tg_codegen.kernel import Kernel, KernelOptError, Opt, OptOps
 from tg_codegen.search import candidate_opts
-from tg_runtime import Buffer, Capabilities, Device
+from tg_runtime import Buffer, Capabilities, Device, DeviceUnavailable
+from tg_runtime.backends.cuda import CUDACompiler
 from tg_uop import DType, Ops, ShapeTracker, UOp, dtypes
 
 # every device that works here: CPU and PYTHON always, CL where OpenCL is installed (CI installs PoCL)
@@ -408,6 +411,14 @@ def caps_of(device: str) -> Capabilities:
     return Device[device].caps
 
 
+def nvcc_or_skip() -> CUDACompiler:
+    """A CUDA compiler; the test is skipped where nvcc is not installed."""
+    try:
+        return CUDACompiler()
+    except DeviceUnavailable as e:
+        pytest.skip(f"CUDA source is compile-checked only where nvcc exists: {e}")
+
+
 def cuda_caps() -> Capabilities:
     """The capabilities of a CUDA GPU, by hand: CUDA source is rendered (and compiled by nvcc) without one."""
     return Capabilities(
@@ -481,6 +492,13 @@ def matmul_ref(a: Sequence[Any], b: Sequence[Any], m: int, n: int, k: int) -> li
                 acc += row[t] * b[t * n + j]
             out.append(acc)
     return out
+
+
+def matmul_case(
+    m: int, n: int, k: int, a: Sequence[Any], b: Sequence[Any]
+) -> tuple[UOp, dict[int, Sequence[Any]], list[Any]]:
+    """The AST of `a` (m, k) times `b` (k, n), its inputs (parameters 1 and 2) and the expected output."""
+    return matmul_ast(m, n, k), {1: a, 2: b}, matmul_ref(a, b, m, n, k)
 
 
 def kernels_compiled(monkeypatch: Any) -> list[Kernel]:

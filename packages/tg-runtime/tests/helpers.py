@@ -12,9 +12,12 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from tg_runtime import Allocator, Buffer
+import pytest
+
+from tg_runtime import Buffer, DeviceUnavailable
+from tg_runtime.backends.python import PythonAllocator
 from tg_uop import DType, Ops, UOp, dtypes
 
 
@@ -32,6 +35,17 @@ def c_div(a: int, b: int) -> int:
 def c_mod(a: int, b: int) -> int:
     """C remainder: takes the sign of the dividend."""
     return int(math.fmod(a, b))
+
+
+T = TypeVar("T")
+
+
+def available_or_skip(make: Callable[[], T], why: str) -> T:
+    """`make()`; the test is skipped (saying `why`) where what it needs is not installed here."""
+    try:
+        return make()
+    except DeviceUnavailable as e:
+        pytest.skip(f"{why}: {e}")
 
 
 def buf(device: str, dtype: DType, values: Sequence[Any]) -> Buffer:
@@ -107,8 +121,9 @@ class Prog:
         return p
 
 
-class HostMem(Allocator):
-    """Memory from bytearrays, with call counters and an optional limit on the bytes held by the backend."""
+class HostMem(PythonAllocator):
+    """The PYTHON device's memory (bytearrays), with call counters and an optional limit on the bytes held by the
+    backend."""
 
     def __init__(self, device: str = "TESTMEM", limit: int | None = None) -> None:
         super().__init__(device)
@@ -122,17 +137,8 @@ class HostMem(Allocator):
         if self.limit is not None and self.held + nbytes > self.limit:
             raise MemoryError("backend is full")
         self.held += nbytes
-        return memoryview(bytearray(nbytes))
+        return super()._alloc(nbytes)
 
     def _free(self, opaque: Any) -> None:
         self.held -= opaque.nbytes
         self.freed.append(opaque)
-
-    def _copyin(self, dest: memoryview, src: memoryview) -> None:
-        dest[:] = src
-
-    def _copyout(self, dest: memoryview, src: memoryview) -> None:
-        dest[:] = src
-
-    def _offset(self, opaque: memoryview, offset: int, nbytes: int) -> memoryview:
-        return opaque[offset : offset + nbytes]
