@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from tg_codegen.renderer import Renderer
 from tg_uop.dtype import DType, PtrDType, dtypes
-from tg_uop.ops import GroupOp, Ops
+from tg_uop.ops import AxisType, GroupOp, Ops
 from tg_uop.uop import UOp
 
 
@@ -230,8 +230,8 @@ class CStyleRenderer(Renderer):
                 r[u] = u.arg[0]
                 line(f"int {r[u]} = {self.special(u.arg[0])}; /* {u.arg[1]} */")
             elif op is Ops.RANGE:
-                r[u] = fresh("ridx" if u.arg[1] == "reduce" else "gidx")
-                if u.arg[1] == "thread":
+                r[u] = fresh("ridx" if u.arg.kind is AxisType.REDUCE else "gidx")
+                if u.arg.kind is AxisType.THREAD:
                     line(f"#pragma omp parallel for num_threads({self.threads})")
                 line(f"for (int {r[u]} = 0; {r[u]} < {r[src[0]]}; {r[u]}++) {{")
                 depth += 1
