@@ -18,7 +18,7 @@ import pytest
 
 from tg_runtime import Buffer, DeviceUnavailable
 from tg_runtime.backends.python import PythonAllocator
-from tg_uop import DType, Ops, UOp, dtypes
+from tg_uop import AxisType, DType, Ops, RangeArg, UOp, dtypes
 
 
 def f32(x: float) -> float:
@@ -88,7 +88,7 @@ class Prog:
         return self.add(Ops.DEFINE_VAR, dtypes.int32, (), (name, lo, hi))
 
     def range(self, end: UOp, axis: int) -> UOp:
-        return self.add(Ops.RANGE, dtypes.int32, (end,), (axis, "loop"))
+        return self.add(Ops.RANGE, dtypes.int32, (end,), RangeArg(axis, AxisType.GLOBAL))
 
     def endrange(self, r: UOp) -> UOp:
         return self.add(Ops.ENDRANGE, dtypes.void, (r,))

@@ -485,7 +485,7 @@ def test_malformed_line_is_located() -> None:
     "text, match",
     [
         ("('CONST', 'int32', (), 1)\n('ADD', 'int32', (0, 7), None)", "not earlier lines"),
-        ("('CONST', 'int32', (), 3)\n('RANGE', 'int32', (0,), (0, 'loop'))", "never closed"),
+        ("('CONST', 'int32', (), 3)\n('RANGE', 'int32', (0,), ('__range__', 0, 'GLOBAL', 0))", "never closed"),
         ("('CONST', 'int32', (), 3)\n('ENDRANGE', 'void', (0,), None)", "does not close"),
     ],
 )

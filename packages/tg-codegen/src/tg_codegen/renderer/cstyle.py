@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from tg_codegen.renderer import Renderer
 from tg_uop.dtype import DType, PtrDType, dtypes
-from tg_uop.ops import GroupOp, Ops
+from tg_uop.ops import AxisType, GroupOp, Ops
 from tg_uop.rewrite import PatternMatcher, UPat
 from tg_uop.uop import UOp
 
@@ -139,9 +139,9 @@ class RenderContext:
 
 
 def render_range(ctx: RenderContext, x: UOp) -> str:
-    # a RANGE's arg is (axis, kind, ...): reduce loops count ridx, the others gidx; a thread loop is split by OpenMP
-    name = ctx.fresh("ridx" if x.arg[1] == "reduce" else "gidx")
-    if x.arg[1] == "thread":
+    # reduce loops count ridx, the others gidx; a thread loop is split among threads by OpenMP
+    name = ctx.fresh("ridx" if x.arg.kind is AxisType.REDUCE else "gidx")
+    if x.arg.kind is AxisType.THREAD:
         ctx.line(f"#pragma omp parallel for num_threads({ctx.ren.threads})")
     ctx.line(f"for (int {name} = 0; {name} < {ctx[x.src[0]]}; {name}++) {{")
     ctx.depth += 1
