@@ -84,7 +84,13 @@ def scalar_dtypes(uops: list[UOp]) -> set[DType]:
 
 class RenderContext:
     """What the render rules of one kernel share: the name or inline expression of each rendered op
-    (`ctx[u]`), the lines written so far, the current loop depth and the kernel's parameters."""
+    (`ctx[u]`), the lines written so far, the current loop depth and the kernel's parameters.
+
+    >>> from tg_uop import UOp, dtypes
+    >>> ctx = RenderContext(CRenderer(), [])
+    >>> pm_render_c.rewrite(UOp.const(dtypes.float32, -2.5), ctx), pm_render_c.rewrite(UOp.sink(), ctx), ctx.lines
+    ('(-2.5f)', '', [])
+    """
 
     def __init__(self, ren: CStyleRenderer, uops: list[UOp]) -> None:
         self.ren = ren
