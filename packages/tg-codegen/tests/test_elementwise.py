@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from codegen_kit import (
+from helpers import (
     DEVICES,
     assert_close,
     bconst,

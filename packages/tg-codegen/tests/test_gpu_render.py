@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from codegen_kit import (
+from helpers import (
     DEVICES,
     apply_random_opts,
     bconst,
@@ -27,6 +27,7 @@ from codegen_kit import (
     loop_program_checks,
     matmul_ast,
     matmul_ref,
+    nvcc_or_skip,
     param,
     sink,
     store,
@@ -36,7 +37,7 @@ from test_opts_fuzz import build_case
 from tg_codegen.heuristic import hand_coded_optimizations
 from tg_codegen.kernel import AxisType, Kernel, OptOps
 from tg_codegen.program import ProgramSpec, compile_kernel
-from tg_runtime import Capabilities, CompileError, DeviceUnavailable
+from tg_runtime import Capabilities, CompileError
 from tg_uop import Ops, UOp, dtypes
 
 
@@ -183,12 +184,7 @@ CUDA_NAMES = [*CASES, *(f"fuzz{s}" for s in FUZZ_SEEDS)]
 
 @pytest.fixture(scope="module")
 def nvcc() -> Any:
-    from tg_runtime.backends.cuda import CUDACompiler
-
-    try:
-        return CUDACompiler()
-    except DeviceUnavailable as e:
-        pytest.skip(f"CUDA source is compile-checked only where nvcc exists: {e}")
+    return nvcc_or_skip()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 import pytest
-from codegen_kit import (
+from helpers import (
     DEVICES,
     assert_close,
     bconst,
@@ -26,6 +26,7 @@ from codegen_kit import (
     load,
     loop_program_checks,
     matmul_ast,
+    nvcc_or_skip,
     param,
     run_opts,
     sink,
@@ -36,7 +37,7 @@ from tg_codegen.heuristic import hand_coded_optimizations
 from tg_codegen.kernel import AxisType, Kernel, KernelOptError, Opt, OptOps
 from tg_codegen.program import compile_kernel
 from tg_codegen.search import candidate_opts
-from tg_runtime import Capabilities, CompileError, DeviceUnavailable
+from tg_runtime import Capabilities, CompileError
 from tg_uop import DType, Ops, UOp, dtypes
 from tg_uop.helpers import Context
 
@@ -277,12 +278,9 @@ def test_group_program_passes_the_spec_check() -> None:
 
 
 def test_group_cuda_source_compiles() -> None:
-    from tg_runtime.backends.cuda import CUDACompiler, ptx_kernels
+    from tg_runtime.backends.cuda import ptx_kernels
 
-    try:
-        nvcc = CUDACompiler()
-    except DeviceUnavailable as e:
-        pytest.skip(f"CUDA source is compile-checked only where nvcc exists: {e}")
+    nvcc = nvcc_or_skip()
     units, names = [], []
     for i, (name, (ast, opts, _)) in enumerate(GROUP_CASES.items()):
         spec = compile_kernel(kernel(ast, cuda_caps(), *opts), "CUDA")

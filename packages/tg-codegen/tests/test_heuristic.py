@@ -9,7 +9,7 @@ import dataclasses
 import math
 
 import pytest
-from codegen_kit import (
+from helpers import (
     caps_of,
     contig,
     cuda_caps,

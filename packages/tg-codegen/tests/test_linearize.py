@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
-from codegen_kit import bconst, contig, get_program, load, loop_program_checks, param, run_both, sink, store
+from helpers import bconst, contig, get_program, load, loop_program_checks, param, run_both, sink, store
 
 from tg_codegen import linearize, lower, merge_dims
-from tg_uop import GroupOp, Ops, UOp, dtypes
+from tg_uop import AxisType, GroupOp, Ops, UOp, dtypes
 from tg_uop.helpers import Context
 
 ALLOWED = {
@@ -134,26 +134,28 @@ def test_program_is_well_formed(name: str) -> None:
     assert uops == program(ASTS[name]()), "linearize is not deterministic"
 
 
-@pytest.mark.parametrize("name", list(ASTS))
-def test_every_value_is_inside_the_loops_it_needs(name: str) -> None:
+def values_in_loops(name: str) -> Iterator[tuple[int, UOp, tuple[UOp, ...], frozenset[UOp]]]:
+    """Each value of ASTS[name]'s program (not a loop's own RANGE or ENDRANGE): its position, the loops open
+    around it and the loops it depends on."""
     uops = program(ASTS[name]())
     loops, deps = open_loops(uops), range_deps(uops)
     for i, u in enumerate(uops):
-        if u.op in (Ops.RANGE, Ops.ENDRANGE):
-            continue
-        assert deps[u] <= set(loops[i]), f"{u.op} at {i} is outside a loop it depends on"
+        if u.op not in (Ops.RANGE, Ops.ENDRANGE):
+            yield i, u, loops[i], deps[u]
+
+
+@pytest.mark.parametrize("name", list(ASTS))
+def test_every_value_is_inside_the_loops_it_needs(name: str) -> None:
+    for i, u, around, needs in values_in_loops(name):
+        assert needs <= set(around), f"{u.op} at {i} is outside a loop it depends on"
 
 
 @pytest.mark.parametrize("name", list(ASTS))
 def test_nothing_sits_in_a_reduce_loop_it_does_not_need(name: str) -> None:
-    uops = program(ASTS[name]())
-    loops, deps = open_loops(uops), range_deps(uops)
-    for i, u in enumerate(uops):
-        if u.op in (Ops.RANGE, Ops.ENDRANGE):
-            continue
+    for i, u, around, needs in values_in_loops(name):
         # the innermost loop around a value must be one it needs: otherwise it could be computed before it
-        if loops[i] and loops[i][-1].arg[1] == "reduce":
-            assert loops[i][-1] in deps[u], f"{u.op} at {i} is inside a reduce loop it does not depend on"
+        if around and around[-1].arg.kind is AxisType.REDUCE:
+            assert around[-1] in needs, f"{u.op} at {i} is inside a reduce loop it does not depend on"
 
 
 @pytest.mark.parametrize("name", ["row_dot", "nested", "two_outputs", "full_reduce", "padded_3d", "reduce_in_reduce"])
@@ -166,7 +168,7 @@ def test_accumulators_live_outside_their_loops(name: str) -> None:
     for acc in accs:
         (assign,) = [u for u in uops if u.op is Ops.ASSIGN and u.src[0] is acc]
         inner = [r for r in loops[pos[assign]] if r not in loops[pos[acc]]]
-        assert inner and all(r.arg[1] == "reduce" for r in inner), "the update is not inside a reduce loop"
+        assert inner and all(r.arg.kind is AxisType.REDUCE for r in inner), "the update is not inside a reduce loop"
         # the accumulator is defined just outside the loops it accumulates over
         assert loops[pos[acc]] == loops[pos[assign]][: len(loops[pos[acc]])]
         (end,) = [i for i, u in enumerate(uops) if u.op is Ops.ENDRANGE and u.src[0] is inner[0]]
@@ -182,12 +184,12 @@ def test_accumulators_live_outside_their_loops(name: str) -> None:
 def test_row_dot_hoists_the_row_value_before_the_reduce_loop() -> None:
     uops = program(ast_row_dot())
     loops = open_loops(uops)
-    (red_range,) = [u for u in uops if u.op is Ops.RANGE and u.arg[1] == "reduce"]
+    (red_range,) = [u for u in uops if u.op is Ops.RANGE and u.arg.kind is AxisType.REDUCE]
     (y_load,) = [u for u in uops if u.op is Ops.LOAD and u.src[0].src[0].arg == 2]
     (x_load,) = [u for u in uops if u.op is Ops.LOAD and u.src[0].src[0].arg == 1]
     assert uops.index(y_load) < uops.index(red_range) < uops.index(x_load)
     assert red_range not in loops[uops.index(y_load)]
-    assert [r.arg[1] for r in loops[uops.index(y_load)]] == ["global"]
+    assert [r.arg.kind for r in loops[uops.index(y_load)]] == [AxisType.GLOBAL]
     src = get_program(ast_row_dot(), "CPU").src
     assert src.index("data2[gidx0]") < src.index("for (int ridx0")
     # the row offset gidx0*6 is index math of the global loop only: computed before the reduce loop too
@@ -208,7 +210,7 @@ def test_loop_invariant_values_are_hoisted_out_of_every_loop() -> None:
 
 def test_nested_reduce_finishes_inner_loop_first() -> None:
     uops = program(ast_nested())
-    ranges = [u for u in uops if u.op is Ops.RANGE and u.arg[1] == "reduce"]
+    ranges = [u for u in uops if u.op is Ops.RANGE and u.arg.kind is AxisType.REDUCE]
     assert len(ranges) == 2
     ends = {u.src[0]: i for i, u in enumerate(uops) if u.op is Ops.ENDRANGE}
     first, second = sorted(ranges, key=uops.index)
@@ -225,7 +227,7 @@ def test_reduce_inside_reduce_loop_has_its_own_accumulator() -> None:
     accs = [u for u in uops if u.op is Ops.DEFINE_ACC]
     assert len(accs) == 2 and accs[0] is not accs[1]
     outer_acc, inner_acc = accs
-    outer_rng = [r for r in loops[uops.index(inner_acc)] if r.arg[1] == "reduce"]
+    outer_rng = [r for r in loops[uops.index(inner_acc)] if r.arg.kind is AxisType.REDUCE]
     # the inner accumulator is reset inside the outer reduce loop, the outer one outside it
     assert len(outer_rng) == 1 and outer_rng[0] not in loops[uops.index(outer_acc)]
     (outer_assign,) = [u for u in uops if u.op is Ops.ASSIGN and u.src[0] is outer_acc]
@@ -236,10 +238,10 @@ def test_reduce_inside_reduce_loop_has_its_own_accumulator() -> None:
 
 def test_two_reductions_over_one_axis_get_two_loops() -> None:
     uops = program(ast_two_outputs())
-    reds = [u for u in uops if u.op is Ops.RANGE and u.arg[1] == "reduce"]
+    reds = [u for u in uops if u.op is Ops.RANGE and u.arg.kind is AxisType.REDUCE]
     assert len(reds) == 2 and reds[0] is not reds[1]
     assert len([u for u in uops if u.op is Ops.DEFINE_ACC]) == 2
-    globals_ = [u for u in uops if u.op is Ops.RANGE and u.arg[1] == "global"]
+    globals_ = [u for u in uops if u.op is Ops.RANGE and u.arg.kind is AxisType.GLOBAL]
     assert len(globals_) == 1
     loops = open_loops(uops)
     stores = [i for i, u in enumerate(uops) if u.op is Ops.STORE]
@@ -251,7 +253,7 @@ def test_full_reduce_accumulator_is_at_top_level() -> None:
     loops = open_loops(uops)
     (acc,) = [u for u in uops if u.op is Ops.DEFINE_ACC]
     assert loops[uops.index(acc)] == ()
-    assert not [u for u in uops if u.op is Ops.RANGE and u.arg[1] == "global"]
+    assert not [u for u in uops if u.op is Ops.RANGE and u.arg.kind is AxisType.GLOBAL]
     (st,) = [i for i, u in enumerate(uops) if u.op is Ops.STORE]
     assert loops[st] == ()
 
@@ -261,7 +263,7 @@ def test_global_loops_nest_outer_axis_first() -> None:
     x = load(param(1, dtypes.float, 60), contig((5, 4, 3)).permute((2, 1, 0)))
     uops = program(sink(store(param(0, dtypes.float, 60), s, x + 1.0)))
     ranges = [u for u in uops if u.op is Ops.RANGE]
-    assert [r.arg[0] for r in ranges] == [0, 1, 2]
+    assert [r.arg.axis for r in ranges] == [0, 1, 2]
     assert [r.src[0].arg for r in ranges] == [3, 4, 5]
     (st,) = [i for i, u in enumerate(uops) if u.op is Ops.STORE]
     assert open_loops(uops)[st] == tuple(ranges)
@@ -292,9 +294,9 @@ def test_lower_makes_ranges_indexes_and_reduces() -> None:
     nodes = g.toposort()
     assert not [u for u in nodes if u.op in (Ops.VIEW, Ops.REDUCE_AXIS)]
     ranges = [u for u in nodes if u.op is Ops.RANGE]
-    assert {(r.arg[0], r.arg[1]) for r in ranges} == {(0, "global"), (1, "reduce")}
+    assert {(r.arg.axis, r.arg.kind) for r in ranges} == {(0, AxisType.GLOBAL), (1, AxisType.REDUCE)}
     (red,) = [u for u in nodes if u.op is Ops.REDUCE]
-    assert red.arg is Ops.ADD and all(s.op is Ops.RANGE and s.arg[1] == "reduce" for s in red.src[1:])
+    assert red.arg is Ops.ADD and all(s.op is Ops.RANGE and s.arg.kind is AxisType.REDUCE for s in red.src[1:])
     for ld in (u for u in nodes if u.op is Ops.LOAD):
         assert ld.src[0].op is Ops.INDEX and ld.src[0].src[0].op is Ops.DEFINE_GLOBAL
     (st,) = g.src

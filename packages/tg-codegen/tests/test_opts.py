@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from codegen_kit import (
+from helpers import (
     DEVICES,
     Arr,
     caps_of,
@@ -23,7 +23,7 @@ from codegen_kit import (
     device_opts,
     load,
     matmul_ast,
-    matmul_ref,
+    matmul_case,
     param,
     run_opts,
     sink,
@@ -93,60 +93,39 @@ def transposed() -> Case:
     return Case(ast, {1: x, 2: y}, {0: want})
 
 
+def reduction(x: list[Any], shape: tuple[int, ...], axes: tuple[int, ...], op: Ops = Ops.ADD) -> Case:
+    """`x` read as `shape` and reduced over `axes` (kept as size 1) into parameter 0."""
+    dt = dtypes.float if isinstance(x[0], float) else dtypes.int32
+    out_shape = tuple(1 if i in axes else s for i, s in enumerate(shape))
+    red = load(param(1, dt, len(x)), contig(shape)).reduce_axis(op, axes)
+    ast = sink(store(param(0, dt, math.prod(out_shape)), contig(out_shape), red))
+    fn = {Ops.ADD: operator.add, Ops.MAX: max}[op]
+    return Case(ast, {1: x}, {0: Arr.flat(x, shape).reduce(fn, axes).tolist()})
+
+
 def reduce_one() -> Case:
-    x = ints(96, 5)
-    ast = sink(
-        store(
-            param(0, dtypes.float, 6),
-            contig((6, 1)),
-            load(param(1, dtypes.float, 96), contig((6, 16))).reduce_axis(Ops.ADD, (1,)),
-        )
-    )
-    return Case(ast, {1: x}, {0: Arr.flat(x, (6, 16)).reduce(operator.add, (1,)).tolist()})
+    return reduction(ints(96, 5), (6, 16), (1,))
 
 
 def reduce_max_int() -> Case:
     # every value negative: a max that starts from 0 instead of the dtype's minimum is caught
-    x = ints(40, 6, lo=-9, hi=-1, as_float=False)
-    ast = sink(
-        store(
-            param(0, dtypes.int32, 5),
-            contig((5, 1)),
-            load(param(1, dtypes.int32, 40), contig((5, 8))).reduce_axis(Ops.MAX, (1,)),
-        )
-    )
-    return Case(ast, {1: x}, {0: Arr.flat(x, (5, 8)).reduce(max, (1,)).tolist()})
+    return reduction(ints(40, 6, lo=-9, hi=-1, as_float=False), (5, 8), (1,), Ops.MAX)
 
 
 def reduce_several() -> Case:
     # (4, 6, 8) summed over axes 0 and 2: the kernel's axes are (6 global, 4 reduce, 8 reduce)
-    x = ints(192, 7)
-    ast = sink(
-        store(
-            param(0, dtypes.float, 6),
-            contig((1, 6, 1)),
-            load(param(1, dtypes.float, 192), contig((4, 6, 8))).reduce_axis(Ops.ADD, (0, 2)),
-        )
-    )
-    return Case(ast, {1: x}, {0: Arr.flat(x, (4, 6, 8)).reduce(operator.add, (0, 2)).tolist()})
+    return reduction(ints(192, 7), (4, 6, 8), (0, 2))
 
 
 def reduce_all() -> Case:
-    x = ints(64, 8)
-    ast = sink(
-        store(
-            param(0, dtypes.float, 1),
-            contig((1, 1)),
-            load(param(1, dtypes.float, 64), contig((8, 8))).reduce_axis(Ops.ADD, (0, 1)),
-        )
-    )
-    return Case(ast, {1: x}, {0: [sum(x)]})
+    return reduction(ints(64, 8), (8, 8), (0, 1))
 
 
 def matmul() -> Case:
     m, n, k = 4, 8, 6
     a, b = ints(m * k, 9), ints(k * n, 10)
-    return Case(matmul_ast(m, n, k), {1: a, 2: b}, {0: matmul_ref(a, b, m, n, k)})
+    ast, inputs, want = matmul_case(m, n, k, a, b)
+    return Case(ast, inputs, {0: want})
 
 
 def views() -> Case:
@@ -415,38 +394,60 @@ GROUPS16 = Capabilities(
     language="OpenCL", dtypes=frozenset(dtypes.all()), has_workgroups=True, extra={"max_work_group_size": 16}
 )
 
+
+def illegal_with(caps: Capabilities | None, *rows: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """Cases of ILLEGAL on one device, each (what, AST builder, the Opt) or (what, AST builder, the legal Opts
+    applied first, the Opt)."""
+    return [(what, build, caps, *(rest if len(rest) == 2 else ([], *rest))) for what, build, *rest in rows]
+
+
 ILLEGAL: list[tuple[str, Callable[[], Case], Capabilities | None, list[Opt], Opt]] = [
-    ("axis past the end", transposed, THREADS4, [], Opt(U, 2, 2)),
-    ("negative axis", transposed, THREADS4, [], Opt(U, -1, 2)),
-    ("amount does not divide", elementwise, THREADS4, [], Opt(U, 0, 5)),
-    ("amount 1", elementwise, THREADS4, [], Opt(U, 0, 1)),
-    ("amount 0", elementwise, THREADS4, [], Opt(U, 0, 0)),
-    ("upcast over 16", elementwise, THREADS4, [], Opt(U, 0, 32)),
-    ("upcast a reduce axis", reduce_one, THREADS4, [], Opt(U, 1, 2)),
-    ("upcast an upcast axis", elementwise, THREADS4, [Opt(U, 0, 8)], Opt(U, 1, 2)),
-    ("upcast an unroll axis", reduce_one, THREADS4, [Opt(R, 1, 8)], Opt(U, 2, 2)),
-    ("unroll a global axis", reduce_one, THREADS4, [], Opt(R, 0, 2)),
-    ("unroll over 16", reduce_all, THREADS4, [], Opt(R, 0, 32)),
-    ("unroll an unroll axis", reduce_one, THREADS4, [Opt(R, 1, 8)], Opt(R, 2, 2)),
-    ("unroll does not divide", reduce_one, THREADS4, [], Opt(R, 1, 3)),
-    ("local without work-groups", transposed, THREADS4, [], Opt(L, 0, 2)),
-    ("local with no capabilities", transposed, None, [], Opt(L, 0, 2)),
-    ("local on a reduce axis", reduce_one, GROUPS64, [], Opt(L, 1, 2)),
-    ("local over the work-group limit", elementwise, GROUPS16, [], Opt(L, 0, 32)),
-    ("locals together over the limit", elementwise, GROUPS16, [Opt(L, 0, 8)], Opt(L, 0, 4)),
-    ("local on an upcast axis", elementwise, GROUPS64, [Opt(U, 0, 8)], Opt(L, 1, 2)),
-    ("thread without threads", transposed, NO_THREADS, [], Opt(T, 0, 4)),
-    ("thread with no capabilities", transposed, None, [], Opt(T, 0, 4)),
-    ("thread on a workgroup device", transposed, GROUPS64, [], Opt(T, 0, 4)),
-    ("thread not on axis 0", transposed, THREADS4, [], Opt(T, 1, 4)),
-    ("thread twice", transposed, THREADS4, [Opt(T, 0, 4)], Opt(T, 0, 4)),
-    ("thread on a size-1 axis", reduce_max_int, THREADS4, [Opt(U, 0, 5)], Opt(T, 0, 4)),
-    ("thread on a reduce axis", reduce_all, THREADS4, [], Opt(T, 0, 4)),
-    ("swap an axis with itself", transposed, THREADS4, [], Opt(S, 0, 0)),
-    ("swap with a reduce axis", reduce_one, THREADS4, [], Opt(S, 0, 1)),
-    ("swap with an axis past the end", transposed, THREADS4, [], Opt(S, 0, 2)),
-    ("swap with an upcast axis", transposed, THREADS4, [Opt(U, 1, 4)], Opt(S, 0, 2)),
-    ("swap a thread axis", transposed, THREADS4, [Opt(T, 0, 4)], Opt(S, 0, 1)),
+    *illegal_with(
+        THREADS4,
+        ("upcast an upcast axis", elementwise, [Opt(U, 0, 8)], Opt(U, 1, 2)),
+        ("upcast an unroll axis", reduce_one, [Opt(R, 1, 8)], Opt(U, 2, 2)),
+        ("axis past the end", transposed, Opt(U, 2, 2)),
+        ("negative axis", transposed, Opt(U, -1, 2)),
+        ("amount does not divide", elementwise, Opt(U, 0, 5)),
+        ("amount 1", elementwise, Opt(U, 0, 1)),
+        ("amount 0", elementwise, Opt(U, 0, 0)),
+        ("upcast over 16", elementwise, Opt(U, 0, 32)),
+        ("upcast a reduce axis", reduce_one, Opt(U, 1, 2)),
+        ("unroll an unroll axis", reduce_one, [Opt(R, 1, 8)], Opt(R, 2, 2)),
+        ("unroll a global axis", reduce_one, Opt(R, 0, 2)),
+        ("unroll over 16", reduce_all, Opt(R, 0, 32)),
+        ("unroll does not divide", reduce_one, Opt(R, 1, 3)),
+        ("local without work-groups", transposed, Opt(L, 0, 2)),
+        ("thread twice", transposed, [Opt(T, 0, 4)], Opt(T, 0, 4)),
+        ("thread on a size-1 axis", reduce_max_int, [Opt(U, 0, 5)], Opt(T, 0, 4)),
+        ("thread not on axis 0", transposed, Opt(T, 1, 4)),
+        ("thread on a reduce axis", reduce_all, Opt(T, 0, 4)),
+        ("swap with an upcast axis", transposed, [Opt(U, 1, 4)], Opt(S, 0, 2)),
+        ("swap a thread axis", transposed, [Opt(T, 0, 4)], Opt(S, 0, 1)),
+        ("swap an axis with itself", transposed, Opt(S, 0, 0)),
+        ("swap with a reduce axis", reduce_one, Opt(S, 0, 1)),
+        ("swap with an axis past the end", transposed, Opt(S, 0, 2)),
+    ),
+    *illegal_with(
+        None,
+        ("local with no capabilities", transposed, Opt(L, 0, 2)),
+        ("thread with no capabilities", transposed, Opt(T, 0, 4)),
+    ),
+    *illegal_with(
+        GROUPS64,
+        ("local on an upcast axis", elementwise, [Opt(U, 0, 8)], Opt(L, 1, 2)),
+        ("local on a reduce axis", reduce_one, Opt(L, 1, 2)),
+        ("thread on a workgroup device", transposed, Opt(T, 0, 4)),
+    ),
+    *illegal_with(
+        GROUPS16,
+        ("locals together over the limit", elementwise, [Opt(L, 0, 8)], Opt(L, 0, 4)),
+        ("local over the work-group limit", elementwise, Opt(L, 0, 32)),
+    ),
+    *illegal_with(
+        NO_THREADS,
+        ("thread without threads", transposed, Opt(T, 0, 4)),
+    ),
 ]
 
 

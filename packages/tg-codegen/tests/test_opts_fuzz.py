@@ -10,13 +10,13 @@ is drawn on every device, GROUP (two-stage reductions through local memory) only
 from __future__ import annotations
 
 import math
-import operator
 import random
 from typing import Any
 
 import pytest
-from codegen_kit import (
+from helpers import (
     DEVICES,
+    Leaf,
     apply_random_opts,
     bconst,
     caps_of,
@@ -25,10 +25,14 @@ from codegen_kit import (
     launch,
     loop_program_checks,
     param,
+    random_axes,
+    random_expr,
+    random_inputs_and_expr,
+    random_reduce,
+    renumber_inputs,
     sink,
     store,
 )
-from test_fuzz import Leaf, make_input, random_expr
 
 from tg_codegen.kernel import AxisType, Kernel, OptOps
 from tg_uop import DType, Ops, UOp, dtypes
@@ -53,39 +57,25 @@ def _params_survive(ast: UOp) -> bool:
 
 def _draw(rng: random.Random) -> tuple[UOp, dict[int, list[Any]], dict[int, list[Any]], DType]:
     dt = rng.choice([dtypes.float32, dtypes.int32])
-    zero: Any = 0.0 if dt.is_float else 0
     rank = rng.randint(1, 3)
     shape = tuple(rng.choice(SIZES) for _ in range(rank))
     while math.prod(shape) > 192:  # the PYTHON device interprets every element: keep kernels small
         shape = tuple(max(1, s // 2) for s in shape)
-    inputs: dict[int, list[Any]] = {}
-    leaves = []
-    for i in range(rng.randint(1, 3)):
-        leaf, data = make_input(rng, i + 2, dt, shape, zero)
-        leaves.append(leaf)
-        inputs[i + 2] = data
-    body = random_expr(rng, rng.randint(1, 3), leaves, dt, shape)
+    body, leaves, inputs = random_inputs_and_expr(rng, dt, shape, first=2)
     outs: list[Leaf] = [body]
     out_shape = shape
     if rng.random() < 0.6:
-        axes = tuple(sorted(rng.sample(range(rank), rng.randint(1, rank))))
+        axes = random_axes(rng, rank)
         out_shape = tuple(1 if i in axes else s for i, s in enumerate(shape))
-        op, fn = rng.choice([(Ops.ADD, operator.add), (Ops.MAX, max)])
-        outs = [Leaf(body.uop.reduce_axis(op, axes), body.arr.reduce(fn, axes))]
+        outs = [random_reduce(rng, body, axes)]
         if rng.random() < 0.4:  # a second reduction over the same axes, of another expression
-            other = random_expr(rng, 1, leaves, dt, shape)
-            op2, fn2 = rng.choice([(Ops.ADD, operator.add), (Ops.MAX, max)])
-            outs.append(Leaf(other.uop.reduce_axis(op2, axes), other.arr.reduce(fn2, axes)))
+            outs.append(random_reduce(rng, random_expr(rng, 1, leaves, dt, shape), axes))
     elif rng.random() < 0.4:  # a second elementwise output
         outs.append(Leaf(-body.uop + bconst(dt, 2, shape), body.arr.map(lambda x: 2 - x)))
     n_out = math.prod(out_shape)
-    stores = [store(param(i, dt, n_out), contig(out_shape), o.uop) for i, o in enumerate(outs)]
-    ast = sink(*stores)
-    first_in = len(outs)  # outputs are parameters 0.., the inputs read follow without gaps
-    used = sorted((u for u in ast.toposort() if u.op is Ops.DEFINE_GLOBAL and u.arg >= 2), key=lambda g: g.arg)
-    renumber = {g: param(first_in + k, dt, g.dtype.size) for k, g in enumerate(used)}
-    ast = ast.substitute(renumber)
-    inputs = {new.arg: inputs[old.arg] for old, new in renumber.items()}
+    ast = sink(*(store(param(i, dt, n_out), contig(out_shape), o.uop) for i, o in enumerate(outs)))
+    # outputs are parameters 0.., the inputs read follow without gaps
+    ast, inputs = renumber_inputs(ast, inputs, first=len(outs))
     return ast, inputs, {i: o.arr.tolist() for i, o in enumerate(outs)}, dt
 
 

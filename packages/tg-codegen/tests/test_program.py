@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from codegen_kit import DEVICES, bconst, contig, launch, load, param, run_both, sink, store, view
+from helpers import DEVICES, bconst, contig, launch, load, param, run_both, sink, store, view
 
 from tg_codegen import (
     Estimates,
@@ -41,7 +41,9 @@ from tg_uop.helpers import Context
     ids=lambda x: x if isinstance(x, str) else None,
 )
 def test_kernel_name(axes: KernelAxes, name: str) -> None:
-    assert kernel_name(axes) == name
+    # an unoptimized kernel loops over its global axes, then its reduce axes
+    loop_order = [axes.full_shape[i] for i in (*axes.global_axes, *axes.reduce_axes)]
+    assert kernel_name(loop_order, bool(axes.reduce_axes)) == name
 
 
 def test_kernel_axes_global_axes() -> None:

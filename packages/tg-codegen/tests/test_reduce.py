@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from codegen_kit import (
+from helpers import (
     DEVICES,
     Arr,
     assert_close,

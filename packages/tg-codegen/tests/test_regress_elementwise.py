@@ -5,11 +5,10 @@ from __future__ import annotations
 import struct
 
 import pytest
-from codegen_kit import DEVICES, contig, cuda_caps, load, param, run, sink, store
+from helpers import DEVICES, contig, cuda_caps, load, nvcc_or_skip, param, run, sink, store
 
 from tg_codegen.kernel import Kernel
 from tg_codegen.program import compile_kernel
-from tg_runtime import DeviceUnavailable
 from tg_uop import DType, Ops, dtypes
 
 VALUES = [1.0, -2.0, 0.5, 0.0]
@@ -39,12 +38,7 @@ def test_bitcast_used_twice_compiles_and_runs() -> None:
 @pytest.mark.parametrize("src_dt, dst_dt", [(dtypes.float32, dtypes.int32), (dtypes.int16, dtypes.float16)])
 def test_cuda_bitcast_of_an_expression_compiles(src_dt: DType, dst_dt: DType) -> None:
     # CUDA took the address of the bitcast's operand, which fails for an inline expression like (val0*val0)
-    from tg_runtime.backends.cuda import CUDACompiler
-
-    try:
-        nvcc = CUDACompiler()
-    except DeviceUnavailable as e:
-        pytest.skip(f"CUDA source is compile-checked only where nvcc exists: {e}")
+    nvcc = nvcc_or_skip()
     s = contig((4,))
     x = load(param(1, src_dt, 4), s)
     ast = sink(store(param(0, dst_dt, 4), s, (x * x).bitcast(dst_dt)))

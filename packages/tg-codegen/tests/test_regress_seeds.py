@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codegen_kit import DEVICES, contig, load, param, run, sink, store
+from helpers import DEVICES, contig, load, param, run, sink, store
 
 from tg_codegen import merge_dims
 from tg_uop import Ops, UOp, dtypes, toposort

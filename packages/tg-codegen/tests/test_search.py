@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 
 import pytest
-from codegen_kit import (
+from helpers import (
     DEVICES,
     contig,
     get_program,
@@ -42,18 +41,14 @@ def small_reduce() -> UOp:
 WANT = [2.0 * sum(XS[0:4]), 2.0 * sum(XS[4:8])]
 
 
-@pytest.fixture(scope="module")
-def module_cache(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return str(tmp_path_factory.mktemp("beam-cache"))
-
-
 @pytest.fixture(autouse=True)
-def private_cache(module_cache: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    # compiled programs are shared by the tests of this module (they only make it faster); search results not
-    monkeypatch.setenv("TG_CACHE_DIR", module_cache)
+def private_cache(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test run's private cache folder (set by conftest.py), without search results: compiled programs are
+    shared with the other tests (they only make them faster), searches start afresh in each test."""
+    cache = os.environ["TG_CACHE_DIR"]
     monkeypatch.delenv("TG_COMPILE_CACHE", raising=False)
-    shutil.rmtree(os.path.join(module_cache, "beam"), ignore_errors=True)
-    yield module_cache
+    shutil.rmtree(os.path.join(cache, "beam"), ignore_errors=True)
+    return cache
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 import pytest
-from codegen_kit import (
+from helpers import (
     DEVICES,
     Arr,
     bconst,
@@ -19,8 +19,7 @@ from codegen_kit import (
     contig,
     launch,
     load,
-    matmul_ast,
-    matmul_ref,
+    matmul_case,
     param,
     run_opts,
     sink,
@@ -101,9 +100,10 @@ def test_c_vector_reduction_keeps_vector_accumulators() -> None:
     m, n, k = 4, 16, 8
     a = [float((i * 3) % 7 - 3) for i in range(m * k)]
     b = [float((i * 5) % 9 - 4) for i in range(k * n)]
-    spec, out = run_opts(matmul_ast(m, n, k), "CPU", {1: a, 2: b}, [Opt(U, 1, 8), Opt(U, 0, 2)])
+    ast, inputs, want = matmul_case(m, n, k, a, b)
+    spec, out = run_opts(ast, "CPU", inputs, [Opt(U, 1, 8), Opt(U, 0, 2)])
     assert re.search(r"vfloat8 acc\d+ = ", spec.src), spec.src
-    assert out[0] == matmul_ref(a, b, m, n, k)
+    assert out[0] == want
 
 
 def test_c_masked_vector_loads() -> None:
@@ -225,7 +225,8 @@ def test_thread_pragma_with_the_device_thread_count() -> None:
     m, n, k = 8, 16, 4
     a = [float(i % 5 - 2) for i in range(m * k)]
     b = [float(i % 3 - 1) for i in range(k * n)]
-    spec, out = run_opts(matmul_ast(m, n, k), "CPU", {1: a, 2: b}, [Opt(U, 1, 4), Opt(T, 0, caps.threads)])
+    ast, inputs, want = matmul_case(m, n, k, a, b)
+    spec, out = run_opts(ast, "CPU", inputs, [Opt(U, 1, 4), Opt(T, 0, caps.threads)])
     pragma = f"#pragma omp parallel for num_threads({caps.threads})"
     assert spec.src.count(pragma) == 1
     # the pragma sits right before the outermost loop, the one over the thread axis
@@ -233,7 +234,7 @@ def test_thread_pragma_with_the_device_thread_count() -> None:
     at = lines.index(pragma)
     assert lines[at + 1] == "for (int gidx0 = 0; gidx0 < 8; gidx0++) {"
     assert not any(line.startswith("for") for line in lines[:at])
-    assert out[0] == matmul_ref(a, b, m, n, k)
+    assert out[0] == want
 
 
 def test_thread_count_comes_from_the_capabilities() -> None:

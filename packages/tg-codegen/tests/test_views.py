@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 import pytest
-from codegen_kit import DEVICES, Arr, bconst, contig, get_program, load, param, run_both, sink, store
+from helpers import DEVICES, Arr, bconst, contig, get_program, load, param, run_both, sink, store
 
 from tg_uop import DType, Ops, ShapeTracker, UOp, dtypes
 

@@ -1,4 +1,4 @@
-"""Shared setup for the tg-runtime tests: helper module on sys.path, a private compile cache, a test device."""
+"""Shared setup for the tg-runtime tests: `helpers` on sys.path, a private compile cache, a test device."""
 
 from __future__ import annotations
 
@@ -9,12 +9,21 @@ from collections.abc import Iterator
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from runtime_kit import HostMem  # noqa: E402
+# Every package's tests call their helper module `helpers`. A run over several packages loads all their
+# conftests first, so this folder's module is imported here, under that name, and put back in place before
+# each test module of this folder is imported (see pytest_collectstart).
+sys.modules.pop("helpers", None)
+import helpers  # noqa: E402
+from helpers import HostMem  # noqa: E402
 
 from tg_runtime import Capabilities, Compiled, Device  # noqa: E402
 from tg_runtime import device as device_mod  # noqa: E402
 from tg_uop import dtypes  # noqa: E402
+
+
+def pytest_collectstart(collector: pytest.Collector) -> None:
+    if isinstance(collector, pytest.Module):
+        sys.modules["helpers"] = helpers
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from runtime_kit import HostMem
+from helpers import HostMem
 
 from tg_runtime import Allocator, Device
 

@@ -6,7 +6,7 @@ import gc
 import struct
 
 import pytest
-from runtime_kit import HostMem, buf, read
+from helpers import HostMem, buf, read
 
 from tg_runtime import Buffer, Device
 from tg_uop import dtypes

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runtime_kit import Prog, buf, f32, read
+from helpers import Prog, buf, f32, read
 
 from tg_runtime import Buffer, CompileError, Device, DeviceUnavailable
 from tg_runtime.backends import cl as cl_backend

@@ -35,6 +35,14 @@ class Counting(Compiler):
     def binary(src: str) -> bytes:
         return b"BIN:" + hashlib.sha256(src.encode()).digest() + src.encode()[::-1]
 
+    @classmethod
+    def compiles_in_new(cls, src: str) -> int:
+        """How often a new compiler (as in a new process: only the disk is shared) compiles to give the binary of
+        `src`, which it checks it gives."""
+        c = cls()
+        assert c.compile_cached(src) == cls.binary(src)
+        return c.calls
+
 
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -60,9 +68,7 @@ def test_second_compile_is_a_hit(cache: Path) -> None:
 
 def test_hit_survives_a_new_compiler_instance(cache: Path) -> None:
     Counting().compile_cached("kernel one")
-    fresh = Counting()  # as if in a new process: only the disk is shared
-    assert fresh.compile_cached("kernel one") == Counting.binary("kernel one")
-    assert fresh.calls == 0
+    assert Counting.compiles_in_new("kernel one") == 0
 
 
 def test_different_sources_do_not_collide(cache: Path) -> None:
@@ -231,13 +237,9 @@ def test_damaged_entry_is_recompiled_never_returned(cache: Path, damage: str) ->
     path = c.cache_path(src)
     path.write_bytes(CORRUPTIONS[damage](path.read_bytes()))
 
-    fresh = Counting()
-    assert fresh.compile_cached(src) == Counting.binary(src)
-    assert fresh.calls == 1
+    assert Counting.compiles_in_new(src) == 1
     # the entry was written again, intact: the next compiler gets a hit
-    third = Counting()
-    assert third.compile_cached(src) == Counting.binary(src)
-    assert third.calls == 0
+    assert Counting.compiles_in_new(src) == 0
 
 
 def test_entry_replaced_by_a_directory(cache: Path) -> None:

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from runtime_kit import buf, f32, read
+from helpers import buf, f32, read
 
 from tg_runtime import Buffer, CompileError, Device
 from tg_runtime.backends.cpu import ClangStyleCompiler

@@ -15,7 +15,7 @@ from typing import Any
 
 import fake_pycuda
 import pytest
-from runtime_kit import Prog, buf, f32, read
+from helpers import Prog, available_or_skip, buf, f32, read
 
 from tg_runtime import Buffer, Compiled, CompileError, Device, DeviceUnavailable
 from tg_runtime.backends import cuda
@@ -61,10 +61,7 @@ BROKEN = """extern "C" __global__ void broken(float* out) {
 
 
 def nvcc_or_skip() -> CUDACompiler:
-    try:
-        return CUDACompiler()
-    except DeviceUnavailable as e:
-        pytest.skip(f"nvcc is not available: {e}")
+    return available_or_skip(CUDACompiler, "nvcc is not available")
 
 
 @pytest.fixture(scope="module")
@@ -405,10 +402,7 @@ def test_program_name_must_be_an_entry_of_the_ptx(fake_gpu: tuple[Compiled, Any]
 
 @pytest.fixture
 def gpu() -> Compiled:
-    try:
-        return Device["CUDA"]
-    except DeviceUnavailable as e:
-        pytest.skip(f"no CUDA device: {e}")
+    return available_or_skip(lambda: Device["CUDA"], "no CUDA device")
 
 
 def run_python(p: Prog, bufs: list[Buffer], **launch: Any) -> None:

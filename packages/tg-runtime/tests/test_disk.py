@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from runtime_kit import f32, read
+from helpers import f32, read
 
 from tg_runtime import Buffer, Device, DeviceUnavailable
 from tg_runtime.backends.disk import DiskAllocator, DiskMemory

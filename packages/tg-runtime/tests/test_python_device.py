@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from runtime_kit import Prog, buf, c_div, c_mod, f32, read
+from helpers import Prog, buf, c_div, c_mod, f32, read
 
 from tg_runtime import Buffer, Device
 from tg_runtime.backends.python import deserialize_program, serialize_program
@@ -47,12 +47,7 @@ class Case:
 
 
 def p_vadd() -> Prog:
-    p = Prog()
-    out, a, b = p.glob(0, F32, 5), p.glob(1, F32, 5), p.glob(2, F32, 5)
-    r = p.range(p.const(I32, 5), 0)
-    p.store(out, r, p.alu(Ops.ADD, p.load(a, r), p.load(b, r)))
-    p.endrange(r)
-    return p
+    return Prog.loop(5, [F32] * 3, lambda p, r, out, a, b: p.store(out, r, p.alu(Ops.ADD, p.load(a, r), p.load(b, r))))
 
 
 def p_sum(n: int) -> Callable[[], Prog]:
@@ -139,59 +134,45 @@ def gated_expect(out: list[int], a: list[int], evens: list[int]) -> list[list[in
 
 
 def p_divmod() -> Prog:
-    p = Prog()
-    q, m, a, b = p.glob(0, I32, 6), p.glob(1, I32, 6), p.glob(2, I32, 6), p.glob(3, I32, 6)
-    r = p.range(p.const(I32, 6), 0)
-    x, y = p.load(a, r), p.load(b, r)
-    p.store(q, r, p.alu(Ops.IDIV, x, y))
-    p.store(m, r, p.alu(Ops.MOD, x, y))
-    p.endrange(r)
-    return p
+    def body(p: Prog, r: UOp, q: UOp, m: UOp, a: UOp, b: UOp) -> None:
+        x, y = p.load(a, r), p.load(b, r)
+        p.store(q, r, p.alu(Ops.IDIV, x, y))
+        p.store(m, r, p.alu(Ops.MOD, x, y))
+
+    return Prog.loop(6, [I32] * 4, body)
 
 
 def p_u32_mul() -> Prog:
-    p = Prog()
-    out, a, b = p.glob(0, U32, 4), p.glob(1, U32, 4), p.glob(2, U32, 4)
-    r = p.range(p.const(I32, 4), 0)
-    p.store(out, r, p.alu(Ops.MUL, p.load(a, r), p.load(b, r)))
-    p.endrange(r)
-    return p
+    return Prog.loop(4, [U32] * 3, lambda p, r, out, a, b: p.store(out, r, p.alu(Ops.MUL, p.load(a, r), p.load(b, r))))
 
 
 def p_f32_mul_to_f64() -> Prog:
     # the product is rounded to float32 before it is widened
-    p = Prog()
-    out, a, b = p.glob(0, F64, 5), p.glob(1, F32, 5), p.glob(2, F32, 5)
-    r = p.range(p.const(I32, 5), 0)
-    p.store(out, r, p.add(Ops.CAST, F64, (p.alu(Ops.MUL, p.load(a, r), p.load(b, r)),)))
-    p.endrange(r)
-    return p
+    def body(p: Prog, r: UOp, out: UOp, a: UOp, b: UOp) -> None:
+        p.store(out, r, p.add(Ops.CAST, F64, (p.alu(Ops.MUL, p.load(a, r), p.load(b, r)),)))
+
+    return Prog.loop(5, [F64, F32, F32], body)
 
 
 def p_casts() -> Prog:
-    p = Prog()
-    oi, of, a, b = p.glob(0, I32, 5), p.glob(1, F32, 5), p.glob(2, F32, 5), p.glob(3, I32, 5)
-    r = p.range(p.const(I32, 5), 0)
-    p.store(oi, r, p.add(Ops.CAST, I32, (p.load(a, r),)))
-    p.store(of, r, p.add(Ops.CAST, F32, (p.load(b, r),)))
-    p.endrange(r)
-    return p
+    def body(p: Prog, r: UOp, oi: UOp, of: UOp, a: UOp, b: UOp) -> None:
+        p.store(oi, r, p.add(Ops.CAST, I32, (p.load(a, r),)))
+        p.store(of, r, p.add(Ops.CAST, F32, (p.load(b, r),)))
+
+    return Prog.loop(5, [I32, F32, F32, I32], body)
 
 
 def p_unary_binary() -> Prog:
     # mx = max(a, b); sel = a < b ? a : -b; q = a / b; s = sqrt(|a|) via where
-    p = Prog()
-    mx, sel, q, s = (p.glob(i, F32, 4) for i in range(4))
-    a, b = p.glob(4, F32, 4), p.glob(5, F32, 4)
-    r = p.range(p.const(I32, 4), 0)
-    x, y = p.load(a, r), p.load(b, r)
-    p.store(mx, r, p.alu(Ops.MAX, x, y))
-    p.store(sel, r, p.alu(Ops.WHERE, p.alu(Ops.CMPLT, x, y), x, p.alu(Ops.NEG, y)))
-    p.store(q, r, p.alu(Ops.FDIV, x, y))
-    absx = p.alu(Ops.WHERE, p.alu(Ops.CMPLT, x, p.const(F32, 0.0)), p.alu(Ops.NEG, x), x)
-    p.store(s, r, p.alu(Ops.SQRT, absx))
-    p.endrange(r)
-    return p
+    def body(p: Prog, r: UOp, mx: UOp, sel: UOp, q: UOp, s: UOp, a: UOp, b: UOp) -> None:
+        x, y = p.load(a, r), p.load(b, r)
+        p.store(mx, r, p.alu(Ops.MAX, x, y))
+        p.store(sel, r, p.alu(Ops.WHERE, p.alu(Ops.CMPLT, x, y), x, p.alu(Ops.NEG, y)))
+        p.store(q, r, p.alu(Ops.FDIV, x, y))
+        absx = p.alu(Ops.WHERE, p.alu(Ops.CMPLT, x, p.const(F32, 0.0)), p.alu(Ops.NEG, x), x)
+        p.store(s, r, p.alu(Ops.SQRT, absx))
+
+    return Prog.loop(4, [F32] * 6, body)
 
 
 def unary_binary_expect(mx: list, sel: list, q: list, s: list, a: list, b: list) -> list[list[float]]:
@@ -504,7 +485,7 @@ def test_malformed_line_is_located() -> None:
     "text, match",
     [
         ("('CONST', 'int32', (), 1)\n('ADD', 'int32', (0, 7), None)", "not earlier lines"),
-        ("('CONST', 'int32', (), 3)\n('RANGE', 'int32', (0,), (0, 'loop'))", "never closed"),
+        ("('CONST', 'int32', (), 3)\n('RANGE', 'int32', (0,), ('__range__', 0, 'GLOBAL', 0))", "never closed"),
         ("('CONST', 'int32', (), 3)\n('ENDRANGE', 'void', (0,), None)", "does not close"),
     ],
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import struct
 
-from runtime_kit import Prog, buf
+from helpers import Prog, buf
 
 from tg_runtime import Buffer, Device
 from tg_runtime.backends.python import serialize_program

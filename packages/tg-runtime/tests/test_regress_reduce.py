@@ -6,7 +6,7 @@ passes `-fno-tree-loop-vectorize`; tg_codegen does its own unrolling and vectors
 
 from __future__ import annotations
 
-from runtime_kit import buf, read
+from helpers import buf, read
 
 from tg_runtime import Buffer, Device
 from tg_uop import dtypes

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tg_uop import Ops, ShapeTracker, UOp, dtypes
+from tg_uop import AxisType, Ops, RangeArg, ShapeTracker, UOp, dtypes
 from tg_uop.spec import SpecError, verify
 
 
@@ -79,7 +79,7 @@ def test_tensor_rules(node, rule: str) -> None:
 
 def test_a_node_no_rule_covers_is_refused_with_its_op() -> None:
     with pytest.raises(SpecError, match="no rule allows RANGE"):
-        verify(UOp(Ops.RANGE, dtypes.int32, (UOp.const(dtypes.int32, 4),), (0, "global")), "tensor")
+        verify(UOp(Ops.RANGE, dtypes.int32, (UOp.const(dtypes.int32, 4),), RangeArg(0, AxisType.GLOBAL)), "tensor")
 
 
 def test_the_error_names_the_node_and_its_sources() -> None:
@@ -134,7 +134,7 @@ def test_kernel_rules(ast, rule: str) -> None:
 def loop_program() -> list[UOp]:
     g0, g1 = glob(0, 8), glob(1, 8)
     end = UOp.const(dtypes.int32, 8)
-    r = UOp(Ops.RANGE, dtypes.int32, (end,), (0, "global"))
+    r = UOp(Ops.RANGE, dtypes.int32, (end,), RangeArg(0, AxisType.GLOBAL))
     ld = UOp(Ops.LOAD, dtypes.float32, (UOp(Ops.INDEX, g1.dtype, (g1, r)),))
     zero = UOp.const(dtypes.float32, 0.0)
     acc = UOp(Ops.DEFINE_ACC, dtypes.float32, (zero,), 0)

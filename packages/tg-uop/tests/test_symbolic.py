@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tg_uop import Ops, UOp, dtypes, graph_rewrite, render, sym_infer, symbolic
+from tg_uop import AxisType, Ops, RangeArg, UOp, dtypes, graph_rewrite, render, sym_infer, symbolic
 
 
 def _var(lo: int, hi: int, name: str | None = None) -> UOp:
@@ -282,7 +282,7 @@ def test_render_text() -> None:
     assert render(UOp.const(dtypes.bool, True)) == "True"
     assert render(x.cast(dtypes.int64)) == "x"
     assert render(x.bind(3)) == "x"
-    assert render(UOp(Ops.RANGE, dtypes.int32, (_c(8),), 1)) == "ridx1"
+    assert render(UOp(Ops.RANGE, dtypes.int32, (_c(8),), RangeArg(1, AxisType.REDUCE))) == "ridx1"
     assert render(UOp(Ops.SPECIAL, dtypes.int32, (), ("gidx0", 8))) == "gidx0"
     assert render(x * 1 + 0) == "(x*1+0)"  # render does not simplify
     assert (x * 1 + 0).render() == "x"

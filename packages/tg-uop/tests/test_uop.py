@@ -12,7 +12,20 @@ from dataclasses import dataclass
 
 import pytest
 
-from tg_uop import GroupOp, Ops, PatternMatcher, ShapeTracker, UOp, UPat, dtypes, graph_rewrite, sym_infer, toposort
+from tg_uop import (
+    AxisType,
+    GroupOp,
+    Ops,
+    PatternMatcher,
+    RangeArg,
+    ShapeTracker,
+    UOp,
+    UPat,
+    dtypes,
+    graph_rewrite,
+    sym_infer,
+    toposort,
+)
 from tg_uop.uop import _UOpMeta
 
 
@@ -500,7 +513,7 @@ def test_bounds_fall_back_to_dtype_limits() -> None:
 
 
 def test_bounds_of_loop_indices() -> None:
-    r = UOp(Ops.RANGE, dtypes.int32, (UOp.const(dtypes.int32, 16),), 0)
+    r = UOp(Ops.RANGE, dtypes.int32, (UOp.const(dtypes.int32, 16),), RangeArg(0, AxisType.GLOBAL))
     assert (r.vmin, r.vmax) == (0, 15)
     s = UOp(Ops.SPECIAL, dtypes.int32, (), ("gidx0", 32))
     assert (s.vmin, s.vmax) == (0, 31)

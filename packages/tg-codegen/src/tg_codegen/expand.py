@@ -1,4 +1,4 @@
-"""Expansion: the "upcast" and "unroll" RANGEs of a loop graph become copies of the computation.
+"""Expansion: the UPCAST and UNROLL RANGEs of a loop graph become copies of the computation.
 
 An unroll range of a REDUCE is replaced by its values: the reduction's body is copied once per value and the
 copies combined (REDUCE(x[u], u) with u in 0..3 becomes x[0] + x[1] + x[2] + x[3]). When the copies hold an
@@ -8,8 +8,8 @@ A STORE that depends on upcast ranges is copied once per combination of their va
 hash-consed, a value the copies share (a load that does not depend on the upcast range) stays one node:
 that is how an upcast matmul tile reuses each loaded element from a register.
 
->>> from tg_uop import UOp, Ops, dtypes
->>> r = UOp(Ops.RANGE, dtypes.int32, (UOp.const(dtypes.int32, 2),), (0, "unroll"))
+>>> from tg_uop import AxisType, Ops, RangeArg, UOp, dtypes
+>>> r = UOp(Ops.RANGE, dtypes.int32, (UOp.const(dtypes.int32, 2),), RangeArg(0, AxisType.UNROLL))
 >>> expand(UOp(Ops.REDUCE, dtypes.int32, (r * 10, r), Ops.ADD)).render()
 '10'
 """
@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import itertools
 
-from tg_uop.ops import Ops
-from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
-from tg_uop.symbolic import symbolic
+from tg_uop.ops import AxisType, Ops
+from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite, substitute
+from tg_uop.symbolic import pm_symbolic
 from tg_uop.uop import UOp, toposort
 
 
@@ -34,11 +34,11 @@ def _values(rngs: list[UOp]) -> list[dict[UOp, UOp]]:
 
 
 def _expand_reduce(r: UOp) -> UOp | None:
-    unrolled = [x for x in r.src[1:] if x.arg[1] == "unroll"]
+    unrolled = [x for x in r.src[1:] if x.arg.kind is AxisType.UNROLL]
     if not unrolled:
         return None
-    loops = [x for x in r.src[1:] if x.arg[1] != "unroll"]
-    copies = [r.src[0].substitute(m) for m in _values(unrolled)]
+    loops = [x for x in r.src[1:] if x.arg.kind is not AxisType.UNROLL]
+    copies = [substitute(r.src[0], m) for m in _values(unrolled)]
     body = copies[0]
     for c in copies[1:]:
         body = body.alu(r.arg, c)
@@ -48,12 +48,14 @@ def _expand_reduce(r: UOp) -> UOp | None:
 def _expand_stores(sink: UOp) -> UOp | None:
     stores: list[UOp] = []
     for st in sink.src:
-        ups = sorted((u for u in toposort([st]) if u.op is Ops.RANGE and u.arg[1] == "upcast"), key=lambda u: u.arg)
-        stores.extend(st.substitute(m) for m in _values(ups)) if ups else stores.append(st)
+        ups = sorted(
+            (u for u in toposort([st]) if u.op is Ops.RANGE and u.arg.kind is AxisType.UPCAST), key=lambda u: u.arg
+        )
+        stores.extend(substitute(st, m) for m in _values(ups)) if ups else stores.append(st)
     return None if len(stores) == len(sink.src) else UOp.sink(*stores)
 
 
-expander = PatternMatcher(
+pm_expand = PatternMatcher(
     [
         (UPat(Ops.REDUCE, name="r"), _expand_reduce),
         (UPat(Ops.SINK, name="sink"), _expand_stores),
@@ -63,4 +65,4 @@ expander = PatternMatcher(
 
 def expand(graph: UOp) -> UOp:
     """Expand the upcast and unroll ranges of a loop graph, then simplify the index math they leave."""
-    return graph_rewrite(graph_rewrite(graph, expander), symbolic)
+    return graph_rewrite(graph_rewrite(graph, pm_expand), pm_symbolic)

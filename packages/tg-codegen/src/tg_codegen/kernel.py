@@ -28,28 +28,19 @@ Axes are kept in that order (THREAD first, UPCAST last), so loops nest the same 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
 from tg_codegen.linearize import reduce_identity
-from tg_codegen.lower import kernel_axes, merge_dims
+from tg_codegen.lower import kernel_axes, merge_dims, varying_axes
 from tg_runtime.device import Capabilities
 from tg_uop.dtype import dtypes
 from tg_uop.helpers import prod
-from tg_uop.ops import Ops
+from tg_uop.ops import AxisType, Ops
+from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
 from tg_uop.uop import UOp, toposort
 from tg_uop.view import ShapeTracker
-
-
-class AxisType(Enum):
-    THREAD = "thread"
-    GLOBAL = "global"
-    LOCAL = "local"
-    GROUP = "group"
-    REDUCE = "reduce"
-    UNROLL = "unroll"
-    UPCAST = "upcast"
-
 
 _ORDER = {t: i for i, t in enumerate(AxisType)}
 REDUCING = frozenset({AxisType.GROUP, AxisType.REDUCE, AxisType.UNROLL})
@@ -113,9 +104,8 @@ class Kernel:
 
     @property
     def name(self) -> str:
-        """E_ (elementwise) or r_ (reduction), then the sizes of the axes in order."""
-        prefix = "r" if any(t in REDUCING for t in self.types) else "E"
-        return "_".join([prefix, *(str(s) for s in self.full_shape)]) if self.full_shape else prefix + "_1"
+        """The kernel's name (see `kernel_name`)."""
+        return kernel_name(self.full_shape, any(t in REDUCING for t in self.types))
 
     # ---- applying transformations ----
 
@@ -210,7 +200,7 @@ class Kernel:
         and per upcast/unroll copy of the reduction."""
         shape, types = self.full_shape, self.types
         work_items = prod([s for s, t in zip(shape, types, strict=True) if t in WORK_ITEMS])
-        varying = _varying(self.ast)
+        varying = varying_axes(self.ast)
         total = 0
         for r in self.grouped_reduces():
             copies = prod([shape[a] for a in varying[r] if types[a] in (AxisType.UPCAST, AxisType.UNROLL)])
@@ -218,40 +208,14 @@ class Kernel:
         return total
 
     def _separate_group_reduces(self) -> None:
-        # REDUCE_AXIS over (group axes + others) becomes REDUCE_AXIS(REDUCE_AXIS(x, others), group axes): each
-        # work-item reduces its share first. An unrolled reduction of grouped ones is turned inside out
-        # (REDUCE_u(REDUCE_g(y)) = REDUCE_g(REDUCE_u(y))) so the partial sums combine before they meet.
-        group = {i for i, t in enumerate(self.types) if t is AxisType.GROUP}
-        for _ in range(64):
-            mapping: dict[UOp, UOp] = {}
-            for n in toposort([self.ast]):
-                if n.op is not Ops.REDUCE_AXIS:
-                    continue
-                op, axes = n.arg
-                mine, others = [a for a in axes if a in group], [a for a in axes if a not in group]
-                if mine and others:
-                    inner = UOp(Ops.REDUCE_AXIS, n.dtype, n.src, (op, tuple(others)))
-                    mapping[n] = UOp(Ops.REDUCE_AXIS, n.dtype, (inner,), (op, tuple(mine)))
-                    break
-                src = n.src[0]
-                if (
-                    not mine
-                    and all(self.types[a] is AxisType.UNROLL for a in axes)
-                    and src.op is Ops.REDUCE_AXIS
-                    and src.arg[0] is op
-                    and set(src.arg[1]) <= group
-                ):
-                    inner = UOp(Ops.REDUCE_AXIS, n.dtype, src.src, (op, axes))
-                    mapping[n] = UOp(Ops.REDUCE_AXIS, n.dtype, (inner,), src.arg)
-                    break
-            if not mapping:
-                return
-            self.ast = self.ast.substitute(mapping)
+        group = frozenset(i for i, t in enumerate(self.types) if t is AxisType.GROUP)
+        unroll = frozenset(i for i, t in enumerate(self.types) if t is AxisType.UNROLL)
+        self.ast = graph_rewrite(self.ast, pm_separate_group_reduces, ctx=GroupAxes(group, unroll))
 
     def _check_groups(self, opt: Opt) -> None:
         group = {i for i, t in enumerate(self.types) if t is AxisType.GROUP}
         loops = group | {i for i, t in enumerate(self.types) if t is AxisType.REDUCE}
-        varying = _varying(self.ast)
+        varying = varying_axes(self.ast)
         for r in self.grouped_reduces():
             if set(r.arg[1]) != group:
                 raise KernelOptError(f"{opt}: every grouped reduction must reduce all GROUP axes")
@@ -274,13 +238,7 @@ class Kernel:
         self.ast = _rewrite_axes(self.ast, pad, lambda axes: axes)
         mask_st = ShapeTracker.from_shape(tuple(size if i == axis else 1 for i in range(len(self.types)))).pad(arg)
         valid = UOp.const(dtypes.bool, True, (UOp(Ops.VIEW, dtypes.void, (), mask_st),))
-        memo: dict[UOp, UOp] = {}
-        for n in toposort([self.ast]):
-            src = tuple(memo[x] for x in n.src)
-            if n.op is Ops.REDUCE_AXIS and axis in n.arg[1]:
-                src = (valid.where(src[0], reduce_identity(n.arg[0], n.dtype)),)
-            memo[n] = n if src == n.src else n.replace(src=src)
-        self.ast = memo[self.ast]
+        self.ast = graph_rewrite(self.ast, pm_mask_padded_reduces, ctx=PaddedAxis(axis, valid), once=True)
 
     def _split(self, axis: int, amt: int, inner: AxisType) -> None:
         """Axis `axis` of size n becomes (n // amt, amt); the new inner axis gets type `inner`."""
@@ -298,16 +256,7 @@ class Kernel:
         self.origin[axis : axis + 1] = [(*self.origin[axis], 0), (*self.origin[axis], 1)]
 
     def _separate_unrolled_reduce(self, u: int) -> None:
-        # REDUCE_AXIS over (..., u) becomes REDUCE_AXIS(REDUCE_AXIS(x, others), (u,)): the inner reduction is
-        # computed once per value of u (one accumulator each, in one loop), the outer one combines them
-        mapping: dict[UOp, UOp] = {}
-        for n in toposort([self.ast]):
-            if n.op is Ops.REDUCE_AXIS and u in n.arg[1] and len(n.arg[1]) > 1:
-                op, axes = n.arg
-                inner = UOp(Ops.REDUCE_AXIS, n.dtype, n.src, (op, tuple(a for a in axes if a != u)))
-                mapping[n] = UOp(Ops.REDUCE_AXIS, n.dtype, (inner,), (op, (u,)))
-        if mapping:
-            self.ast = self.ast.substitute(mapping)
+        self.ast = graph_rewrite(self.ast, pm_separate_unrolled_reduce, ctx=u)
 
     def _canonicalize(self) -> None:
         order = sorted(range(len(self.types)), key=lambda i: (_ORDER[self.types[i]], self.origin[i]))
@@ -319,19 +268,6 @@ class Kernel:
         )
         self.types = [self.types[i] for i in order]
         self.origin = [self.origin[i] for i in order]
-
-
-def _varying(ast: UOp) -> dict[UOp, frozenset[int]]:
-    """For every node, the axes along which its value may change (those where its views are not 1)."""
-    out: dict[UOp, frozenset[int]] = {}
-    for u in toposort([ast]):
-        if u.op is Ops.VIEW:
-            out[u] = frozenset(i for i, s in enumerate(u.arg.shape) if s != 1)
-        elif u.op is Ops.REDUCE_AXIS:
-            out[u] = out[u.src[0]] - set(u.arg[1])
-        else:
-            out[u] = frozenset().union(*(out[s] for s in u.src))
-    return out
 
 
 def _launch_dims(sizes: list[int]) -> tuple[int, int, int]:
@@ -346,15 +282,102 @@ def _launch_dims(sizes: list[int]) -> tuple[int, int, int]:
     return (dims[0], dims[1], dims[2])
 
 
-def _rewrite_axes(ast: UOp, view_fn: object, axes_fn: object) -> UOp:
-    """Apply `view_fn` to every VIEW's ShapeTracker and `axes_fn` to every REDUCE_AXIS's axes."""
-    memo: dict[UOp, UOp] = {}
-    for n in toposort([ast]):
-        src = tuple(memo[s] for s in n.src)
-        if n.op is Ops.VIEW:
-            memo[n] = UOp(Ops.VIEW, n.dtype, src, view_fn(n.arg))  # type: ignore[operator]
-        elif n.op is Ops.REDUCE_AXIS:
-            memo[n] = UOp(Ops.REDUCE_AXIS, n.dtype, src, (n.arg[0], axes_fn(n.arg[1])))  # type: ignore[operator]
-        else:
-            memo[n] = n if src == n.src else n.replace(src=src)
-    return memo[ast]
+def kernel_name(shape: Sequence[int], reduces: bool) -> str:
+    """E_ (elementwise) or r_ (reduction), then the sizes of the axes in loop order.
+
+    >>> kernel_name((32, 16, 4), True), kernel_name((), False)
+    ('r_32_16_4', 'E_1')
+    """
+    return "_".join(["r" if reduces else "E", *(str(s) for s in shape)]) if shape else ("r" if reduces else "E") + "_1"
+
+
+# ---- the rewrites of the kernel AST that the transformations make
+
+
+@dataclass(frozen=True)
+class AxisMap:
+    """How one transformation changes the axes: a new ShapeTracker for every view, new axes for reductions."""
+
+    view: Callable[[ShapeTracker], ShapeTracker]
+    axes: Callable[[tuple[int, ...]], tuple[int, ...]]
+
+
+# applied once per node (graph_rewrite's `once`): a rewritten view would otherwise be rewritten again
+pm_rewrite_axes = PatternMatcher(
+    [
+        (UPat(Ops.VIEW, name="v"), lambda ctx, v: v.replace(arg=ctx.view(v.arg))),
+        (UPat(Ops.REDUCE_AXIS, name="r"), lambda ctx, r: r.replace(arg=(r.arg[0], ctx.axes(r.arg[1])))),
+    ]
+)
+
+
+def _rewrite_axes(
+    ast: UOp, view: Callable[[ShapeTracker], ShapeTracker], axes: Callable[[tuple[int, ...]], tuple[int, ...]]
+) -> UOp:
+    return graph_rewrite(ast, pm_rewrite_axes, ctx=AxisMap(view, axes), once=True)
+
+
+@dataclass(frozen=True)
+class GroupAxes:
+    group: frozenset[int]
+    unroll: frozenset[int]
+
+
+def _split_group_axes(ctx: GroupAxes, r: UOp) -> UOp | None:
+    op, axes = r.arg
+    mine, others = tuple(a for a in axes if a in ctx.group), tuple(a for a in axes if a not in ctx.group)
+    if not (mine and others):
+        return None
+    return UOp(Ops.REDUCE_AXIS, r.dtype, (UOp(Ops.REDUCE_AXIS, r.dtype, r.src, (op, others)),), (op, mine))
+
+
+def _unroll_inside_group(ctx: GroupAxes, r: UOp, g: UOp) -> UOp | None:
+    op, axes = r.arg
+    if not (set(axes) <= ctx.unroll and g.arg[0] is op and set(g.arg[1]) <= ctx.group):
+        return None
+    return UOp(Ops.REDUCE_AXIS, r.dtype, (UOp(Ops.REDUCE_AXIS, r.dtype, g.src, (op, axes)),), g.arg)
+
+
+# REDUCE_AXIS over (group axes + others) becomes REDUCE_AXIS(REDUCE_AXIS(x, others), group axes): each work-item
+# reduces its share first. An unrolled reduction of grouped ones is turned inside out
+# (REDUCE_u(REDUCE_g(y)) = REDUCE_g(REDUCE_u(y))) so the partial sums combine before they meet.
+pm_separate_group_reduces = PatternMatcher(
+    [
+        (UPat(Ops.REDUCE_AXIS, name="r"), _split_group_axes),
+        (UPat(Ops.REDUCE_AXIS, src=(UPat(Ops.REDUCE_AXIS, name="g"),), name="r"), _unroll_inside_group),
+    ]
+)
+
+
+def _split_unrolled(ctx: int, r: UOp) -> UOp | None:
+    op, axes = r.arg
+    if ctx not in axes or len(axes) == 1:
+        return None
+    inner = UOp(Ops.REDUCE_AXIS, r.dtype, r.src, (op, tuple(a for a in axes if a != ctx)))
+    return UOp(Ops.REDUCE_AXIS, r.dtype, (inner,), (op, (ctx,)))
+
+
+# REDUCE_AXIS over (..., u) becomes REDUCE_AXIS(REDUCE_AXIS(x, others), (u,)) (the context is u): the inner
+# reduction is computed once per value of u (one accumulator each, in one loop), the outer one combines them
+pm_separate_unrolled_reduce = PatternMatcher([(UPat(Ops.REDUCE_AXIS, name="r"), _split_unrolled)])
+
+
+@dataclass(frozen=True)
+class PaddedAxis:
+    axis: int
+    valid: UOp  # true in the iterations of the axis before it was padded
+
+
+# reductions over a padded axis see their identity in the padded iterations (once per node)
+pm_mask_padded_reduces = PatternMatcher(
+    [
+        (
+            UPat(Ops.REDUCE_AXIS, name="r"),
+            lambda ctx, r: (
+                r.replace(src=(ctx.valid.where(r.src[0], reduce_identity(r.arg[0], r.dtype)),))
+                if ctx.axis in r.arg[1]
+                else None
+            ),
+        )
+    ]
+)

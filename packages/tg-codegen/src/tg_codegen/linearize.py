@@ -101,7 +101,7 @@ class _Linearizer:
             self.placed.add(red)
 
     def run(self, sink: UOp) -> list[UOp]:
-        global_rngs = sorted((r for r in self.deps[sink] if r.op is Ops.RANGE), key=lambda r: r.arg[0])
+        global_rngs = sorted((r for r in self.deps[sink] if r.op is Ops.RANGE), key=lambda r: r.arg.axis)
         open_ranges: frozenset[UOp] = frozenset()
         self.scope(list(sink.src), open_ranges)  # parameters and constants first, outside every loop
         for r in global_rngs:  # then each loop, with what depends on it and the loops outside it

@@ -15,11 +15,11 @@ KernelAxes(full_shape=(16,), output_shape=(16,), reduce_axes=())
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tg_uop.dtype import dtypes
-from tg_uop.ops import Ops
-from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
+from tg_uop.ops import AxisType, Ops, RangeArg
+from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite, substitute
 from tg_uop.spec import SpecError, verify
 from tg_uop.uop import UOp, toposort
 from tg_uop.view import ShapeTracker
@@ -141,7 +141,7 @@ def _lower_group_reduce(ctx: LowerContext, r: UOp) -> UOp:
         raise LoweringError("a REDUCE_AXIS over GROUP axes needs work-group lowering (gpu=True)")
     partial = r.src[0]
     copies = free_ranges(partial)
-    if any(c.arg[1] not in ("upcast", "unroll") for c in copies):
+    if any(c.arg.kind not in (AxisType.UPCAST, AxisType.UNROLL) for c in copies):
         raise LoweringError("a grouped reduction cannot be inside a loop")
     # one slot per work-item and per upcast/unroll copy of the reduction (copies are expanded later)
     copy_flat, n_copies = UOp.const(dtypes.index, 0), 1
@@ -155,7 +155,7 @@ def _lower_group_reduce(ctx: LowerContext, r: UOp) -> UOp:
     write = UOp(Ops.STORE, dtypes.void, (UOp(Ops.INDEX, buf.dtype, (buf, base + ctx.group_flat)), partial))
     barrier = UOp(Ops.BARRIER, dtypes.void, (write,))
     ctx.reduces += 1
-    rng = UOp(Ops.RANGE, dtypes.index, (UOp.const(dtypes.index, g),), (-1, "reduce", ctx.reduces))
+    rng = UOp(Ops.RANGE, dtypes.index, (UOp.const(dtypes.index, g),), RangeArg(-1, AxisType.REDUCE, ctx.reduces))
     read = UOp(Ops.LOAD, r.dtype, (UOp(Ops.INDEX, buf.dtype, (buf, base + rng)), barrier))
     return UOp(Ops.REDUCE, r.dtype, (read, rng), r.arg[0])
 
@@ -170,12 +170,12 @@ def _lower_reduce(ctx: LowerContext, r: UOp) -> UOp:
         return r.src[0]
     # each reduction loops over ranges of its own, so two reductions over one axis get two loops
     ctx.reduces += 1
-    own = [UOp(Ops.RANGE, rng.dtype, rng.src, (*rng.arg[:2], ctx.reduces)) for rng in shared]
-    body = r.src[0].substitute(dict(zip(shared, own, strict=True)))
+    own = [rng.replace(arg=replace(rng.arg, instance=ctx.reduces)) for rng in shared]
+    body = substitute(r.src[0], dict(zip(shared, own, strict=True)))
     return UOp(Ops.REDUCE, r.dtype, (body, *own), op)
 
 
-lowerer = PatternMatcher(
+pm_lower = PatternMatcher(
     [
         (
             UPat(Ops.LOAD, src=(UPat(Ops.DEFINE_GLOBAL, name="g"), UPat(Ops.VIEW, name="v")), name="ld"),
@@ -191,39 +191,41 @@ lowerer = PatternMatcher(
 )
 
 
-def lower(ast: UOp, kinds: list[str] | None = None, gpu: bool = False) -> UOp:
+def lower(ast: UOp, kinds: list[AxisType] | None = None, gpu: bool = False) -> UOp:
     """The loop graph of a kernel AST: a SINK of STOREs through INDEXes over RANGEs.
 
-    `kinds` names each axis's kind (see tg_codegen.kernel.AxisType); by default output axes are "global" and
-    reduced ones "reduce". The kind is the RANGE's arg[1]: "upcast" and "unroll" ranges are expanded later.
+    `kinds` gives each axis's kind; by default output axes are GLOBAL and reduced ones REDUCE. The kind is
+    the RANGE's `arg.kind`: UPCAST and UNROLL ranges are expanded later, a VECTOR one vectorized.
     With `gpu`, global axes become work-group indices and local axes work-item indices (SPECIAL nodes).
     """
     axes = kernel_axes(ast)
-    kinds = kinds or ["reduce" if i in axes.reduce_axes else "global" for i in range(len(axes.full_shape))]
+    kinds = kinds or [
+        AxisType.REDUCE if i in axes.reduce_axes else AxisType.GLOBAL for i in range(len(axes.full_shape))
+    ]
     ranges = [
-        UOp(Ops.RANGE, dtypes.index, (UOp.const(dtypes.index, size),), (i, kind))
+        UOp(Ops.RANGE, dtypes.index, (UOp.const(dtypes.index, size),), RangeArg(i, kind))
         for i, (size, kind) in enumerate(zip(axes.full_shape, kinds, strict=True))
     ]
     ctx = LowerContext(axes, ranges)
     if gpu:
         # GROUP axes are work-item indices too: each work-item reduces its share of a grouped reduction
-        for names, prefix in ((("global",), "gidx"), (("local", "group"), "lidx")):
+        for names, prefix in (((AxisType.GLOBAL,), "gidx"), ((AxisType.LOCAL, AxisType.GROUP), "lidx")):
             picked = [i for i, k in enumerate(kinds) if k in names]
             for i, idx in zip(picked, launch_indices([axes.full_shape[i] for i in picked], prefix), strict=True):
                 ranges[i] = idx
-        if "group" in kinds:
-            for kind in ("local", "group"):
+        if AxisType.GROUP in kinds:
+            for kind in (AxisType.LOCAL, AxisType.GROUP):
                 flat, count = UOp.const(dtypes.index, 0), 1
                 for i, k in enumerate(kinds):
-                    if k == kind:
+                    if k is kind:
                         flat, count = flat * axes.full_shape[i] + ranges[i], count * axes.full_shape[i]
-                if kind == "local":
+                if kind is AxisType.LOCAL:
                     ctx.local_flat, ctx.local_count = flat, count
                 else:
                     ctx.group_flat, ctx.group_count = flat, count
-    elif "group" in kinds:
+    elif AxisType.GROUP in kinds:
         raise LoweringError("GROUP axes need work-groups (gpu=True)")
-    return graph_rewrite(ast, lowerer, ctx=ctx)
+    return graph_rewrite(ast, pm_lower, ctx=ctx)
 
 
 def launch_indices(sizes: list[int], prefix: str) -> list[UOp]:
@@ -251,12 +253,30 @@ def launch_indices(sizes: list[int], prefix: str) -> list[UOp]:
     return [out[a] for a in range(n)]
 
 
-def _mergeable(ast: UOp, axes: KernelAxes, i: int) -> dict[UOp, UOp] | None:
-    """New VIEWs for merging axes i and i+1 of every view, or None if some view or reduction cannot merge them."""
+def varying_axes(ast: UOp, memo: dict[UOp, frozenset[int]] | None = None) -> dict[UOp, frozenset[int]]:
+    """For every node, the axes along which its value may change (those where its views are not 1).
+
+    `memo` holds what is known already (it is extended and returned): only new nodes are visited.
+    """
+    out: dict[UOp, frozenset[int]] = {} if memo is None else memo
+    for u in toposort([ast], lambda n: n not in out):
+        if u in out:
+            continue
+        if u.op is Ops.VIEW:
+            out[u] = frozenset(i for i, s in enumerate(u.arg.shape) if not (isinstance(s, int) and s == 1))
+        elif u.op is Ops.REDUCE_AXIS:
+            out[u] = out[u.src[0]] - set(u.arg[1])
+        else:
+            out[u] = frozenset().union(*(out[s] for s in u.src))
+    return out
+
+
+def _mergeable(ast: UOp, axes: KernelAxes, i: int) -> dict[UOp, ShapeTracker] | None:
+    """The views with axes i and i+1 merged, or None if some view or reduction cannot merge them."""
     for u in toposort([ast]):
         if u.op is Ops.REDUCE_AXIS and (i in u.arg[1]) != (i + 1 in u.arg[1]):
             return None  # one reduction would reduce half of the merged axis
-    new_views: dict[UOp, UOp] = {}
+    new_views: dict[UOp, ShapeTracker] = {}
     for u in toposort([ast]):
         if u.op is not Ops.VIEW:
             continue
@@ -269,27 +289,42 @@ def _mergeable(ast: UOp, axes: KernelAxes, i: int) -> dict[UOp, UOp] | None:
         new_st = st.reshape(merged)
         if len(new_st.views) > len(st.views):
             return None
-        new_views[u] = UOp(Ops.VIEW, u.dtype, u.src, new_st)
+        new_views[u] = new_st
     return new_views
 
 
-def _drop_unit_reduce_axes(ast: UOp, axes: KernelAxes) -> UOp:
-    # reducing an axis along which the value has size 1 does nothing; dropping it keeps axis merging from misreading
-    # it. That is an axis of size 1 in the kernel, or one an inner reduction already reduced (x.sum(1).sum(1)):
-    # looping over it again would add the inner result full_shape[axis] times.
-    varying: dict[UOp, frozenset[int]] = {}  # the axes along which each node's value has more than one element
-    mapping: dict[UOp, UOp] = {}
-    for u in toposort([ast]):
-        if u.op is Ops.VIEW:
-            varying[u] = frozenset(i for i, s in enumerate(u.arg.shape) if not (isinstance(s, int) and s == 1))
-        elif u.op is Ops.REDUCE_AXIS:
-            varying[u] = varying[u.src[0]] - set(u.arg[1])
-        else:
-            varying[u] = frozenset().union(*(varying[s] for s in u.src))
-        if u.op is Ops.REDUCE_AXIS and any(a not in varying[u.src[0]] for a in u.arg[1]):
-            kept = tuple(a for a in u.arg[1] if a in varying[u.src[0]])
-            mapping[u] = u.src[0] if not kept else UOp(Ops.REDUCE_AXIS, u.dtype, u.src, (u.arg[0], kept))
-    return _rebuild(ast, mapping) if mapping else ast
+def _drop_unit_axes(ctx: dict[UOp, frozenset[int]], r: UOp) -> UOp | None:
+    varying = varying_axes(r.src[0], ctx)[r.src[0]]
+    kept = tuple(a for a in r.arg[1] if a in varying)
+    if len(kept) == len(r.arg[1]):
+        return None
+    return r.replace(arg=(r.arg[0], kept)) if kept else r.src[0]
+
+
+# reducing an axis along which the value has size 1 does nothing; dropping it keeps axis merging from misreading
+# it. That is an axis of size 1 in the kernel, or one an inner reduction already reduced (x.sum(1).sum(1)):
+# looping over it again would add the inner result full_shape[axis] times. The context: varying_axes' memo.
+pm_drop_unit_reduce_axes = PatternMatcher([(UPat(Ops.REDUCE_AXIS, name="r"), _drop_unit_axes)])
+
+
+@dataclass(frozen=True)
+class MergeAxes:
+    """Axes `axis` and `axis + 1` become one: the views' new ShapeTrackers, and reductions renumbered."""
+
+    axis: int
+    views: dict[UOp, ShapeTracker]
+
+    def renumber(self, axes: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(sorted({a if a <= self.axis else a - 1 for a in axes}))
+
+
+# applied once per node (graph_rewrite's `once`): a merged view would otherwise be merged again
+pm_merge_axes = PatternMatcher(
+    [
+        (UPat(Ops.VIEW, name="v"), lambda ctx, v: v.replace(arg=ctx.views[v])),
+        (UPat(Ops.REDUCE_AXIS, name="r"), lambda ctx, r: r.replace(arg=(r.arg[0], ctx.renumber(r.arg[1])))),
+    ]
+)
 
 
 def merge_dims(ast: UOp) -> UOp:
@@ -298,30 +333,11 @@ def merge_dims(ast: UOp) -> UOp:
     Fewer axes mean fewer loops and simpler index math; reduce axes merge only with reduce axes.
     """
     axes = kernel_axes(ast)
-    ast = _drop_unit_reduce_axes(ast, axes)
+    ast = graph_rewrite(ast, pm_drop_unit_reduce_axes, ctx={})
     for i in reversed(range(len(axes.full_shape) - 1)):
         new_views = _mergeable(ast, axes, i)
         if new_views is None:
             continue
-        renumber = {a: (a if a <= i else a - 1) for a in range(len(axes.full_shape))}
-        mapping: dict[UOp, UOp] = dict(new_views)
-        for u in toposort([ast]):
-            if u.op is Ops.REDUCE_AXIS:
-                op, raxes = u.arg
-                mapping[u] = UOp(Ops.REDUCE_AXIS, u.dtype, u.src, (op, tuple(sorted({renumber[a] for a in raxes}))))
-        ast = _rebuild(ast, mapping)
+        ast = graph_rewrite(ast, pm_merge_axes, ctx=MergeAxes(i, new_views), once=True)
         axes = kernel_axes(ast)
     return ast
-
-
-def _rebuild(root: UOp, mapping: dict[UOp, UOp]) -> UOp:
-    # like substitute, but a mapped node's sources are rebuilt too; a node mapped to its own source is removed
-    memo: dict[UOp, UOp] = {}
-    for n in toposort([root]):
-        base = mapping.get(n, n)
-        if base is not n and n.src and base is n.src[0]:
-            memo[n] = memo[n.src[0]]
-            continue
-        new_src = tuple(memo[s] for s in n.src)
-        memo[n] = base if all(a is b for a, b in zip(new_src, base.src, strict=True)) else base.replace(src=new_src)
-    return memo[root]

@@ -21,13 +21,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import random
 import struct
+import tempfile
 from collections.abc import Iterator
 
+from tg_codegen.compile import ProgramSpec, compile_kernel
 from tg_codegen.heuristic import hand_coded_optimizations
 from tg_codegen.kernel import AxisType, Kernel, KernelOptError, Opt, OptOps
-from tg_codegen.program import ProgramSpec, compile_kernel
 from tg_runtime.buffer import Buffer
 from tg_runtime.compiler import cache_dir, cache_enabled
 from tg_runtime.device import Device
@@ -128,9 +130,6 @@ def _load_cached(path: str) -> list[Opt] | None:
 
 
 def _store(path: str, opts: list[Opt]) -> None:
-    import os
-    import tempfile
-
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")

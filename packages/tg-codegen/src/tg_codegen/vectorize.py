@@ -1,4 +1,4 @@
-"""Vectorization: the "vector" RANGE of a loop graph becomes SIMD lanes.
+"""Vectorization: the VECTOR RANGE of a loop graph becomes SIMD lanes.
 
 Loads whose index moves by one element per lane become one vector load (a gather of lane loads otherwise);
 arithmetic on vectors stays vector; comparisons, where and max stay vector when the renderer has lane masks
@@ -8,9 +8,9 @@ lane stay scalar and are broadcast where they meet a vector. Stores whose index 
 lane become one vector store (lane stores otherwise). A reduction of a vector body keeps a vector
 accumulator.
 
->>> from tg_uop import UOp, Ops, dtypes
+>>> from tg_uop import AxisType, Ops, RangeArg, UOp, dtypes
 >>> g = UOp(Ops.DEFINE_GLOBAL, dtypes.float.ptr(8), (), 0)
->>> v = UOp(Ops.RANGE, dtypes.int32, (UOp.const(dtypes.int32, 4),), (1, "vector"))
+>>> v = UOp(Ops.RANGE, dtypes.int32, (UOp.const(dtypes.int32, 4),), RangeArg(1, AxisType.VECTOR))
 >>> ld = UOp(Ops.LOAD, dtypes.float, (UOp(Ops.INDEX, g.dtype, (g, v + 4)),))
 >>> out = vectorize(UOp.sink(UOp(Ops.STORE, dtypes.void, (UOp(Ops.INDEX, g.dtype, (g, v)), ld * 2.0))))
 >>> [u.dtype for u in out.toposort() if u.op is Ops.LOAD]
@@ -22,15 +22,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tg_uop.dtype import DType
-from tg_uop.ops import GroupOp, Ops
-from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
-from tg_uop.symbolic import _terms, symbolic
+from tg_uop.ops import AxisType, GroupOp, Ops
+from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite, substitute
+from tg_uop.symbolic import linear_terms, pm_symbolic
 from tg_uop.uop import UOp, toposort
 
 
 def _sum(x: UOp) -> tuple[dict[UOp, int], int]:
     # an index as {term: coefficient} and a constant, to compare lanes without trusting subtraction rules
-    terms, const = _terms(x)
+    terms, const = linear_terms(x)
     out: dict[UOp, int] = {}
     for n, k in terms:
         out[n] = out.get(n, 0) + k
@@ -64,7 +64,7 @@ class _Lanes:
             return x.src[c]
         if x.dtype.count > 1:
             return UOp(Ops.GEP, x.dtype.scalar(), (x,), c)
-        return x.substitute({self.vec: UOp.const(self.vec.dtype, c)}) if self.depends(x) else x
+        return substitute(x, {self.vec: UOp.const(self.vec.dtype, c)}) if self.depends(x) else x
 
     def as_vector(self, x: UOp) -> UOp:
         """x as a vector: itself, its lanes packed, or a scalar broadcast."""
@@ -154,7 +154,7 @@ def _stores(ctx: _Lanes, sink: UOp) -> UOp | None:
     return UOp.sink(*out) if changed else None
 
 
-vectorizer = PatternMatcher(
+pm_vectorize = PatternMatcher(
     [
         (UPat(Ops.LOAD, src=(UPat(Ops.INDEX, name="idx"),), name="ld"), _load),
         (UPat(GroupOp.ALU | {Ops.CAST, Ops.BITCAST}, name="x"), _alu),  # a bitcast goes lane by lane
@@ -165,13 +165,13 @@ vectorizer = PatternMatcher(
 
 
 def vectorize(graph: UOp, masks: bool = False) -> UOp:
-    """Turn the loop graph's "vector" RANGE (if any) into SIMD lanes. With `masks`, comparisons, where and
+    """Turn the loop graph's VECTOR RANGE (if any) into SIMD lanes. With `masks`, comparisons, where and
     max stay vector operations (bool vectors are lane masks), else they run lane by lane."""
-    vecs = [u for u in toposort([graph]) if u.op is Ops.RANGE and u.arg[1] == "vector"]
+    vecs = [u for u in toposort([graph]) if u.op is Ops.RANGE and u.arg.kind is AxisType.VECTOR]
     if not vecs:
         return graph
     (vec,) = vecs
-    out = graph_rewrite(graph_rewrite(graph, vectorizer, ctx=_Lanes(vec, vec.src[0].arg, masks)), symbolic)
+    out = graph_rewrite(graph_rewrite(graph, pm_vectorize, ctx=_Lanes(vec, vec.src[0].arg, masks)), pm_symbolic)
     if any(u is vec for u in toposort([out])):
         raise AssertionError("vectorize: the vector range is still used after vectorizing")
     return out

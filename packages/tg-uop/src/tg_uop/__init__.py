@@ -9,9 +9,9 @@
 
 from tg_uop.dtype import DType, PtrDType, dtypes, least_upper_dtype, least_upper_float
 from tg_uop.helpers import BEAM, DEBUG, JIT, NOOPT, SPEC, VIZ, Context, ContextVar, getenv
-from tg_uop.ops import GroupOp, Ops, exec_alu
-from tg_uop.rewrite import PatternMatcher, RewriteRecord, UPat, graph_rewrite, track_rewrites
-from tg_uop.symbolic import render, sym_infer, symbolic
+from tg_uop.ops import AxisType, GroupOp, Ops, RangeArg, exec_alu
+from tg_uop.rewrite import PatternMatcher, RewriteRecord, UPat, graph_rewrite, substitute, track_rewrites
+from tg_uop.symbolic import pm_symbolic, render, sym_infer, symbolic
 from tg_uop.uop import UOp, toposort
 from tg_uop.view import ShapeTracker, View
 
@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 Variable = UOp.variable
 
 __all__ = [
+    "AxisType",
     "BEAM",
     "DEBUG",
     "JIT",
@@ -33,6 +34,7 @@ __all__ = [
     "Ops",
     "PatternMatcher",
     "PtrDType",
+    "RangeArg",
     "RewriteRecord",
     "ShapeTracker",
     "UOp",
@@ -45,7 +47,9 @@ __all__ = [
     "graph_rewrite",
     "least_upper_dtype",
     "least_upper_float",
+    "pm_symbolic",
     "render",
+    "substitute",
     "sym_infer",
     "symbolic",
     "toposort",

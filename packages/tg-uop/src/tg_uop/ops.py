@@ -3,6 +3,8 @@
 >>> from tg_uop.ops import Ops, GroupOp
 >>> Ops.ADD in GroupOp.Binary, Ops.RESHAPE in GroupOp.Movement
 (True, True)
+>>> RangeArg(0, AxisType.REDUCE, 2)
+RangeArg(axis=0, kind=<AxisType.REDUCE: 'reduce'>, instance=2)
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any
 
@@ -164,6 +167,36 @@ class GroupOp:
     Comparison = frozenset({Ops.CMPLT, Ops.CMPNE, Ops.CMPEQ})
     # ops whose output is 0 wherever their inputs are 0: padding may be pushed through them
     SafeToPad = frozenset({Ops.ADD, Ops.SUB, Ops.MUL, Ops.NEG, Ops.SQRT, Ops.TRUNC, Ops.MAX, Ops.SIN})
+
+
+class AxisType(Enum):
+    """What a kernel axis becomes in the program (see tg_codegen.kernel); members in loop nesting order."""
+
+    THREAD = "thread"  # the outermost loop, spread over CPU threads
+    GLOBAL = "global"  # a loop (CPU) or a work-group index (GPU)
+    LOCAL = "local"  # a work-item index within a work-group
+    GROUP = "group"  # a reduce axis shared by the work-items of a work-group
+    REDUCE = "reduce"  # a reduction loop
+    UNROLL = "unroll"  # a reduce axis unrolled: one accumulator per value
+    UPCAST = "upcast"  # an output axis unrolled: one value per copy, computed by one thread
+    VECTOR = "vector"  # an upcast axis whose copies are the lanes of one SIMD value
+
+
+@dataclass(frozen=True)
+class RangeArg:
+    """The arg of a RANGE: the kernel axis it loops over (-1 for the loop combining a work-group's partial
+    results), its kind, and which loop over that axis it is (each reduction gets loops of its own)."""
+
+    axis: int
+    kind: AxisType
+    instance: int = 0
+
+    def _key(self) -> tuple[int, str, int]:
+        return (self.axis, self.kind.value, self.instance)
+
+    def __lt__(self, other: RangeArg) -> bool:
+        # ranges sort by axis: loops nest in axis order
+        return self._key() < other._key()
 
 
 def _safe_div(x: float, y: float) -> float:

@@ -13,13 +13,13 @@ import contextlib
 import functools
 import inspect
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tg_uop.dtype import DType
 from tg_uop.ops import GroupOp, Ops
-from tg_uop.uop import ConstType, UOp
+from tg_uop.uop import ConstType, UOp, extensions
 
 Store = dict[str, UOp]
 
@@ -325,13 +325,20 @@ class RewriteLimitError(RuntimeError):
 
 
 def graph_rewrite(
-    root: UOp, pm: PatternMatcher, ctx: Any = None, bottom_up: bool = False, limit: int = 1_000_000
+    root: UOp,
+    pm: PatternMatcher,
+    ctx: Any = None,
+    bottom_up: bool = False,
+    limit: int = 1_000_000,
+    once: bool = False,
 ) -> UOp:
     """Rewrite the whole graph under `root` with `pm` until no pattern applies anywhere.
 
     By default each node's sources are rewritten before the node (so patterns see rewritten sources).
     With `bottom_up=True` patterns are tried on a node before its sources are visited; after a node is
-    replaced, the replacement is processed the same way. Iterative: deep graphs are fine.
+    replaced, the replacement is processed the same way. With `once=True` a replacement is final: it is
+    not rewritten again (for maps applied once per node, whose results may look like their inputs).
+    Iterative: deep graphs are fine.
     """
     done: dict[UOp, UOp] = {}
     # stack entries: (node, stage, replacement). stage 0: first visit; 1: sources done; 2: wait for replacement
@@ -344,6 +351,9 @@ def graph_rewrite(
         if stage == 0:
             if bottom_up:
                 new = pm.rewrite(n, ctx)
+                if new is not None and once:
+                    done[n] = new
+                    continue
                 if new is not None:
                     steps += 1
                     if steps > limit:
@@ -357,9 +367,9 @@ def graph_rewrite(
             new_src = tuple(done[s] for s in n.src)
             m = n if all(a is b for a, b in zip(new_src, n.src, strict=True)) else n.replace(src=new_src)
             new = pm.rewrite(m, ctx)
-            if new is None:
-                done[n] = m
-                if m is not n:
+            if new is None or once:
+                done[n] = m if new is None else new
+                if m is not n and not once:
                     done.setdefault(m, m)
             else:
                 steps += 1
@@ -375,3 +385,21 @@ def graph_rewrite(
                 stack.append((n, 2, repl))
                 stack.append((repl, 0, None))
     return done[root]
+
+
+# every node is looked up in the mapping (the context) before its sources are visited
+pm_substitute = PatternMatcher([(UPat(name="x"), lambda ctx, x: ctx.get(x))])
+
+
+def substitute(root: UOp, mapping: Mapping[UOp, UOp]) -> UOp:
+    """The graph under `root` with the nodes in `mapping` replaced by their values. A replaced node's
+    sources are not visited, and the values are taken as they are (a mapping may swap two nodes).
+
+    >>> a, b = UOp.variable("a", 0, 9), UOp.variable("b", 0, 9)
+    >>> substitute(a * 2 + b, {a: b, b: a}).render(simplify=False)
+    '(b*2+a)'
+    """
+    return graph_rewrite(root, pm_substitute, ctx=mapping, bottom_up=True, once=True)
+
+
+extensions.substitute = substitute

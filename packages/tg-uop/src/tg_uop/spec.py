@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tg_uop.dtype import PtrDType, dtypes
-from tg_uop.ops import GroupOp, Ops
+from tg_uop.ops import GroupOp, Ops, RangeArg
 from tg_uop.rewrite import PatternMatcher, UPat
 from tg_uop.uop import UOp, pretty_print, toposort
 
@@ -211,6 +211,10 @@ kernel_spec = _rules(
 )
 
 
+def _range(x: UOp, end: UOp) -> str | None:
+    return None if end.dtype.is_int and isinstance(x.arg, RangeArg) else "RANGE takes an int end and a RangeArg"
+
+
 def _index(x: UOp) -> str | None:
     ok = len(x.src) in (2, 3) and isinstance(x.src[0].dtype, PtrDType) and x.src[1].dtype.is_int
     ok = ok and (len(x.src) == 2 or x.src[2].dtype == dtypes.bool)
@@ -223,7 +227,7 @@ program_spec = _rules(
         (UPat(GroupOp.ALU, name="x"), _alu),
         (UPat(Ops.CONST, src=(), name="x"), _const),
         (UPat(Ops.DEFINE_GLOBAL, src=(), name="x"), lambda x: None if isinstance(x.dtype, PtrDType) else "a pointer"),
-        (UPat(Ops.RANGE, src=(UPat.var("end"),), name="x"), lambda x, end: None if end.dtype.is_int else "int RANGE"),
+        (UPat(Ops.RANGE, src=(UPat.var("end"),), name="x"), _range),
         (UPat(Ops.ENDRANGE, src=(UPat(Ops.RANGE),)), _ok),
         (UPat(Ops.SPECIAL, src=(), name="x"), _ok),
         (

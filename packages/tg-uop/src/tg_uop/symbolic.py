@@ -1,4 +1,4 @@
-"""Symbolic integer math: the `symbolic` rewrite rules, rendering to text, and evaluation.
+"""Symbolic integer math: the `pm_symbolic` rewrite rules, rendering to text, and evaluation.
 
 Integer division and modulo follow C (truncation toward zero), because index expressions end up in C,
 OpenCL and CUDA source. Rules that would differ between truncation and flooring only fire when the
@@ -20,8 +20,8 @@ from typing import Any
 
 from tg_uop.dtype import dtypes
 from tg_uop.ops import GroupOp, Ops, exec_alu
-from tg_uop.rewrite import PatternMatcher, UPat
-from tg_uop.uop import ConstType, UOp, toposort
+from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
+from tg_uop.uop import ConstType, UOp, extensions, toposort
 
 INTS = (*[d for d in dtypes.all() if d.is_int], dtypes.bool)
 
@@ -44,8 +44,13 @@ def _decided(x: UOp) -> UOp | None:
     return UOp.const(x.dtype, lo) if lo == hi else None
 
 
-def _terms(x: UOp) -> tuple[list[tuple[UOp, int]], int]:
-    """Split an integer sum into (node, coefficient) terms and a constant."""
+def linear_terms(x: UOp) -> tuple[list[tuple[UOp, int]], int]:
+    """Split an integer sum into (node, coefficient) terms and a constant.
+
+    >>> x, y = UOp.variable("x", 0, 9), UOp.variable("y", 0, 9)
+    >>> [(t.arg[0], k) for t, k in linear_terms(x * 4 + y + 3)[0]], linear_terms(x * 4 + y + 3)[1]
+    ([('x', 4), ('y', 1)], 3)
+    """
     terms: list[tuple[UOp, int]] = []
     const = 0
     stack = [(x, 1)]
@@ -93,7 +98,7 @@ def _div_fold(x: UOp, c: UOp) -> UOp | None:
     if x.op is Ops.IDIV and x.src[1].op is Ops.CONST and x.src[1].arg > 0:
         nested: UOp = x.src[0] // (x.src[1].arg * cv)
         return nested
-    terms, const = _terms(x)
+    terms, const = linear_terms(x)
     if len(terms) + (const != 0) < 2 and not (len(terms) == 1 and terms[0][1] % cv == 0):
         return None
     if not _fits(x.dtype, terms, const):
@@ -125,7 +130,7 @@ def _mod_fold(x: UOp, c: UOp) -> UOp | None:
         return None
     if x.vmax < cv:
         return x
-    terms, const = _terms(x)
+    terms, const = linear_terms(x)
     if not _fits(x.dtype, terms, const):
         return None
     kept = [(n, k % cv) for n, k in terms if k % cv != 0]
@@ -138,7 +143,7 @@ def _mod_fold(x: UOp, c: UOp) -> UOp | None:
 
 def _lt_fold(x: UOp, c: UOp) -> UOp | None:
     """Move constants across an integer comparison: x*k + c1 < c2  ->  x < ceil((c2-c1)/k)."""
-    terms, const = _terms(x)
+    terms, const = linear_terms(x)
     if len(terms) != 1 or (const == 0 and terms[0][1] == 1):
         return None
     n, k = terms[0]
@@ -163,7 +168,7 @@ def _merge_like(x: UOp, a: UOp, b: UOp) -> UOp | None:
 _x, _y, _c1, _c2 = UPat.var("x"), UPat.var("y"), UPat.cvar("c1"), UPat.cvar("c2")
 _ix = UPat.var("x", dtype=INTS)
 
-symbolic = PatternMatcher(
+pm_symbolic = PatternMatcher(
     [
         # constant folding and decided values
         (UPat(GroupOp.ALU, src=UPat(Ops.CONST), name="a"), _fold_consts),
@@ -225,6 +230,20 @@ def _where_fold(c: UOp, x: UOp, y: UOp) -> UOp | None:
     return None
 
 
+_terms = linear_terms  # the name tg_uop.view still imports
+symbolic = pm_symbolic  # the name tinygrad code uses
+
+
+def simplify(x: UOp) -> UOp:
+    """`x` with the symbolic rules applied to a fixed point (`UOp.simplify`).
+
+    >>> x = UOp.variable("x", 0, 9)
+    >>> simplify((x * 4 + 3) // 4) is x
+    True
+    """
+    return graph_rewrite(x, pm_symbolic)
+
+
 def _fmt_const(v: ConstType) -> str:
     if isinstance(v, bool):
         return "True" if v else "False"
@@ -261,7 +280,7 @@ def render(root: UOp) -> str:
         elif u.op is Ops.BIND:
             out[u] = s[0]
         elif u.op is Ops.RANGE:
-            out[u] = f"ridx{u.arg[0]}" if isinstance(u.arg, tuple) else f"ridx{u.arg}"
+            out[u] = f"ridx{u.arg.axis}"
         elif u.op is Ops.SPECIAL:
             out[u] = str(u.arg[0])
         elif u.op is Ops.CAST:
@@ -316,3 +335,7 @@ def sym_infer(expr: UOp | int, values: Mapping[UOp | str, int]) -> Any:
         else:
             raise ValueError(f"sym_infer: cannot evaluate {u.op}")
     return out[expr]
+
+
+extensions.simplify = simplify
+extensions.render = render

@@ -307,15 +307,14 @@ class UOp(metaclass=_UOpMeta):
         return toposort([self], gate)
 
     def substitute(self, mapping: Mapping[UOp, UOp]) -> UOp:
-        """Rebuild the graph with the nodes in `mapping` replaced (their own sources are not visited)."""
-        memo: dict[UOp, UOp] = {}
-        for n in toposort([self], lambda u: u not in mapping):
-            if n in mapping:
-                memo[n] = mapping[n]
-            else:
-                new_src = tuple(memo[s] for s in n.src)
-                memo[n] = n if all(a is b for a, b in zip(new_src, n.src, strict=True)) else n.replace(src=new_src)
-        return memo[self]
+        """The graph with the nodes in `mapping` replaced (their own sources are not visited); see
+        `tg_uop.rewrite.substitute`.
+
+        >>> x, y = UOp.variable("x", 0, 9), UOp.variable("y", 0, 9)
+        >>> (x * 2 + 1).substitute({x: y}).render()
+        '(y*2+1)'
+        """
+        return extensions.substitute(self, mapping)
 
     def pretty(self) -> str:
         """A let-list of the graph: each node once, numbered, sources by number.
@@ -377,21 +376,28 @@ class UOp(metaclass=_UOpMeta):
     # ---- symbolic ----
 
     def simplify(self) -> UOp:
-        """Apply the symbolic rules to a fixed point."""
-        from tg_uop.rewrite import graph_rewrite
-        from tg_uop.symbolic import symbolic
-
-        return graph_rewrite(self, symbolic)
+        """Apply the symbolic rules (`tg_uop.symbolic.pm_symbolic`) to a fixed point."""
+        return extensions.simplify(self)
 
     def render(self, simplify: bool = True) -> str:
         """Integer expressions as readable text: `(gidx0*4+ridx0)`."""
-        from tg_uop.symbolic import render
-
-        return render(self.simplify() if simplify else self)
+        return extensions.render(self.simplify() if simplify else self)
 
     def is_const(self, value: ConstType | None = None) -> bool:
         return self.op is Ops.CONST and (value is None or self.arg == value)
 
+
+class Extensions:
+    """The operations of `UOp` that live in the modules built on it: graph rewriting (`tg_uop.rewrite`) and
+    symbolic math (`tg_uop.symbolic`) need UOp, so UOp reaches them through this table, which each of those
+    modules fills in when it is imported (importing `tg_uop` imports both)."""
+
+    substitute: Callable[[UOp, Mapping[UOp, UOp]], UOp]
+    simplify: Callable[[UOp], UOp]
+    render: Callable[[UOp], str]
+
+
+extensions = Extensions()
 
 _SETTERS = tuple(UOp.__dict__[name].__set__ for name in ("op", "dtype", "src", "arg", "tag"))
 

@@ -3,6 +3,11 @@
 Readable by design: parameters `data0..`, loop indices `gidx0..` (global) and `ridx0..` (reduce),
 accumulators `acc0..`, loads `val0..`, one statement per line. Integer index math and single-use values
 are written inline; values used more than once get a named variable.
+
+Each op is rendered by a rule of a `PatternMatcher` table evaluated with a `RenderContext`: the rule writes
+the op's statements and returns the name or inline expression its users refer to it by ("" for none). The C
+family shares `pm_render_c`; a language puts its own rules in front of it (`pm_render_cpu` below,
+`pm_render_cl`, `pm_render_cuda`). The renderer's methods give the words: types, constants, vector access.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from collections.abc import Callable
 
 from tg_codegen.renderer import Renderer
 from tg_uop.dtype import DType, PtrDType, dtypes
-from tg_uop.ops import GroupOp, Ops
+from tg_uop.ops import AxisType, GroupOp, Ops
+from tg_uop.rewrite import PatternMatcher, UPat
 from tg_uop.uop import UOp
 
 
@@ -33,6 +39,219 @@ def _float_literal(x: float, dt: DType) -> str:
     if "." not in s and "e" not in s:
         s += ".0"
     return s + "f"
+
+
+def strip_parens(expr: str) -> str:
+    """`expr` without one pair of redundant outer parentheses (so `data0[(a+b)]` reads `data0[a+b]`).
+
+    >>> strip_parens("(a+(b))"), strip_parens("(a)+(b)"), strip_parens("({int t_ = 1; t_;})")
+    ('a+(b)', '(a)+(b)', '({int t_ = 1; t_;})')
+    """
+    # a GNU statement expression `({...})` needs its parentheses
+    if expr.startswith("(") and expr.endswith(")") and not expr.startswith("({"):
+        depth = 0
+        for i, ch in enumerate(expr):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0 and i != len(expr) - 1:
+                return expr
+        return expr[1:-1]
+    return expr
+
+
+def loop_depths(uops: list[UOp]) -> tuple[dict[UOp, int], dict[UOp, int]]:
+    """The loop depth of each op of a loop program, and the deepest depth at which each op is used."""
+    depth_at: dict[UOp, int] = {}
+    depth = 0
+    for u in uops:
+        if u.op is Ops.ENDRANGE:
+            depth -= 1
+        depth_at[u] = depth
+        if u.op is Ops.RANGE:
+            depth += 1
+    use_depth: dict[UOp, int] = {}
+    for u in uops:
+        for s in u.src:
+            use_depth[s] = max(use_depth.get(s, 0), depth_at[u])
+    return depth_at, use_depth
+
+
+def scalar_dtypes(uops: list[UOp]) -> set[DType]:
+    """The scalar types a loop program uses: of its values and of what its pointers point to."""
+    dts = {u.dtype.scalar() for u in uops if not isinstance(u.dtype, PtrDType)}
+    return dts | {u.dtype.base.scalar() for u in uops if isinstance(u.dtype, PtrDType) and u.dtype.base is not None}
+
+
+class RenderContext:
+    """What the render rules of one kernel share: the name or inline expression of each rendered op
+    (`ctx[u]`), the lines written so far, the current loop depth and the kernel's parameters.
+
+    >>> from tg_uop import UOp, dtypes
+    >>> ctx = RenderContext(CRenderer(), [])
+    >>> pm_render_c.rewrite(UOp.const(dtypes.float32, -2.5), ctx), pm_render_c.rewrite(UOp.sink(), ctx), ctx.lines
+    ('(-2.5f)', '', [])
+    """
+
+    def __init__(self, ren: CStyleRenderer, uops: list[UOp]) -> None:
+        self.ren = ren
+        self.r: dict[UOp, str] = {}
+        self.lines: list[str] = []
+        self.params: list[tuple[str, DType, bool]] = []  # (name, dtype, written by the kernel)
+        self.depth = 1
+        self.counters: Counter[str] = Counter()
+        self.users: Counter[UOp] = Counter(s for u in uops for s in u.src)
+        self.depth_at, self.use_depth = loop_depths(uops)
+        self.written = {u.src[0].src[0] for u in uops if u.op is Ops.STORE}
+        # integer/bool expressions built only from indices, variables and constants: always written inline
+        self.pure_index = {u for u in uops if u.op in (Ops.CONST, Ops.RANGE, Ops.DEFINE_VAR, Ops.SPECIAL)}
+
+    def __getitem__(self, u: UOp) -> str:
+        return self.r[u]
+
+    def fresh(self, prefix: str) -> str:
+        """A new variable name: prefix0, prefix1, ..."""
+        n = self.counters[prefix]
+        self.counters[prefix] += 1
+        return f"{prefix}{n}"
+
+    def line(self, text: str) -> str:
+        """Write one statement at the current depth. Returns "": a statement gives its op no name."""
+        self.lines.append("  " * self.depth + text)
+        return ""
+
+    def param(self, name: str, dt: DType, written: bool) -> str:
+        self.params.append((name, dt, written))
+        return name
+
+    def declare(self, prefix: str, dt: DType, expr: str) -> str:
+        """A new variable of type `dt` set to `expr`; returns its name."""
+        name = self.fresh(prefix)
+        self.line(f"{self.ren.ctype(dt)} {name} = {expr};")
+        return name
+
+    def value(self, u: UOp, expr: str) -> str:
+        """An elementwise op's result: inline when it is index math or used once at its own depth, else a
+        variable (so a value is computed once, and outside the loops that do not change it)."""
+        dt = u.dtype
+        index_math = (dt.is_int or dt.is_bool) and all(s in self.pure_index for s in u.src)
+        if index_math:
+            self.pure_index.add(u)
+        if index_math or (self.users[u] <= 1 and self.use_depth.get(u, self.depth_at[u]) == self.depth_at[u]):
+            return expr
+        return self.declare("alu", dt, strip_parens(expr))
+
+
+# ---------------------------------------------------------------- the rules of the C family
+
+
+def render_range(ctx: RenderContext, x: UOp) -> str:
+    # reduce loops count ridx, the others gidx; a thread loop is split among threads by OpenMP
+    name = ctx.fresh("ridx" if x.arg.kind is AxisType.REDUCE else "gidx")
+    if x.arg.kind is AxisType.THREAD:
+        ctx.line(f"#pragma omp parallel for num_threads({ctx.ren.threads})")
+    ctx.line(f"for (int {name} = 0; {name} < {ctx[x.src[0]]}; {name}++) {{")
+    ctx.depth += 1
+    return name
+
+
+def _end_range(ctx: RenderContext) -> str:
+    ctx.depth -= 1
+    return ctx.line("}")
+
+
+def _define_local(ctx: RenderContext, x: UOp) -> str:
+    assert isinstance(x.dtype, PtrDType) and x.dtype.base is not None
+    ctx.line(f"{ctx.ren.local_prefix}{ctx.ren.ctype(x.dtype.base)} temp{x.arg}[{x.dtype.size}];")
+    return f"temp{x.arg}"
+
+
+def _const(ctx: RenderContext, x: UOp) -> str:
+    scalar = ctx.ren.const(x.arg, x.dtype.scalar())
+    return scalar if x.dtype.count == 1 else ctx.ren.vector_literal(x.dtype, [scalar] * x.dtype.count)
+
+
+def _gep(ctx: RenderContext, x: UOp, v: UOp) -> str:
+    lane = f"{ctx[v]}[{x.arg}]"
+    return f"({lane}!=0)" if x.dtype.is_bool and ctx.ren.supports_masks else lane  # a mask lane is 0 or -1
+
+
+def special_index(ctx: RenderContext, x: UOp, expr: str) -> str:
+    """Declare the launch index `x` (gidx0: work-group 0, lidx0: work-item 0) as `expr`, the language's word."""
+    ctx.line(f"int {x.arg[0]} = {expr}; /* {x.arg[1]} */")
+    return str(x.arg[0])
+
+
+def _no_special(ctx: RenderContext) -> str:
+    raise NotImplementedError(f"{type(ctx.ren).__name__} has no work-groups")
+
+
+def _assign(ctx: RenderContext, x: UOp) -> str:
+    ctx.line(f"{ctx[x.src[0]]} = {ctx[x.src[1]]};")
+    return ctx[x.src[0]]
+
+
+def _load(ctx: RenderContext, x: UOp) -> str:
+    idx, dt, ren = x.src[0], x.dtype, ctx.ren
+    if dt.count == 1:
+        ref, zero = ctx[idx], ren.const(0, dt)
+    else:
+        ref = ren.vector_load(dt, ctx[idx.src[0]], ctx[idx.src[1]])
+        zero = ren.vector_literal(dt, [ren.const(0, dt.scalar())] * dt.count)
+    return ctx.declare("val", dt, ref if len(idx.src) < 3 else f"({ctx[idx.src[2]]}?{ref}:{zero})")
+
+
+def _store(ctx: RenderContext, idx: UOp, val: UOp) -> str:
+    if val.dtype.count == 1:
+        store = f"{ctx[idx]} = {strip_parens(ctx[val])};"
+    else:
+        store = ctx.ren.vector_store(val.dtype, ctx[idx.src[0]], ctx[idx.src[1]], strip_parens(ctx[val]))
+    return ctx.line(store if len(idx.src) < 3 else f"if ({strip_parens(ctx[idx.src[2]])}) {store}")
+
+
+def _cast(ctx: RenderContext, x: UOp, a: UOp) -> str:
+    if x.dtype.count > 1:
+        return ctx.value(x, ctx.ren.vector_cast(strip_parens(ctx[a]), x.dtype))
+    return ctx.value(x, f"(({ctx.ren.ctype(x.dtype)})({ctx[a]}))")
+
+
+def _bitcast(ctx: RenderContext, x: UOp, a: UOp) -> str:
+    # a GNU statement expression: memcpy is the defined way to reinterpret bits in C
+    t, d = ctx.ren.ctype(a.dtype), ctx.ren.ctype(x.dtype)
+    return ctx.value(x, f"({{{t} t_ = {ctx[a]}; {d} d_; __builtin_memcpy(&d_, &t_, sizeof(d_)); d_;}})")
+
+
+def _alu(ctx: RenderContext, x: UOp) -> str:
+    return ctx.value(x, ctx.ren.alu(x.op, x.dtype, *(ctx[s] for s in x.src)))
+
+
+pm_render_c = PatternMatcher(
+    [
+        (UPat(Ops.DEFINE_GLOBAL, name="x"), lambda ctx, x: ctx.param(f"data{x.arg}", x.dtype, x in ctx.written)),
+        (UPat(Ops.DEFINE_VAR, name="x"), lambda ctx, x: ctx.param(str(x.arg[0]), x.dtype, False)),
+        (UPat(Ops.DEFINE_LOCAL, name="x"), _define_local),
+        (UPat(Ops.BARRIER), lambda ctx: ctx.line(ctx.ren.barrier)),
+        (UPat(Ops.CONST, name="x"), _const),
+        (
+            UPat(Ops.VECTORIZE, name="x"),
+            lambda ctx, x: ctx.declare(
+                "vec", x.dtype, ctx.ren.vector_literal(x.dtype, [strip_parens(ctx[s]) for s in x.src])
+            ),
+        ),
+        (UPat(Ops.GEP, src=(UPat.var("v"),), name="x"), _gep),
+        (UPat(Ops.SPECIAL), _no_special),
+        (UPat(Ops.RANGE, name="x"), render_range),
+        (UPat(Ops.ENDRANGE), _end_range),
+        (UPat(Ops.DEFINE_ACC, name="x"), lambda ctx, x: ctx.declare("acc", x.dtype, ctx[x.src[0]])),
+        (UPat(Ops.ASSIGN, name="x"), _assign),
+        (UPat(Ops.INDEX, name="x"), lambda ctx, x: f"{ctx[x.src[0]]}[{strip_parens(ctx[x.src[1]])}]"),
+        (UPat(Ops.LOAD, name="x"), _load),
+        (UPat(Ops.STORE, src=(UPat.var("idx"), UPat.var("val"))), _store),
+        (UPat(Ops.CAST, src=(UPat.var("a"),), name="x"), _cast),
+        (UPat(Ops.BITCAST, src=(UPat.var("a"),), name="x"), _bitcast),
+        (UPat(GroupOp.ALU, name="x"), _alu),
+        (UPat((Ops.SINK, Ops.NOOP)), lambda: ""),
+    ]
+)
 
 
 class CStyleRenderer(Renderer):
@@ -153,142 +372,34 @@ class CStyleRenderer(Renderer):
     local_prefix = ""  # how local (work-group shared) arrays are declared; C has none
     barrier = ""  # the statement that waits for every work-item of the group
 
-    def special(self, name: str) -> str:
-        """The expression of a launch index (gidx0: work-group 0, lidx0: work-item 0)."""
-        raise NotImplementedError(f"{type(self).__name__} has no work-groups")
-
     def vector_cast(self, x: str, dt: DType) -> str:
         return f"__builtin_convertvector({x}, {self.ctype(dt)})"
 
-    def vector_element(self, x: str, i: int) -> str:
-        return f"{x}[{i}]"
+    dtype_headers: dict[DType, str] = {}  # the line a kernel using this scalar type needs in its header
 
     def header(self, uops: list[UOp]) -> str:
         """What goes before the function: includes, pragmas, type declarations."""
         vectors = {u.dtype for u in uops if u.dtype.count > 1 and not isinstance(u.dtype, PtrDType)}
+        used = scalar_dtypes(uops)
+        by_type = "".join(text for dt, text in self.dtype_headers.items() if dt in used)
         # a vector reduction of products may use fused multiply-adds (its sum order differs anyway)
         fused = any(u.op is Ops.DEFINE_ACC and u.dtype.count > 1 and u.dtype.is_float for u in uops)
-        return self.preamble + (self.contract_pragma if fused else "") + self.vector_typedefs(vectors)
+        return self.preamble + by_type + (self.contract_pragma if fused else "") + self.vector_typedefs(vectors)
+
+    pm_render: PatternMatcher = pm_render_c
 
     def render(self, name: str, uops: list[UOp]) -> str:
-        users: Counter[UOp] = Counter(s for u in uops for s in u.src)
-        depth_at: dict[UOp, int] = {}
-        depth = 0
+        ctx = RenderContext(self, uops)
         for u in uops:
-            if u.op is Ops.ENDRANGE:
-                depth -= 1
-            depth_at[u] = depth
-            if u.op is Ops.RANGE:
-                depth += 1
-        use_depth: dict[UOp, int] = {}
-        for u in uops:
-            for s in u.src:
-                use_depth[s] = max(use_depth.get(s, 0), depth_at[u])
-
-        written = {u.src[0].src[0] for u in uops if u.op is Ops.STORE}
-        params: list[tuple[str, DType, bool]] = []
-        r: dict[UOp, str] = {}
-        lines: list[str] = []
-        counters: Counter[str] = Counter()
-        # integer/bool expressions built only from indices, variables and constants: always written inline
-        pure_index: set[UOp] = {u for u in uops if u.op in (Ops.CONST, Ops.RANGE, Ops.DEFINE_VAR, Ops.SPECIAL)}
-        depth = 1
-
-        def fresh(prefix: str) -> str:
-            n = counters[prefix]
-            counters[prefix] += 1
-            return f"{prefix}{n}"
-
-        def line(text: str) -> None:
-            lines.append("  " * depth + text)
-
-        for u in uops:
-            op, dt, src = u.op, u.dtype, u.src
-            if op is Ops.DEFINE_GLOBAL:
-                r[u] = f"data{u.arg}"
-                params.append((r[u], dt, u in written))
-            elif op is Ops.DEFINE_LOCAL:
-                assert isinstance(dt, PtrDType) and dt.base is not None
-                r[u] = f"temp{u.arg}"
-                line(f"{self.local_prefix}{self.ctype(dt.base)} {r[u]}[{dt.size}];")
-            elif op is Ops.BARRIER:
-                line(self.barrier)
-            elif op is Ops.DEFINE_VAR:
-                r[u] = str(u.arg[0])
-                params.append((r[u], dt, False))
-            elif op is Ops.CONST:
-                scalar = self.const(u.arg, dt.scalar())
-                r[u] = scalar if dt.count == 1 else self.vector_literal(dt, [scalar] * dt.count)
-            elif op is Ops.VECTORIZE:
-                r[u] = fresh("vec")
-                line(f"{self.ctype(dt)} {r[u]} = {self.vector_literal(dt, [_strip(r[s]) for s in src])};")
-            elif op is Ops.GEP:
-                r[u] = self.vector_element(r[src[0]], u.arg)
-                if dt.is_bool and self.supports_masks:
-                    r[u] = f"({r[u]}!=0)"  # a lane of a mask is 0 or -1
-            elif op is Ops.SPECIAL:
-                r[u] = u.arg[0]
-                line(f"int {r[u]} = {self.special(u.arg[0])}; /* {u.arg[1]} */")
-            elif op is Ops.RANGE:
-                r[u] = fresh("ridx" if u.arg[1] == "reduce" else "gidx")
-                if u.arg[1] == "thread":
-                    line(f"#pragma omp parallel for num_threads({self.threads})")
-                line(f"for (int {r[u]} = 0; {r[u]} < {r[src[0]]}; {r[u]}++) {{")
-                depth += 1
-            elif op is Ops.ENDRANGE:
-                depth -= 1
-                line("}")
-            elif op is Ops.DEFINE_ACC:
-                r[u] = fresh("acc")
-                line(f"{self.ctype(dt)} {r[u]} = {r[src[0]]};")
-            elif op is Ops.ASSIGN:
-                line(f"{r[src[0]]} = {r[src[1]]};")
-                r[u] = r[src[0]]
-            elif op is Ops.INDEX:
-                r[u] = f"{r[src[0]]}[{_strip(r[src[1]])}]"
-            elif op is Ops.LOAD:
-                idx = src[0]
-                ref = r[idx] if dt.count == 1 else self.vector_load(dt, r[idx.src[0]], r[idx.src[1]])
-                zero = (
-                    self.const(0, dt)
-                    if dt.count == 1
-                    else self.vector_literal(dt, [self.const(0, dt.scalar())] * dt.count)
-                )
-                expr = ref if len(idx.src) < 3 else f"({r[idx.src[2]]}?{ref}:{zero})"
-                r[u] = fresh("val")
-                line(f"{self.ctype(dt)} {r[u]} = {expr};")
-            elif op is Ops.STORE:
-                idx, val = src
-                if val.dtype.count == 1:
-                    store = f"{r[idx]} = {_strip(r[val])};"
-                else:
-                    store = self.vector_store(val.dtype, r[idx.src[0]], r[idx.src[1]], _strip(r[val]))
-                line(store if len(idx.src) < 3 else f"if ({_strip(r[idx.src[2]])}) {store}")
-            elif op in GroupOp.ALU or op in (Ops.CAST, Ops.BITCAST):
-                if op is Ops.CAST and dt.count > 1:
-                    expr = self.vector_cast(_strip(r[src[0]]), dt)
-                elif op is Ops.CAST:
-                    expr = f"(({self.ctype(dt)})({r[src[0]]}))"
-                elif op is Ops.BITCAST:
-                    expr = self.bitcast(r[src[0]], src[0].dtype, dt)
-                else:
-                    expr = self.alu(op, dt, *(r[s] for s in src))
-                index_math = (dt.is_int or dt.is_bool) and all(s in pure_index for s in src)
-                if index_math:
-                    pure_index.add(u)
-                if index_math or (users[u] <= 1 and use_depth.get(u, depth_at[u]) == depth_at[u]):
-                    r[u] = expr
-                else:
-                    r[u] = fresh("alu")
-                    line(f"{self.ctype(dt)} {r[u]} = {_strip(expr)};")
-            elif op in (Ops.SINK, Ops.NOOP):
-                pass
-            else:
-                raise NotImplementedError(f"{type(self).__name__} cannot render {op}")
-        body = "\n".join(lines)
+            text = self.pm_render.rewrite(u, ctx)
+            if text is None:
+                raise NotImplementedError(f"{type(self).__name__} cannot render {u.op}")
+            if text:
+                ctx.r[u] = text
+        body = "\n".join(ctx.lines)
         # parameters in launch order: buffers by number, then variables in the order they appear
-        buffers = sorted((p for p in params if isinstance(p[1], PtrDType)), key=lambda p: int(p[0][4:]))
-        variables = [p for p in params if not isinstance(p[1], PtrDType)]
+        buffers = sorted((p for p in ctx.params if isinstance(p[1], PtrDType)), key=lambda p: int(p[0][4:]))
+        variables = [p for p in ctx.params if not isinstance(p[1], PtrDType)]
         return f"{self.header(uops)}{self.signature(name, buffers + variables)} {{\n{body}\n}}\n"
 
     contract_pragma = '#pragma GCC optimize("fp-contract=fast")\n'
@@ -296,28 +407,38 @@ class CStyleRenderer(Renderer):
 
     def vector_load(self, dt: DType, buf: str, idx: str) -> str:
         """`dt.count` elements of `buf` from element `idx` (no alignment assumed)."""
-        return f"(*(({self.vector_type(dt)}_u*)({buf}+{_strip(idx)})))"
+        return f"(*(({self.vector_type(dt)}_u*)({buf}+{strip_parens(idx)})))"
 
     def vector_store(self, dt: DType, buf: str, idx: str, value: str) -> str:
         return f"{self.vector_load(dt, buf, idx)} = {value};"
 
-    def bitcast(self, x: str, src: DType, dst: DType) -> str:
-        # a GNU statement expression: memcpy is the defined way to reinterpret bits in C
-        return f"({{{self.ctype(src)} t_ = {x}; {self.ctype(dst)} d_; __builtin_memcpy(&d_, &t_, sizeof(d_)); d_;}})"
+
+def _blend(ren: CStyleRenderer, mask: str, x: str, y: str, dt: DType) -> str:
+    # lanes of x where mask is all ones, of y where it is zero; mask!=0 turns 0/1 lanes into masks too
+    iv, v = ren.vector_type(dtypes.int32.vec(dt.count)), ren.ctype(dt)
+    return f"(({v})((({iv}){mask}&({iv})({x}))|(~({iv}){mask}&({iv})({y}))))"
 
 
-def _strip(expr: str) -> str:
-    # drop one pair of redundant outer parentheses: data0[(a+b)] -> data0[a+b]
-    # a GNU statement expression `({...})` needs its parentheses
-    if expr.startswith("(") and expr.endswith(")") and not expr.startswith("({"):
-        depth = 0
-        for i, ch in enumerate(expr):
-            depth += ch == "("
-            depth -= ch == ")"
-            if depth == 0 and i != len(expr) - 1:
-                return expr
-        return expr[1:-1]
-    return expr
+# C has no vector `?:`: vector max and where select lanes with masks; scalar ones fall through to pm_render_c
+def _vector_max(ctx: RenderContext, x: UOp, a: UOp, b: UOp) -> str | None:
+    return (
+        None if x.dtype.count == 1 else ctx.value(x, _blend(ctx.ren, f"({ctx[b]}<{ctx[a]})", ctx[a], ctx[b], x.dtype))
+    )
+
+
+def _vector_where(ctx: RenderContext, x: UOp, c: UOp, a: UOp, b: UOp) -> str | None:
+    return None if x.dtype.count == 1 else ctx.value(x, _blend(ctx.ren, f"({ctx[c]}!=0)", ctx[a], ctx[b], x.dtype))
+
+
+pm_render_cpu = (
+    PatternMatcher(
+        [
+            (UPat(Ops.MAX, src=(UPat.var("a"), UPat.var("b")), name="x"), _vector_max),
+            (UPat(Ops.WHERE, src=(UPat.var("c"), UPat.var("a"), UPat.var("b")), name="x"), _vector_where),
+        ]
+    )
+    + pm_render_c
+)
 
 
 class CRenderer(CStyleRenderer):
@@ -329,6 +450,7 @@ class CRenderer(CStyleRenderer):
 
     language = "C"
     supports_masks = True
+    pm_render = pm_render_cpu
 
     def vector_type(self, dt: DType) -> str:
         return super().vector_type(dtypes.int32.vec(dt.count) if dt.scalar().is_bool else dt)
@@ -337,15 +459,3 @@ class CRenderer(CStyleRenderer):
         # masks (bool vectors) are int vectors, and blends of 4-byte lanes reinterpret them as int vectors
         masked = {dtypes.int32.vec(d.count) for d in dts if d.scalar().is_bool or d.scalar().itemsize == 4}
         return super().vector_typedefs({d for d in dts if not d.scalar().is_bool} | masked)
-
-    def alu(self, op: Ops, dt: DType, *a: str) -> str:
-        if dt.count == 1 or op not in (Ops.WHERE, Ops.MAX):
-            return super().alu(op, dt, *a)
-        if op is Ops.MAX:
-            return self._blend(f"({a[1]}<{a[0]})", a[0], a[1], dt)
-        return self._blend(f"({a[0]}!=0)", a[1], a[2], dt)
-
-    def _blend(self, mask: str, x: str, y: str, dt: DType) -> str:
-        # lanes of x where mask is all ones, of y where it is zero; mask!=0 turns 0/1 lanes into masks too
-        iv, v = self.vector_type(dtypes.int32.vec(dt.count)), self.ctype(dt)
-        return f"(({v})((({iv}){mask}&({iv})({x}))|(~({iv}){mask}&({iv})({y}))))"

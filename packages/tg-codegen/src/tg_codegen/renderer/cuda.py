@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
-from tg_codegen.renderer.cstyle import CStyleRenderer
-from tg_uop.dtype import DType, PtrDType, dtypes
+from tg_codegen.renderer.cstyle import CStyleRenderer, RenderContext, pm_render_c, special_index
+from tg_uop.dtype import DType, dtypes
 from tg_uop.ops import Ops
+from tg_uop.rewrite import PatternMatcher, UPat
 from tg_uop.uop import UOp
 
 _VIA_FLOAT = frozenset({Ops.MAX, Ops.SQRT, Ops.EXP2, Ops.LOG2, Ops.SIN, Ops.TRUNC, Ops.RECIP, Ops.FDIV})
+
+
+def _via_float(ctx: RenderContext, x: UOp) -> str:
+    # half and bfloat16 have no overloads of C's math functions here: compute those in float
+    as_float = ctx.ren.alu(x.op, dtypes.float32, *(f"((float)({ctx[s]}))" for s in x.src))
+    return ctx.value(x, f"(({ctx.ren.type_map[x.dtype.scalar()]})({as_float}))")
+
+
+def _bitcast(ctx: RenderContext, x: UOp, a: UOp) -> str:
+    # the source may be an expression, not a variable, so it cannot be addressed: copy it in a lambda
+    t, d = ctx.ren.ctype(a.dtype), ctx.ren.ctype(x.dtype)
+    return ctx.value(x, f"([&]() {{ {t} t_ = {ctx[a]}; {d} d_; memcpy(&d_, &t_, sizeof(d_)); return d_; }}())")
+
+
+pm_render_cuda = (
+    PatternMatcher(
+        [
+            (
+                UPat(Ops.SPECIAL, name="x"),
+                lambda ctx, x: special_index(
+                    ctx, x, f"{'blockIdx' if x.arg[0].startswith('g') else 'threadIdx'}.{'xyz'[int(x.arg[0][-1])]}"
+                ),
+            ),
+            (UPat(_VIA_FLOAT, dtype=(dtypes.float16, dtypes.bfloat16), name="x"), _via_float),
+            (UPat(Ops.BITCAST, src=(UPat.var("a"),), name="x"), _bitcast),
+        ]
+    )
+    + pm_render_c
+)
 
 
 class CUDARenderer(CStyleRenderer):
@@ -21,33 +51,14 @@ class CUDARenderer(CStyleRenderer):
 
     local_prefix = "__shared__ "
     barrier = "__syncthreads();"
+    pm_render = pm_render_cuda
+    contract_pragma = ""  # nvcc fuses multiply-adds unless told not to
+    dtype_headers = {dtypes.float16: "#include <cuda_fp16.h>\n", dtypes.bfloat16: "#include <cuda_bf16.h>\n"}
 
-    def special(self, name: str) -> str:
-        return f"{'blockIdx' if name.startswith('g') else 'threadIdx'}.{'xyz'[int(name[-1])]}"
-
-    def header(self, uops: list[UOp]) -> str:
-        dts = {u.dtype.scalar() for u in uops if not isinstance(u.dtype, PtrDType)}
-        dts |= {u.dtype.base.scalar() for u in uops if isinstance(u.dtype, PtrDType) and u.dtype.base is not None}
-        out = ""
-        if dtypes.float16 in dts:
-            out += "#include <cuda_fp16.h>\n"
-        if dtypes.bfloat16 in dts:
-            out += "#include <cuda_bf16.h>\n"
-        return out
+    def vector_typedefs(self, dts: set[DType]) -> str:
+        return ""  # no vector types: upcasts stay scalar
 
     def const(self, x: object, dt: DType) -> str:
         if dt in (dtypes.float16, dtypes.bfloat16):
             return f"(({self.type_map[dt]}){super().const(x, dtypes.float32)})"
         return super().const(x, dt)
-
-    def alu(self, op: Ops, dt: DType, *a: str) -> str:
-        # half and bfloat16 have no overloads of C's math functions here: compute those in float
-        if dt.scalar() in (dtypes.float16, dtypes.bfloat16) and op in _VIA_FLOAT:
-            as_float = super().alu(op, dtypes.float32, *(f"((float)({x}))" for x in a))
-            return f"(({self.type_map[dt.scalar()]})({as_float}))"
-        return super().alu(op, dt, *a)
-
-    def bitcast(self, x: str, src: DType, dst: DType) -> str:
-        # `x` may be an expression, not a variable, so it cannot be addressed: copy it in a lambda
-        t, d = self.ctype(src), self.ctype(dst)
-        return f"([&]() {{ {t} t_ = {x}; {d} d_; memcpy(&d_, &t_, sizeof(d_)); return d_; }}())"

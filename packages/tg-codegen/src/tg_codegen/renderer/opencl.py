@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
-from tg_codegen.renderer.cstyle import CStyleRenderer, _strip
+from tg_codegen.renderer.cstyle import CStyleRenderer, pm_render_c, special_index, strip_parens
 from tg_uop.dtype import DType, PtrDType, dtypes
 from tg_uop.ops import Ops
-from tg_uop.uop import UOp
+from tg_uop.rewrite import PatternMatcher, UPat
+
+pm_render_cl = (
+    PatternMatcher(
+        [
+            (
+                UPat(Ops.SPECIAL, name="x"),
+                lambda ctx, x: special_index(
+                    ctx, x, f"get_{'group' if x.arg[0].startswith('g') else 'local'}_id({x.arg[0][-1]})"
+                ),
+            ),
+            (UPat(Ops.GEP, src=(UPat.var("v"),), name="x"), lambda ctx, x, v: f"{ctx[v]}.s{x.arg:x}"),
+            (
+                UPat(Ops.BITCAST, src=(UPat.var("a"),), name="x"),
+                lambda ctx, x, a: ctx.value(x, f"as_{ctx.ren.ctype(x.dtype)}({ctx[a]})"),
+            ),
+        ]
+    )
+    + pm_render_c
+)
 
 
 class OpenCLRenderer(CStyleRenderer):
@@ -30,6 +49,11 @@ class OpenCLRenderer(CStyleRenderer):
     }
 
     local_prefix = "__local "
+    pm_render = pm_render_cl
+    dtype_headers = {
+        dtypes.float16: "#pragma OPENCL EXTENSION cl_khr_fp16 : enable\n",
+        dtypes.float64: "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n",
+    }
     barrier = "barrier(CLK_LOCAL_MEM_FENCE);"
 
     def float_suffix(self, dt: DType) -> str:
@@ -39,9 +63,6 @@ class OpenCLRenderer(CStyleRenderer):
         # kernel arguments cannot point to bool: bool buffers are bytes
         assert dt.base is not None
         return "uchar*" if dt.base.scalar() == dtypes.bool else self.ctype(dt)
-
-    def special(self, name: str) -> str:
-        return f"get_{'group' if name.startswith('g') else 'local'}_id({name[-1]})"
 
     def vector_type(self, dt: DType) -> str:
         return f"{self.type_map[dt.scalar()]}{dt.count}"
@@ -53,32 +74,15 @@ class OpenCLRenderer(CStyleRenderer):
         return f"(({self.vector_type(dt)})({', '.join(items)}))"
 
     def vector_load(self, dt: DType, buf: str, idx: str) -> str:
-        return f"vload{dt.count}(0, {buf}+{_strip(idx)})"
+        return f"vload{dt.count}(0, {buf}+{strip_parens(idx)})"
 
     def vector_store(self, dt: DType, buf: str, idx: str, value: str) -> str:
-        return f"vstore{dt.count}({value}, 0, {buf}+{_strip(idx)});"
+        return f"vstore{dt.count}({value}, 0, {buf}+{strip_parens(idx)});"
 
     def vector_cast(self, x: str, dt: DType) -> str:
         return f"convert_{self.vector_type(dt)}({x})"
-
-    def vector_element(self, x: str, i: int) -> str:
-        return f"{x}.s{i:x}"
 
     def const(self, x: object, dt: DType) -> str:
         if dt == dtypes.float16:
             return f"((half){super().const(x, dtypes.float32)})"
         return super().const(x, dt)
-
-    def header(self, uops: list[UOp]) -> str:
-        dts = {u.dtype.scalar() for u in uops if not isinstance(u.dtype, PtrDType)}
-        dts |= {u.dtype.base.scalar() for u in uops if isinstance(u.dtype, PtrDType) and u.dtype.base is not None}
-        out = ""
-        if dtypes.float16 in dts:
-            out += "#pragma OPENCL EXTENSION cl_khr_fp16 : enable\n"
-        if dtypes.float64 in dts:
-            out += "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n"
-        fused = any(u.op is Ops.DEFINE_ACC and u.dtype.count > 1 and u.dtype.is_float for u in uops)
-        return out + (self.contract_pragma if fused else "")
-
-    def bitcast(self, x: str, src: DType, dst: DType) -> str:
-        return f"as_{self.ctype(dst)}({x})"

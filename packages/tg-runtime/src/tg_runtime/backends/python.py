@@ -19,7 +19,7 @@ from tg_runtime.allocator import Allocator
 from tg_runtime.compiler import Compiler
 from tg_runtime.device import Capabilities, Compiled
 from tg_uop.dtype import DType, PtrDType, dtypes, truncate
-from tg_uop.ops import GroupOp, Ops, exec_alu
+from tg_uop.ops import AxisType, GroupOp, Ops, RangeArg, exec_alu
 from tg_uop.uop import UOp
 
 # ---- the text format ----
@@ -48,6 +48,8 @@ def _enc_arg(a: Any) -> Any:
         return ("__float__", a.hex())
     if isinstance(a, Ops):
         return ("__op__", a.name)
+    if isinstance(a, RangeArg):
+        return ("__range__", a.axis, a.kind.name, a.instance)
     if isinstance(a, tuple):
         return tuple(_enc_arg(x) for x in a)
     return a
@@ -59,6 +61,8 @@ def _dec_arg(a: Any) -> Any:
             return float.fromhex(a[1])
         if len(a) == 2 and a[0] == "__op__":
             return Ops[a[1]]
+        if len(a) == 4 and a[0] == "__range__":
+            return RangeArg(a[1], AxisType[a[2]], a[3])
         return tuple(_dec_arg(x) for x in a)
     return a
 

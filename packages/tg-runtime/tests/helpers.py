@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-from tg_runtime import Allocator, Buffer
-from tg_uop import DType, Ops, UOp, dtypes
+import pytest
+
+from tg_runtime import Buffer, DeviceUnavailable
+from tg_runtime.backends.python import PythonAllocator
+from tg_uop import AxisType, DType, Ops, RangeArg, UOp, dtypes
 
 
 def f32(x: float) -> float:
@@ -32,6 +35,17 @@ def c_div(a: int, b: int) -> int:
 def c_mod(a: int, b: int) -> int:
     """C remainder: takes the sign of the dividend."""
     return int(math.fmod(a, b))
+
+
+T = TypeVar("T")
+
+
+def available_or_skip(make: Callable[[], T], why: str) -> T:
+    """`make()`; the test is skipped (saying `why`) where what it needs is not installed here."""
+    try:
+        return make()
+    except DeviceUnavailable as e:
+        pytest.skip(f"{why}: {e}")
 
 
 def buf(device: str, dtype: DType, values: Sequence[Any]) -> Buffer:
@@ -74,7 +88,7 @@ class Prog:
         return self.add(Ops.DEFINE_VAR, dtypes.int32, (), (name, lo, hi))
 
     def range(self, end: UOp, axis: int) -> UOp:
-        return self.add(Ops.RANGE, dtypes.int32, (end,), (axis, "loop"))
+        return self.add(Ops.RANGE, dtypes.int32, (end,), RangeArg(axis, AxisType.GLOBAL))
 
     def endrange(self, r: UOp) -> UOp:
         return self.add(Ops.ENDRANGE, dtypes.void, (r,))
@@ -95,9 +109,21 @@ class Prog:
             dtype = dtypes.bool if op in (Ops.CMPLT, Ops.CMPNE, Ops.CMPEQ) else srcs[-1].dtype
         return self.add(op, dtype, srcs)
 
+    @classmethod
+    def loop(cls, n: int, dtypes_: Sequence[DType], body: Callable[..., object]) -> Prog:
+        """A program of one loop over `n` elements of buffers 0, 1, ... (one per dtype, `n` elements each):
+        `body(p, r, *buffers)` adds the loop's steps."""
+        p = cls()
+        bufs = [p.glob(i, dt, n) for i, dt in enumerate(dtypes_)]
+        r = p.range(p.const(dtypes.int32, n), 0)
+        body(p, r, *bufs)
+        p.endrange(r)
+        return p
 
-class HostMem(Allocator):
-    """Memory from bytearrays, with call counters and an optional limit on the bytes held by the backend."""
+
+class HostMem(PythonAllocator):
+    """The PYTHON device's memory (bytearrays), with call counters and an optional limit on the bytes held by the
+    backend."""
 
     def __init__(self, device: str = "TESTMEM", limit: int | None = None) -> None:
         super().__init__(device)
@@ -111,17 +137,8 @@ class HostMem(Allocator):
         if self.limit is not None and self.held + nbytes > self.limit:
             raise MemoryError("backend is full")
         self.held += nbytes
-        return memoryview(bytearray(nbytes))
+        return super()._alloc(nbytes)
 
     def _free(self, opaque: Any) -> None:
         self.held -= opaque.nbytes
         self.freed.append(opaque)
-
-    def _copyin(self, dest: memoryview, src: memoryview) -> None:
-        dest[:] = src
-
-    def _copyout(self, dest: memoryview, src: memoryview) -> None:
-        dest[:] = src
-
-    def _offset(self, opaque: memoryview, offset: int, nbytes: int) -> memoryview:
-        return opaque[offset : offset + nbytes]

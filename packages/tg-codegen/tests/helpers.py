@@ -13,15 +13,19 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import operator
 import random
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import pytest
+
 from tg_codegen import ProgramSpec, get_program
 from tg_codegen.kernel import Kernel, KernelOptError, Opt, OptOps
 from tg_codegen.search import candidate_opts
-from tg_runtime import Buffer, Capabilities, Device
+from tg_runtime import Buffer, Capabilities, Device, DeviceUnavailable
+from tg_runtime.backends.cuda import CUDACompiler
 from tg_uop import DType, Ops, ShapeTracker, UOp, dtypes
 
 # every device that works here: CPU and PYTHON always, CL where OpenCL is installed (CI installs PoCL)
@@ -253,11 +257,166 @@ def loop_program_checks(uops: Sequence[UOp]) -> None:
     assert not open_loops, "loops left open"
 
 
+# ---------------------------------------------------------------- random kernel ASTs (the fuzzers)
+
+
+@dataclasses.dataclass
+class Leaf:
+    """A random expression: as a kernel AST and as its plain-Python reference."""
+
+    uop: UOp
+    arr: Arr
+
+
+def random_movement(rng: random.Random, target: tuple[int, ...]) -> tuple[tuple[int, ...], list[tuple[str, Any]]]:
+    """A base buffer shape and movement ops that take it to `target`, chosen backwards from the target."""
+    ops: list[tuple[str, Any]] = []
+    cur = target
+    for _ in range(rng.randint(0, 3)):
+        n = len(cur)
+        kind = rng.choice(
+            ["permute", "expand", "shrink", "pad", "flip", "reshape", "permute_reshape", "permute_reshape"]
+        )
+        if kind == "permute_reshape":
+            # a transposed (b, a) buffer reshaped from (a, b) to the target: usually needs a two-view tracker
+            size = math.prod(cur)
+            divisors = [d for d in range(2, size) if size % d == 0]
+            if divisors:
+                a = rng.choice(divisors)
+                ops += [("reshape", cur), ("permute", (1, 0))]
+                cur = (size // a, a)
+        elif kind == "permute":
+            order = list(range(n))
+            rng.shuffle(order)
+            pre = [0] * n
+            for i, o in enumerate(order):
+                pre[o] = cur[i]
+            ops.append(("permute", tuple(order)))
+            cur = tuple(pre)
+        elif kind == "expand":
+            pre_t = tuple(1 if s > 1 and rng.random() < 0.5 else s for s in cur)
+            if pre_t != cur:
+                ops.append(("expand", cur))
+                cur = pre_t
+        elif kind == "shrink":
+            arg, pre_l = [], []
+            for s in cur:
+                b, a = rng.randint(0, 2), rng.randint(0, 1)
+                arg.append((b, b + s))
+                pre_l.append(s + b + a)
+            ops.append(("shrink", tuple(arg)))
+            cur = tuple(pre_l)
+        elif kind == "pad":
+            arg, pre_l = [], []
+            for s in cur:
+                b = rng.randint(0, min(1, s - 1))
+                a = rng.randint(0, min(1, s - 1 - b))
+                arg.append((b, a))
+                pre_l.append(s - b - a)
+            ops.append(("pad", tuple(arg)))
+            cur = tuple(pre_l)
+        elif kind == "flip":
+            ops.append(("flip", tuple(rng.random() < 0.5 for _ in cur)))
+        else:
+            dims = list(cur)
+            rng.shuffle(dims)
+            pre_t = tuple(dims) if rng.random() < 0.6 else (math.prod(cur),)
+            ops.append(("reshape", cur))
+            cur = pre_t
+    return cur, list(reversed(ops))
+
+
+def make_input(rng: random.Random, idx: int, dt: DType, shape: tuple[int, ...], zero: Any) -> tuple[Leaf, list[Any]]:
+    base, ops = random_movement(rng, shape)
+    n = math.prod(base)
+    data = [rng.randint(-3, 3) for _ in range(n)]
+    if dt.is_float:
+        data = [float(v) for v in data]
+    st, arr = ShapeTracker.from_shape(base), Arr.flat(data, base)
+    for name, arg in ops:
+        st = getattr(st, name)(arg)
+        arr = arr.pad(arg, zero=zero) if name == "pad" else getattr(arr, name)(arg)
+    assert st.shape == shape == arr.shape
+    return Leaf(load(param(idx, dt, n), st), arr), data
+
+
+BINARY: dict[str, tuple[Callable[[UOp, UOp], UOp], Callable[[Any, Any], Any]]] = {
+    "add": (lambda a, b: a + b, operator.add),
+    "sub": (lambda a, b: a - b, operator.sub),
+    "mul": (lambda a, b: a * b, operator.mul),
+    "max": (lambda a, b: a.maximum(b), max),
+}
+
+
+def random_expr(rng: random.Random, depth: int, leaves: list[Leaf], dt: DType, shape: tuple[int, ...]) -> Leaf:
+    if depth == 0 or rng.random() < 0.25:
+        if rng.random() < 0.8:
+            return rng.choice(leaves)
+        c = rng.randint(-2, 2)
+        value = float(c) if dt.is_float else c
+        return Leaf(bconst(dt, value, shape), Arr(shape, lambda idx: value))
+    kind = rng.choice([*BINARY, "neg", "where", "cmp_cast"])
+    a = random_expr(rng, depth - 1, leaves, dt, shape)
+    if kind == "neg":
+        return Leaf(-a.uop, a.arr.map(operator.neg))
+    b = random_expr(rng, depth - 1, leaves, dt, shape)
+    if kind == "where":
+        c = random_expr(rng, depth - 1, leaves, dt, shape)
+        return Leaf((a.uop < b.uop).where(b.uop, c.uop), a.arr.map(lambda x, y, z: y if x < y else z, b.arr, c.arr))
+    if kind == "cmp_cast":
+        one = 1.0 if dt.is_float else 1
+        return Leaf(a.uop.ne(b.uop).cast(dt), a.arr.map(lambda x, y: one if x != y else one * 0, b.arr))
+    make, fn = BINARY[kind]
+    return Leaf(make(a.uop, b.uop), a.arr.map(fn, b.arr))
+
+
+REDUCES: list[tuple[Ops, Callable[[Any, Any], Any]]] = [(Ops.ADD, operator.add), (Ops.MAX, max)]
+
+
+def random_inputs_and_expr(
+    rng: random.Random, dt: DType, shape: tuple[int, ...], first: int
+) -> tuple[Leaf, list[Leaf], dict[int, list[Any]]]:
+    """1 to 3 random inputs read through random views (parameters `first`, `first`+1, ...) and a random
+    expression of them: the expression, the inputs' leaves and their data."""
+    zero: Any = 0.0 if dt.is_float else 0
+    leaves, inputs = [], {}
+    for i in range(rng.randint(1, 3)):
+        leaf, inputs[first + i] = make_input(rng, first + i, dt, shape, zero)
+        leaves.append(leaf)
+    return random_expr(rng, rng.randint(1, 3), leaves, dt, shape), leaves, inputs
+
+
+def random_axes(rng: random.Random, rank: int) -> tuple[int, ...]:
+    """A random nonempty set of axes, in order."""
+    return tuple(sorted(rng.sample(range(rank), rng.randint(1, rank))))
+
+
+def random_reduce(rng: random.Random, leaf: Leaf, axes: tuple[int, ...]) -> Leaf:
+    """`leaf` summed or maxed over `axes` (kept as size 1)."""
+    op, fn = rng.choice(REDUCES)
+    return Leaf(leaf.uop.reduce_axis(op, axes), leaf.arr.reduce(fn, axes))
+
+
+def renumber_inputs(ast: UOp, inputs: dict[int, list[Any]], first: int) -> tuple[UOp, dict[int, list[Any]]]:
+    """The inputs `ast` really reads (a load can simplify away) numbered `first`, `first`+1, ... without gaps."""
+    used = sorted((u for u in ast.toposort() if u.op is Ops.DEFINE_GLOBAL and u.arg in inputs), key=lambda g: g.arg)
+    renumber = {g: param(first + k, g.dtype.base, g.dtype.size) for k, g in enumerate(used)}
+    return ast.substitute(renumber), {new.arg: inputs[old.arg] for old, new in renumber.items()}
+
+
 # ---------------------------------------------------------------- optimized kernels (Opts)
 
 
 def caps_of(device: str) -> Capabilities:
     return Device[device].caps
+
+
+def nvcc_or_skip() -> CUDACompiler:
+    """A CUDA compiler; the test is skipped where nvcc is not installed."""
+    try:
+        return CUDACompiler()
+    except DeviceUnavailable as e:
+        pytest.skip(f"CUDA source is compile-checked only where nvcc exists: {e}")
 
 
 def cuda_caps() -> Capabilities:
@@ -333,6 +492,13 @@ def matmul_ref(a: Sequence[Any], b: Sequence[Any], m: int, n: int, k: int) -> li
                 acc += row[t] * b[t * n + j]
             out.append(acc)
     return out
+
+
+def matmul_case(
+    m: int, n: int, k: int, a: Sequence[Any], b: Sequence[Any]
+) -> tuple[UOp, dict[int, Sequence[Any]], list[Any]]:
+    """The AST of `a` (m, k) times `b` (k, n), its inputs (parameters 1 and 2) and the expected output."""
+    return matmul_ast(m, n, k), {1: a, 2: b}, matmul_ref(a, b, m, n, k)
 
 
 def kernels_compiled(monkeypatch: Any) -> list[Kernel]:
