@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from tg_uop.dtype import DType
 from tg_uop.ops import GroupOp, Ops
 from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
-from tg_uop.symbolic import _terms, symbolic
+from tg_uop.symbolic import linear_terms, symbolic
 from tg_uop.uop import UOp, toposort
 
 
 def _sum(x: UOp) -> tuple[dict[UOp, int], int]:
     # an index as {term: coefficient} and a constant, to compare lanes without trusting subtraction rules
-    terms, const = _terms(x)
+    terms, const = linear_terms(x)
     out: dict[UOp, int] = {}
     for n, k in terms:
         out[n] = out.get(n, 0) + k

@@ -44,8 +44,14 @@ def _decided(x: UOp) -> UOp | None:
     return UOp.const(x.dtype, lo) if lo == hi else None
 
 
-def _terms(x: UOp) -> tuple[list[tuple[UOp, int]], int]:
-    """Split an integer sum into (node, coefficient) terms and a constant."""
+def linear_terms(x: UOp) -> tuple[list[tuple[UOp, int]], int]:
+    """Split an integer sum into (node, coefficient) terms and a constant.
+
+    >>> i, j = UOp.variable("i", 0, 9), UOp.variable("j", 0, 9)
+    >>> terms, const = linear_terms(i * 4 + j + 3)
+    >>> [(n.arg[0], k) for n, k in terms], const
+    ([('i', 4), ('j', 1)], 3)
+    """
     terms: list[tuple[UOp, int]] = []
     const = 0
     stack = [(x, 1)]
@@ -93,7 +99,7 @@ def _div_fold(x: UOp, c: UOp) -> UOp | None:
     if x.op is Ops.IDIV and x.src[1].op is Ops.CONST and x.src[1].arg > 0:
         nested: UOp = x.src[0] // (x.src[1].arg * cv)
         return nested
-    terms, const = _terms(x)
+    terms, const = linear_terms(x)
     if len(terms) + (const != 0) < 2 and not (len(terms) == 1 and terms[0][1] % cv == 0):
         return None
     if not _fits(x.dtype, terms, const):
@@ -125,7 +131,7 @@ def _mod_fold(x: UOp, c: UOp) -> UOp | None:
         return None
     if x.vmax < cv:
         return x
-    terms, const = _terms(x)
+    terms, const = linear_terms(x)
     if not _fits(x.dtype, terms, const):
         return None
     kept = [(n, k % cv) for n, k in terms if k % cv != 0]
@@ -138,7 +144,7 @@ def _mod_fold(x: UOp, c: UOp) -> UOp | None:
 
 def _lt_fold(x: UOp, c: UOp) -> UOp | None:
     """Move constants across an integer comparison: x*k + c1 < c2  ->  x < ceil((c2-c1)/k)."""
-    terms, const = _terms(x)
+    terms, const = linear_terms(x)
     if len(terms) != 1 or (const == 0 and terms[0][1] == 1):
         return None
     n, k = terms[0]
