@@ -4,7 +4,8 @@
 
     tests-tg-uop ... tests-tg-nn   each package tested alone, installed (not editable) with only
                                    the packages below it, in a fresh venv
-    layers                         import-linter contracts + proof that they catch a violation
+    layers                         import-linter contracts (packages import downwards, no cycle inside a
+                                   package) + proof that each catches a planted violation
     lint                           ruff check + ruff format --check
     build                          sdist + wheel for every package, tg-uop wheel smoke test
 
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import nox
 
@@ -194,13 +196,62 @@ def _lint_imports(session: nox.Session, cwd: Path, pythonpath: str | None) -> su
     )
 
 
+class _Planted(NamedTuple):
+    """A violation planted in a copy of the sources by the `layers` self-check."""
+
+    file: str  # relative to the copied sources
+    line: str  # appended to the file
+    contract: str  # must then report BROKEN ...
+    shows: str  # ... with this text in its report
+    names_one_of: tuple[str, ...] = ()  # ... and one of these (a cycle is reported by either of its imports)
+
+
+_PLANTED = (
+    _Planted(
+        "tg-uop/tg_uop/__init__.py", "import tg_tensor", "tg packages only import downwards", "tg_uop -> tg_tensor"
+    ),
+    # dtype sits at the bottom of tg_uop and uop imports it, so dtype -> uop closes a loop
+    _Planted(
+        "tg-uop/tg_uop/dtype.py",
+        "import tg_uop.uop",
+        "the modules of each package form a layered order (no import cycles)",
+        "No cycles are allowed in tg_uop.",
+        (".dtype -> .uop", ".uop -> .dtype"),
+    ),
+)
+
+
+def _expect_broken(session: nox.Session, work: Path, pythonpath: str, planted: _Planted) -> None:
+    """Append one planted violation to the copy, require its contract to break, then restore the file."""
+    path = work / planted.file
+    original = path.read_text(encoding="utf-8")
+    path.write_text(original + f"\n{planted.line}  # deliberate violation\n", encoding="utf-8")
+    try:
+        broken = _lint_imports(session, work, pythonpath)
+    finally:
+        path.write_text(original, encoding="utf-8")
+    output = broken.stdout + broken.stderr
+    needles = (planted.shows, *planted.names_one_of)
+    caught = f"{planted.contract} BROKEN" in output and planted.shows in output
+    if planted.names_one_of:
+        caught = caught and any(n in output for n in planted.names_one_of)
+    if broken.returncode == 0 or not caught:
+        print(output)
+        session.error(f"import-linter did NOT catch `{planted.line}` planted in {planted.file}")
+    session.log(f"OK: `{planted.line}` planted in {planted.file} was caught (lint-imports exit {broken.returncode}):")
+    for out_line in output.splitlines():
+        if "BROKEN" in out_line or "KEPT" in out_line or any(n in out_line for n in needles):
+            session.log(f"    {out_line.strip()}")
+
+
 @nox.session
 def layers(session: nox.Session) -> None:
-    """import-linter: enforce the downward-only layering, and prove it catches a planted violation."""
+    """import-linter: enforce the downward-only layering and acyclic modules inside each package, and prove that
+    both contracts catch a planted violation."""
     _install_local(session, LAYERS, test=False, opencl=False, extra=(IMPORT_LINTER,))
     session.run("lint-imports", "--config", str(CONFIG), "--no-cache", env={"PYTHONPATH": None})
 
-    # Self-check on a copy of the sources: plant `tg_uop -> tg_tensor` and require the contract to break.
+    # Self-check on a copy of the sources: plant each violation in turn and require its contract to break.
     with tempfile.TemporaryDirectory(prefix="tg-layers-") as tmp:
         work = Path(tmp)
         src_dirs = []
@@ -228,20 +279,8 @@ def layers(session: nox.Session) -> None:
             print(clean.stdout, clean.stderr)
             session.error("lint-imports fails on an unmodified copy of the sources; self-check is unreliable")
 
-        init = work / "tg-uop" / "tg_uop" / "__init__.py"
-        with init.open("a", encoding="utf-8") as f:
-            f.write("\nimport tg_tensor  # deliberate violation\n")
-
-        broken = _lint_imports(session, work, pythonpath)
-        output = broken.stdout + broken.stderr
-        contract = "tg packages only import downwards"
-        if broken.returncode == 0 or f"{contract} BROKEN" not in output or "tg_uop -> tg_tensor" not in output:
-            print(output)
-            session.error("import-linter did NOT catch the deliberate tg_uop -> tg_tensor import")
-        session.log(f"OK: deliberate violation tg_uop -> tg_tensor was caught (lint-imports exit {broken.returncode}):")
-        for line in output.splitlines():
-            if "BROKEN" in line or "KEPT" in line or "tg_uop -> tg_tensor" in line:
-                session.log(f"    {line.strip()}")
+        for planted in _PLANTED:
+            _expect_broken(session, work, pythonpath, planted)
 
 
 @nox.session

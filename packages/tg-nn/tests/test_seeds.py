@@ -1,5 +1,5 @@
-"""The layer, optimizer, state and data-set examples of the tutorials in /work/shared/seeds/, run against tg-nn and
-checked for what the tutorials state (tg-tensor's test_seeds.py has the Tensor-only ones).
+"""The layer, optimizer, state and data-set examples of tinygrad tutorials (the seed texts named below), run
+against tg-nn and checked for what the tutorials state (tg-tensor's test_seeds.py has the Tensor-only ones).
 
 Seed files: 002 "Comprehensive Analysis of the tinygrad Repository" (002_42a21793858266a3.txt), 003 "Tinygrad
 Projects" (003_549a308d079cd038.txt), 004 "Claude Code Guide for tinygrad" (004_f1af22687d3cd762.txt).

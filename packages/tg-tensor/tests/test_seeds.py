@@ -1,4 +1,4 @@
-"""The examples of the tutorials in /work/shared/seeds/, run against tg-tensor and checked for the values and
+"""The examples of tinygrad tutorials (the seed texts named below), run against tg-tensor and checked for the values and
 behaviour the tutorials state.
 
 Seed files (by their number):

@@ -171,21 +171,24 @@ _ABBR = {
     "f32": "float32",
     "f64": "float64",
 }
+
+# The table is symmetric, so only its upper triangle is written: row `a` lists the joins with `a` itself and
+# every type to its right.
 _TABLE = """
        b    i8   i16  i32  i64  u8   u16  u32  u64  f16  bf16 f32  f64
 b      b    i8   i16  i32  i64  u8   u16  u32  u64  f16  bf16 f32  f64
-i8     i8   i8   i16  i32  i64  i16  i32  i64  f32  f16  bf16 f32  f64
-i16    i16  i16  i16  i32  i64  i16  i32  i64  f32  f16  bf16 f32  f64
-i32    i32  i32  i32  i32  i64  i32  i32  i64  f32  f16  bf16 f32  f64
-i64    i64  i64  i64  i64  i64  i64  i64  i64  f32  f16  bf16 f32  f64
-u8     u8   i16  i16  i32  i64  u8   u16  u32  u64  f16  bf16 f32  f64
-u16    u16  i32  i32  i32  i64  u16  u16  u32  u64  f16  bf16 f32  f64
-u32    u32  i64  i64  i64  i64  u32  u32  u32  u64  f16  bf16 f32  f64
-u64    u64  f32  f32  f32  f32  u64  u64  u64  u64  f16  bf16 f32  f64
-f16    f16  f16  f16  f16  f16  f16  f16  f16  f16  f16  f32  f32  f64
-bf16   bf16 bf16 bf16 bf16 bf16 bf16 bf16 bf16 bf16 f32  bf16 f32  f64
-f32    f32  f32  f32  f32  f32  f32  f32  f32  f32  f32  f32  f32  f64
-f64    f64  f64  f64  f64  f64  f64  f64  f64  f64  f64  f64  f64  f64
+i8          i8   i16  i32  i64  i16  i32  i64  f32  f16  bf16 f32  f64
+i16              i16  i32  i64  i16  i32  i64  f32  f16  bf16 f32  f64
+i32                   i32  i64  i32  i32  i64  f32  f16  bf16 f32  f64
+i64                        i64  i64  i64  i64  f32  f16  bf16 f32  f64
+u8                              u8   u16  u32  u64  f16  bf16 f32  f64
+u16                                  u16  u32  u64  f16  bf16 f32  f64
+u32                                       u32  u64  f16  bf16 f32  f64
+u64                                            u64  f16  bf16 f32  f64
+f16                                                 f16  f32  f32  f64
+bf16                                                     bf16 f32  f64
+f32                                                           f32  f64
+f64                                                                f64
 """
 
 
@@ -193,10 +196,12 @@ def _promotion_table() -> dict[tuple[DType, DType], DType]:
     rows = [line.split() for line in _TABLE.strip().splitlines()]
     cols = rows[0]
     out = {}
-    for row in rows[1:]:
+    for k, row in enumerate(rows[1:]):
+        assert row[0] == cols[k] and len(row) == 1 + len(cols) - k, f"row {row[0]} is not the upper triangle's"
         a = getattr(dtypes, _ABBR[row[0]])
-        for col, cell in zip(cols, row[1:], strict=True):
-            out[a, getattr(dtypes, _ABBR[col])] = getattr(dtypes, _ABBR[cell])
+        for col, cell in zip(cols[k:], row[1:], strict=True):
+            b, c = getattr(dtypes, _ABBR[col]), getattr(dtypes, _ABBR[cell])
+            out[a, b] = out[b, a] = c
     return out
 
 

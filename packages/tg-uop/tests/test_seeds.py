@@ -1,5 +1,5 @@
-"""The pure-IR examples of the tutorials in /work/shared/seeds/ (UOps, PatternMatcher/UPat rewrites, flags), run
-against tg-uop (`tinygrad.uop.ops` -> `tg_uop`, `tinygrad.helpers` -> `tg_uop.helpers`).
+"""The pure-IR examples of tinygrad tutorials (the seed texts named below: UOps, PatternMatcher/UPat rewrites,
+flags), run against tg-uop (`tinygrad.uop.ops` -> `tg_uop`, `tinygrad.helpers` -> `tg_uop.helpers`).
 
 Seed files: 001 "Tinygrad 7-Day Crash Course for Contributors" (001_488a3466af3cad3a.txt), 004 "Claude Code
 Guide for tinygrad" (004_f1af22687d3cd762.txt).

@@ -8,7 +8,7 @@ True
 from tg_runtime.allocator import Allocator
 from tg_runtime.buffer import Buffer
 from tg_runtime.compiler import CompileError, Compiler
-from tg_runtime.device import Capabilities, Compiled, Device, DeviceUnavailable, Program
+from tg_runtime.device import Capabilities, Compiled, Device, DeviceUnavailable, Launch, Program
 
 __version__ = "0.1.0"
 
@@ -21,5 +21,6 @@ __all__ = [
     "Compiler",
     "Device",
     "DeviceUnavailable",
+    "Launch",
     "Program",
 ]

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import importlib
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from tg_runtime.allocator import Allocator
 from tg_runtime.compiler import Compiler
@@ -45,13 +46,27 @@ class Capabilities:
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
-class Program(Protocol):
+@dataclass(frozen=True)
+class Launch:
+    """How one call of a `Program` runs: launch geometry, variable values, and whether to time it."""
+
+    global_size: tuple[int, ...] = (1, 1, 1)
+    local_size: tuple[int, ...] | None = None
+    vals: tuple[int, ...] = ()
+    wait: bool = False
+
+
+class Program(ABC):
     """A compiled kernel. Called with device buffer handles, then launch geometry and integer variables.
 
     `global_size` counts work-groups per dimension and `local_size` work-items per group (OpenCL's global work
     size is their product; CUDA's grid and block). Devices that loop inside the kernel (CPU) ignore both.
-    `vals` are the int32 values of the program's variables, in the order of its DEFINE_VARs.
+    `vals` are the int32 values of the program's variables, in the order of its DEFINE_VARs. With `wait` the
+    call blocks until the kernel is done and returns the seconds it ran; otherwise it returns None.
+    Backends implement `launch`; the call signature lives here once.
     """
+
+    name: str
 
     def __call__(
         self,
@@ -60,7 +75,12 @@ class Program(Protocol):
         local_size: tuple[int, ...] | None = None,
         vals: tuple[int, ...] = (),
         wait: bool = False,
-    ) -> float | None: ...
+    ) -> float | None:
+        return self.launch(bufs, Launch(global_size, local_size, vals, wait))
+
+    @abstractmethod
+    def launch(self, bufs: tuple[Any, ...], how: Launch) -> float | None:
+        """Run the kernel once over `bufs` as `how` says."""
 
 
 @dataclass

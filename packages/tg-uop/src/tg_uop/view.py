@@ -22,7 +22,9 @@ from typing import Any
 
 from tg_uop.dtype import dtypes
 from tg_uop.helpers import prod, strides_for_shape
-from tg_uop.uop import UOp
+from tg_uop.ops import Ops
+from tg_uop.symbolic import linear_terms
+from tg_uop.uop import UOp, toposort
 
 Mask = tuple[tuple[int, int], ...]
 sint = int | UOp  # a dimension: an int, or a symbolic integer expression over Variables
@@ -319,17 +321,13 @@ class ShapeTracker:
     def _stack_strides(self) -> tuple[int | None, ...]:
         """Strides of a stack read off its index expression: a dim whose index variable enters the index only
         as `stride * i` and not the validity has that stride (0 when it does not enter at all: a broadcast)."""
-        from tg_uop.ops import Ops
-        from tg_uop.symbolic import _terms
-        from tg_uop.uop import toposort
-
         if _symbolic(*self.shape, *(d for v in self.views for d in v.shape)):
             return tuple(None for _ in self.shape)
         idxs = [
             UOp.variable(f"_i{k}", 0, s - 1) if s > 1 else UOp.const(dtypes.index, 0) for k, s in enumerate(self.shape)
         ]
         idx, valid = self.to_indexed_uops(idxs)
-        terms, _ = _terms(idx)
+        terms, _ = linear_terms(idx)
         linear = {node: coef for node, coef in terms if node.op is Ops.DEFINE_VAR}
         # variables that appear anywhere else (inside a div/mod term, in the validity) make their dim irregular
         tangled = {u for node, _ in terms if node.op is not Ops.DEFINE_VAR for u in toposort([node])}
@@ -350,9 +348,6 @@ def _simplify_stack(views: tuple[View, ...]) -> tuple[View, ...]:
 def _merge(below: View, top: View) -> View | None:
     """One view equal to `top` over `below`, found by simplifying the stacked index expression: it merges when
     the index comes out affine in the logical indices and validity is a box of bounds on them."""
-    from tg_uop.ops import Ops
-    from tg_uop.symbolic import _terms
-
     if _symbolic(*top.shape, *below.shape):
         return None  # the merge search needs concrete ranges
     if 0 in top.shape:
@@ -360,7 +355,7 @@ def _merge(below: View, top: View) -> View | None:
     idxs = [UOp.variable(f"_i{k}", 0, s - 1) if s > 1 else UOp.const(dtypes.index, 0) for k, s in enumerate(top.shape)]
     pos = {v: k for k, v in enumerate(idxs) if v.op is Ops.DEFINE_VAR}
     idx, valid = ShapeTracker((below, top)).to_indexed_uops(idxs)
-    terms, offset = _terms(idx)
+    terms, offset = linear_terms(idx)
     strides = [0] * len(top.shape)
     for node, coef in terms:
         if node not in pos:

@@ -13,7 +13,7 @@ from typing import Any
 
 from tg_runtime.allocator import Allocator
 from tg_runtime.compiler import CompileError, Compiler
-from tg_runtime.device import Capabilities, Compiled, DeviceUnavailable
+from tg_runtime.device import Capabilities, Compiled, DeviceUnavailable, Launch, Program
 from tg_uop.dtype import DType, dtypes
 
 _IMPORT_ERROR: ImportError | None = None
@@ -142,7 +142,7 @@ class CLCompiler(Compiler):
         return bytes(binary)
 
 
-class CLProgram:
+class CLProgram(Program):
     """A kernel loaded from a program binary. Buffers are set as arguments first, then the int32 `vals`.
 
     OpenCL's global work size is `global_size * local_size` per dimension; with `local_size=None` it is
@@ -162,33 +162,32 @@ class CLProgram:
         # arguments live on the kernel object: setting them and enqueueing must not interleave across threads
         self._lock = threading.Lock()
 
-    def __call__(
-        self,
-        *bufs: cl.Buffer,
-        global_size: tuple[int, ...] = (1, 1, 1),
-        local_size: tuple[int, ...] | None = None,
-        vals: tuple[int, ...] = (),
-        wait: bool = False,
-    ) -> float | None:
-        if len(bufs) + len(vals) != self.nargs:
+    def launch(self, bufs: tuple[cl.Buffer, ...], how: Launch) -> float | None:
+        if len(bufs) + len(how.vals) != self.nargs:
             raise ValueError(
-                f"{self.name}: takes {self.nargs} arguments, got {len(bufs)} buffers and {len(vals)} values"
+                f"{self.name}: takes {self.nargs} arguments, got {len(bufs)} buffers and {len(how.vals)} values"
             )
-        if local_size is not None and len(local_size) != len(global_size):
-            raise ValueError(f"{self.name}: global_size {global_size} and local_size {local_size} differ in length")
-        gws = tuple(g * l for g, l in zip(global_size, local_size)) if local_size is not None else tuple(global_size)
-        lws = tuple(local_size) if local_size is not None else None
+        if how.local_size is not None and len(how.local_size) != len(how.global_size):
+            raise ValueError(
+                f"{self.name}: global_size {how.global_size} and local_size {how.local_size} differ in length"
+            )
+        gws = (
+            tuple(g * l for g, l in zip(how.global_size, how.local_size))
+            if how.local_size is not None
+            else tuple(how.global_size)
+        )
+        lws = tuple(how.local_size) if how.local_size is not None else None
         args: list[Any] = []
         for b in bufs:
             if not isinstance(b, cl.Buffer):
                 raise TypeError(f"{self.name}: buffer arguments must be CL buffer handles, got {type(b).__name__}")
             args.append(b)
-        for v in vals:
+        for v in how.vals:
             if not -(2**31) <= v < 2**31:
                 raise ValueError(f"{self.name}: variable value {v} does not fit in an int32")
             args.append(_INT32.pack(v))  # pyopencl passes any bytes-like value as the argument's raw bytes
         if 0 in gws:
-            return 0.0 if wait else None  # nothing to run (OpenCL 1.x refuses an empty range)
+            return 0.0 if how.wait else None  # nothing to run (OpenCL 1.x refuses an empty range)
         with self._lock:
             for i, a in enumerate(args):
                 self._kernel.set_arg(i, a)
@@ -196,7 +195,7 @@ class CLProgram:
                 event = cl.enqueue_nd_range_kernel(self.dev.queue, self._kernel, gws, lws)
             except cl.LogicError as e:
                 raise ValueError(f"{self.name}: launch with global {gws}, local {lws} refused: {e}") from e
-        if not wait:
+        if not how.wait:
             return None
         event.wait()
         return float(event.profile.end - event.profile.start) * 1e-9

@@ -21,7 +21,7 @@ from typing import Any
 
 from tg_runtime.allocator import Allocator
 from tg_runtime.compiler import CompileError, Compiler, cache_dir, cache_enabled
-from tg_runtime.device import Capabilities, Compiled, DeviceUnavailable
+from tg_runtime.device import Capabilities, Compiled, DeviceUnavailable, Launch, Program
 from tg_uop.dtype import dtypes
 
 
@@ -124,7 +124,7 @@ class ClangStyleCompiler(Compiler):
                 return f.read()
 
 
-class CPUProgram:
+class CPUProgram(Program):
     """A function in a shared library, called with buffer addresses then int variables."""
 
     def __init__(self, name: str, lib: bytes) -> None:
@@ -133,18 +133,11 @@ class CPUProgram:
         self._fxn = getattr(self._lib, name)
         self._fxn.restype = None
 
-    def __call__(
-        self,
-        *bufs: HostMemory,
-        global_size: tuple[int, ...] = (1, 1, 1),
-        local_size: tuple[int, ...] | None = None,
-        vals: tuple[int, ...] = (),
-        wait: bool = False,
-    ) -> float | None:
-        args = [ctypes.c_void_p(b.addr) for b in bufs] + [ctypes.c_int(v) for v in vals]
+    def launch(self, bufs: tuple[HostMemory, ...], how: Launch) -> float | None:
+        args = [ctypes.c_void_p(b.addr) for b in bufs] + [ctypes.c_int(v) for v in how.vals]
         start = time.perf_counter()
         self._fxn(*args)
-        return time.perf_counter() - start if wait else None
+        return time.perf_counter() - start if how.wait else None
 
 
 def _load_library(lib: bytes) -> ctypes.CDLL:

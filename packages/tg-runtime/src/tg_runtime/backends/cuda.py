@@ -22,7 +22,7 @@ from typing import Any
 
 from tg_runtime.allocator import Allocator
 from tg_runtime.compiler import CompileError, Compiler
-from tg_runtime.device import Capabilities, Compiled, DeviceUnavailable
+from tg_runtime.device import Capabilities, Compiled, DeviceUnavailable, Launch, Program
 from tg_uop.dtype import dtypes
 
 # the target when no GPU says otherwise: Ampere, the oldest architecture of current data-centre GPUs; its PTX is
@@ -242,7 +242,7 @@ def _dims(size: tuple[int, ...], what: str) -> tuple[int, int, int]:
     return d[0], d[1], d[2]
 
 
-class CUDAProgram:
+class CUDAProgram(Program):
     """A kernel of a PTX module, launched with grid = global_size, block = local_size (default (1, 1, 1))."""
 
     def __init__(self, ctx: CUDAContext, max_threads: int, name: str, ptx: bytes) -> None:
@@ -265,30 +265,23 @@ class CUDAProgram:
         # prepared calls pack the arguments with `struct` formats: no numpy scalars needed
         self.function.prepare(self.fmt)
 
-    def __call__(
-        self,
-        *bufs: CUDAMemory,
-        global_size: tuple[int, ...] = (1, 1, 1),
-        local_size: tuple[int, ...] | None = None,
-        vals: tuple[int, ...] = (),
-        wait: bool = False,
-    ) -> float | None:
-        if len(bufs) != self.nbufs or len(vals) != self.nvals:
+    def launch(self, bufs: tuple[CUDAMemory, ...], how: Launch) -> float | None:
+        if len(bufs) != self.nbufs or len(how.vals) != self.nvals:
             raise ValueError(
                 f"{self.name}: takes {self.nbufs} buffers and {self.nvals} int32 values, "
-                f"got {len(bufs)} and {len(vals)}"
+                f"got {len(bufs)} and {len(how.vals)}"
             )
-        for v in vals:
+        for v in how.vals:
             if not -(2**31) <= v < 2**31:
                 raise ValueError(f"{self.name}: variable value {v} does not fit in int32")
-        grid, block = _dims(global_size, "global_size"), _dims(local_size or (1, 1, 1), "local_size")
+        grid, block = _dims(how.global_size, "global_size"), _dims(how.local_size or (1, 1, 1), "local_size")
         if math.prod(block) > self.max_threads:
             raise ValueError(f"{self.name}: block {block} has more than {self.max_threads} threads")
         if math.prod(grid) * math.prod(block) == 0:
-            return 0.0 if wait else None  # nothing to run (CUDA refuses empty launches)
-        args = [b.ptr for b in bufs] + list(vals)
+            return 0.0 if how.wait else None  # nothing to run (CUDA refuses empty launches)
+        args = [b.ptr for b in bufs] + list(how.vals)
         with self.ctx:
-            if not wait:
+            if not how.wait:
                 self.function.prepared_call(grid, block, *args)
                 return None
             start, end = self.drv.Event(), self.drv.Event()

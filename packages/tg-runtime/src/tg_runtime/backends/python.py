@@ -17,7 +17,7 @@ from typing import Any
 
 from tg_runtime.allocator import Allocator
 from tg_runtime.compiler import Compiler
-from tg_runtime.device import Capabilities, Compiled
+from tg_runtime.device import Capabilities, Compiled, Launch, Program
 from tg_uop.dtype import DType, PtrDType, dtypes, truncate
 from tg_uop.ops import AxisType, GroupOp, Ops, RangeArg, exec_alu
 from tg_uop.uop import UOp
@@ -110,6 +110,8 @@ def deserialize_program(text: str) -> list[tuple[Ops, DType, tuple[int, ...], An
 
 
 class PythonAllocator(Allocator):
+    """Memory as memoryviews over bytearrays, which Python frees with their last view."""
+
     def _alloc(self, nbytes: int) -> memoryview:
         return memoryview(bytearray(nbytes))
 
@@ -119,8 +121,7 @@ class PythonAllocator(Allocator):
     def _copyin(self, dest: memoryview, src: memoryview) -> None:
         dest[:] = src
 
-    def _copyout(self, dest: memoryview, src: memoryview) -> None:
-        dest[:] = src
+    _copyout = _copyin  # host to host: the same slice assignment either way
 
     def _offset(self, opaque: memoryview, offset: int, nbytes: int) -> memoryview:
         return opaque[offset : offset + nbytes]
@@ -190,7 +191,7 @@ def _bitcast(v: Any, src: DType, dst: DType) -> Any:
     return struct.unpack(dst.fmt, struct.pack(src.fmt, v))[0]
 
 
-class PythonProgram:
+class PythonProgram(Program):
     """Runs a serialized loop program once per work-item of the launch grid."""
 
     def __init__(self, name: str, lib: bytes) -> None:
@@ -207,24 +208,17 @@ class PythonProgram:
             elif op is Ops.ENDIF:
                 self._if_end[src[0]] = i
 
-    def __call__(
-        self,
-        *bufs: memoryview,
-        global_size: tuple[int, ...] = (1, 1, 1),
-        local_size: tuple[int, ...] | None = None,
-        vals: tuple[int, ...] = (),
-        wait: bool = False,
-    ) -> float | None:
+    def launch(self, bufs: tuple[memoryview, ...], how: Launch) -> float | None:
         if len(bufs) < self._nbufs:
             raise ValueError(f"{self.name}: needs {self._nbufs} buffers, got {len(bufs)}")
-        if len(vals) != len(self._vars):
-            raise ValueError(f"{self.name}: needs values for the variables {self._vars}, got {len(vals)} value(s)")
+        if len(how.vals) != len(self._vars):
+            raise ValueError(f"{self.name}: needs values for the variables {self._vars}, got {len(how.vals)} value(s)")
         start = time.perf_counter()
-        local = tuple(local_size) if local_size is not None else (1,) * len(global_size)
-        for gidx in itertools.product(*(range(g) for g in reversed(global_size))):
+        local = tuple(how.local_size) if how.local_size is not None else (1,) * len(how.global_size)
+        for gidx in itertools.product(*(range(g) for g in reversed(how.global_size))):
             for lidx in itertools.product(*(range(n) for n in reversed(local))):
-                self._run(bufs, vals, tuple(reversed(gidx)), tuple(reversed(lidx)))
-        return time.perf_counter() - start if wait else None
+                self._run(bufs, how.vals, tuple(reversed(gidx)), tuple(reversed(lidx)))
+        return time.perf_counter() - start if how.wait else None
 
     def _run(
         self, bufs: Sequence[memoryview], vals: Sequence[int], gidx: tuple[int, ...], lidx: tuple[int, ...]
