@@ -230,7 +230,6 @@ def _where_fold(c: UOp, x: UOp, y: UOp) -> UOp | None:
     return None
 
 
-_terms = linear_terms  # the name tg_uop.view still imports
 symbolic = pm_symbolic  # the name tinygrad code uses
 
 
