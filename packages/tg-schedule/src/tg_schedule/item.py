@@ -52,11 +52,12 @@ _logs: list[list[ScheduleItem]] = []
 def capture() -> Iterator[list[ScheduleItem]]:
     """Record every schedule item run inside the block, in order."""
     log: list[ScheduleItem] = []
+    depth = len(_logs)
     _logs.append(log)
     try:
         yield log
     finally:
-        _logs.remove(log)
+        del _logs[depth]  # by position: logs with equal contents are still different logs
 
 
 def record(si: ScheduleItem) -> None:
