@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
+from tg_runtime.buffer import Buffer
 from tg_schedule.item import ScheduleItem
 from tg_uop.ops import Ops
 from tg_uop.uop import UOp, toposort
@@ -52,45 +53,51 @@ def fusion_key(si: ScheduleItem) -> tuple[str, tuple[int, ...]] | None:
     return (si.bufs[0].device, shapes.pop()) if len(shapes) == 1 else None
 
 
-def _reads_elsewhere(a: ScheduleItem, b: ScheduleItem) -> bool:
-    """Whether either kernel reads a buffer that one of them writes, at another element than the one written,
-    or both write one buffer."""
-    views_a, views_b = _store_views(a.ast), _store_views(b.ast)
-    if {id(a.bufs[i]) for i in views_a} & {id(b.bufs[i]) for i in views_b}:
-        return True
-    writes = {id(a.bufs[i]): views_a[i] for i in views_a} | {id(b.bufs[i]): views_b[i] for i in views_b}
-    return any(
-        u.op is Ops.LOAD and id(buf := item.bufs[u.src[0].arg]) in writes and u.src[1] is not writes[id(buf)]
-        for item in (a, b)
-        for u in toposort([item.ast])
-    )
+@dataclass
+class _Access:
+    """The buffers a kernel writes (by id, with the view of the store) and reads (by id, with each load's view)."""
+
+    writes: dict[int, UOp]
+    reads: list[tuple[int, UOp]]
+
+    @staticmethod
+    def of(si: ScheduleItem) -> _Access:
+        writes = {id(si.bufs[i]): v for i, v in _store_views(si.ast).items()}
+        reads = [(id(si.bufs[u.src[0].arg]), u.src[1]) for u in toposort([si.ast]) if u.op is Ops.LOAD]
+        return _Access(writes, reads)
+
+    def conflicts(self, other: _Access) -> bool:
+        """Whether the two write one buffer, or one reads a buffer the other writes at another element."""
+        if self.writes.keys() & other.writes.keys():
+            return True
+        return any(b in other.writes and v is not other.writes[b] for b, v in self.reads) or any(
+            b in self.writes and v is not self.writes[b] for b, v in other.reads
+        )
 
 
-def merge(a: ScheduleItem, b: ScheduleItem) -> ScheduleItem | None:
-    """One kernel doing `a` then `b` (b after a in the schedule), or None when they cannot share a loop."""
-    key = fusion_key(a)
-    if key is None or key != fusion_key(b) or _reads_elsewhere(a, b):
-        return None
-    # parameters of the merged kernel: a's outputs, b's outputs, then every input once
-    merged: list = []
+def merge(members: list[ScheduleItem]) -> ScheduleItem:
+    """One kernel doing the members' work in order (elementwise kernels of one shape that may share a loop).
 
-    def index_of(buf: object) -> int:
-        for i, m in enumerate(merged):
-            if m is buf:
-                return i
-        merged.append(buf)
-        return len(merged) - 1
-
-    for item in (a, b):
-        for i in sorted(_store_views(item.ast)):
-            index_of(item.bufs[i])
-    ast_a = _renumber(a.ast, {i: index_of(buf) for i, buf in enumerate(a.bufs)})
-    ast_b = _renumber(b.ast, {i: index_of(buf) for i, buf in enumerate(b.bufs)})
-    # b's reads of a's outputs (at the element being written) become a's stored values
-    a_values = {st.src[0].arg: st.src[2] for st in ast_a.src}
-    inline = {u: a_values[u.src[0].arg] for u in toposort([ast_b]) if u.op is Ops.LOAD and u.src[0].arg in a_values}
-    stores = (*ast_a.src, *(st.substitute(inline) for st in ast_b.src))
-    return ScheduleItem(UOp.sink(*stores), tuple(merged), assigns=a.assigns or b.assigns)
+    A member's read of an earlier member's output (at the element being written) becomes the stored value.
+    """
+    if len(members) == 1:
+        return members[0]
+    # parameters of the merged kernel: every member's outputs, then every input once
+    bufs: dict[int, Buffer] = {}
+    for m in members:
+        bufs.update((id(m.bufs[i]), m.bufs[i]) for i in sorted(_store_views(m.ast)))
+    for m in members:
+        bufs.update((id(b), b) for b in m.bufs if id(b) not in bufs)
+    index = {bid: i for i, bid in enumerate(bufs)}
+    values: dict[int, UOp] = {}  # parameter index -> the value stored there so far
+    stores: list[UOp] = []
+    for m in members:
+        ast = _renumber(m.ast, {i: index[id(b)] for i, b in enumerate(m.bufs)})
+        inline = {u: values[u.src[0].arg] for u in toposort([ast]) if u.op is Ops.LOAD and u.src[0].arg in values}
+        own = [st.substitute(inline) if inline else st for st in ast.src]
+        values.update((st.src[0].arg, st.src[2]) for st in own)
+        stores += own
+    return ScheduleItem(UOp.sink(*stores), tuple(bufs.values()), assigns=any(m.assigns for m in members))
 
 
 def dependencies(items: list[ScheduleItem]) -> list[set[int]]:
@@ -119,15 +126,22 @@ def dependencies(items: list[ScheduleItem]) -> list[set[int]]:
 
 @dataclass
 class _Group:
-    item: ScheduleItem
+    members: list[ScheduleItem]
+    access: _Access  # of all members together
     first: int  # schedule position of its first member: groups run in this order where dependencies allow
     last: int
-    durable: bool  # every output is kept by the caller or written by an assign
+    assigns: bool  # a member writes an existing buffer
+    kept: bool  # every output is kept by the caller
     after: set[int] = field(default_factory=set)  # groups it must run after
 
+    @property
+    def durable(self) -> bool:
+        """Every output outlives the schedule anyway (the planner could not have reused its memory)."""
+        return self.assigns or self.kept
 
-def _durable(si: ScheduleItem, keep: set[int] | None) -> bool:
-    return keep is None or si.assigns or all(id(b) in keep for b in si.outputs)
+
+def _kept(si: ScheduleItem, keep: set[int] | None) -> bool:
+    return keep is None or all(id(b) in keep for b in si.outputs)
 
 
 def _reaches(groups: list[_Group], starts: set[int], target: int) -> bool:
@@ -144,20 +158,22 @@ def _reaches(groups: list[_Group], starts: set[int], target: int) -> bool:
 
 
 def _try_join(groups: list[_Group], g: int, j: int, si: ScheduleItem, after: set[int], keep: set[int] | None) -> bool:
-    """Merge item `j` (`si`, running after the groups `after`) into group `g` if that is allowed and safe."""
+    """Add item `j` (`si`, running after the groups `after`) to group `g` if that is allowed and safe."""
     group = groups[g]
-    durable = _durable(si, keep)
-    reads_group = g in after and any(id(b) in {id(o) for o in group.item.outputs} for b in si.bufs)
+    kept = _kept(si, keep)
+    reads_group = g in after and any(id(b) in group.access.writes for b in si.bufs)
     # an intermediate stored from a shared loop would hold memory the planner could reuse: only a kernel that
     # reads the group right after it may join it with intermediate outputs of its own
-    if not group.durable or not (durable or (reads_group and group.last == j - 1)):
+    if not group.durable or not (si.assigns or kept or (reads_group and group.last == j - 1)):
         return False
     if _reaches(groups, after - {g}, g):
         return False  # a kernel outside the group runs between the group and this one
-    merged = merge(group.item, si)
-    if merged is None:
+    access = _Access.of(si)
+    if group.access.conflicts(access):
         return False
-    group.item, group.last, group.durable = merged, j, _durable(merged, keep)
+    group.members.append(si)
+    group.access = _Access(group.access.writes | access.writes, group.access.reads + access.reads)
+    group.last, group.assigns, group.kept = j, group.assigns or si.assigns, group.kept and kept
     group.after |= after - {g}
     return True
 
@@ -177,11 +193,12 @@ def fuse_outputs(items: list[ScheduleItem], keep: set[int] | None = None) -> lis
         joined = next((g for g in candidates if _try_join(groups, g, j, si, after, keep)), None)
         if joined is None:
             joined = len(groups)
-            groups.append(_Group(si, j, j, _durable(si, keep), after))
+            access = _Access.of(si) if key is not None else _Access({}, [])
+            groups.append(_Group([si], access, j, j, si.assigns, _kept(si, keep), after))
             if key is not None:
                 by_key.setdefault(key, []).append(joined)
         group_of.append(joined)
-    return [groups[g].item for g in _run_order(groups)]
+    return [merge(groups[g].members) for g in _run_order(groups)]
 
 
 def _run_order(groups: list[_Group]) -> list[int]:

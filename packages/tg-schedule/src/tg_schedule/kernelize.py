@@ -111,6 +111,10 @@ pm_mark_pending = PatternMatcher([(UPat(name="n"), _mark_pending)])
 # only drops or adds size-1 dims is the exception: the kernel is built in the reduction's rank instead
 # (build_ast), so `x.sum(1) * 2` stays one kernel.
 pm_realize_under_movement = PatternMatcher([(UPat(GroupOp.Movement, name="m"), _realize_under_movement)])
+# applied together, one walk each: a node's rules run after its sources', so a movement op reads the pending
+# marks of this round (a value realized by it keeps its mark until the next round, as the rule wants)
+pm_realize_start = pm_record_users + pm_realize_roots
+pm_realize_round = pm_mark_pending + pm_realize_under_movement
 
 
 def _realize_shared_reductions(ctx: RealizeContext) -> None:
@@ -127,14 +131,12 @@ def find_realizes(outs: list[UOp], forced: frozenset[UOp] = frozenset()) -> dict
     """The nodes that get a buffer of their own, in dependency order (an ordered set). `forced` nodes too."""
     ctx = RealizeContext(outs, set(forced))
     sink = UOp.sink(*outs)
-    graph_rewrite(sink, pm_record_users, ctx)
-    graph_rewrite(sink, pm_realize_roots, ctx)
+    graph_rewrite(sink, pm_realize_start, ctx)
     # each realized value can make another kernel read a shared reduction: repeat until nothing is added
     ctx.grew = True
     while ctx.grew:
         ctx.grew = False
-        graph_rewrite(sink, pm_mark_pending, ctx)
-        graph_rewrite(sink, pm_realize_under_movement, ctx)
+        graph_rewrite(sink, pm_realize_round, ctx)
         if not ctx.grew:
             _realize_shared_reductions(ctx)
     return {n: None for n in toposort(outs) if n in ctx.want}
