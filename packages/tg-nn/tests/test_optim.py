@@ -71,27 +71,47 @@ def _seed() -> None:
     Tensor.manual_seed(42)
 
 
+class _Regression:
+    """A Linear(3, 2) fitted by SGD with `cfg`, next to the float64 numpy reference of the same model."""
+
+    def __init__(self, cfg: dict, seed: int) -> None:
+        x_np, y_np = _regression_data(seed=seed)
+        self.x64, self.y64 = x_np.astype(np.float64), y_np.astype(np.float64)
+        self.lin = Linear(3, 2)
+        assert self.lin.bias is not None
+        self.opt = optim.SGD([self.lin.weight, self.lin.bias], **cfg)
+        self.ref = NumpySGD(**cfg)
+        self.w, self.b = self.lin.weight.numpy().astype(np.float64), self.lin.bias.numpy().astype(np.float64)
+        self.x, self.y = Tensor(x_np), Tensor(y_np)
+
+    def loss(self) -> Tensor:
+        self.opt.zero_grad()
+        loss = _mse(self.lin(self.x), self.y)
+        loss.backward()
+        return loss
+
+    def reference_step(self) -> float:
+        """The reference's loss before its step; the step moves its w and b."""
+        ref_loss, gw, gb = _np_mse_and_grads(self.w, self.b, self.x64, self.y64)
+        self.w, self.b = self.ref.step([self.w, self.b], [gw, gb])
+        return ref_loss
+
+    def assert_same_parameters(self) -> None:
+        assert self.lin.bias is not None
+        np.testing.assert_allclose(self.lin.weight.numpy(), self.w, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(self.lin.bias.numpy(), self.b, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("cfg", CONFIGS)
 def test_sgd_linear_regression_matches_numpy_step_by_step(cfg: dict) -> None:
-    x_np, y_np = _regression_data()
-    x64, y64 = x_np.astype(np.float64), y_np.astype(np.float64)
-    lin = Linear(3, 2)
-    assert lin.bias is not None
-    opt = optim.SGD([lin.weight, lin.bias], **cfg)
-    ref = NumpySGD(**cfg)
-    w, b = lin.weight.numpy().astype(np.float64), lin.bias.numpy().astype(np.float64)
-    x, y = Tensor(x_np), Tensor(y_np)
+    r = _Regression(cfg, seed=0)
+    opt, ref = r.opt, r.ref
     for _ in range(5):
-        opt.zero_grad()
-        loss = _mse(lin(x), y)
-        loss.backward()
-        ref_loss, gw, gb = _np_mse_and_grads(w, b, x64, y64)
+        loss = r.loss()
         # read the loss before the step: a lazy tensor reads the parameters' buffers when it is realized
-        assert loss.item() == pytest.approx(ref_loss, rel=1e-4, abs=1e-6)
+        assert loss.item() == pytest.approx(r.reference_step(), rel=1e-4, abs=1e-6)
         opt.step()  # gradients not realized beforehand: they are computed in the step's schedule
-        w, b = ref.step([w, b], [gw, gb])
-        np.testing.assert_allclose(lin.weight.numpy(), w, rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(lin.bias.numpy(), b, rtol=1e-4, atol=1e-5)
+        r.assert_same_parameters()
     if cfg.get("momentum"):
         np.testing.assert_allclose(opt.bufs[0].numpy(), ref.bufs[0], rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(opt.bufs[1].numpy(), ref.bufs[1], rtol=1e-4, atol=1e-5)
@@ -100,24 +120,12 @@ def test_sgd_linear_regression_matches_numpy_step_by_step(cfg: dict) -> None:
 @pytest.mark.parametrize("cfg", CONFIGS)
 def test_loss_realized_with_the_step_sees_the_old_parameters(cfg: dict) -> None:
     # the training-loop idiom: Tensor.realize(loss, *opt.schedule_step()) computes the loss and updates in one schedule
-    x_np, y_np = _regression_data(seed=1)
-    x64, y64 = x_np.astype(np.float64), y_np.astype(np.float64)
-    lin = Linear(3, 2)
-    assert lin.bias is not None
-    opt = optim.SGD([lin.weight, lin.bias], **cfg)
-    ref = NumpySGD(**cfg)
-    w, b = lin.weight.numpy().astype(np.float64), lin.bias.numpy().astype(np.float64)
-    x, y = Tensor(x_np), Tensor(y_np)
+    r = _Regression(cfg, seed=1)
     for _ in range(3):
-        opt.zero_grad()
-        loss = _mse(lin(x), y)
-        loss.backward()
-        Tensor.realize(loss, *opt.schedule_step())
-        ref_loss, gw, gb = _np_mse_and_grads(w, b, x64, y64)
-        w, b = ref.step([w, b], [gw, gb])
-        assert loss.item() == pytest.approx(ref_loss, rel=1e-4, abs=1e-6)
-        np.testing.assert_allclose(lin.weight.numpy(), w, rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(lin.bias.numpy(), b, rtol=1e-4, atol=1e-5)
+        loss = r.loss()
+        Tensor.realize(loss, *r.opt.schedule_step())
+        assert loss.item() == pytest.approx(r.reference_step(), rel=1e-4, abs=1e-6)
+        r.assert_same_parameters()
 
 
 @pytest.mark.parametrize("device", ["CPU", "PYTHON"])

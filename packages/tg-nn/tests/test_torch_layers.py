@@ -126,13 +126,6 @@ CONV1D = [
 ]
 
 
-@pytest.mark.parametrize(("cin", "cout", "k", "kw", "shape"), CONV1D)
-def test_conv1d(cin: int, cout: int, k: int, kw: dict[str, Any], shape: tuple[int, ...]) -> None:
-    layer, module = Conv1d(cin, cout, k, **kw), torch.nn.Conv1d(cin, cout, k, **kw)
-    _same_state_dict_names(layer, module)
-    _compare(layer, module, _rand(*shape))
-
-
 CONV2D = [
     (3, 4, 3, {"padding": 1}, (2, 3, 5, 5)),
     (4, 4, (3, 2), {"stride": (2, 1), "padding": (1, 0), "groups": 2}, (1, 4, 6, 5)),
@@ -141,9 +134,12 @@ CONV2D = [
 ]
 
 
-@pytest.mark.parametrize(("cin", "cout", "k", "kw", "shape"), CONV2D)
-def test_conv2d(cin: int, cout: int, k: Any, kw: dict[str, Any], shape: tuple[int, ...]) -> None:
-    layer, module = Conv2d(cin, cout, k, **kw), torch.nn.Conv2d(cin, cout, k, **kw)
+@pytest.mark.parametrize(
+    ("nd", "cin", "cout", "k", "kw", "shape"), [(1, *c) for c in CONV1D] + [(2, *c) for c in CONV2D]
+)
+def test_conv(nd: int, cin: int, cout: int, k: Any, kw: dict[str, Any], shape: tuple[int, ...]) -> None:
+    ours, theirs = {1: (Conv1d, torch.nn.Conv1d), 2: (Conv2d, torch.nn.Conv2d)}[nd]
+    layer, module = ours(cin, cout, k, **kw), theirs(cin, cout, k, **kw)
     _same_state_dict_names(layer, module)
     _compare(layer, module, _rand(*shape))
 

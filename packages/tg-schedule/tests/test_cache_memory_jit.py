@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from schedule_helpers import const, contents, leaf, view_values
+from helpers import const, contents, leaf, view_values
 
 from tg_runtime import Device
 from tg_schedule import CapturedRun, capture, create_schedule, realize, run_schedule

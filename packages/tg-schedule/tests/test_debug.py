@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schedule_helpers import leaf, view_values
+from helpers import leaf, view_values
 
 from tg_schedule import ScheduleItem, create_schedule, get_kernel, realize, run_schedule
 from tg_uop import Context, Ops, UOp, dtypes

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from schedule_helpers import const, leaf, reference, view_values
+from helpers import const, leaf, reference, view_values
 
 from tg_schedule import find_realizes, realize
 from tg_uop import Ops, UOp, dtypes

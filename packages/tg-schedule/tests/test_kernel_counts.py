@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from schedule_helpers import close, const, contents, leaf, reference, view_values
+from helpers import close, const, contents, leaf, reference, view_values
 
 from tg_runtime import Buffer
 from tg_schedule import ScheduleItem, create_schedule, realize, run_schedule

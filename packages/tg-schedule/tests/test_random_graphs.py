@@ -12,7 +12,7 @@ import random
 from typing import Any
 
 import pytest
-from schedule_helpers import close, const, leaf, reference, view_values
+from helpers import close, const, leaf, reference, view_values
 
 from tg_schedule import create_schedule, run_schedule
 from tg_uop import Ops, UOp, dtypes

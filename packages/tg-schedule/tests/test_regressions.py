@@ -1,7 +1,7 @@
 """Regressions: each test reproduces a bug found while the suite was written (now fixed)."""
 
 import pytest
-from schedule_helpers import const, contents, leaf, view_values
+from helpers import const, contents, leaf, view_values
 
 from tg_schedule import create_schedule, realize, run_schedule
 from tg_uop import Ops, UOp, dtypes

@@ -43,12 +43,12 @@ class _ConvBase:
         in_channels: int,
         out_channels: int,
         kernel_size: int | Sequence[int],
-        stride: int | Sequence[int],
-        padding: int | str | Sequence[int],
-        dilation: int | Sequence[int],
-        groups: int,
-        bias: bool,
-        padding_mode: str,
+        stride: int | Sequence[int] = 1,
+        padding: int | str | Sequence[int] = 0,
+        dilation: int | Sequence[int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
     ) -> None:
         name, nd = type(self).__name__, self.nd
         for what, v in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
@@ -121,19 +121,7 @@ class _ConvBase:
 
 
 class _ConvNd(_ConvBase):
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int | Sequence[int],
-        stride: int | Sequence[int] = 1,
-        padding: int | str | Sequence[int] = 0,
-        dilation: int | Sequence[int] = 1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-    ) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode)
+    """A convolution of `nd` spatial dims (the arguments are `_ConvBase`'s, in PyTorch's order)."""
 
     def _pad_pairs(self) -> list[tuple[int, int]]:
         """(before, after) padding of each spatial dim, first dim first."""

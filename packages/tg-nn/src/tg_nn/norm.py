@@ -40,11 +40,22 @@ def _shape(s: int | Sequence[int], layer: str) -> tuple[int, ...]:
 
 
 class _RunningStats:
-    """BatchNorm's and InstanceNorm's shared parts: per-channel affine parameters and running statistics."""
+    """BatchNorm's and InstanceNorm's shared parts: per-channel affine parameters and running statistics.
+
+    `affine` and `track_running_stats` default to the class's `default_affine` (None: not given)."""
+
+    default_affine = True  # the default of both affine and track_running_stats
 
     def __init__(
-        self, num_features: int, eps: float, momentum: float | None, affine: bool, track_running_stats: bool
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool | None = None,
+        track_running_stats: bool | None = None,
     ) -> None:
+        affine = self.default_affine if affine is None else affine
+        track_running_stats = self.default_affine if track_running_stats is None else track_running_stats
         if not isinstance(num_features, int) or isinstance(num_features, bool) or num_features < 1:
             raise ValueError(f"{type(self).__name__}: num_features must be an int >= 1, got {num_features!r}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
@@ -113,16 +124,6 @@ class BatchNorm(_RunningStats):
 
     _ranks: tuple[int, ...] = ()  # accepted input ranks; empty: any rank >= 2
 
-    def __init__(
-        self,
-        num_features: int,
-        eps: float = 1e-5,
-        momentum: float | None = 0.1,
-        affine: bool = True,
-        track_running_stats: bool = True,
-    ) -> None:
-        super().__init__(num_features, eps, momentum, affine, track_running_stats)
-
     def __call__(self, x: Tensor) -> Tensor:
         """Normalize `x` per channel: with the batch's statistics while training (updating the running ones),
         with the running statistics otherwise."""
@@ -166,16 +167,7 @@ class BatchNorm3d(BatchNorm):
 
 class _InstanceNorm(_RunningStats):
     nd = 0  # spatial dims, set by each subclass
-
-    def __init__(
-        self,
-        num_features: int,
-        eps: float = 1e-5,
-        momentum: float | None = 0.1,
-        affine: bool = False,
-        track_running_stats: bool = False,
-    ) -> None:
-        super().__init__(num_features, eps, momentum, affine, track_running_stats)
+    default_affine = False
 
     def __call__(self, x: Tensor) -> Tensor:
         """Normalize each channel of each sample over its spatial positions (with the running statistics in
@@ -223,9 +215,32 @@ class InstanceNorm2d(_InstanceNorm):
     nd = 2
 
 
-class LayerNorm:
+class _LastDimsNorm:
+    """LayerNorm's and RMSNorm's shared parts: the repr and the check that an input ends with normalized_shape."""
+
+    normalized_shape: tuple[int, ...]
+    eps: float | None
+    elementwise_affine: bool
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine})"
+        )
+
+    def _checked(self, x: Tensor) -> tuple[int, ...]:
+        """normalized_shape, once `x` is known to end with it."""
+        ns = self.normalized_shape
+        if x.shape[x.ndim - len(ns) :] != ns or x.ndim < len(ns):
+            raise ValueError(f"{self!r}: input of shape {x.shape} does not end with normalized_shape {ns}")
+        return ns
+
+
+class LayerNorm(_LastDimsNorm):
     """Layer normalization over the last `len(normalized_shape)` dims, as `torch.nn.LayerNorm`: weight (ones) and
     bias (zeros) of shape normalized_shape when `elementwise_affine` (bias only if `bias`)."""
+
+    eps: float
 
     def __init__(
         self,
@@ -239,18 +254,12 @@ class LayerNorm:
         self.weight = Tensor.ones(self.normalized_shape) if elementwise_affine else None
         self.bias = Tensor.zeros(self.normalized_shape) if elementwise_affine and bias else None
 
-    def __repr__(self) -> str:
-        return f"LayerNorm({self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine})"
-
     def __call__(self, x: Tensor) -> Tensor:
         """Normalize `x` of shape (..., *normalized_shape) over its last dims."""
-        ns = self.normalized_shape
-        if x.shape[x.ndim - len(ns) :] != ns or x.ndim < len(ns):
-            raise ValueError(f"{self!r}: input of shape {x.shape} does not end with normalized_shape {ns}")
-        return x.layer_norm(ns, self.weight, self.bias, self.eps)
+        return x.layer_norm(self._checked(x), self.weight, self.bias, self.eps)
 
 
-class RMSNorm:
+class RMSNorm(_LastDimsNorm):
     """Root-mean-square normalization over the last `len(normalized_shape)` dims, as `torch.nn.RMSNorm`:
     `x / sqrt(mean(x**2) + eps) * weight`; `eps=None` is the machine epsilon of x's dtype."""
 
@@ -261,15 +270,9 @@ class RMSNorm:
         self.eps, self.elementwise_affine = eps, elementwise_affine
         self.weight = Tensor.ones(self.normalized_shape) if elementwise_affine else None
 
-    def __repr__(self) -> str:
-        return f"RMSNorm({self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine})"
-
     def __call__(self, x: Tensor) -> Tensor:
         """Normalize `x` of shape (..., *normalized_shape) over its last dims."""
-        ns = self.normalized_shape
-        if x.shape[x.ndim - len(ns) :] != ns or x.ndim < len(ns):
-            raise ValueError(f"{self!r}: input of shape {x.shape} does not end with normalized_shape {ns}")
-        return x.rms_norm(ns, self.weight, self.eps)
+        return x.rms_norm(self._checked(x), self.weight, self.eps)
 
 
 class GroupNorm:

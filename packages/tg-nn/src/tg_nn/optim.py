@@ -1,4 +1,5 @@
-"""Optimizers: `SGD`, `Adam`, `AdamW` and `LAMB`, with PyTorch's argument names, defaults and update rules.
+"""Optimizers: `SGD` and the Adam family (`Adam`, `AdamW`, `LAMB`: configurations of `AdamFamily`), with
+PyTorch's argument names, defaults and update rules.
 
 `step()` writes the new values into the parameters' buffers (and the optimizer's state buffers) lazily, as
 assigns, and realizes them in one schedule; `schedule_step()` returns them unrealized, so a training loop can
@@ -10,19 +11,21 @@ Everything a step reads lives on the device, so a step captured by `TinyJit` kee
   `tg_nn.lr_scheduler` assign into it.
 - Adam-style bias correction needs the step count t: the optimizer keeps `1 - beta1^t` and `1 - beta2^t` on the
   device (`opt.bias_correction` reads them), advanced each step with `c <- (1 - beta) + beta * c`, which stays
-  accurate where computing `1 - beta^t` in float32 would lose digits. So that advancing them costs no kernel of
-  its own, they are stored shaped like the smallest parameter (every element alike) and updated in that
-  parameter's kernel; the other parameters' kernels read one element.
+  accurate where computing `1 - beta^t` in float32 would lose digits. They are stored shaped like the smallest
+  parameter (every element alike), so tg-schedule advances them in the kernel of that parameter's shape; the
+  other parameters' kernels read one element.
 
 Kernels per step over N parameters that all have gradients (already realized, as after `backward()` and a
-realize; otherwise the gradient kernels come on top):
+realize; otherwise the gradient kernels come on top). tg-schedule stores the elementwise updates of one shape
+from one loop, so parameters of one shape (a norm layer's weight and bias) share a kernel, and S below is the
+number of distinct parameter shapes:
 
-- `SGD`: N (with momentum the buffer update is a second store of the parameter's kernel).
-- `Adam`, `AdamW`: N: one kernel per parameter storing m, v and the parameter (the smallest parameter's kernel
-  also stores the bias-correction counter). In a step where the smallest parameter has no gradient the counter
-  takes a kernel of its own, so a step updating K < N parameters takes K + 1.
-- `LAMB`: 2N: per parameter one kernel computing both norms (of the parameter and of its update) and one storing
-  m, v and the parameter. `LAMB(adam=True)` skips the norms: N.
+- `SGD`: S (with momentum the buffer update is another store of the parameter's kernel).
+- `Adam`, `AdamW`: S: one kernel per shape storing m, v and the parameters (the kernel of the smallest
+  parameter's shape also stores the bias-correction counter). In a step where no parameter of that shape has a
+  gradient the counter takes a kernel of its own: S + 1.
+- `LAMB`: N + S: per parameter one kernel computing both norms (of the parameter and of its update), and per
+  shape one storing m, v and the parameters. `LAMB(adam=True)` skips the norms: S.
 
 >>> from tg_tensor import Tensor
 >>> w = Tensor([1.0, 2.0], requires_grad=True)
@@ -36,6 +39,7 @@ realize; otherwise the gradient kernels come on top):
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import Enum
 
 import numpy as np
 
@@ -148,26 +152,167 @@ class SGD(Optimizer):
         return out
 
 
-def _tied(value: Tensor, other: Tensor) -> Tensor:
-    """`value`, written so that its kernel reads `other` (of the same shape) at the element it computes.
-
-    tg-schedule stores two elementwise kernels of one shape from one loop only when the second reads what the first
-    wrote; the tie is that read. `where(c, x, x)` is folded to `x` when the kernel is compiled, so it costs nothing.
-    """
-    return other.isnan().where(value, value)
-
-
 def _cast_pair(pair: tuple[Tensor, Tensor], dtype: DType) -> tuple[Tensor, Tensor]:
     return pair[0].cast(dtype), pair[1].cast(dtype)
 
 
-class LAMB(Optimizer):
+class Decay(Enum):
+    """Where an Adam-style optimizer applies `weight_decay`."""
+
+    L2 = "l2"  # added to the gradient the moments see (Adam)
+    DECOUPLED = "decoupled"  # the parameter shrinks by `lr * weight_decay` before the update (AdamW)
+    UPDATE = "update"  # added to the update direction, before the trust ratio (LAMB)
+
+
+class AdamFamily(Optimizer):
+    """Adam-style optimizers: bias-corrected moments `m`, `v` and the direction `u = m_hat / (sqrt(v_hat) + eps)`.
+
+    A configuration (the class attributes a subclass sets) says where `weight_decay` applies (`decay_mode`, see
+    `Decay`), whether the step is scaled per parameter by the trust ratio `||p|| / ||u||` (1 when either norm is
+    0), as in LAMB: `p <- p - lr * ratio * u`, and the defaults of `eps` and `weight_decay`. `Adam`, `AdamW` and
+    `LAMB` are such configurations. `b1`, `b2` (tinygrad's names) may be given instead of `betas`.
+
+    >>> from tg_tensor import Tensor
+    >>> w = Tensor([1.0, -1.0], requires_grad=True)
+    >>> opt = Adam([w], lr=0.1)
+    >>> w.grad = Tensor([2.0, -3.0])
+    >>> opt.step()
+    >>> [round(x, 4) for x in w.tolist()]
+    [0.9, -0.9]
+    """
+
+    decay_mode: Decay = Decay.L2
+    trust_ratio: bool = False
+    default_eps: float = 1e-8
+    default_weight_decay: float = 0.0
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float | Tensor = 0.001,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float | None = None,
+        weight_decay: float | None = None,
+        *,
+        b1: float | None = None,
+        b2: float | None = None,
+    ) -> None:
+        eps = self.default_eps if eps is None else eps
+        weight_decay = self.default_weight_decay if weight_decay is None else weight_decay
+        super().__init__(params, lr)
+        self.b1 = betas[0] if b1 is None else b1
+        self.b2 = betas[1] if b2 is None else b2
+        self._check("betas[0]", self.b1, 0.0, 1.0)
+        self._check("betas[1]", self.b2, 0.0, 1.0)
+        self._check("eps", eps)
+        self._check("weight_decay", weight_decay)
+        self.eps, self.weight_decay = eps, weight_decay
+        self.m = [_realized_zeros(p) for p in self.params]
+        self.v = [_realized_zeros(p) for p in self.params]
+        # The counter, 1 - b1^t and 1 - b2^t, is kept in two tensors shaped like the smallest non-empty parameter,
+        # every element holding the same value: tg-schedule stores elementwise kernels of one shape from one loop,
+        # so advancing it costs no kernel of its own. Parameters of that shape read the new value at their own
+        # element; the others read the old one's first element.
+        sizes = [(p.numel(), i) for i, p in enumerate(self.params) if p.numel() > 0]
+        shape = self.params[min(sizes)[1]].shape if sizes else (1,)
+        dev = self.params[0].device
+        self._counter = [Tensor(np.zeros(shape, dtype=np.float32), device=dev).realize() for _ in range(2)]
+
+    @property
+    def decay(self) -> float:
+        """The weight decay (`weight_decay`)."""
+        return self.weight_decay
+
+    @property
+    def bias_correction(self) -> Tensor:
+        """`[1 - b1^t, 1 - b2^t]` after t steps (a 2-element float32 tensor, read from the counter)."""
+        return Tensor.stack(*(c.detach().reshape(-1)[0] for c in self._counter))
+
+    def _counter_ahead(self) -> tuple[Tensor, Tensor]:
+        """This step's `1 - b1^t`, `1 - b2^t` (0-d), computed from the counter as it was before the step.
+
+        `c <- (1 - b) + b * c` stays accurate where computing `1 - b^t` in float32 would lose digits; `1 - b` is
+        computed in float64 here.
+        """
+        c1, c2 = (c.detach().reshape(-1)[0] for c in self._counter)
+        return (1.0 - self.b1) + self.b1 * c1, (1.0 - self.b2) + self.b2 * c2
+
+    def _advance_counter(self) -> tuple[Tensor, Tensor]:
+        """Advance the counter in place (lazily); its new values, with the carrier's shape."""
+        for c, b in zip(self._counter, (self.b1, self.b2), strict=True):
+            c.assign((1.0 - b) + b * c.detach())
+        return self._counter[0].detach(), self._counter[1].detach()
+
+    def _trust_ratio(self, p: Tensor, u: Tensor) -> Tensor:
+        """`||p|| / ||u||` (1 when either is 0), broadcast to p's shape."""
+        # both norms in one reduction kernel, from the old state (before m and v are overwritten)
+        norms = Tensor.stack(p.detach().flatten().square(), u.flatten().square()).sum(axis=1).sqrt()
+        # broadcast the norms before computing with them: tg-schedule realizes a computed value that is
+        # broadcast after a reduction as a kernel of its own, a movement straight off the reduction is free
+        r1, r2 = (norms[k].reshape((1,) * p.ndim).expand(p.shape) for k in (0, 1))
+        return ((r1 > 0) & (r2 > 0)).where(r1 / r2, 1.0).cast(p.dtype)
+
+    def _direction(self, p: Tensor, m: Tensor, v: Tensor, c: tuple[Tensor, Tensor]) -> Tensor:
+        u = (m / c[0]) / (v.sqrt() / c[1].sqrt() + self.eps)
+        return u + self.weight_decay * p.detach() if self.weight_decay and self.decay_mode is Decay.UPDATE else u
+
+    def _update(self, i: int, c: tuple[Tensor, Tensor], c_ahead: tuple[Tensor, Tensor]) -> list[Tensor]:
+        """Assign parameter i's new m, v and value, using the counter values `c` (for the trust ratio, which is
+        computed before the counter is stored, `c_ahead`); the tensors to realize."""
+        p = self.params[i]
+        assert p.grad is not None
+        g, lr, wd = p.grad.detach(), self._lr_for(p), self.weight_decay
+        if wd and self.decay_mode is Decay.L2:
+            g = g + wd * p.detach()
+        m = self.b1 * self.m[i].detach() + (1.0 - self.b1) * g
+        v = self.b2 * self.v[i].detach() + (1.0 - self.b2) * (g * g)
+        ratio = self._trust_ratio(p, self._direction(p, m, v, c_ahead)) if self.trust_ratio else None
+        self.m[i].assign(m)
+        self.v[i].assign(v)
+        u = self._direction(p, self.m[i].detach(), self.v[i].detach(), c)
+        start = p.detach() * (1.0 - lr * wd) if wd and self.decay_mode is Decay.DECOUPLED else p.detach()
+        p.assign(start - lr * (u if ratio is None else ratio * u))
+        return [self.m[i], self.v[i], p]
+
+    def schedule_step(self) -> list[Tensor]:
+        todo = [i for i, p in enumerate(self.params) if p.grad is not None]
+        if not todo:
+            return []
+        ahead = self._counter_ahead()  # before the counter's assign: these read its old value
+        new = self._advance_counter()
+        out = list(self._counter)
+        for i in todo:
+            p = self.params[i]
+            c = new if p.shape == new[0].shape else ahead
+            # the counter is float32; a parameter of another float type computes its update in its own
+            out += self._update(i, _cast_pair(c, p.dtype), _cast_pair(ahead, p.dtype))
+        return out
+
+
+class Adam(AdamFamily):
+    """Adam (PyTorch's `torch.optim.Adam`): bias-corrected moments, `weight_decay` (default 0) added to the
+    gradient (L2); `eps` default 1e-8. Arguments: `params, lr=0.001, betas=(0.9, 0.999), eps, weight_decay, *, b1,
+    b2` (tinygrad's names for the betas)."""
+
+    decay_mode = Decay.L2
+
+
+class AdamW(AdamFamily):
+    """AdamW (PyTorch's `torch.optim.AdamW`): Adam with decoupled weight decay, `p <- p * (1 - lr * weight_decay)`
+    before the Adam update. Default weight_decay 0.01, as in PyTorch; the arguments are Adam's."""
+
+    decay_mode = Decay.DECOUPLED
+    default_weight_decay = 0.01
+
+
+class LAMB(AdamFamily):
     """LAMB (You et al., "Large Batch Optimization for Deep Learning"): Adam's bias-corrected moments, the update
     `u = m_hat / (sqrt(v_hat) + eps) + weight_decay * p`, scaled per parameter by the trust ratio
     `||p|| / ||u||` (1 when either norm is 0): `p <- p - lr * ratio * u`. `adam=True` leaves the ratio out.
-
-    `b1`, `b2` (tinygrad's names) may be given instead of `betas`.
+    Default eps 1e-6. `b1`, `b2` (tinygrad's names) may be given instead of `betas`.
     """
+
+    decay_mode = Decay.UPDATE
 
     def __init__(
         self,
@@ -181,188 +326,5 @@ class LAMB(Optimizer):
         b1: float | None = None,
         b2: float | None = None,
     ) -> None:
-        super().__init__(params, lr)
-        self.b1 = betas[0] if b1 is None else b1
-        self.b2 = betas[1] if b2 is None else b2
-        self._check("betas[0]", self.b1, 0.0, 1.0)
-        self._check("betas[1]", self.b2, 0.0, 1.0)
-        self._check("eps", eps)
-        self._check("weight_decay", weight_decay)
-        self.eps, self.weight_decay, self.adam = eps, weight_decay, adam
-        self.m = [_realized_zeros(p) for p in self.params]
-        self.v = [_realized_zeros(p) for p in self.params]
-        # The counter, 1 - b1^t and 1 - b2^t, is kept in two tensors shaped like one parameter, the smallest
-        # non-empty one (the carrier), every element holding the same value. The carrier's update kernel advances
-        # it in the same loop; the other kernels read its first element. A counter of its own shape would need a
-        # kernel of its own each step.
-        sizes = [(p.numel(), i) for i, p in enumerate(self.params) if p.numel() > 0]
-        self._carrier = min(sizes)[1] if sizes else None
-        carrier = self.params[self._carrier if self._carrier is not None else 0]
-        shape = carrier.shape if self._carrier is not None else (1,)
-        dev = carrier.device
-        self._counter = [Tensor(np.zeros(shape, dtype=np.float32), device=dev).realize() for _ in range(2)]
-
-    @property
-    def bias_correction(self) -> Tensor:
-        """`[1 - b1^t, 1 - b2^t]` after t steps (a 2-element float32 tensor, read from the counter)."""
-        return Tensor.stack(*(c.detach().reshape(-1)[0] for c in self._counter))
-
-    def _counter_ahead(self) -> tuple[Tensor, Tensor]:
-        """This step's `1 - b1^t`, `1 - b2^t` (0-d), computed from the counter as it was before the step.
-
-        `c <- (1 - b) + b * c` stays accurate where computing `1 - b^t` in float32 would lose digits; `1 - b` is
-        computed in float64 here. Reading the old value lets these kernels run before the carrier's kernel stores
-        the new one.
-        """
-        c1, c2 = (c.detach().reshape(-1)[0] for c in self._counter)
-        return (1.0 - self.b1) + self.b1 * c1, (1.0 - self.b2) + self.b2 * c2
-
-    def _store_counter(self, grad: Tensor | None) -> tuple[Tensor, Tensor]:
-        """Advance the counter in place (lazily); its new values, with the carrier's shape.
-
-        Tied to the carrier's gradient when given: an unrealized gradient is then computed before the counter's
-        store rather than between it and the stores of m, v and the carrier, which would split their kernel.
-        """
-        c1, c2 = self._counter
-        c1_new = (1.0 - self.b1) + self.b1 * c1.detach()
-        c1.assign(c1_new if grad is None else _tied(c1_new, grad))
-        c2.assign(_tied((1.0 - self.b2) + self.b2 * c2.detach(), c1.detach()))
-        return c1.detach(), c2.detach()
-
-    def _moments(self, i: int, g: Tensor) -> tuple[Tensor, Tensor]:
-        """The new m and v of parameter i, unrealized."""
-        m = self.b1 * self.m[i].detach() + (1.0 - self.b1) * g
-        v = self.b2 * self.v[i].detach() + (1.0 - self.b2) * (g * g)
-        return m, v
-
-    def _assign_moments(self, i: int, m: Tensor, v: Tensor, after: Tensor | None) -> tuple[Tensor, Tensor]:
-        """Store m and v (tied to `after`, the carrier's new counter, when given); their new values."""
-        self.m[i].assign(m if after is None else _tied(m, after))
-        m_new = self.m[i].detach()
-        self.v[i].assign(_tied(v, m_new))
-        return m_new, self.v[i].detach()
-
-    def _direction(self, p: Tensor, m: Tensor, v: Tensor, c1: Tensor, c2: Tensor) -> Tensor:
-        u = (m / c1) / ((v / c2).sqrt() + self.eps)
-        return u + self.weight_decay * p.detach() if self.weight_decay else u
-
-    def _update(
-        self, i: int, c: tuple[Tensor, Tensor], c_ahead: tuple[Tensor, Tensor], after: Tensor | None
-    ) -> list[Tensor]:
-        """Assign parameter i's new m, v and value, using the counter values `c` (for LAMB's norms, which run
-        before the counter is stored, `c_ahead`); the tensors to realize."""
-        p = self.params[i]
-        assert p.grad is not None
-        g, lr = p.grad.detach(), self._lr_for(p)
-        if self.adam:
-            m, v = self._assign_moments(i, *self._moments(i, g), after)
-            p.assign(p.detach() - lr * self._direction(p, m, v, *c))
-            return [self.m[i], self.v[i], p]
-        # both norms from the old state (one reduction kernel, before m and v are overwritten), so the moments
-        # and the parameter are still stored from one elementwise kernel after it
-        m_val, v_val = self._moments(i, g)
-        u_val = self._direction(p, m_val, v_val, *c_ahead)
-        sq = Tensor.stack(p.detach().flatten().square(), u_val.flatten().square())
-        norms = sq.sum(axis=1).sqrt()
-        # broadcast the norms before computing with them: tg-schedule realizes a computed value that is
-        # broadcast after a reduction as a kernel of its own, a movement straight off the reduction is free
-        r1, r2 = (norms[k].reshape((1,) * p.ndim).expand(p.shape) for k in (0, 1))
-        ratio = ((r1 > 0) & (r2 > 0)).where(r1 / r2, 1.0)
-        m, v = self._assign_moments(i, m_val, v_val, after)
-        p.assign(p.detach() - lr * ratio.cast(p.dtype) * self._direction(p, m, v, *c))
-        return [self.m[i], self.v[i], p]
-
-    def schedule_step(self) -> list[Tensor]:
-        todo = [i for i, p in enumerate(self.params) if p.grad is not None]
-        if not todo:
-            return []
-        ahead = self._counter_ahead()  # before any assign to the counter: these read its old value
-        out: list[Tensor] = []
-        if self._carrier not in todo:
-            # the carrier has no gradient this step: the counter is advanced by a kernel of its own
-            self._store_counter(None)
-            out += self._counter
-        for i in todo:
-            # the counter is float32; a parameter of another float type computes its update in its own
-            dtype = self.params[i].dtype
-            if i == self._carrier:
-                stored = self._store_counter(self.params[i].grad)
-                update = self._update(i, _cast_pair(stored, dtype), _cast_pair(ahead, dtype), after=stored[1])
-                out += [*self._counter, *update]
-            else:
-                out += self._update(i, _cast_pair(ahead, dtype), _cast_pair(ahead, dtype), after=None)
-        return out
-
-
-class Adam(LAMB):
-    """Adam (PyTorch's `torch.optim.Adam`): bias-corrected moments, `weight_decay` added to the gradient (L2).
-
-    `b1`, `b2` (tinygrad's names) may be given instead of `betas`.
-    """
-
-    def __init__(
-        self,
-        params: Iterable[Tensor],
-        lr: float | Tensor = 0.001,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        *,
-        b1: float | None = None,
-        b2: float | None = None,
-    ) -> None:
-        super().__init__(params, lr, betas, eps, 0.0, adam=True, b1=b1, b2=b2)
-        self._check("weight_decay", weight_decay)
-        self.weight_decay = weight_decay
-
-    def _grad(self, p: Tensor, g: Tensor) -> Tensor:
-        """The gradient the moments see: with L2 decay added."""
-        return g + self.weight_decay * p.detach() if self.weight_decay else g
-
-    def _decayed(self, p: Tensor, lr: Tensor) -> Tensor:
-        """The parameter the Adam step starts from (AdamW decays it first)."""
-        return p.detach()
-
-    def _update(
-        self, i: int, c: tuple[Tensor, Tensor], c_ahead: tuple[Tensor, Tensor], after: Tensor | None
-    ) -> list[Tensor]:
-        p = self.params[i]
-        assert p.grad is not None
-        m, v = self._assign_moments(i, *self._moments(i, self._grad(p, p.grad.detach())), after)
-        lr = self._lr_for(p)
-        c1, c2 = c
-        # torch's arrangement: step size lr / (1 - b1^t), denominator sqrt(v) / sqrt(1 - b2^t) + eps
-        p.assign(self._decayed(p, lr) - (lr / c1) * m / (v.sqrt() / c2.sqrt() + self.eps))
-        return [self.m[i], self.v[i], p]
-
-
-class AdamW(Adam):
-    """AdamW (PyTorch's `torch.optim.AdamW`): Adam with decoupled weight decay, `p <- p * (1 - lr * weight_decay)`
-    before the Adam update. Default weight_decay 0.01, as in PyTorch.
-
-    `b1`, `b2` (tinygrad's names) may be given instead of `betas`.
-    """
-
-    def __init__(
-        self,
-        params: Iterable[Tensor],
-        lr: float | Tensor = 0.001,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.01,
-        *,
-        b1: float | None = None,
-        b2: float | None = None,
-    ) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, b1=b1, b2=b2)
-
-    @property
-    def decay(self) -> float:
-        """The decoupled weight decay (`weight_decay`)."""
-        return self.weight_decay
-
-    def _grad(self, p: Tensor, g: Tensor) -> Tensor:
-        return g
-
-    def _decayed(self, p: Tensor, lr: Tensor) -> Tensor:
-        return p.detach() * (1.0 - lr * self.weight_decay) if self.weight_decay else p.detach()
+        self.adam, self.trust_ratio = adam, not adam

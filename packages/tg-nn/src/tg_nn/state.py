@@ -115,6 +115,57 @@ def _to_device(t: Tensor, device: str) -> Tensor:
     return t if t.device == device else Tensor(UOp(Ops.COPY, t.dtype, (t.uop,), device))
 
 
+def _refuse_misfits(
+    targets: Mapping[str, Tensor], state_dict: Mapping[str, Tensor], missing: list[str], unexpected: list[str]
+) -> None:
+    """Raise one ValueError naming every problem: the missing and unexpected names given, and every value whose
+    shape or dtype differs from the model's."""
+    mismatched = [
+        f"{name}: the state dict has shape {v.shape} {v.dtype.name}, the model {t.shape} {t.dtype.name}"
+        for name, t in targets.items()
+        if name in state_dict and ((v := state_dict[name]).shape != t.shape or v.dtype != t.dtype)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing keys (in the model, not in the state dict): {missing}")
+    if unexpected:
+        problems.append(f"unexpected keys (in the state dict, not in the model): {unexpected}")
+    if mismatched:
+        problems.append("mismatched keys (cast or reshape the values first):\n    " + "\n    ".join(mismatched))
+    if problems:
+        raise ValueError(
+            "load_state_dict: the state dict does not fit the model, nothing was loaded:\n  " + "\n  ".join(problems)
+        )
+
+
+def _write_values(pairs: list[tuple[Tensor, Tensor]]) -> None:
+    """Write each value into its tensor of the model (pairs of (model tensor, value), one per tensor)."""
+    # read every value first (from a file, another device): if that fails, no tensor of the model was touched
+    staged = [_to_device(v, t.device) for t, v in pairs]
+    if staged:
+        Tensor.realize(*{id(s): s for s in staged}.values())
+    # a value that is itself a tensor of the model (a swapped or shifted state dict) would be overwritten by
+    # the assigns before it is read: give those a copy of their own
+    model_buffers = {t.uop.base for t, _ in pairs}
+    owned = [
+        s.contiguous() if s.uop.base in model_buffers and s.uop.base is not t.uop.base else s
+        for (t, _), s in zip(pairs, staged, strict=True)
+    ]
+    copies = [o for o, s in zip(owned, staged, strict=True) if o is not s]
+    if copies:
+        Tensor.realize(*copies)
+    for (t, _), s in zip(pairs, owned, strict=True):
+        if s.uop is t.uop:
+            continue  # the model's own value
+        if t.uop.base.op is Ops.BUFFER:
+            t.assign(s)
+        else:
+            # not realized yet (a lazy initialisation): take a copy of the value, skipping the initialiser
+            t.replace_uop(s.contiguous().uop)
+    if pairs:
+        Tensor.realize(*(t for t, _ in pairs))
+
+
 def load_state_dict(model: Any, state_dict: Mapping[str, Tensor], strict: bool = True) -> LoadResult:
     """Copy the values of `state_dict` into the tensors of `model` (named as by `get_state_dict`), realized.
 
@@ -136,57 +187,13 @@ def load_state_dict(model: Any, state_dict: Mapping[str, Tensor], strict: bool =
     targets = get_state_dict(model)
     missing = [k for k in targets if k not in state_dict]
     unexpected = [k for k in state_dict if k not in targets]
-    mismatched = []
-    for name, t in targets.items():
-        if name not in state_dict:
-            continue
-        v = state_dict[name]
-        if v.shape != t.shape or v.dtype != t.dtype:
-            mismatched.append(
-                f"{name}: the state dict has shape {v.shape} {v.dtype.name}, the model {t.shape} {t.dtype.name}"
-            )
-    problems = []
-    if strict and missing:
-        problems.append(f"missing keys (in the model, not in the state dict): {missing}")
-    if strict and unexpected:
-        problems.append(f"unexpected keys (in the state dict, not in the model): {unexpected}")
-    if mismatched:
-        problems.append("mismatched keys (cast or reshape the values first):\n    " + "\n    ".join(mismatched))
-    if problems:
-        raise ValueError(
-            "load_state_dict: the state dict does not fit the model, nothing was loaded:\n  " + "\n  ".join(problems)
-        )
-
+    _refuse_misfits(targets, state_dict, missing if strict else [], unexpected if strict else [])
     # one value per tensor of the model (tied weights have several names)
     pairs: dict[int, tuple[Tensor, Tensor]] = {}
     for name, t in targets.items():
         if name in state_dict and id(t) not in pairs:
             pairs[id(t)] = (t, state_dict[name])
-    # read every value first (from a file, another device): if that fails, no tensor of the model was touched
-    staged = [_to_device(v, t.device) for t, v in pairs.values()]
-    if staged:
-        Tensor.realize(*{id(s): s for s in staged}.values())
-    # a value that is itself a tensor of the model (a swapped or shifted state dict) would be overwritten by
-    # the assigns before it is read: give those a copy of their own
-    model_buffers = {t.uop.base for t, _ in pairs.values()}
-    owned = [
-        s.contiguous() if s.uop.base in model_buffers and s.uop.base is not t.uop.base else s
-        for (t, _), s in zip(pairs.values(), staged, strict=True)
-    ]
-    copies = [o for o, s in zip(owned, staged, strict=True) if o is not s]
-    if copies:
-        Tensor.realize(*copies)
-    staged = owned
-    for (t, _), s in zip(pairs.values(), staged, strict=True):
-        if s.uop is t.uop:
-            continue  # the model's own value
-        if t.uop.base.op is Ops.BUFFER:
-            t.assign(s)
-        else:
-            # not realized yet (a lazy initialisation): take a copy of the value, skipping the initialiser
-            t.replace_uop(s.contiguous().uop)
-    if pairs:
-        Tensor.realize(*(t for t, _ in pairs.values()))
+    _write_values(list(pairs.values()))
     return LoadResult(missing, unexpected)
 
 

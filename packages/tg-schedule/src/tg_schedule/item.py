@@ -1,7 +1,20 @@
-"""`ScheduleItem`: one step of a schedule, what tg-schedule runs and what `Tensor.schedule()` returns."""
+"""`ScheduleItem`: one step of a schedule, what tg-schedule runs and what `Tensor.schedule()` returns; and the
+capture logs that record the items run (`capture`, `record`), which JIT capture builds on.
+
+>>> from tg_uop import UOp, Ops, dtypes
+>>> from tg_runtime import Buffer
+>>> out = Buffer("CPU", 1, dtypes.float)
+>>> si = ScheduleItem(UOp(Ops.COPY, dtypes.float, (UOp(Ops.BUFFER, dtypes.float, (), out),)), (out, out))
+>>> with capture() as log:
+...     record(si)
+>>> log == [si] and si.kind == "copy"
+True
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from tg_runtime.buffer import Buffer
@@ -29,3 +42,25 @@ class ScheduleItem:
     @property
     def outputs(self) -> tuple[Buffer, ...]:
         return self.bufs[:1] if self.kind == "copy" else self.bufs[: len(self.ast.src)]
+
+
+# the capture logs open right now (a stack: captures may nest)
+_logs: list[list[ScheduleItem]] = []
+
+
+@contextlib.contextmanager
+def capture() -> Iterator[list[ScheduleItem]]:
+    """Record every schedule item run inside the block, in order."""
+    log: list[ScheduleItem] = []
+    depth = len(_logs)
+    _logs.append(log)
+    try:
+        yield log
+    finally:
+        del _logs[depth]  # by position: logs with equal contents are still different logs
+
+
+def record(si: ScheduleItem) -> None:
+    """Called by run_item for each item it runs."""
+    for log in _logs:
+        log.append(si)

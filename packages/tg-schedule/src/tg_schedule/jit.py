@@ -1,9 +1,9 @@
 """JIT capture: record the schedule items a function runs, then replay them with other input buffers.
 
-`capture()` collects every item `run_item` executes inside the block (kernels and copies, with their
-buffers and variable values). `CapturedRun(items, inputs)` replays them: each buffer of `inputs` is swapped
-for the buffer given at replay, everything else (weights, outputs, intermediates, the buffers that ASSIGNs
-update) is used as captured. That is what tg-tensor's TinyJit is built on.
+`capture()` (defined next to `ScheduleItem`) collects every item `run_item` executes inside the block
+(kernels and copies, with their buffers and variable values). `CapturedRun(items, inputs)` replays them: each
+buffer of `inputs` is swapped for the buffer given at replay, everything else (weights, outputs,
+intermediates, the buffers that ASSIGNs update) is used as captured. That is what tg-tensor's TinyJit is built on.
 
 >>> import struct
 >>> from tg_uop import UOp, Ops, dtypes
@@ -22,31 +22,13 @@ update) is used as captured. That is what tg-tensor's TinyJit is built on.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from tg_runtime.buffer import Buffer
-from tg_schedule.item import ScheduleItem
+from tg_schedule.item import ScheduleItem, capture
+from tg_schedule.run import run_item
 
-# the capture logs open right now (a stack: captures may nest)
-_logs: list[list[ScheduleItem]] = []
-
-
-@contextlib.contextmanager
-def capture() -> Iterator[list[ScheduleItem]]:
-    """Record every schedule item run inside the block, in order."""
-    log: list[ScheduleItem] = []
-    _logs.append(log)
-    try:
-        yield log
-    finally:
-        _logs.remove(log)
-
-
-def record(si: ScheduleItem) -> None:
-    """Called by run_item for each item it runs."""
-    for log in _logs:
-        log.append(si)
+__all__ = ["CapturedRun", "capture"]
 
 
 class CapturedRun:
@@ -65,8 +47,6 @@ class CapturedRun:
 
     def replay(self, inputs: Sequence[Buffer]) -> None:
         """Run the captured items with `inputs` in place of the captured inputs (same sizes and dtypes)."""
-        from tg_schedule.run import run_item
-
         if len(inputs) != len(self.inputs):
             raise ValueError(f"replay: {len(self.inputs)} input buffers were captured, {len(inputs)} given")
         for new, old in zip(inputs, self.inputs, strict=True):

@@ -46,60 +46,100 @@ def only_unit_dims(m: UOp) -> bool:
     return [d for d in src if d != 1] == [d for d in m.arg if d != 1]
 
 
+@dataclass
+class RealizeContext:
+    """What the realize passes know: the nodes that get a buffer (`want`), each node's distinct readers (in
+    order), which nodes hold a reduction no kernel has realized yet (`pending`), and whether a pass added to
+    `want` (`grew`)."""
+
+    outs: list[UOp]
+    want: set[UOp]
+    users: defaultdict[UOp, dict[UOp, None]] = field(default_factory=lambda: defaultdict(dict))
+    pending: dict[UOp, bool] = field(default_factory=dict)
+    grew: bool = False
+
+    def realize(self, n: UOp) -> None:
+        if n not in self.want:
+            self.want.add(n)
+            self.grew = True
+
+
+def _record_users(ctx: RealizeContext, n: UOp) -> None:
+    for s in n.src:
+        ctx.users[s][n] = None
+
+
+def _realize_outputs(ctx: RealizeContext, sink: UOp) -> None:
+    for o in sink.src:
+        base = o.base
+        if base.op is not Ops.BUFFER:
+            # a broadcast constant has no buffer to be a view of: realize the whole value
+            ctx.realize(o if base.op is Ops.CONST else base)
+
+
+def _realize_copy(ctx: RealizeContext, n: UOp) -> None:
+    ctx.realize(n)
+    if buffer_of(n.src[0]) is None:
+        ctx.realize(n.src[0])  # a copy reads a plain buffer
+
+
+def _mark_pending(ctx: RealizeContext, n: UOp) -> None:
+    if n in ctx.want or n.op in (Ops.BUFFER, Ops.CONST):
+        ctx.pending[n] = False
+    else:
+        ctx.pending[n] = n.op is Ops.REDUCE_AXIS or any(ctx.pending[s] for s in n.src)
+
+
+def _realize_under_movement(ctx: RealizeContext, m: UOp) -> None:
+    src = m.src[0]
+    if src.op not in GroupOp.Movement and ctx.pending[src] and not _unit_reshapes_only(m, ctx.users, ctx.want):
+        ctx.realize(src)
+
+
+# the passes only record in the context (each rule returns None): the graph itself does not change
+pm_record_users = PatternMatcher([(UPat(name="n"), _record_users)])
+pm_realize_roots = PatternMatcher(
+    [
+        (UPat(Ops.SINK, name="sink"), _realize_outputs),
+        (UPat((Ops.CONTIGUOUS, Ops.ASSIGN), name="n"), lambda ctx, n: ctx.realize(n)),
+        (UPat(Ops.COPY, name="n"), _realize_copy),
+    ]
+)
+pm_mark_pending = PatternMatcher([(UPat(name="n"), _mark_pending)])
+# a movement op cannot look into a kernel's reduction: the value under it (the reduction and the elementwise
+# ops after it) is realized first, so that epilogue still fuses into the reduction's kernel. A reshape that
+# only drops or adds size-1 dims is the exception: the kernel is built in the reduction's rank instead
+# (build_ast), so `x.sum(1) * 2` stays one kernel.
+pm_realize_under_movement = PatternMatcher([(UPat(GroupOp.Movement, name="m"), _realize_under_movement)])
+# applied together, one walk each: a node's rules run after its sources', so a movement op reads the pending
+# marks of this round (a value realized by it keeps its mark until the next round, as the rule wants)
+pm_realize_start = pm_record_users + pm_realize_roots
+pm_realize_round = pm_mark_pending + pm_realize_under_movement
+
+
+def _realize_shared_reductions(ctx: RealizeContext) -> None:
+    """A value holding a reduction that several kernels read would be reduced again in each of them: realize
+    the reductions under it (what follows them is cheap to compute again)."""
+    shared = _read_by_several_kernels(ctx.outs, ctx.want, ctx.pending)
+    realized = frozenset(ctx.want)
+    for r in toposort(list(shared), lambda u: u not in realized):
+        if r.op is Ops.REDUCE_AXIS:
+            ctx.realize(r)
+
+
 def find_realizes(outs: list[UOp], forced: frozenset[UOp] = frozenset()) -> dict[UOp, None]:
     """The nodes that get a buffer of their own, in dependency order (an ordered set). `forced` nodes too."""
-    nodes = toposort(outs)
-    users: defaultdict[UOp, dict[UOp, None]] = defaultdict(dict)  # distinct readers, in order
-    for n in nodes:
-        for s in n.src:
-            users[s][n] = None
-    want: set[UOp] = set(forced)
-    for o in outs:
-        base = o.base
-        if base.op is Ops.BUFFER:
-            continue
-        # a broadcast constant has no buffer to be a view of: realize the whole value
-        want.add(o if base.op is Ops.CONST else base)
-    for n in nodes:
-        if n.op in (Ops.CONTIGUOUS, Ops.COPY, Ops.ASSIGN):
-            want.add(n)
-        if n.op is Ops.COPY and buffer_of(n.src[0]) is None:
-            want.add(n.src[0])
-    # a movement op cannot look into a kernel's reduction: the value under it (the reduction and the
-    # elementwise ops after it) is realized first, so that epilogue still fuses into the reduction's kernel.
-    # A reshape that only drops or adds size-1 dims is the exception: the kernel is built in the reduction's
-    # rank instead (build_ast), so `x.sum(1) * 2` stays one kernel.
-    while True:
-        pending_reduce: dict[UOp, bool] = {}
-        for n in nodes:
-            if n in want or n.op in (Ops.BUFFER, Ops.CONST):
-                pending_reduce[n] = False
-            elif n.op is Ops.REDUCE_AXIS:
-                pending_reduce[n] = True
-            else:
-                pending_reduce[n] = any(pending_reduce[s] for s in n.src)
-        grow = {
-            m.src[0]
-            for m in nodes
-            if m.op in GroupOp.Movement
-            and m.src[0].op not in GroupOp.Movement
-            and pending_reduce[m.src[0]]
-            and not _unit_reshapes_only(m, users, want)
-        }
-        if grow <= want:
-            # a value holding a reduction that several kernels read would be reduced again in each of them:
-            # realize the reductions under it (what follows them is cheap to compute again)
-            shared = _read_by_several_kernels(outs, want, pending_reduce)
-            realized = frozenset(want)
-
-            def unrealized(u: UOp, realized: frozenset[UOp] = realized) -> bool:
-                return u not in realized
-
-            grow = {r for r in toposort(list(shared), unrealized) if r.op is Ops.REDUCE_AXIS}
-        if grow <= want:
-            break
-        want |= grow
-    return {n: None for n in nodes if n in want}
+    ctx = RealizeContext(outs, set(forced))
+    sink = UOp.sink(*outs)
+    graph_rewrite(sink, pm_realize_start, ctx)
+    # each realized value can make another kernel read a shared reduction: repeat until nothing is added
+    ctx.grew = True
+    while ctx.grew:
+        ctx.grew = False
+        graph_rewrite(sink, pm_realize_round, ctx)
+        if not ctx.grew:
+            _realize_shared_reductions(ctx)
+    return {n: None for n in toposort(outs) if n in ctx.want}
 
 
 def _read_by_several_kernels(outs: list[UOp], want: set[UOp], pending: dict[UOp, bool]) -> set[UOp]:
@@ -188,7 +228,7 @@ def _push_through(m: UOp, x: UOp) -> UOp:
 
 
 # movement ops sink to the leaves, where they become the loads' views
-push_views = PatternMatcher(
+pm_push_views = PatternMatcher(
     [
         (
             UPat(
@@ -246,7 +286,7 @@ def build_ast(
             leaves[n] = UOp(Ops.LOAD, n.dtype, (ctx.param(buf, n.dtype), UOp(Ops.VIEW, dtypes.void, (), st)))
         elif n.op is Ops.CONST:
             leaves[n] = UOp(Ops.CONST, n.dtype, (_view(()),), n.arg)
-    body = graph_rewrite(value.substitute(leaves), push_views)
+    body = graph_rewrite(value.substitute(leaves), pm_push_views)
     leftover = [u.op for u in toposort([body]) if u.op in GroupOp.Movement]
     if leftover:
         if soft:

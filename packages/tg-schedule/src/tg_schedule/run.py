@@ -11,10 +11,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from tg_codegen.lower import kernel_axes
 from tg_codegen.program import ProgramSpec, get_program
 from tg_runtime.device import Device, Program
-from tg_schedule.item import ScheduleItem
-from tg_schedule.jit import record
+from tg_schedule.item import ScheduleItem, record
+from tg_schedule.schedule import create_schedule
 from tg_uop.helpers import DEBUG, colored
 from tg_uop.uop import UOp
 
@@ -39,8 +40,6 @@ def get_kernel(ast: UOp, device: str) -> CompiledKernel:
 
 
 def _shape_text(spec: ProgramSpec) -> str:
-    from tg_codegen.lower import kernel_axes
-
     return str(kernel_axes(spec.ast).full_shape)
 
 
@@ -105,8 +104,6 @@ def run_schedule(schedule: list[ScheduleItem]) -> float:
 
 def realize(outs: list[UOp]) -> dict[UOp, UOp]:
     """Schedule and run `outs`; what each becomes (a view of its new buffer)."""
-    from tg_schedule.schedule import create_schedule
-
     if DEBUG >= 4:
         print("tensor graph:\n" + UOp.sink(*outs).pretty())
     sched, becomes = create_schedule(outs)

@@ -28,7 +28,7 @@ from tg_uop.view import ShapeTracker
 # the schedule cache named by the design: abstracted graph -> schedule over slots
 SCHEDULES = ScheduleCache()
 
-drop_detach = PatternMatcher([(UPat(Ops.DETACH, name="d"), lambda d: d.src[0])])
+pm_drop_detach = PatternMatcher([(UPat(Ops.DETACH, name="d"), lambda d: d.src[0])])
 
 
 def _target(assign: UOp) -> tuple[Buffer, ShapeTracker]:
@@ -85,7 +85,7 @@ def _schedule(outs: list[UOp], forced: frozenset[UOp]) -> tuple[list[ScheduleIte
     originals = outs
     if SPEC:
         verify(UOp.sink(*outs), "tensor")
-    outs = list(graph_rewrite(UOp.sink(*outs), drop_detach).src)  # DETACH only matters to autograd
+    outs = list(graph_rewrite(UOp.sink(*outs), pm_drop_detach).src)  # DETACH only matters to autograd
     realized: dict[UOp, tuple[Buffer, ShapeTracker]] = {}
     sched: list[ScheduleItem] = []
     reads: list[_Reads] = []

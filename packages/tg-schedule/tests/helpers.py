@@ -37,6 +37,11 @@ def const(value: Any, shape: tuple[int, ...], dtype: DType = dtypes.float32, dev
     return c.reshape((1,) * len(shape)).expand(shape)
 
 
+def assign(target: UOp, value: UOp) -> UOp:
+    """An ASSIGN of `value` into `target` (a view of a BUFFER node)."""
+    return UOp(Ops.ASSIGN, value.dtype, (target, value))
+
+
 def contents(buf: Buffer) -> list[Any]:
     """The whole contents of a buffer as Python numbers."""
     return buf.as_memoryview().cast(_FMT[buf.dtype]).tolist()
