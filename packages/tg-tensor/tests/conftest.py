@@ -17,8 +17,17 @@ import pytest
 from tg_tensor import Tensor
 
 # pytest runs with --import-mode=importlib, which does not put this folder on sys.path; the test modules import
-# the shared helpers (`helpers.py`: the torch-oracle harness and small shared checks) by name.
+# the shared helpers (`helpers.py`: the torch-oracle harness and small shared checks) by name. Every package's
+# tests call their helper module `helpers`: in a run over several packages each folder's own is put back under
+# that name before its test modules are imported.
 sys.path.insert(0, str(Path(__file__).parent))
+sys.modules.pop("helpers", None)
+import helpers  # noqa: E402
+
+
+def pytest_collectstart(collector: pytest.Collector) -> None:
+    if isinstance(collector, pytest.Module):
+        sys.modules["helpers"] = helpers
 
 
 def count_kernels(t: Tensor, *others: Tensor) -> int:
