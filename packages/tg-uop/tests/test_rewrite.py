@@ -6,7 +6,18 @@ import uuid
 
 import pytest
 
-from tg_uop import GroupOp, Ops, PatternMatcher, RewriteRecord, UOp, UPat, dtypes, graph_rewrite, track_rewrites
+from tg_uop import (
+    GroupOp,
+    Ops,
+    PatternMatcher,
+    RewriteRecord,
+    UOp,
+    UPat,
+    dtypes,
+    graph_rewrite,
+    substitute,
+    track_rewrites,
+)
 from tg_uop.rewrite import RewriteLimitError
 
 
@@ -390,3 +401,32 @@ def test_track_rewrites_ignores_declined_rules() -> None:
     with track_rewrites() as log:
         assert pm.rewrite(x * 1) is None
     assert log == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# graph_rewrite(once=True) and substitute
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_once_rewrites_each_node_a_single_time() -> None:
+    # adding 1 to every constant never reaches a fixed point; once=True applies it to each node once
+    x = _var()
+    inc = PatternMatcher([(UPat(Ops.CONST, name="c"), lambda c: c.const_like(c.arg + 1))])
+    assert graph_rewrite(x * 3 + 5, inc, once=True) is x * 4 + 6
+    with pytest.raises(RewriteLimitError):
+        graph_rewrite(x * 3, inc, limit=50)
+
+
+def test_once_keeps_a_result_that_looks_like_another_input() -> None:
+    # 1 -> 2 and 2 -> 3: the 2 made from the 1 is not rewritten again, the 2 of the input is
+    x = _var()
+    inc = PatternMatcher([(UPat(Ops.CONST, name="c"), lambda c: c.const_like(c.arg + 1))])
+    assert graph_rewrite(x * 1 + 2, inc, once=True) is x * 2 + 3
+
+
+def test_substitute_swaps_and_does_not_visit_replaced_nodes() -> None:
+    a, b = _var(), _var()
+    assert substitute(a * 2 + b, {a: b, b: a}) is b * 2 + a
+    # a replaced node's sources are not visited: the b inside the mapped (a + b) stays
+    assert substitute((a + b) * b, {a + b: a * b, b: _c(7)}) is (a * b) * 7
+    assert (a + b).substitute({a: b}) is b + b

@@ -182,3 +182,9 @@ def test_program_rules() -> None:
 def test_unknown_stage() -> None:
     with pytest.raises(ValueError, match="stage must be one of"):
         verify(UOp.sink(), "nonsense")
+
+
+def test_a_range_needs_a_range_arg() -> None:
+    end = UOp.const(dtypes.int32, 8)
+    with pytest.raises(SpecError, match="RangeArg"):
+        verify([end, UOp(Ops.RANGE, dtypes.int32, (end,), (0, "global"))], "program")

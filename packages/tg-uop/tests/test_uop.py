@@ -536,3 +536,9 @@ def test_sink_on_the_class_and_on_an_instance() -> None:
     assert a.sink().src == (a,)
     assert UOp.sink().src == ()
     assert a.sink(b, arg="k").arg == "k"
+
+
+def test_range_args_sort_by_axis_then_instance() -> None:
+    args = [RangeArg(1, AxisType.REDUCE, 2), RangeArg(0, AxisType.GLOBAL), RangeArg(1, AxisType.REDUCE, 1)]
+    assert sorted(args) == [args[1], args[2], args[0]]
+    assert RangeArg(0, AxisType.GLOBAL) != RangeArg(0, AxisType.UPCAST)

@@ -10,8 +10,9 @@ INDEX, LOAD, STORE, ALU ops and CAST/BITCAST, so a renderer (or the PYTHON devic
 
 from __future__ import annotations
 
-from tg_uop.dtype import DType
+from tg_uop.dtype import DType, dtypes
 from tg_uop.ops import Ops
+from tg_uop.rewrite import substitute
 from tg_uop.uop import UOp, toposort
 
 # the start value of an accumulator for each reduce op
@@ -113,15 +114,8 @@ class _Linearizer:
 
 
 def _replace_reduces(out: list[UOp], acc_of: dict[UOp, UOp]) -> list[UOp]:
-    # uses of a REDUCE read its accumulator after the loop: rebuild each later node over the new sources
-    remap: dict[UOp, UOp] = dict(acc_of)
-    program = []
-    for n in out:
-        new_src = tuple(remap.get(s, s) for s in n.src)
-        m = n if all(a is b for a, b in zip(new_src, n.src, strict=True)) else n.replace(src=new_src)
-        remap[n] = m
-        program.append(m)
-    return program
+    # uses of a REDUCE read its accumulator after the loop
+    return list(substitute(UOp(Ops.SINK, dtypes.void, tuple(out)), acc_of).src)
 
 
 def linearize(sink: UOp) -> list[UOp]:

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from tg_uop.dtype import dtypes
+from tg_runtime.buffer import Buffer
+from tg_uop.dtype import DType, dtypes
 from tg_uop.ops import GroupOp, Ops
 from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
 from tg_uop.uop import UOp, toposort
@@ -192,11 +193,11 @@ def buffer_of(u: UOp) -> Any:
 class KernelContext:
     """Parameters of the kernel being built: buffer objects in parameter order (outputs first)."""
 
-    bufs: list[Any] = field(default_factory=list)
+    bufs: list[Buffer] = field(default_factory=list)
     old_reads: set[int] = field(default_factory=set)  # ids of buffers read as they were before this schedule
     new_reads: set[int] = field(default_factory=set)  # ids of buffers read as written by this schedule
 
-    def param(self, buf: Any, dtype: Any) -> UOp:
+    def param(self, buf: Buffer, dtype: DType) -> UOp:
         if not any(b is buf for b in self.bufs):
             self.bufs.append(buf)
         return UOp(Ops.DEFINE_GLOBAL, dtype.ptr(buf.size), (), next(i for i, b in enumerate(self.bufs) if b is buf))
@@ -253,9 +254,23 @@ pm_push_views = PatternMatcher(
 )
 
 
+class BuiltKernel(NamedTuple):
+    """A kernel AST, its buffers in parameter order (outputs first), and the ids of the buffers it reads as they
+    were before the schedule (BUFFER leaves) and as written by it."""
+
+    ast: UOp
+    bufs: list[Buffer]
+    old_reads: set[int]
+    new_reads: set[int]
+
+
 def build_ast(
-    root: UOp, value: UOp, out_view: ShapeTracker, out_buf: Any, realized: dict[UOp, tuple[Any, ShapeTracker]]
-) -> tuple[UOp, list[Any], set[int], set[int]]:
+    root: UOp,
+    value: UOp,
+    out_view: ShapeTracker,
+    out_buf: Buffer,
+    realized: dict[UOp, tuple[Buffer, ShapeTracker]],
+) -> BuiltKernel:
     """The kernel AST computing `value` into `out_buf` through `out_view`, its buffers in parameter order,
     and the ids of the buffers it reads as they were before the schedule (BUFFER leaves) and as written by it.
 
@@ -293,4 +308,4 @@ def build_ast(
             raise FusionFailed(soft)
         raise AssertionError(f"kernelize: movement ops {leftover} could not be folded into views")
     store = UOp(Ops.STORE, dtypes.void, (out_param, UOp(Ops.VIEW, dtypes.void, (), out_view), body))
-    return UOp.sink(store), ctx.bufs, ctx.old_reads, ctx.new_reads
+    return BuiltKernel(UOp.sink(store), ctx.bufs, ctx.old_reads, ctx.new_reads)

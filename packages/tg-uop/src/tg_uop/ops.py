@@ -4,7 +4,7 @@
 >>> Ops.ADD in GroupOp.Binary, Ops.RESHAPE in GroupOp.Movement
 (True, True)
 >>> RangeArg(0, AxisType.REDUCE, 2)
-RangeArg(axis=0, kind=<AxisType.REDUCE: 'reduce'>, instance=2)
+RangeArg(0, AxisType.REDUCE, 2)
 """
 
 from __future__ import annotations
@@ -193,6 +193,9 @@ class RangeArg:
 
     def _key(self) -> tuple[int, str, int]:
         return (self.axis, self.kind.value, self.instance)
+
+    def __repr__(self) -> str:  # short: loop programs print one RANGE a line (DEBUG listings)
+        return f"RangeArg({self.axis}, AxisType.{self.kind.name}, {self.instance})"
 
     def __lt__(self, other: RangeArg) -> bool:
         # ranges sort by axis: loops nest in axis order

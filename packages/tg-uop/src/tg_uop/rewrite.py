@@ -348,42 +348,35 @@ def graph_rewrite(
         n, stage, repl = stack.pop()
         if n in done:
             continue
-        if stage == 0:
-            if bottom_up:
-                new = pm.rewrite(n, ctx)
-                if new is not None and once:
-                    done[n] = new
-                    continue
-                if new is not None:
-                    steps += 1
-                    if steps > limit:
-                        raise RewriteLimitError(f"graph_rewrite: more than {limit} rewrites; the rules may loop")
-                    stack.append((n, 2, new))
-                    stack.append((new, 0, None))
-                    continue
-            stack.append((n, 1, None))
-            stack.extend((s, 0, None) for s in reversed(n.src) if s not in done)
-        elif stage == 1:
-            new_src = tuple(done[s] for s in n.src)
-            m = n if all(a is b for a, b in zip(new_src, n.src, strict=True)) else n.replace(src=new_src)
-            new = pm.rewrite(m, ctx)
-            if new is None or once:
-                done[n] = m if new is None else new
-                if m is not n and not once:
-                    done.setdefault(m, m)
-            else:
-                steps += 1
-                if steps > limit:
-                    raise RewriteLimitError(f"graph_rewrite: more than {limit} rewrites; the rules may loop")
-                stack.append((n, 2, new))
-                stack.append((new, 0, None))
-        else:
+        if stage == 2:
             assert repl is not None
             if repl in done:
                 done[n] = done[repl]
             else:  # the replacement is still being processed
-                stack.append((n, 2, repl))
-                stack.append((repl, 0, None))
+                stack.extend(((n, 2, repl), (repl, 0, None)))
+            continue
+        if stage == 0:
+            new = pm.rewrite(n, ctx) if bottom_up else None
+            if new is None:
+                stack.append((n, 1, None))
+                stack.extend((s, 0, None) for s in reversed(n.src) if s not in done)
+                continue
+        else:
+            new_src = tuple(done[s] for s in n.src)
+            m = n if all(a is b for a, b in zip(new_src, n.src, strict=True)) else n.replace(src=new_src)
+            new = pm.rewrite(m, ctx)
+            if new is None:
+                done[n] = m
+                if m is not n and not once:
+                    done.setdefault(m, m)
+                continue
+        if once:
+            done[n] = new
+            continue
+        steps += 1
+        if steps > limit:
+            raise RewriteLimitError(f"graph_rewrite: more than {limit} rewrites; the rules may loop")
+        stack.extend(((n, 2, new), (new, 0, None)))
     return done[root]
 
 

@@ -157,7 +157,7 @@ _common = [
     (UPat(Ops.BITCAST, name="x"), _bitcast),
 ]
 
-tensor_spec = _rules(
+pm_tensor_spec = _rules(
     [
         *_common,
         (UPat(GroupOp.ALU, name="x"), _tensor_alu),
@@ -196,7 +196,7 @@ def _store(x: UOp) -> str | None:
     return None if vs in ((), tuple(ss)) else f"STORE of a value of shape {vs} through a view of shape {tuple(ss)}"
 
 
-kernel_spec = _rules(
+pm_kernel_spec = _rules(
     [
         *_common,
         (UPat(GroupOp.ALU, name="x"), _shaped_alu),
@@ -221,7 +221,7 @@ def _index(x: UOp) -> str | None:
     return None if ok else "INDEX takes (pointer, int index[, bool valid])"
 
 
-program_spec = _rules(
+pm_program_spec = _rules(
     [
         *_common,
         (UPat(GroupOp.ALU, name="x"), _alu),
@@ -250,7 +250,7 @@ program_spec = _rules(
     ]
 )
 
-_SPECS = {"tensor": tensor_spec, "kernel": kernel_spec, "program": program_spec}
+_SPECS = {"tensor": pm_tensor_spec, "kernel": pm_kernel_spec, "program": pm_program_spec}
 
 
 def verify(graph: UOp | Sequence[UOp], stage: str) -> None:

@@ -220,6 +220,20 @@ class PythonProgram(Program):
                 self._run(bufs, how.vals, tuple(reversed(gidx)), tuple(reversed(lidx)))
         return time.perf_counter() - start if how.wait else None
 
+    def _jump(self, pc: int, op: Ops, src: tuple[int, ...], v: list[Any]) -> int:
+        """The instruction after the loop or if instruction at `pc`: a loop's body, or past its end."""
+        if op is Ops.RANGE:
+            v[pc] = 0 if v[pc] is None else v[pc]
+            if v[pc] >= v[src[0]]:
+                v[pc] = None
+                return self._loop_end[pc] + 1
+        elif op is Ops.ENDRANGE:
+            v[src[0]] += 1
+            return src[0]
+        elif not v[src[0]]:  # an IF whose condition is false
+            return self._if_end[pc] + 1
+        return pc + 1
+
     def _run(
         self, bufs: Sequence[memoryview], vals: Sequence[int], gidx: tuple[int, ...], lidx: tuple[int, ...]
     ) -> None:
@@ -240,24 +254,9 @@ class PythonProgram(Program):
                 name, _ = arg
                 axis = int(name[-1])
                 v[pc] = gidx[axis] if name.startswith("gidx") else lidx[axis]
-            elif op is Ops.RANGE:
-                if v[pc] is None:
-                    v[pc] = 0
-                if v[pc] >= v[src[0]]:
-                    v[pc] = None
-                    pc = self._loop_end[pc] + 1
-                    continue
-            elif op is Ops.ENDRANGE:
-                r = src[0]
-                v[r] += 1
-                pc = r
+            elif op in (Ops.RANGE, Ops.ENDRANGE, Ops.IF):
+                pc = self._jump(pc, op, src, v)
                 continue
-            elif op is Ops.IF:
-                if not v[src[0]]:
-                    pc = self._if_end[pc] + 1
-                    continue
-            elif op is Ops.ENDIF:
-                pass
             elif op is Ops.DEFINE_ACC:
                 v[pc] = v[src[0]]
             elif op is Ops.ASSIGN:
@@ -278,7 +277,7 @@ class PythonProgram(Program):
                 v[pc] = _bitcast(v[src[0]], insts[src[0]][1], dt)
             elif op in GroupOp.ALU:
                 v[pc] = exec_alu(op, dt, [v[s] for s in src])
-            elif op in (Ops.SINK, Ops.NOOP, Ops.BARRIER):
+            elif op in (Ops.SINK, Ops.NOOP, Ops.BARRIER, Ops.ENDIF):
                 pass
             else:
                 raise NotImplementedError(f"PYTHON device cannot run {op}")
