@@ -15,6 +15,7 @@ Arguments after `--` go to pytest in the test sessions, e.g. `nox -s tests-tg-uo
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -285,10 +286,29 @@ def layers(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff lint and format check over the whole repository."""
+    """ruff lint and format check over the whole repository; no function in packages/*/src over 60 lines."""
     session.install(RUFF)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    long = _long_functions(ROOT / "packages", MAX_FUNCTION_LINES)
+    if long:
+        session.error(f"functions longer than {MAX_FUNCTION_LINES} lines:\n" + "\n".join(long))
+    session.log(f"no function in packages/*/src is longer than {MAX_FUNCTION_LINES} lines")
+
+
+MAX_FUNCTION_LINES = 60  # the project's style rule (docs/design.md, section 7)
+
+
+def _long_functions(packages: Path, limit: int) -> list[str]:
+    """`path:line name (n lines)` for each function of the packages' sources longer than `limit` lines."""
+    found = []
+    for path in sorted(packages.glob("*/src/**/*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > limit:
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)")
+    return found
 
 
 @nox.session
