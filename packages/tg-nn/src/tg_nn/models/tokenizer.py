@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import ModuleType
 from typing import Any, NamedTuple
 
 import numpy as np
 
 try:
     import tokenizers
+
+    TOKENIZERS: ModuleType | None = tokenizers
 except ImportError:  # optional: only text models need it
-    tokenizers = None
+    TOKENIZERS = None
 
 
 def tokenizers_available() -> bool:
     """Whether the `tokenizers` package is installed."""
-    return tokenizers is not None
+    return TOKENIZERS is not None
 
 
 class Batch(NamedTuple):
@@ -40,13 +43,13 @@ class TextTokenizer:
     from the right, as sentence-transformers does; padding is left to `pad`."""
 
     def __init__(self, path: str | os.PathLike[str], max_length: int) -> None:
-        if tokenizers is None:
+        if TOKENIZERS is None:
             raise ModuleNotFoundError("TextTokenizer needs the `tokenizers` package: pip install 'tg-nn[text]'")
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"{p}: tokenizer file not found")
         try:
-            tok: Any = tokenizers.Tokenizer.from_file(str(p))
+            tok: Any = TOKENIZERS.Tokenizer.from_file(str(p))
         except Exception as e:  # the Rust library raises its own exception type for every parse failure
             raise ValueError(f"{p}: tokenizer file does not parse: {e}") from None
         tok.no_padding()
