@@ -15,7 +15,8 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 from tg_nn.models import BertConfig, BertModel, SentenceEncoder, bucket_length, load_bert, minilm_dir
-from tg_nn.state import get_state_dict, safe_save
+from tg_nn.state import get_state_dict, load_state_dict, safe_save
+from tg_tensor import Tensor
 
 HANDWRITTEN = [
     "",
@@ -231,3 +232,28 @@ def test_missing_model_directory(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="model directory not found"):
         SentenceEncoder.from_dir(tmp_path / "nowhere")
     shutil.rmtree(tmp_path)
+
+
+def test_transposed_storage_keeps_values_and_later_loads(tmp_path: Path) -> None:
+    cfg = BertConfig(vocab_size=30, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16)
+    rng = np.random.default_rng(0)
+    names = get_state_dict(BertModel(cfg))
+
+    def random_state() -> dict[str, Tensor]:
+        return {k: Tensor(rng.standard_normal(v.shape).astype(np.float32)) for k, v in names.items()}
+
+    ids, mask = rng.integers(0, 30, (2, 5)), np.array([[1] * 5, [1, 1, 1, 0, 0]])
+    first, second = random_state(), random_state()
+    model, plain = BertModel(cfg), BertModel(cfg)
+    load_state_dict(model, first)
+    load_state_dict(plain, first)
+    before = model(ids, mask).numpy()
+    weight = model.encoder.layer[0].intermediate.dense.weight
+    model.store_transposed()
+    assert model.encoder.layer[0].intermediate.dense.weight is weight and weight.shape == (16, 8)
+    np.testing.assert_allclose(model(ids, mask).numpy(), before, atol=1e-5)
+    load_state_dict(model, second)  # written through the transposed view, and read afresh by the lookup
+    load_state_dict(plain, second)
+    np.testing.assert_allclose(model(ids, mask).numpy(), plain(ids, mask).numpy(), atol=1e-5)
+    np.testing.assert_array_equal(get_state_dict(model)["encoder.layer.0.output.dense.weight"].numpy(),
+                                  second["encoder.layer.0.output.dense.weight"].numpy())  # fmt: skip

@@ -11,9 +11,14 @@ Post-norm layers: `x = LayerNorm(x + Attention(x))`, `x = LayerNorm(x + FFN(x))`
 FFN. `get_state_dict(model)` has the names of HF's safetensors files (`encoder.layer.0.attention.self.query.weight`
 ...), so `load_state_dict` reads them directly.
 
-The word embedding is looked up on the host (numpy indexing into a copy of the table made once per weight):
-tg's device lookups (`Embedding`, `gather`) compare every index with the whole vocabulary, which for BERT's
-30522 words costs more than the rest of the model.
+Two detours around what tg does slowly today, neither of which can serve stale weights after a new load:
+- the word embedding is looked up on the host, by numpy indexing into a copy of the table (one copy of 47 MB
+  per call): tg's device lookups (`Embedding`, `gather`) compare every index with the whole vocabulary, which
+  for BERT's 30522 words costs more than the rest of the model;
+- `BertModel.store_transposed()` (which `load_bert` calls) keeps each dense (out, in) weight as a view of an
+  (in, out) buffer:
+  `x @ weight.T` then reads contiguous rows, where from the (out, in) layout tg's matmul reads strided columns,
+  about 6x slower on the CPU. Loading into such a weight writes through the view, so the layout stays.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from tg_nn.linear import Linear
 from tg_nn.models.config import BertConfig
 from tg_nn.norm import LayerNorm
 from tg_tensor import Tensor
+from tg_tensor.helpers import to_np_dtype
+from tg_uop.ops import Ops
 
 
 def _activation(x: Tensor, name: str) -> Tensor:
@@ -45,14 +52,15 @@ class BertEmbeddings:
         self.position_embeddings = Embedding(cfg.max_position_embeddings, cfg.hidden_size)
         self.token_type_embeddings = Embedding(cfg.type_vocab_size, cfg.hidden_size)
         self.LayerNorm = LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
-        self._table: tuple[object, np.ndarray] | None = None  # (the weight's graph node, its host copy)
+        self._host_table: np.ndarray | None = None  # where the word table is copied to
 
     def word_vectors(self, input_ids: np.ndarray) -> Tensor:
         """The word embeddings of `input_ids` (batch, length), gathered on the host."""
         w = self.word_embeddings.weight
-        if self._table is None or self._table[0] is not w.uop:
-            self._table = (w.uop, w.numpy())
-        table = self._table[1]
+        if self._host_table is None or self._host_table.shape != w.shape:
+            self._host_table = np.empty(w.shape, dtype=to_np_dtype(w.dtype))
+        table = self._host_table
+        w.buffer().copyout(memoryview(table).cast("B"))
         if input_ids.size and (input_ids.min() < 0 or input_ids.max() >= len(table)):
             raise ValueError(
                 f"BertEmbeddings: token ids must be in [0, {len(table)}), got {input_ids.min()}..{input_ids.max()}"
@@ -165,6 +173,24 @@ class BertModel:
 
     def __repr__(self) -> str:
         return f"BertModel({self.config})"
+
+    def linears(self) -> list[Linear]:
+        """The dense layers, in order."""
+        out = []
+        for layer in self.encoder.layer:
+            att = layer.attention
+            out += [att.self.query, att.self.key, att.self.value, att.output.dense, layer.intermediate.dense]
+            out.append(layer.output.dense)
+        return out + ([self.pooler.dense] if self.pooler is not None else [])
+
+    def store_transposed(self) -> None:
+        """Keep each dense weight (out, in) as a transposed view of an (in, out) buffer, realized (see the module's
+        docstring): same Tensor objects, shapes and values; loading into them later keeps this layout."""
+        layers = [d for d in self.linears() if d.weight.uop.op is not Ops.PERMUTE]  # not already stored so
+        transposed = [d.weight.T.contiguous() for d in layers]
+        Tensor.realize(*transposed)
+        for d, t in zip(layers, transposed, strict=True):
+            d.weight.replace_uop(t.uop.permute((1, 0)))
 
     def __call__(
         self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray | None = None

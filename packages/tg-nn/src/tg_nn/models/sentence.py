@@ -56,6 +56,7 @@ def load_bert(directory: str | os.PathLike[str], device: str | None = None) -> B
         load_state_dict(model, state)
     except ValueError as e:
         raise ValueError(f"{weights}: the weights do not fit the model of {d / 'config.json'}: {e}") from None
+    model.store_transposed()
     return model
 
 
