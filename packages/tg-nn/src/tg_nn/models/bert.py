@@ -60,7 +60,7 @@ class BertEmbeddings:
         if self._host_table is None or self._host_table.shape != w.shape:
             self._host_table = np.empty(w.shape, dtype=to_np_dtype(w.dtype))
         table = self._host_table
-        w.buffer().copyout(memoryview(table).cast("B"))
+        w.buffer().copyout(table.data.cast("B"))
         if input_ids.size and (input_ids.min() < 0 or input_ids.max() >= len(table)):
             raise ValueError(
                 f"BertEmbeddings: token ids must be in [0, {len(table)}), got {input_ids.min()}..{input_ids.max()}"
