@@ -12,7 +12,7 @@ from helpers import DEVICES, caps_of, get_program, matmul_ast, matmul_case, run_
 from tg_codegen.heuristic import hand_coded_optimizations
 from tg_codegen.kernel import PACK_MAX_BYTES, AxisType, Kernel, KernelOptError, Opt, OptOps
 from tg_codegen.lower import pack_plan
-from tg_uop import dtypes
+from tg_uop import Ops, UOp, dtypes
 
 SWAP, PACK = Opt(OptOps.SWAP, 0, 1), Opt(OptOps.PACK, 2, 0)
 
@@ -108,3 +108,29 @@ def test_heuristic_blocks_large_matmuls_only() -> None:
     long = Kernel(matmul_ast(64, 64, 1 << 14), caps_of("CPU"))
     hand_coded_optimizations(long)
     assert OptOps.PACK not in {o.op for o in long.applied}
+
+
+def _matmul_bt_ast(m: int, n: int, k: int) -> UOp:
+    """out[m, n] = sum_k a[m, k] * w[n, k]: a Linear layer's x @ w.T (w's rows are read across the lanes)."""
+    full = (m, n, k)
+    a = helpers.load(helpers.param(1, dtypes.float32, m * k), helpers.contig((m, 1, k)).expand(full))
+    w = helpers.load(helpers.param(2, dtypes.float32, n * k), helpers.contig((1, n, k)).expand(full))
+    return helpers.sink(
+        helpers.store(
+            helpers.param(0, dtypes.float32, m * n), helpers.contig((m, n, 1)), (a * w).reduce_axis(Ops.ADD, (2,))
+        )
+    )
+
+
+def test_packing_a_transposed_input_makes_its_lanes_contiguous() -> None:
+    m, n, k = 8, 32, 12
+    a, w = _ints(m * k, 11), _ints(n * k, 13, 5)
+    want = [sum(a[i * k + t] * w[j * k + t] for t in range(k)) for i in range(m) for j in range(n)]
+    opts = [Opt(OptOps.UPCAST, 1, 16), Opt(OptOps.UPCAST, 0, 4), SWAP, PACK]
+    spec, out = run_opts(_matmul_bt_ast(m, n, k), "CPU", {1: a, 2: w}, opts)
+    assert out[0] == want, spec.src
+    # the kernel reads the copy as whole vectors (the copy loop gathers w's column once per panel)
+    assert "(*((vfloat16_u*)(temp0+" in spec.src
+    big = Kernel(_matmul_bt_ast(256, 256, 256), caps_of("CPU"))
+    hand_coded_optimizations(big)
+    assert big.packed == frozenset({2})
