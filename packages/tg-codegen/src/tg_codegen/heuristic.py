@@ -12,7 +12,8 @@ and the device's capabilities (BEAM search can do better, at the cost of timing 
   packed (PACK): each thread copies the panel of it that the inner loops read (the reduce axis by the tile's
   columns) into a contiguous local buffer, which then stays in L2 while every row tile of the other input is
   multiplied with it, read in order instead of one row every 4 KiB. A transposed vector input (x @ w.T) is
-  packed too: the copy makes its lanes contiguous, so the inner loop loads vectors instead of gathering.
+  packed too, at any size: the copy makes its lanes contiguous, so the inner loop loads vectors instead of
+  gathering.
 - A reduction over a contiguous axis gets partial sums (UNROLL) so consecutive additions do not wait for
   each other; a reduction over an outer axis (column sums) gets its contiguous output axis as SIMD lanes.
 - On a CPU with threads, a kernel with enough work spreads its first axis over the threads.
@@ -93,15 +94,17 @@ def _block(k: Kernel) -> None:
     tried on a copy, kept only when the packed panel is legal (it fits the pack limit)."""
     shape, types = k.full_shape, k.types
     loops = [i for i, t in enumerate(types) if t is AxisType.GLOBAL and shape[i] > 1]
-    if len(loops) != 2 or math.prod(shape) < BLOCK_MIN_WORK:
+    if len(loops) != 2:
         return
     strides = _load_strides(k)
     loads = [u for u in toposort([k.ast]) if u.op is Ops.LOAD]
     outer, inner = loops
     for ld, s in zip(loads, strides, strict=True):
         # the vector input: read in lanes (contiguous, or gathered when it is transposed: the copy then makes
-        # them contiguous), broadcast along the outer loop, not along the inner one
-        if s[-1] not in (0, None) and s[outer] == 0 and s[inner] not in (0, None):
+        # them contiguous), broadcast along the outer loop, not along the inner one; a contiguous one is
+        # blocked only in a large matmul, a transposed one always
+        worth = math.prod(shape) >= BLOCK_MIN_WORK or s[-1] != 1
+        if worth and s[-1] not in (0, None) and s[outer] == 0 and s[inner] not in (0, None):
             trial = k.copy()
             if _try(trial, Opt(OptOps.SWAP, outer, inner)) and _try(trial, Opt(OptOps.PACK, ld.src[0].arg, 0)):
                 k.__dict__.update(trial.__dict__)
