@@ -6,6 +6,8 @@ Run: python bench/kernels.py [--skip-beam] [--cl-beam] [--quick] [--repeat 5]
 Rows (each compares tg with what runs next to it; every tg result is checked against numpy or torch):
 1. matmul 1024x1024x1024 float32 on CPU: GFLOP/s of tg (default heuristics), tg with BEAM=2, numpy, torch,
    tinygrad (CPU device, clang).
+1b. x @ w.T, the same sizes with w stored (out, in) as a Linear layer keeps it (B read transposed): tg default,
+   numpy, torch.
 2. the same matmul on CL (OpenCL; here PoCL on the CPU): tg default, tg BEAM=2, tinygrad CL.
 3. fused elementwise ((x*2+1).relu()*y) over 64 MiB float32 per input: GB/s counting bytes read and written
    (3 x 64 MiB), next to the copy bandwidth of the same machine measured in this run: numpy `np.copyto` of 64 MiB
@@ -254,6 +256,28 @@ def row_matmul(device: str, n: int, repeat: int, beam: bool, compare_host: bool)
     return row
 
 
+def row_linear(n: int, repeat: int) -> Row:
+    """x @ w.T with w stored (out, in), as a Linear layer multiplies: B is read transposed."""
+    rng = np.random.default_rng(3)
+    xn, wn = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
+    want, flop = xn @ wn.T, 2 * n**3
+    row = Row(f"x @ w.T {n}x{n}x{n} (CPU)", "GFLOP/s")
+    print(f"{row.workload}:", flush=True)
+    x, w = Tensor(xn).realize(), Tensor(wn).realize()
+    t, got, names = tg_run(x @ w.T, repeat)
+    row.values["tg"], row.err = flop / t / 1e9, max_err(got, want)
+    report("tg", row.values["tg"], "GFLOP/s", f"{names} max err {row.err:.1e}")
+    out = np.empty_like(want)
+    row.values["numpy"] = flop / best_wall(repeat, lambda: np.matmul(xn, wn.T, out=out)) / 1e9
+    report("numpy", row.values["numpy"], "GFLOP/s")
+    import torch
+
+    xt, wt = torch.from_numpy(xn), torch.from_numpy(wn)
+    row.values["torch"] = flop / best_wall(repeat, lambda: xt @ wt.T) / 1e9
+    report("torch", row.values["torch"], "GFLOP/s")
+    return row
+
+
 def row_elementwise(mib: int, repeat: int) -> Row:
     n = (mib << 20) // 4
     rng = np.random.default_rng(1)
@@ -447,7 +471,7 @@ def main() -> None:
     p.add_argument("--skip-beam", action="store_true", help="no BEAM=2 columns (no search)")
     p.add_argument("--cl-beam", action="store_true", help="run the CL BEAM search even when it is not cached")
     p.add_argument("--quick", action="store_true", help="smaller sizes, best of 2, no BEAM")
-    p.add_argument("--rows", default="matmul,cl,elementwise,conv,softmax", help="comma-separated rows to run")
+    p.add_argument("--rows", default="matmul,linear,cl,elementwise,conv,softmax", help="comma-separated rows to run")
     args = p.parse_args()
     quick = args.quick
     repeat = 2 if quick else args.repeat
@@ -475,6 +499,8 @@ def main() -> None:
     rows = []
     if "matmul" in wanted:
         rows.append(row_matmul("CPU", n_mm, repeat, beam, compare_host=True))
+    if "linear" in wanted:
+        rows.append(row_linear(n_mm, repeat))
     if "cl" in wanted:
         if available.get("CL") is not None:
             print(f"CL unavailable: {available.get('CL')}")

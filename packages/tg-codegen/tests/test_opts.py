@@ -261,8 +261,8 @@ def test_opts_give_the_reference_result(name: str, index: int, dev: str) -> None
 
 def test_every_optops_is_exercised() -> None:
     used = {o.op for _, specs in CASES.values() for s in specs for o in s.opts + s.threaded + s.local}
-    # GROUP and PADTO have their own module (test_group_padto.py)
-    assert used | {OptOps.GROUP, OptOps.PADTO} == set(OptOps)
+    # GROUP and PADTO have their own module (test_group_padto.py), PACK too (test_pack.py)
+    assert used | {OptOps.GROUP, OptOps.PADTO, OptOps.PACK} == set(OptOps)
 
 
 # ---- what each Opt does to the axes

@@ -4,7 +4,9 @@ sequence of legal Opts drawn from BEAM's candidates, on every device, compared w
 Each seed is one test (`-k "seed_7"` reruns it); the Opts are drawn per device, since THREAD is legal only with
 threads and LOCAL only with work-groups. Inputs are small integers, so every result is exact. Every seed runs on
 CPU and PYTHON; a third of them on CL too (compiling OpenCL C with PoCL costs about half a second a kernel). PADTO
-is drawn on every device, GROUP (two-stage reductions through local memory) only on CL.
+is drawn on every device, GROUP (two-stage reductions through local memory) only on CL, PACK (an input copied to a
+local buffer) only on CPU; since few random Opt sequences leave an input reused by an output loop, a second test
+packs every input it can, between two random sequences.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from helpers import (
     contig,
     get_program,
     launch,
+    load,
     loop_program_checks,
+    make_input,
     param,
     random_axes,
     random_expr,
@@ -34,7 +38,7 @@ from helpers import (
     store,
 )
 
-from tg_codegen.kernel import AxisType, Kernel, OptOps
+from tg_codegen.kernel import AxisType, Kernel, KernelOptError, Opt, OptOps
 from tg_uop import DType, Ops, UOp, dtypes
 
 SEEDS = range(30)
@@ -101,6 +105,66 @@ def test_random_kernel_with_random_opts(seed: int) -> None:
             assert out[i] == w, f"seed {seed} on {dev} with {k.applied}: output {i}"
         for i, data in inputs.items():
             assert out[i] == data, f"seed {seed} on {dev} with {k.applied}: input {i} was written"
+
+
+def _broadcast_case(seed: int) -> tuple[UOp, dict[int, list[Any]], dict[int, list[Any]]]:
+    """A random kernel whose inputs are each broadcast along one output axis (an outer product or a matmul
+    under random views): the kind of kernel whose inputs a loop reuses, which PACK needs."""
+    rng = random.Random(f"{seed}-broadcast")
+    dt = rng.choice([dtypes.float32, dtypes.int32])
+    shape = tuple(rng.choice(SIZES[2:]) for _ in range(rng.randint(2, 3)))
+    while math.prod(shape) > 192:
+        shape = tuple(max(2, s // 2) for s in shape)
+    leaves, inputs = [], {}
+    for i in range(2):
+        narrow = rng.randrange(len(shape))
+        small = tuple(1 if j == narrow else d for j, d in enumerate(shape))
+        leaf, inputs[2 + i] = make_input(rng, 2 + i, dt, small, 0.0 if dt.is_float else 0)
+        g, v = leaf.uop.src
+        leaves.append(Leaf(load(g, v.arg.expand(shape)), leaf.arr.expand(shape)))
+    out = random_expr(rng, 2, leaves, dt, shape)
+    if rng.random() < 0.7:
+        out = random_reduce(rng, out, (rng.randrange(len(shape)),))
+    out_shape = tuple(out.arr.shape)
+    ast = sink(store(param(0, dt, math.prod(out_shape)), contig(out_shape), out.uop))
+    ast, inputs = renumber_inputs(ast, inputs, first=1)
+    return ast, inputs, {0: out.arr.tolist()}
+
+
+def _packed_draw(seed: int) -> tuple[Kernel, Any]:
+    # random Opts with PACK tried on every input before each of them, so later Opts are checked against it
+    case = _broadcast_case(seed)
+    rng = random.Random(f"{seed}-pack")
+    k = Kernel(case[0], caps_of("CPU"))
+    bufs = sorted({u.src[0].arg for u in case[0].toposort() if u.op is Ops.LOAD})
+    for _ in range(rng.randint(1, 4)):
+        for buf in bufs:
+            if rng.random() < 0.7:
+                try:
+                    k.apply(Opt(OptOps.PACK, buf, 0))
+                except KernelOptError:
+                    pass
+        k = apply_random_opts(rng, k, 1)
+    return k, case
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=lambda s: f"seed_{s}")
+def test_random_kernel_with_packed_inputs(seed: int) -> None:
+    k, (ast, inputs, want) = _packed_draw(seed)
+    spec = get_program(ast, "CPU", opts=k.applied)
+    loop_program_checks(spec.uops)
+    out = launch(spec, ast, inputs)
+    for i, w in want.items():
+        assert out[i] == w, f"seed {seed} on CPU with {k.applied}: output {i}"
+    for i, data in inputs.items():
+        assert out[i] == data, f"seed {seed} on CPU with {k.applied}: input {i} was written"
+
+
+def test_fuzzer_packs_inputs() -> None:
+    packed = [k for k in (_packed_draw(seed)[0] for seed in SEEDS) if k.packed]
+    assert len(packed) >= 15
+    assert sum(len(k.packed) == 2 for k in packed) >= 2  # both inputs of one kernel
+    assert any(o.op is OptOps.PACK and o != k.applied[-1] for k in packed for o in k.applied)
 
 
 def test_fuzzer_covers_every_opt_and_shape_kind() -> None:

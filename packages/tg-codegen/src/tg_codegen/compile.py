@@ -146,7 +146,9 @@ def compile_kernel(k: Kernel, device: str) -> ProgramSpec:
     vector_ok = renderer.supports_vectors and AxisType.GROUP not in kinds
     if vector_ok and kinds and kinds[-1] is AxisType.UPCAST and k.full_shape[-1] in (2, 4, 8, 16):
         kinds[-1] = AxisType.VECTOR
-    uops = linearize(vectorize(expand(lower(ast, kinds, gpu=caps.has_workgroups)), renderer.supports_masks))
+    uops = linearize(
+        vectorize(expand(lower(ast, kinds, gpu=caps.has_workgroups, packed=k.packed)), renderer.supports_masks)
+    )
     # every parameter of the AST stays in the signature, even one whose reads were simplified away
     present = set(uops)
     params = sorted((u for u in ast.toposort() if u.op is Ops.DEFINE_GLOBAL), key=lambda u: u.arg)

@@ -7,6 +7,13 @@ and the device's capabilities (BEAM search can do better, at the cost of timing 
   A reduction over several axes without such a contiguous axis (a convolution over channels and a window)
   gets a scalar tile instead: output channels (the input is broadcast along them) by output columns (the
   weight is), 8 by up to 8.
+- A large matmul-like tile on the CPU (BLOCK_MIN_WORK multiply-adds or more) is blocked: the output axis
+  along which the vector input (the one read in SIMD lanes) changes becomes the outer loop, and that input is
+  packed (PACK): each thread copies the panel of it that the inner loops read (the reduce axis by the tile's
+  columns) into a contiguous local buffer, which then stays in L2 while every row tile of the other input is
+  multiplied with it, read in order instead of one row every 4 KiB. A transposed vector input (x @ w.T) is
+  packed too, at any size: the copy makes its lanes contiguous, so the inner loop loads vectors instead of
+  gathering.
 - A reduction over a contiguous axis gets partial sums (UNROLL) so consecutive additions do not wait for
   each other; a reduction over an outer axis (column sums) gets its contiguous output axis as SIMD lanes.
 - On a CPU with threads, a kernel with enough work spreads its first axis over the threads.
@@ -28,6 +35,8 @@ from tg_uop.uop import UOp, toposort
 
 # below this many iterations of the whole loop nest, starting threads costs more than it saves
 THREAD_MIN_WORK = 1 << 16
+# from this many multiply-adds on, a CPU matmul tile is blocked: the vector input's panel is packed (256^3)
+BLOCK_MIN_WORK = 1 << 24
 
 
 def _try(k: Kernel, opt: Opt) -> bool:
@@ -78,6 +87,28 @@ def _register_tile(k: Kernel, vector: int = 16, pair: bool = True, rows: tuple[i
         _try(k, Opt(OptOps.UPCAST, vec_axis, 2))
     if row_axis is not None:
         _try_first(k, OptOps.UPCAST, row_axis, rows)
+
+
+def _block(k: Kernel) -> None:
+    """Make the loop over the vector input's panels the outer one and pack the panel (see the module doc):
+    tried on a copy, kept only when the packed panel is legal (it fits the pack limit)."""
+    shape, types = k.full_shape, k.types
+    loops = [i for i, t in enumerate(types) if t is AxisType.GLOBAL and shape[i] > 1]
+    if len(loops) != 2:
+        return
+    strides = _load_strides(k)
+    loads = [u for u in toposort([k.ast]) if u.op is Ops.LOAD]
+    outer, inner = loops
+    for ld, s in zip(loads, strides, strict=True):
+        # the vector input: read in lanes (contiguous, or gathered when it is transposed: the copy then makes
+        # them contiguous), broadcast along the outer loop, not along the inner one; a contiguous one is
+        # blocked only in a large matmul, a transposed one always
+        worth = math.prod(shape) >= BLOCK_MIN_WORK or s[-1] != 1
+        if worth and s[-1] not in (0, None) and s[outer] == 0 and s[inner] not in (0, None):
+            trial = k.copy()
+            if _try(trial, Opt(OptOps.SWAP, outer, inner)) and _try(trial, Opt(OptOps.PACK, ld.src[0].arg, 0)):
+                k.__dict__.update(trial.__dict__)
+            return
 
 
 def _window_tile(k: Kernel, rows: tuple[int, ...] = (8, 4, 2), cols: tuple[int, ...] = (8, 7, 4, 3, 2)) -> None:
@@ -174,6 +205,7 @@ def hand_coded_optimizations(k: Kernel) -> None:
     if caps.language != "PYTHON":  # the interpreter runs one element at a time: tiles and lanes buy nothing
         if tileable:
             _register_tile(k)
+            _block(k)
         if len(reduces) > 1 and not k.applied:
             _window_tile(k)
         if len(reduces) == 1 and not k.applied:

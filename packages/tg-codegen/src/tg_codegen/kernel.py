@@ -16,6 +16,9 @@ renumbered) and the new piece gets a type that lowering and expansion act on:
 
 Axes are kept in that order (THREAD first, UPCAST last), so loops nest the same way in every kernel.
 
+PACK changes no axis: it marks an input to be read through a contiguous local copy (see tg_codegen.lower's
+`PackPlan` for where the copy is made).
+
 >>> from tg_uop import UOp, Ops, dtypes, ShapeTracker
 >>> v = UOp(Ops.VIEW, dtypes.void, (), ShapeTracker.from_shape((8, 16)))
 >>> g0, g1 = (UOp(Ops.DEFINE_GLOBAL, dtypes.float.ptr(128), (), i) for i in range(2))
@@ -33,7 +36,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from tg_codegen.linearize import reduce_identity
-from tg_codegen.lower import kernel_axes, merge_dims, varying_axes
+from tg_codegen.lower import kernel_axes, merge_dims, pack_plan, varying_axes
 from tg_runtime.device import Capabilities
 from tg_uop.dtype import dtypes
 from tg_uop.helpers import prod
@@ -43,6 +46,8 @@ from tg_uop.uop import UOp, toposort
 from tg_uop.view import ShapeTracker
 
 _ORDER = {t: i for i, t in enumerate(AxisType)}
+# a packed input's local buffer lives on the stack of each thread: keep it within a core's L2 share
+PACK_MAX_BYTES = 256 * 1024
 REDUCING = frozenset({AxisType.GROUP, AxisType.REDUCE, AxisType.UNROLL})
 WORK_ITEMS = frozenset({AxisType.LOCAL, AxisType.GROUP})  # the axes that make up a work-group
 
@@ -55,11 +60,14 @@ class OptOps(Enum):
     UNROLL = "unroll"
     GROUP = "group"
     PADTO = "padto"
+    PACK = "pack"
 
 
 @dataclass(frozen=True)
 class Opt:
-    """One transformation: `op` on axis `axis` (an index into the current axes) with amount `amt`."""
+    """One transformation: `op` on axis `axis` (an index into the current axes) with amount `amt`.
+
+    PACK is the exception: `axis` is the number of the input buffer (its DEFINE_GLOBAL) and `amt` is 0."""
 
     op: OptOps
     axis: int
@@ -87,6 +95,7 @@ class Kernel:
         self.origin: list[tuple[int, ...]] = [(i,) for i in range(len(self.types))]
         self.caps = caps
         self.applied: list[Opt] = []
+        self.packed: frozenset[int] = frozenset()  # input buffers copied to a contiguous local buffer (PACK)
         self._canonicalize()
 
     def __repr__(self) -> str:
@@ -96,6 +105,7 @@ class Kernel:
     def copy(self) -> Kernel:
         out = copy.copy(self)
         out.types, out.applied, out.origin = list(self.types), list(self.applied), list(self.origin)
+        out.packed = self.packed
         return out
 
     @property
@@ -118,6 +128,9 @@ class Kernel:
 
     def _apply(self, opt: Opt) -> None:
         shape, types, caps = self.full_shape, self.types, self.caps
+        if opt.op is OptOps.PACK:
+            self._pack_input(opt)
+            return
         if not 0 <= opt.axis < len(shape):
             raise KernelOptError(f"{opt}: no axis {opt.axis} in a kernel of {len(shape)} axes")
         size, kind = shape[opt.axis], types[opt.axis]
@@ -174,8 +187,34 @@ class Kernel:
             self._separate_group_reduces()
             self._check_groups(opt)
 
+    def _pack_input(self, opt: Opt) -> None:
+        # where the copy goes and whether it is reused is checked after every Opt (_check_packs)
+        if self.caps is None or self.caps.language != "C":
+            raise KernelOptError(f"{opt}: packing into a local buffer is done on the CPU (C) only")
+        written = {st.src[0].arg for st in self.ast.src}
+        if opt.axis in self.packed | written or not self.loads_of(opt.axis):
+            raise KernelOptError(f"{opt}: buffer {opt.axis} is not an input read here, or is packed already")
+        self.packed = self.packed | {opt.axis}
+        self.applied.append(opt)
+
+    def loads_of(self, buf: int) -> list[UOp]:
+        """The LOADs of input buffer `buf` (DEFINE_GLOBAL number)."""
+        return [u for u in toposort([self.ast]) if u.op is Ops.LOAD and u.src[0].arg == buf]
+
+    def _check_packs(self, opt: Opt) -> None:
+        # checked after every Opt: a later SWAP or split may move the loop the buffer is filled in
+        for buf in sorted(self.packed):
+            for ld in self.loads_of(buf):
+                plan = pack_plan(self.full_shape, self.types, ld.src[1].arg)
+                if plan is None:
+                    raise KernelOptError(f"{opt}: buffer {buf} is read anew in every output iteration: no reuse")
+                if plan.size * ld.dtype.itemsize > PACK_MAX_BYTES:
+                    raise KernelOptError(f"{opt}: packing buffer {buf} needs more than {PACK_MAX_BYTES} bytes")
+
     def _check_limits(self, opt: Opt) -> None:
-        """Refuse a work-group larger than the device's, or partial results that do not fit its local memory."""
+        """Refuse a work-group larger than the device's, partial results that do not fit its local memory, or
+        a packed input that is never reused or does not fit the pack limit."""
+        self._check_packs(opt)
         caps = self.caps
         if caps is None or not caps.has_workgroups:
             return

@@ -47,7 +47,7 @@ class _Linearizer:
             d: frozenset[UOp] = frozenset().union(*(self.deps[s] for s in n.src))
             if n.op is Ops.RANGE:
                 d = d | {n}
-            elif n.op is Ops.REDUCE:
+            elif n.op in (Ops.REDUCE, Ops.BARRIER):  # a BARRIER over ranges ends their loops (a PACK copy)
                 d = d - set(n.src[1:])
             self.deps[n] = d
 
@@ -63,6 +63,8 @@ class _Linearizer:
             if n.op is Ops.REDUCE:
                 group = [m for m in self.same_loop[n.src[1:]] if m not in self.placed and self.deps[m] <= open_ranges]
                 self.reduce(group, open_ranges)
+            elif n.op is Ops.BARRIER and len(n.src) > 1:
+                self.copy_loop(n, open_ranges)
             elif n.op is Ops.RANGE:
                 raise AssertionError("a RANGE must be opened by its loop, not reached as a value")
             else:
@@ -73,6 +75,14 @@ class _Linearizer:
         for r in rngs:
             self.emit(r)
         return open_ranges | set(rngs)
+
+    def copy_loop(self, barrier: UOp, open_ranges: frozenset[UOp]) -> None:
+        """A store in loops of its own (a PACK copy): its loops, the store inside them, then the BARRIER."""
+        inner = self.loop(barrier.src[1:], open_ranges)
+        self.scope([barrier.src[0]], inner)
+        for r in reversed(barrier.src[1:]):
+            self.emit(UOp(Ops.ENDRANGE, src=(r,)))
+        self.emit(barrier)
 
     def reduce(self, reds: list[UOp], open_ranges: frozenset[UOp]) -> None:
         """Reductions over the same ranges: accumulators before the loops, updates inside, values after."""

@@ -75,12 +75,63 @@ def kernel_axes(ast: UOp) -> KernelAxes:
     return KernelAxes(tuple(full), tuple(output_shape), reduce_axes)
 
 
+def view_axes(st: ShapeTracker) -> frozenset[int]:
+    """The axes whose index changes the element a view reads or whether it is valid (not a broadcast).
+
+    >>> sorted(view_axes(ShapeTracker.from_shape((4, 1, 8)).expand((4, 3, 8))))
+    [0, 2]
+    """
+    rngs = [
+        UOp(Ops.RANGE, dtypes.index, (UOp.const(dtypes.index, s),), RangeArg(i, AxisType.GLOBAL))
+        for i, s in enumerate(st.shape)
+    ]
+    idx, valid = st.to_indexed_uops(rngs)
+    return frozenset(u.arg.axis for u in toposort([idx, valid]) if u.op is Ops.RANGE)
+
+
+@dataclass(frozen=True)
+class PackPlan:
+    """Where a packed input (PACK) is copied: inside the output loops before `level` (the first one the input
+    does not vary along, so the copy is reused by all of its iterations), into a buffer over `dims` (the
+    axes from `level` on that the input varies along, in axis order) of `size` elements."""
+
+    level: int
+    dims: tuple[int, ...]
+    size: int
+
+
+def pack_plan(full_shape: tuple[int, ...], kinds: list[AxisType], st: ShapeTracker) -> PackPlan | None:
+    """The PackPlan of a load through view `st`, or None when every output loop changes what it reads (a copy
+    would be used once).
+
+    >>> pack_plan(
+    ...     (32, 128, 1024, 16),
+    ...     [AxisType.THREAD, AxisType.GLOBAL, AxisType.REDUCE, AxisType.VECTOR],
+    ...     ShapeTracker.from_shape((32, 1, 1024, 16)),
+    ... )
+    PackPlan(level=1, dims=(2, 3), size=16384)
+    """
+    used = view_axes(st)
+    for i, (size, kind) in enumerate(zip(full_shape, kinds, strict=True)):
+        if kind not in (AxisType.THREAD, AxisType.GLOBAL):
+            return None
+        if size > 1 and i not in used:
+            dims = tuple(j for j in range(i, len(full_shape)) if j in used)
+            total = 1
+            for j in dims:
+                total *= full_shape[j]
+            return PackPlan(i, dims, total)
+    return None
+
+
 @dataclass
 class LowerContext:
     """The RANGE (or 0) standing for each axis while lowering one kernel."""
 
     axes: KernelAxes
     ranges: list[UOp] = field(default_factory=list)
+    kinds: list[AxisType] = field(default_factory=list)
+    packed: frozenset[int] = frozenset()  # input buffers read through a local copy (PACK)
     reduces: int = 0
     # GROUP (tg_codegen.kernel): the flat work-item number within the group along the LOCAL axes and along the
     # GROUP axes, how many work-items each has, and how many local buffers were made so far
@@ -101,7 +152,42 @@ def _index(ctx: LowerContext, g: UOp, st: ShapeTracker) -> UOp:
 
 
 def _lower_load(ctx: LowerContext, ld: UOp, g: UOp, v: UOp) -> UOp:
+    if g.arg in ctx.packed:
+        return _packed_load(ctx, ld, g, v.arg)
     return UOp(Ops.LOAD, ld.dtype, (_index(ctx, g, v.arg),))
+
+
+def _packed_load(ctx: LowerContext, ld: UOp, g: UOp, st: ShapeTracker) -> UOp:
+    # the copy: a local buffer declared inside the output loops the input varies along (each thread has its
+    # own), filled by a loop nest of its own over the buffer's axes (plain loops, in axis order, so the inner
+    # loop reads and writes contiguously), then a BARRIER that stands for the filled buffer. The load reads
+    # the buffer with the kernel's ranges; its second source (the BARRIER) orders it after the copy.
+    plan = pack_plan(ctx.axes.full_shape, ctx.kinds, st)
+    if plan is None:
+        raise LoweringError(f"input {g.arg} is packed but read anew in every output iteration")
+    outer = tuple(ctx.ranges[i] for i in range(plan.level) if ctx.axes.full_shape[i] != 1)
+    buf = UOp(Ops.DEFINE_LOCAL, ld.dtype.ptr(plan.size, local=True), outer, ctx.buffers)
+    ctx.buffers += 1
+    ctx.reduces += 1
+    own = {ctx.ranges[j]: ctx.ranges[j].replace(arg=RangeArg(j, AxisType.REDUCE, ctx.reduces)) for j in plan.dims}
+
+    def flat(rngs: list[UOp]) -> UOp:
+        out = UOp.const(dtypes.index, 0)
+        for j, r in zip(plan.dims, rngs, strict=True):
+            out = out * ctx.axes.full_shape[j] + r
+        return out
+
+    fill = UOp(
+        Ops.STORE,
+        dtypes.void,
+        (
+            UOp(Ops.INDEX, buf.dtype, (buf, flat(list(own.values())))),
+            substitute(UOp(Ops.LOAD, ld.dtype, (_index(ctx, g, st),)), own),
+        ),
+    )
+    filled = UOp(Ops.BARRIER, dtypes.void, (fill, *own.values()))
+    read = UOp(Ops.INDEX, buf.dtype, (buf, flat([ctx.ranges[j] for j in plan.dims])))
+    return UOp(Ops.LOAD, ld.dtype, (read, filled))
 
 
 def _lower_store(ctx: LowerContext, g: UOp, v: UOp, val: UOp) -> UOp:
@@ -191,12 +277,15 @@ pm_lower = PatternMatcher(
 )
 
 
-def lower(ast: UOp, kinds: list[AxisType] | None = None, gpu: bool = False) -> UOp:
+def lower(
+    ast: UOp, kinds: list[AxisType] | None = None, gpu: bool = False, packed: frozenset[int] = frozenset()
+) -> UOp:
     """The loop graph of a kernel AST: a SINK of STOREs through INDEXes over RANGEs.
 
     `kinds` gives each axis's kind; by default output axes are GLOBAL and reduced ones REDUCE. The kind is
     the RANGE's `arg.kind`: UPCAST and UNROLL ranges are expanded later, a VECTOR one vectorized.
     With `gpu`, global axes become work-group indices and local axes work-item indices (SPECIAL nodes).
+    The inputs numbered in `packed` are read through a local copy (see `PackPlan`).
     """
     axes = kernel_axes(ast)
     kinds = kinds or [
@@ -206,7 +295,7 @@ def lower(ast: UOp, kinds: list[AxisType] | None = None, gpu: bool = False) -> U
         UOp(Ops.RANGE, dtypes.index, (UOp.const(dtypes.index, size),), RangeArg(i, kind))
         for i, (size, kind) in enumerate(zip(axes.full_shape, kinds, strict=True))
     ]
-    ctx = LowerContext(axes, ranges)
+    ctx = LowerContext(axes, ranges, list(kinds), packed)
     if gpu:
         # GROUP axes are work-item indices too: each work-item reduces its share of a grouped reduction
         for names, prefix in (((AxisType.GLOBAL,), "gidx"), ((AxisType.LOCAL, AxisType.GROUP), "lidx")):

@@ -36,11 +36,11 @@ from tg_runtime.device import Device
 from tg_uop.dtype import DType, PtrDType
 from tg_uop.helpers import DEBUG
 from tg_uop.ops import Ops
-from tg_uop.uop import UOp
+from tg_uop.uop import UOp, toposort
 
 MAX_ROUNDS = 6
 # part of the cache key: bump it when opts or code generation change what a cached list of opts means
-SEARCH_VERSION = 3
+SEARCH_VERSION = 4
 
 
 def candidate_opts(k: Kernel) -> Iterator[Opt]:
@@ -63,6 +63,8 @@ def candidate_opts(k: Kernel) -> Iterator[Opt]:
             for other in range(axis + 1, len(k.types)):
                 yield Opt(OptOps.SWAP, axis, other)
     yield Opt(OptOps.THREAD, 0, 0)
+    for buf in sorted({u.src[0].arg for u in toposort([k.ast]) if u.op is Ops.LOAD}):
+        yield Opt(OptOps.PACK, buf, 0)
 
 
 def _fill(dt: DType, n: int, rng: random.Random) -> memoryview:

@@ -88,9 +88,10 @@ def _load(ctx: _Lanes, ld: UOp, idx: UOp) -> UOp | None:
         return None
     gate = idx.src[2:]
     base = ctx.contiguous(idx.src[1]) if not ld.dtype.is_bool else None  # C has no vectors of bool
+    after = ld.src[1:]  # a load of a packed copy comes after the copy (tg_codegen.lower's PACK)
     if base is not None and not any(ctx.depends(g) for g in gate):
-        return UOp(Ops.LOAD, ld.dtype.vec(ctx.width), (idx.replace(src=(idx.src[0], base, *gate)),))
-    lanes = [UOp(Ops.LOAD, ld.dtype, (ctx.lane(idx, c),)) for c in range(ctx.width)]
+        return UOp(Ops.LOAD, ld.dtype.vec(ctx.width), (idx.replace(src=(idx.src[0], base, *gate)), *after))
+    lanes = [UOp(Ops.LOAD, ld.dtype, (ctx.lane(idx, c), *after)) for c in range(ctx.width)]
     return UOp(Ops.VECTORIZE, ld.dtype.vec(ctx.width), tuple(lanes))
 
 
@@ -156,7 +157,7 @@ def _stores(ctx: _Lanes, sink: UOp) -> UOp | None:
 
 pm_vectorize = PatternMatcher(
     [
-        (UPat(Ops.LOAD, src=(UPat(Ops.INDEX, name="idx"),), name="ld"), _load),
+        (UPat(Ops.LOAD, src=(UPat(Ops.INDEX, name="idx"),), name="ld", allow_any_len=True), _load),
         (UPat(GroupOp.ALU | {Ops.CAST, Ops.BITCAST}, name="x"), _alu),  # a bitcast goes lane by lane
         (UPat(Ops.REDUCE, name="r"), _reduce),
         (UPat(Ops.SINK, name="sink"), _stores),

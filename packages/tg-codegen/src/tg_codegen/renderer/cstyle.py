@@ -435,6 +435,8 @@ pm_render_cpu = (
         [
             (UPat(Ops.MAX, src=(UPat.var("a"), UPat.var("b")), name="x"), _vector_max),
             (UPat(Ops.WHERE, src=(UPat.var("c"), UPat.var("a"), UPat.var("b")), name="x"), _vector_where),
+            # the end of a PACK copy: each thread fills and reads its own buffer, nothing to wait for
+            (UPat(Ops.BARRIER), lambda: ""),
         ]
     )
     + pm_render_c
