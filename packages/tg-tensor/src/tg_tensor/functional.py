@@ -285,7 +285,10 @@ def _flipped_transposed(weight: T, groups: int) -> T:
 
 def _conv_input_grad(g: T, weight: T, spatial: Sequence[int], geo: ConvGeometry) -> T:
     """d(loss)/d(input) from the output gradient g (N, Cout, *out): g spread by the stride, convolved at stride 1
-    with the flipped, transposed kernel, padded so that it comes out at the input's size."""
+    with the flipped, transposed kernel, padded so that it comes out at the input's size. Strided without
+    dilation, it is split by phase instead (`_conv_input_grad_phases`): no zeros to multiply, no index division."""
+    if any(s > 1 for s in geo.strides) and all(d == 1 for d in geo.dilations):
+        return _conv_input_grad_phases(g, weight, spatial, geo)
     spread = _spread(g, geo.strides)
     kernel = weight.shape[2:]
     pairs = []
@@ -294,6 +297,32 @@ def _conv_input_grad(g: T, weight: T, spatial: Sequence[int], geo: ConvGeometry)
         pairs.append((before, n + d * (k - 1) - o - before))
     back = ConvGeometry((1,) * len(kernel), tuple(pairs), geo.dilations, geo.groups)
     return _conv_with_grad(spread, _flipped_transposed(weight, geo.groups), back)
+
+
+def _conv_input_grad_phases(g: T, weight: T, spatial: Sequence[int], geo: ConvGeometry) -> T:
+    """The input gradient of a strided convolution as one stride-1 convolution with s1*s2*... times the output
+    channels. Per spatial dim, padded input position j = q*s + r (phase r) gets sum_t g[q - t] * w[r + s*t]: each
+    phase is a correlation of g with every s-th kernel tap (the kernel zero-padded to T*s taps, T = ceil(k/s)).
+    The phases come out as channels (N, Cin, *s, *q) and interleave by a reshape; the padding is cut off last."""
+    nd = len(spatial)
+    (cout, cin_g, *kernel), (n, _, *out_sp) = weight.shape, g.shape
+    groups, strides = geo.groups, geo.strides
+    taps = [-(-k // s) for k, s in zip(kernel, strides, strict=True)]
+    # (Cout, Cin/groups, *kernel) -> (groups * Cin/groups * s..., Cout/groups, *taps), taps reversed
+    w = weight.pad([(0, 0), (0, 0), *((0, t * s - k) for t, s, k in zip(taps, strides, kernel, strict=True))])
+    w = w.reshape(groups, cout // groups, cin_g, *(d for t, s in zip(taps, strides, strict=True) for d in (t, s)))
+    w = w.permute(0, 2, *range(4, 3 + 2 * nd, 2), 1, *range(3, 3 + 2 * nd, 2)).flip(tuple(range(-nd, 0)))
+    # realized: the flip of the zero-padded taps would otherwise cost index arithmetic on every weight read
+    w = w.reshape(groups * cin_g * prod(strides), cout // groups, *taps).contiguous()
+    # q runs over enough windows to cover every padded input position up to the input's end
+    qs = [-(-(b + size) // s) for size, s, (b, _) in zip(spatial, strides, geo.pairs, strict=True)]
+    pairs = tuple((t - 1, q - o) for t, q, o in zip(taps, qs, out_sp, strict=True))
+    out = _conv_with_grad(g, w, ConvGeometry((1,) * nd, pairs, (1,) * nd, groups))  # (N, Cin*s..., *q)
+    out = out.reshape(n, groups * cin_g, *strides, *qs)
+    out = out.permute(0, 1, *(i for d in range(nd) for i in (2 + nd + d, 2 + d)))
+    out = out.reshape(n, groups * cin_g, *(q * s for q, s in zip(qs, strides, strict=True)))
+    crop = [(-b, b + size - q * s) for size, q, s, (b, _) in zip(spatial, qs, strides, geo.pairs, strict=True)]
+    return _pad_or_crop(out, crop)
 
 
 def _conv_weight_grad(g: T, x: T, kernel: Sequence[int], geo: ConvGeometry) -> T:
