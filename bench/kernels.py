@@ -54,10 +54,11 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-for pkg in ("tg-uop", "tg-runtime", "tg-codegen", "tg-schedule", "tg-tensor"):
+for pkg in ("tg-uop", "tg-runtime", "tg-codegen", "tg-schedule", "tg-tensor", "tg-nn"):
     sys.path.insert(0, str(ROOT / "packages" / pkg / "src"))
 
 from tg_codegen import get_program  # noqa: E402
+from tg_nn import Conv2d  # noqa: E402
 from tg_runtime import Device  # noqa: E402
 from tg_schedule import create_schedule, get_kernel, run_item  # noqa: E402
 from tg_tensor import Tensor  # noqa: E402
@@ -388,6 +389,68 @@ def row_conv(batch: int, repeat: int) -> Row:
     return row
 
 
+def tg_schedule_run(outs: list[Tensor], repeat: int) -> tuple[float, list[tuple[str, float]]]:
+    """(best summed kernel seconds, (name, seconds) of each kernel in the best run) of realizing `outs` together.
+    The schedule is made once and run repeat+1 times; copies are run but not timed."""
+    sched, _ = create_schedule([t.uop for t in outs])
+    best: tuple[float, list[tuple[str, float]]] = (float("inf"), [])
+    for _ in range(repeat + 1):
+        times = []
+        for si in sched:
+            sec = run_item(si)
+            if si.kind != "copy":
+                times.append((get_kernel(si.ast, si.bufs[0].device).spec.name, sec))
+        total = sum(t for _, t in times)
+        best = min(best, (total, times), key=lambda b: b[0])
+    return best
+
+
+def rows_conv_layer(batch: int, repeat: int) -> list[Row]:
+    """`tg_nn.Conv2d(64, 64, 3, padding=1)` forward, and forward + backward (input, weight and bias gradients),
+    against torch.nn.Conv2d with the same weights; milliseconds (tg: summed kernel times; torch: wall time)."""
+    import torch
+
+    n, c, hw = batch, 64, 56
+    rng = np.random.default_rng(4)
+    xn = rng.standard_normal((n, c, hw, hw), dtype=np.float32)
+    gn = rng.standard_normal((n, c, hw, hw), dtype=np.float32)
+    layer = Conv2d(c, c, 3, padding=1)
+    assert layer.bias is not None
+    layer.weight.requires_grad = layer.bias.requires_grad = True  # as an optimizer given them would
+    Tensor.realize(layer.weight, layer.bias)
+    th = torch.nn.Conv2d(c, c, 3, padding=1)
+    with torch.no_grad():
+        th.weight.copy_(torch.from_numpy(layer.weight.numpy()))
+        th.bias.copy_(torch.from_numpy(layer.bias.numpy()))
+    xt, gt = torch.from_numpy(xn).requires_grad_(), torch.from_numpy(gn)
+    x, g = Tensor(xn, requires_grad=True).realize(), Tensor(gn).realize()
+    rows = []
+    for what in ("forward", "forward + backward"):
+        row = Row(f"tg_nn.Conv2d(64, 64, 3, padding=1) {n}x{c}x{hw}x{hw} {what}", "ms", lower=True)
+        print(f"{row.workload}:", flush=True)
+        out = layer(x)
+        outs = [out]
+        if what != "forward":
+            layer.weight.grad = layer.bias.grad = x.grad = None
+            out.backward(g)
+            outs = [x.grad, layer.weight.grad, layer.bias.grad]  # type: ignore[list-item]
+        t, kernels = tg_schedule_run(outs, repeat)
+        row.values["tg"] = t * 1e3
+        want = [th(xt)] if what == "forward" else list(torch.autograd.grad(th(xt), [xt, th.weight, th.bias], gt))
+        row.err = max(max_err(o.numpy(), w.detach().numpy()) for o, w in zip(outs, want, strict=True))
+        listing = ", ".join(f"{name} {sec * 1e3:.1f} ms" for name, sec in kernels)
+        report("tg", row.values["tg"], "ms", f"{len(kernels)} kernel(s): {listing}; max err {row.err:.1e}")
+        if what == "forward":
+            run = lambda: th(xt)  # noqa: E731
+        else:
+            run = lambda: torch.autograd.grad(th(xt), [xt, th.weight, th.bias], gt)  # noqa: E731
+        row.values["torch"] = best_wall(repeat, run) * 1e3
+        report("torch", row.values["torch"], "ms")
+        row.notes.append(f"tg kernels: {len(kernels)}")
+        rows.append(row)
+    return rows
+
+
 def row_softmax(n: int, repeat: int) -> Row:
     import torch
 
@@ -471,7 +534,7 @@ def main() -> None:
     p.add_argument("--skip-beam", action="store_true", help="no BEAM=2 columns (no search)")
     p.add_argument("--cl-beam", action="store_true", help="run the CL BEAM search even when it is not cached")
     p.add_argument("--quick", action="store_true", help="smaller sizes, best of 2, no BEAM")
-    p.add_argument("--rows", default="matmul,linear,cl,elementwise,conv,softmax", help="comma-separated rows to run")
+    p.add_argument("--rows", default="matmul,linear,cl,elementwise,conv,convlayer,softmax", help="comma-separated rows to run")
     args = p.parse_args()
     quick = args.quick
     repeat = 2 if quick else args.repeat
@@ -521,6 +584,8 @@ def main() -> None:
         rows.append(row_elementwise(mib, repeat))
     if "conv" in wanted:
         rows.append(row_conv(batch, repeat))
+    if "convlayer" in wanted:
+        rows.extend(rows_conv_layer(2 if quick else 8, repeat))
     if "softmax" in wanted:
         rows.append(row_softmax(n_sm, repeat))
     print_table(rows)

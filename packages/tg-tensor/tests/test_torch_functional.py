@@ -112,11 +112,20 @@ CONV2D_CASES = [
 ]
 
 
-@pytest.mark.parametrize("xs, ws, kw", CONV2D_CASES, ids=str)
-def test_conv2d(xs, ws, kw):
+CONV3D_CASES = [
+    ((1, 4, 4, 5, 4), (2, 2, 3, 3, 2), {"stride": (1, 2, 1), "padding": 1, "groups": 2}),
+    ((2, 2, 5, 6, 5), (3, 2, 2, 3, 2), {"stride": (2, 1, 3), "padding": (0, 2, 1), "dilation": (2, 1, 2)}),
+    ((1, 3, 4, 4, 4), (3, 1, 3, 3, 3), {"padding": "same", "groups": 3}),
+]
+
+
+@pytest.mark.parametrize("xs, ws, kw", CONV2D_CASES + CONV3D_CASES, ids=str)
+def test_conv2d_conv3d(xs, ws, kw):
+    # forward and the input, weight and bias gradients; conv2d or conv3d by the weight's rank
+    name = f"conv{len(ws) - 2}d"
     check(
-        lambda x, w, b: x.conv2d(w, b, **kw),
-        lambda x, w, b: F.conv2d(x, w, b, **kw),
+        lambda x, w, b: getattr(x, name)(w, b, **kw),
+        lambda x, w, b: getattr(F, name)(x, w, b, **kw),
         xs,
         ws,
         (ws[0],),
@@ -148,6 +157,9 @@ def test_conv2d_tinygrad_padding_order():
         ((2, 3, 9), (4, 3, 3), {"stride": 2, "padding": 1}),
         ((2, 4, 9), (4, 2, 3), {"dilation": 3, "groups": 2}),
         ((2, 3, 8), (2, 3, 4), {"padding": "same"}),
+        ((2, 6, 11), (6, 2, 3), {"stride": 3, "padding": 2, "dilation": 2, "groups": 3}),
+        ((1, 2, 7), (3, 2, 2), {"stride": 2, "padding": 4}),  # padding past the kernel: outputs read only zeros
+        ((2, 4, 10), (4, 1, 5), {"stride": 2, "groups": 4, "dilation": 2}),  # depthwise
     ],
     ids=str,
 )
@@ -155,17 +167,33 @@ def test_conv1d(xs, ws, kw):
     check(lambda x, w: x.conv1d(w, **kw), lambda x, w: F.conv1d(x, w, **kw), xs, ws, atol=1e-4, grad_atol=1e-3)
 
 
-def test_conv3d():
-    kw = {"stride": (1, 2, 1), "padding": 1, "groups": 2}
+def test_conv2d_asymmetric_padding_gradients():
+    # tinygrad's (left, right, top, bottom) padding: the gradients crop what F.pad added
     check(
-        lambda x, w, b: x.conv3d(w, b, **kw),
-        lambda x, w, b: F.conv3d(x, w, b, **kw),
-        (1, 4, 4, 5, 4),
-        (2, 2, 3, 3, 2),
-        (2,),
+        lambda x, w: x.conv2d(w, padding=(2, 0, 1, 3), stride=2),
+        lambda x, w: F.conv2d(F.pad(x, (2, 0, 1, 3)), w, stride=2),
+        (2, 3, 7, 6),
+        (4, 3, 3, 2),
         atol=1e-4,
         grad_atol=1e-3,
     )
+
+
+def test_conv2d_backward_kernels(kernels):
+    # the input gradient is one convolution kernel and the weight gradient one reduction over batch and space
+    # (after a channels-last copy of the padded input), not the gradient of the window view
+    x = Tensor(rand(2, 8, 10, 10), requires_grad=True).realize()
+    w = Tensor(rand(8, 8, 3, 3, seed=1), requires_grad=True).realize()
+    b = Tensor(rand(8, seed=2), requires_grad=True).realize()
+    x.conv2d(w, b, padding=1).sum().backward()
+    assert kernels(x.grad) == 1
+    assert kernels(w.grad) == 2
+    assert kernels(x.grad, w.grad, b.grad) <= 4
+    # strided: one convolution over the phases of the input (after a small rearrangement of the weight), no
+    # spreading of the output gradient with zeros
+    x.grad = None
+    x.conv2d(w, b, padding=1, stride=2).sum().backward()
+    assert kernels(x.grad) == 2
 
 
 def test_conv_nd_infers_rank_from_weight():
@@ -316,6 +344,18 @@ def test_max_pool_ties_and_1d_3d():
     check(lambda x: x.max_pool1d(3, 2, 1), lambda x: F.max_pool1d(x, 3, 2, 1), (2, 3, 8))
     check(lambda x: x.max_pool3d(2), lambda x: F.max_pool3d(x, 2), (1, 2, 4, 4, 4))
     check(lambda x: x.max_pool2d(2), lambda x: F.max_pool2d(x, 2), (3, 4, 4))  # unbatched
+
+
+def test_max_pool_gradient_shares_ties_in_the_input_layout(kernels):
+    # windows that tile the input: the gradient is computed in the input's layout, ties share it equally
+    x = Tensor(np.ones((1, 1, 4, 4), dtype=np.float32), requires_grad=True).realize()
+    x.max_pool2d(2).sum().backward()
+    assert x.grad is not None and kernels(x.grad) <= 3
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((1, 1, 4, 4), 0.25, np.float32))
+    y = Tensor(np.array([[[[1.0, 3.0, 3.0], [2.0, 0.0, 5.0]]]], np.float32), requires_grad=True)
+    y.max_pool2d(2, padding=1).sum().backward()  # padded windows; the tie at 3 shares (torch gives it all to one)
+    assert y.grad is not None
+    np.testing.assert_array_equal(y.grad.numpy(), [[[[1.0, 0.5, 0.5], [1.0, 0.0, 1.0]]]])
 
 
 def test_max_pool_int():

@@ -4,6 +4,10 @@ Each rule receives the gradient flowing into a node (`ctx`) and the node (`ret`)
 per source (None where a source gets no gradient). `compute_gradient` walks the graph backwards from the
 root once, summing gradients of nodes used more than once.
 
+A node may instead carry a custom gradient (`set_custom_gradient`): a function from the node's gradient to
+the gradients of chosen inputs further down, so an operation built from many UOps (a convolution's window
+view) gets the gradient its author wrote (transposed convolutions) instead of the rules' through its parts.
+
 >>> from tg_uop import UOp, Ops, dtypes
 >>> x = UOp.const(dtypes.float, 3.0, (UOp(Ops.DEVICE, arg="CPU"),))
 >>> g = compute_gradient(x * x, full_like(x * x, 1.0), [x])[x]
@@ -14,7 +18,9 @@ root once, summing gradients of nodes used more than once.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from tg_uop.helpers import argsort
@@ -149,6 +155,43 @@ pm_gradient = PatternMatcher(
 )
 
 
+@dataclass(frozen=True, eq=False)
+class CustomGradient:
+    """The gradient of a node as its author wrote it: `backward(grad)` gives one gradient (or None) per input."""
+
+    inputs: tuple[UOp, ...]
+    backward: Callable[[UOp], tuple[UOp | None, ...]]
+
+
+# keyed weakly by the node: the rule lives as long as the graph holding the node (UOps compare by identity,
+# and equal UOps are one hash-consed object, so a node rebuilt the same way finds its rule again)
+_custom_gradients: weakref.WeakKeyDictionary[UOp, CustomGradient] = weakref.WeakKeyDictionary()
+
+
+def set_custom_gradient(node: UOp, inputs: tuple[UOp, ...], backward: Callable[[UOp], tuple[UOp | None, ...]]) -> UOp:
+    """Make `compute_gradient` give `inputs` the gradients `backward(grad of node)` instead of applying the rules
+    to the UOps between them and `node`; returns `node`. `inputs` must be in `node`'s graph.
+
+    >>> from tg_uop import UOp, Ops, dtypes
+    >>> x = UOp.const(dtypes.float, 3.0, (UOp(Ops.DEVICE, arg="CPU"),))
+    >>> y = set_custom_gradient(x * x, (x,), lambda g: (g * full_like(g, 10.0),))
+    >>> compute_gradient(y, full_like(y, 1.0), [x])[x].op.name
+    'MUL'
+    """
+    _custom_gradients[node] = CustomGradient(inputs, backward)
+    return node
+
+
+def _source_gradients(n: UOp, ctx: UOp) -> Iterable[tuple[UOp, UOp | None]]:
+    custom = _custom_gradients.get(n)
+    if custom is not None:
+        return zip(custom.inputs, custom.backward(ctx), strict=True)
+    src_grads = pm_gradient.rewrite(n, ctx=ctx)
+    if src_grads is None:
+        raise NotImplementedError(f"no gradient rule for {n.op}")
+    return zip(n.src, src_grads, strict=True)
+
+
 def compute_gradient(root: UOp, root_grad: UOp, targets: Iterable[UOp]) -> dict[UOp, UOp]:
     """Gradients of `root` (seeded with `root_grad`) with respect to each target that it depends on."""
     want = set(targets)
@@ -163,10 +206,7 @@ def compute_gradient(root: UOp, root_grad: UOp, targets: Iterable[UOp]) -> dict[
     for n in reversed(order):
         if n not in grads or n not in on_path or not any(s in on_path for s in n.src):
             continue
-        src_grads = pm_gradient.rewrite(n, ctx=grads[n])
-        if src_grads is None:
-            raise NotImplementedError(f"no gradient rule for {n.op}")
-        for s, g in zip(n.src, src_grads, strict=True):
+        for s, g in _source_gradients(n, grads[n]):
             if g is None or s not in on_path or not (s.dtype.is_float):
                 continue
             grads[s] = grads[s] + g if s in grads else g

@@ -9,6 +9,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
@@ -18,6 +19,7 @@ from tg_runtime.device import Device, canonicalize
 from tg_schedule.item import ScheduleItem
 from tg_schedule.run import realize as realize_uops
 from tg_schedule.schedule import create_schedule
+from tg_tensor.autograd import set_custom_gradient
 from tg_tensor.helpers import NP_TO_DTYPE, Scalar, const_uop, to_np_dtype, uop_from_numpy
 from tg_uop.dtype import DType, dtypes
 from tg_uop.helpers import prod
@@ -145,6 +147,31 @@ class TensorCore:
             if any(p._graph is not None for p in parents):
                 out._graph = fn(*(p._diff_uop for p in parents))
         return out
+
+    def apply_with_gradient(
+        self, forward: Callable[..., Self], backward: Callable[..., Sequence[Self | None]], *others: Self
+    ) -> Self:
+        """`forward(self, *others)`, whose gradient is `backward(grad, self, *others)` (one tensor or None per
+        input, in Tensor operations) instead of the gradients of the operations `forward` is built from.
+
+        >>> from tg_tensor import Tensor
+        >>> x = Tensor([1.0, 2.0], requires_grad=True)
+        >>> y = x.apply_with_gradient(lambda a: a * a, lambda g, a: (g * a * 2,))  # the gradient of x*x
+        >>> y.sum().backward().shape, x.grad.tolist()
+        ((), [2.0, 4.0])
+        """
+        cls = type(self)
+
+        def build(*uops: UOp) -> UOp:
+            ins = tuple(cls._wrap(u) for u in uops)  # plain tensors: forward records no gradient graph
+
+            def grads(g: UOp) -> tuple[UOp | None, ...]:
+                got = backward(cls._wrap(g), *ins)
+                return tuple(None if t is None else t.cast(i.dtype).uop for t, i in zip(got, ins, strict=True))
+
+            return set_custom_gradient(forward(*ins).uop, uops, grads)
+
+        return self._apply(build, *others)
 
     @classmethod
     def _wrap(cls, u: UOp) -> Self:

@@ -2,7 +2,10 @@
 conv_transpose, max/avg pooling, adaptive pooling, interpolate.
 
 Convolutions and pools share one idea: pad the input, then view it as sliding windows (..., *out, *kernel) with
-movement ops only (`_windows`), so a convolution is a broadcast multiply and one sum, a single kernel.
+movement ops only (`_windows`), so a convolution is a broadcast multiply and one sum, a single kernel. Their
+gradients are declared, not derived (`apply_with_gradient`): a convolution's input gradient is a transposed
+convolution, its weight gradient a reduction over batch and space; a tiling max pool's is computed in the
+input's layout.
 
 >>> from tg_tensor import Tensor
 >>> (Tensor([[1.0, 2.0]]) @ Tensor([[3.0], [4.0]])).tolist()
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Self, TypeVar, cast
 
 import numpy as np
@@ -205,36 +209,150 @@ def _einsum_diagonals(x: T, labels: list[str], equation: str) -> tuple[T, list[s
     return x, labels
 
 
-def _conv_nd(
-    x: T,
-    weight: T,
-    bias: T | None,
-    strides: Sequence[int],
-    pairs: _Pairs,
-    dilations: Sequence[int],
-    groups: int,
-    op: str,
-    user_shape: tuple[int, ...],
-) -> T:
-    """x (N, Cin, *spatial) convolved with weight (Cout, Cin/groups, *kernel): (N, Cout, *out). Negative
-    padding crops (conv_transpose needs it)."""
-    nd = len(strides)
-    n, (cout, cin_g), kernel = x.shape[0], weight.shape[:2], weight.shape[2:]
+@dataclass(frozen=True)
+class ConvGeometry:
+    """How a convolution slides its kernel: per spatial dim the stride, the (before, after) padding (negative
+    crops) and the dilation, and the number of channel groups."""
+
+    strides: tuple[int, ...]
+    pairs: tuple[tuple[int, int], ...]
+    dilations: tuple[int, ...]
+    groups: int
+
+
+def _conv_nd(x: T, weight: T, bias: T | None, geo: ConvGeometry, op: str, user_shape: tuple[int, ...]) -> T:
+    """x (N, Cin, *spatial) convolved with weight (Cout, Cin/groups, *kernel): (N, Cout, *out), after checking
+    that the bias and the kernel fit."""
+    cout, kernel = weight.shape[0], weight.shape[2:]
     if bias is not None and bias.shape != (cout,):
         raise ValueError(
             f"{op}: bias of shape {bias.shape} does not match the {cout} output channels of weight {weight.shape}"
         )
-    padded = [s + b + a for s, (b, a) in zip(x.shape[2:], pairs, strict=True)]
-    _check_fits(op, user_shape, padded, kernel, dilations)
-    win = _windows(_pad_or_crop(x, pairs), kernel, strides, dilations)  # (N, Cin, *out, *kernel)
+    padded = [s + b + a for s, (b, a) in zip(x.shape[2:], geo.pairs, strict=True)]
+    _check_fits(op, user_shape, padded, kernel, geo.dilations)
+    out = _conv_with_grad(x, weight, geo)
+    return out if bias is None else out + bias.reshape(1, cout, *(1,) * len(kernel))
+
+
+def _conv_with_grad(x: T, weight: T, geo: ConvGeometry) -> T:
+    """The convolution, whose gradients are convolutions too: the input's a transposed convolution of the output
+    gradient, the weight's a reduction over batch and space (not the gradient of the window view)."""
+    return x.apply_with_gradient(
+        lambda a, w: _conv_product(a, w, geo),
+        lambda g, a, w: (_conv_input_grad(g, w, a.shape[2:], geo), _conv_weight_grad(g, a, w.shape[2:], geo)),
+        weight,
+    )
+
+
+def _conv_product(x: T, weight: T, geo: ConvGeometry) -> T:
+    """The window view of the padded input times the weight, summed: one kernel."""
+    nd = len(geo.strides)
+    n, (cout, cin_g), kernel = x.shape[0], weight.shape[:2], weight.shape[2:]
+    win = _windows(_pad_or_crop(x, list(geo.pairs)), kernel, geo.strides, geo.dilations)  # (N, Cin, *out, *kernel)
     out_sp = win.shape[2 : 2 + nd]
+    groups = geo.groups
     cout_g = cout // groups
     # the product is laid out (N, groups, Cout/groups, *out, Cin/groups, *kernel): one sum over the last 1+nd dims
     win = win.reshape(n, groups, 1, cin_g, *out_sp, *kernel)
     win = win.permute(0, 1, 2, *range(4, 4 + nd), 3, *range(4 + nd, 4 + 2 * nd))
     w = weight.reshape(1, groups, cout_g, *(1,) * nd, cin_g, *kernel)
-    out = (win * w).sum(tuple(range(3 + nd, 4 + 2 * nd))).reshape(n, cout, *out_sp)
-    return out if bias is None else out + bias.reshape(1, cout, *(1,) * nd)
+    return (win * w).sum(tuple(range(3 + nd, 4 + 2 * nd))).reshape(n, cout, *out_sp)
+
+
+def _spread(x: T, strides: Sequence[int]) -> T:
+    """s-1 zeros between neighbours along each spatial dim (each element padded to s, the tail cut off)."""
+    for i, s in enumerate(strides):
+        if s == 1:
+            continue
+        ax = x.ndim - len(strides) + i
+        n = x.shape[ax]
+        pre, post = x.shape[:ax], x.shape[ax + 1 :]
+        x = x.reshape(*pre, n, 1, *post).pad([(0, s - 1 if j == ax + 1 else 0) for j in range(x.ndim + 1)])
+        x = x.reshape(*pre, n * s, *post).shrink(
+            [(0, (n - 1) * s + 1 if j == ax else e) for j, e in enumerate(pre + (n * s,) + post)]
+        )
+    return x
+
+
+def _flipped_transposed(weight: T, groups: int) -> T:
+    """(A, B/groups, *kernel) -> (B, A/groups, *kernel) with the kernel reversed: the weight of the convolution
+    that runs a (transposed) convolution backwards."""
+    a, b_g, *kernel = weight.shape
+    nd = len(kernel)
+    w = weight.reshape(groups, a // groups, b_g, *kernel).transpose(1, 2).flip(tuple(range(3, 3 + nd)))
+    return w.reshape(groups * b_g, a // groups, *kernel)
+
+
+def _conv_input_grad(g: T, weight: T, spatial: Sequence[int], geo: ConvGeometry) -> T:
+    """d(loss)/d(input) from the output gradient g (N, Cout, *out): g spread by the stride, convolved at stride 1
+    with the flipped, transposed kernel, padded so that it comes out at the input's size. Strided without
+    dilation, it is split by phase instead (`_conv_input_grad_phases`): no zeros to multiply, no index division."""
+    if any(s > 1 for s in geo.strides) and all(d == 1 for d in geo.dilations):
+        return _conv_input_grad_phases(g, weight, spatial, geo)
+    spread = _spread(g, geo.strides)
+    kernel = weight.shape[2:]
+    pairs = []
+    for n, o, k, d, (b, _) in zip(spatial, spread.shape[2:], kernel, geo.dilations, geo.pairs, strict=True):
+        before = d * (k - 1) - b
+        pairs.append((before, n + d * (k - 1) - o - before))
+    back = ConvGeometry((1,) * len(kernel), tuple(pairs), geo.dilations, geo.groups)
+    return _conv_with_grad(spread, _flipped_transposed(weight, geo.groups), back)
+
+
+def _conv_input_grad_phases(g: T, weight: T, spatial: Sequence[int], geo: ConvGeometry) -> T:
+    """The input gradient of a strided convolution as one stride-1 convolution with s1*s2*... times the output
+    channels. Per spatial dim, padded input position j = q*s + r (phase r) gets sum_t g[q - t] * w[r + s*t]: each
+    phase is a correlation of g with every s-th kernel tap (the kernel zero-padded to T*s taps, T = ceil(k/s)).
+    The phases come out as channels (N, Cin, *s, *q) and interleave by a reshape; the padding is cut off last."""
+    nd = len(spatial)
+    (cout, cin_g, *kernel), (n, _, *out_sp) = weight.shape, g.shape
+    groups, strides = geo.groups, geo.strides
+    taps = [-(-k // s) for k, s in zip(kernel, strides, strict=True)]
+    # (Cout, Cin/groups, *kernel) -> (groups * Cin/groups * s..., Cout/groups, *taps), taps reversed
+    w = weight.pad([(0, 0), (0, 0), *((0, t * s - k) for t, s, k in zip(taps, strides, kernel, strict=True))])
+    w = w.reshape(groups, cout // groups, cin_g, *(d for t, s in zip(taps, strides, strict=True) for d in (t, s)))
+    w = w.permute(0, 2, *range(4, 3 + 2 * nd, 2), 1, *range(3, 3 + 2 * nd, 2)).flip(tuple(range(-nd, 0)))
+    # realized: the flip of the zero-padded taps would otherwise cost index arithmetic on every weight read
+    w = w.reshape(groups * cin_g * prod(strides), cout // groups, *taps).contiguous()
+    # q runs over enough windows to cover every padded input position up to the input's end
+    qs = [-(-(b + size) // s) for size, s, (b, _) in zip(spatial, strides, geo.pairs, strict=True)]
+    pairs = tuple((t - 1, q - o) for t, q, o in zip(taps, qs, out_sp, strict=True))
+    out = _conv_with_grad(g, w, ConvGeometry((1,) * nd, pairs, (1,) * nd, groups))  # (N, Cin*s..., *q)
+    out = out.reshape(n, groups * cin_g, *strides, *qs)
+    out = out.permute(0, 1, *(i for d in range(nd) for i in (2 + nd + d, 2 + d)))
+    out = out.reshape(n, groups * cin_g, *(q * s for q, s in zip(qs, strides, strict=True)))
+    crop = [(-b, b + size - q * s) for size, q, s, (b, _) in zip(spatial, qs, strides, geo.pairs, strict=True)]
+    return _pad_or_crop(out, crop)
+
+
+def _conv_weight_grad(g: T, x: T, kernel: Sequence[int], geo: ConvGeometry) -> T:
+    """d(loss)/d(weight): for each kernel offset, the output gradient times the input it read, summed over batch
+    and space, one reduction over N*out. The input's windows are taken with the roles of kernel and output
+    swapped: as many windows as kernel taps, each as long as the output, `dilation` apart, stepping by `stride`.
+    The padded input is copied channels-last first, so the input channels (an output axis) are contiguous: the
+    kernel then works like a matmul with vectors along them instead of a dot product along the rows."""
+    nd = len(kernel)
+    (n, cin), (cout, *out_sp) = x.shape[:2], g.shape[1:]
+    groups = geo.groups
+    cin_g, cout_g = cin // groups, cout // groups
+    # the padded input cut to the elements some output reads
+    pairs = [
+        (b, (o - 1) * s + d * (k - 1) + 1 - size - b)
+        for size, o, k, s, d, (b, _) in zip(x.shape[2:], out_sp, kernel, geo.strides, geo.dilations, geo.pairs)
+    ]
+    win = _pad_or_crop(x, pairs).permute(0, *range(2, 2 + nd), 1)  # (N, *padded, Cin)
+    if cin > 1:  # one channel is channels-last already
+        win = win.contiguous()
+    for i in range(nd):  # each padded axis becomes (kernel tap, output position)
+        win = _window_axis(win, 1 + 2 * i, out_sp[i], geo.dilations[i], geo.strides[i])
+    # (N, k0, o0, k1, o1, ..., Cin) -> (*kernel, groups, 1, Cin/groups, N, *out)
+    win = win.reshape(n, *win.shape[1 : 1 + 2 * nd], groups, cin_g)
+    win = win.permute(*range(1, 1 + 2 * nd, 2), 1 + 2 * nd, 2 + 2 * nd, 0, *range(2, 2 + 2 * nd, 2))
+    win = win.reshape(*kernel, groups, 1, cin_g, n, *out_sp)
+    gg = g.reshape(n, groups, cout_g, *out_sp).permute(1, 2, 0, *range(3, 3 + nd))
+    gg = gg.reshape(*(1,) * nd, groups, cout_g, 1, n, *out_sp)
+    dw = (win * gg).sum(tuple(range(3 + nd, 4 + 2 * nd)))  # (*kernel, groups, Cout/groups, Cin/groups)
+    return dw.reshape(*kernel, cout, cin_g).permute(nd, nd + 1, *range(nd))
 
 
 def _resample_axis(x: T, axis: int, n: int, o: int, scale: float | None, mode: str, align_corners: bool) -> T:
@@ -373,6 +491,23 @@ def _window_counts(
     return counts
 
 
+def _max_pool_grad(g: T, x: T, y: T, applied: _Pairs) -> T:
+    """The gradient of a max pool whose windows tile the (padded) input, computed in the input's layout: where
+    an element equals its window's maximum it gets the window's gradient, shared equally between ties. Each
+    spatial dim is split into (window, position in it), a reshape of the input's layout, so the result is stored
+    in that layout with no index arithmetic."""
+    nd = len(applied)
+    low = -math.inf if x.dtype.is_float else x.dtype.min
+    xp = _pad_or_crop(x, applied, low)
+    lead, out = xp.shape[:-nd], y.shape[-nd:]
+    split = [d for p, o in zip(xp.shape[-nd:], out, strict=True) for d in (o, p // o)]
+    spread = [d for o in out for d in (o, 1)]
+    hit = xp.reshape(*lead, *split) == y.reshape(*lead, *spread)
+    ties = hit.sum(tuple(len(lead) + 2 * i + 1 for i in range(nd)), keepdim=True).cast(g.dtype)
+    dx = hit.where(g.reshape(*lead, *spread) / ties, 0.0).reshape(xp.shape)
+    return _pad_or_crop(dx, [(-b, -a) for b, a in applied])
+
+
 def _max_pool_of_rank(nd: int, doc: str) -> Callable[..., Any]:
     name = f"max_pool{nd}d"
 
@@ -385,8 +520,16 @@ def _max_pool_of_rank(nd: int, doc: str) -> Callable[..., Any]:
         ceil_mode: bool = False,
     ) -> T:
         low = -math.inf if self.dtype.is_float else self.dtype.min
-        win, _, _ = self._pool(nd, name, kernel_size, stride, padding, dilation, ceil_mode, low)
-        return win.max(tuple(range(-nd, 0)))
+        win, _, applied = self._pool(nd, name, kernel_size, stride, padding, dilation, ceil_mode, low)
+        kernel = win.shape[-nd:]
+        strides = kernel if stride is None else _per_dim(stride, nd, "stride", name)
+        if tuple(strides) != kernel or _per_dim(dilation, nd, "dilation", name) != (1,) * nd:
+            return win.max(tuple(range(-nd, 0)))  # overlapping or spaced windows: the rules' gradient
+
+        def forward(x: T) -> T:
+            return _windows(_pad_or_crop(x, applied, low), kernel, kernel, (1,) * nd).max(tuple(range(-nd, 0)))
+
+        return self.apply_with_gradient(forward, lambda g, x: (_max_pool_grad(g, x, forward(x), applied),))
 
     return _method(max_pool_nd, name, doc)
 
@@ -595,7 +738,7 @@ class FunctionalMixin(IndexingMixin):
             raise ValueError(f"{op}: padding must be an int, ints, 'same' or 'valid', got {padding!r}")
         else:
             pairs = _padding_pairs(padding, nd, op)
-        out = _conv_nd(x, weight, bias, strides, pairs, dils, groups, op, self.shape)
+        out = _conv_nd(x, weight, bias, ConvGeometry(strides, tuple(pairs), dils, groups), op, self.shape)
         return out.reshape(out.shape[1:]) if unbatched else out
 
     conv_transpose = _conv_transpose_of_rank(
@@ -655,26 +798,12 @@ class FunctionalMixin(IndexingMixin):
             raise ValueError(f"{op}: output_padding {output_padding!r} must be smaller than stride or dilation")
         if any(s == 0 for s in x.shape[2:]):
             raise ValueError(f"{op}: input of shape {self.shape} has an empty spatial dim")
-        # spread the input: s-1 zeros between neighbours (each element padded to s, the tail cut off)
-        for i, s in enumerate(strides):
-            if s == 1:
-                continue
-            ax = 2 + i
-            n = x.shape[ax]
-            pre, post = x.shape[:ax], x.shape[ax + 1 :]
-            x = x.reshape(*pre, n, 1, *post).pad([(0, s - 1 if j == ax + 1 else 0) for j in range(x.ndim + 1)])
-            x = x.reshape(*pre, n * s, *post).shrink(
-                [(0, (n - 1) * s + 1 if j == ax else e) for j, e in enumerate(pre + (n * s,) + post)]
-            )
-        pairs = [
+        pairs = tuple(
             (d * (k - 1) - p, d * (k - 1) - p + q) for k, d, p, q in zip(kernel, dils, pads, out_pads, strict=True)
-        ]
-        # the weight of the equivalent conv: (groups * Cout/groups, Cin/groups, *kernel), kernel flipped
-        cin_g = cin // groups
-        w = weight.reshape(groups, cin_g, cout_g, *kernel).transpose(1, 2)
-        w = w._apply(lambda u: u.flip((False, False, False) + (True,) * nd))
-        w = w.reshape(groups * cout_g, cin_g, *kernel)
-        out = _conv_nd(x, w, bias, (1,) * nd, pairs, dils, groups, op, self.shape)
+        )
+        w = _flipped_transposed(weight, groups)  # the weight of the equivalent conv, kernel flipped
+        geo = ConvGeometry((1,) * nd, pairs, dils, groups)
+        out = _conv_nd(_spread(x, strides), w, bias, geo, op, self.shape)
         return out.reshape(out.shape[1:]) if unbatched else out
 
     # ------------------------------------------------------------------ pooling
