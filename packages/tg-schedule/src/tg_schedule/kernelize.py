@@ -114,8 +114,8 @@ def row_broadcast(m: UOp, pending: dict[UOp, bool]) -> bool:
     shape): each unrealized reduction under it, through elementwise ops only, reduces exactly the expanded axes
     of a value of m's shape, and those are its last axes longer than 1."""
     src = m.src[0]
-    if m.op is not Ops.EXPAND:
-        return False
+    if m.op is not Ops.EXPAND or not all(isinstance(d, int) for d in (*m.arg, *(src.shape or ()))):
+        return False  # symbolic shapes keep rule 4: the loop over a variable axis is not known to be a row
     axes = changed_axes(src, m)
     # the kernel's loops nest in axis order: with a kept axis inside the reduced ones, each row's reduction
     # would run again for every step of the loops around it (batch norm's statistics over (0, 2, 3))
