@@ -20,9 +20,12 @@ Rows (each compares tg with what runs next to it; every tg result is checked aga
    (N, H, W, Cout, Cin) so the output channels are contiguous (the default heuristics tile that axis); the
    result is stored NHWC and returned as an (N, Cout, H, W) view, a permute that costs nothing. Checked against
    torch.nn.functional.conv2d; GFLOP/s = 2*N*Cout*H*W*Cin*9 / time, next to torch's conv2d and tinygrad's.
-5. softmax over the rows of a 4096x4096 float32 matrix: milliseconds of tg (Tensor.softmax: three kernels), numpy
-   (exp / sum), torch.softmax, tinygrad.
-tinygrad runs on the device named in the row (rows 3-5: its CPU device, asked for explicitly, since its default
+5. softmax over the rows of a 4096x4096 float32 matrix: milliseconds of tg (Tensor.softmax), numpy (exp / sum),
+   torch.softmax, tinygrad.
+6. layer norm over the rows of the same matrix (no weight or bias, eps 1e-5): tg's and tinygrad's `layernorm`,
+   numpy, torch.nn.functional.layer_norm.
+Then the number of kernels tg runs for softmax, log_softmax and layer norm (`--rows kernels`; the target is one).
+tinygrad runs on the device named in the row (rows 3-6: its CPU device, asked for explicitly, since its default
 device is CL where PoCL is installed).
 
 Timing: best of --repeat runs after one warm-up run. tg: the schedule items of the expression are lowered once
@@ -451,40 +454,82 @@ def rows_conv_layer(batch: int, repeat: int) -> list[Row]:
     return rows
 
 
-def row_softmax(n: int, repeat: int) -> Row:
+def row_rowwise(
+    label: str,
+    n: int,
+    repeat: int,
+    np_fn: Callable[[np.ndarray], np.ndarray],
+    tg_fn: Callable[[Any], Any],
+    torch_fn: Callable[[Any], Any],
+) -> Row:
+    """Milliseconds of a row-wise normalization of an n x n float32 matrix: tg (`tg_fn` on a Tensor, and on a
+    tinygrad Tensor: the two share the method names), numpy, torch."""
     import torch
 
     rng = np.random.default_rng(3)
     xn = rng.standard_normal((n, n), dtype=np.float32)
-
-    def np_softmax() -> np.ndarray:
-        e = np.exp(xn - xn.max(axis=1, keepdims=True))
-        e /= e.sum(axis=1, keepdims=True)
-        return e
-
-    want = np_softmax()
-    row = Row(f"softmax rows {n}x{n}", "ms", lower=True)
+    want = np_fn(xn)
+    row = Row(f"{label} rows {n}x{n}", "ms", lower=True)
     print(f"{row.workload}:", flush=True)
     x = Tensor(xn).realize()
-    t, got, names = tg_run(x.softmax(-1), repeat)
+    t, got, names = tg_run(tg_fn(x), repeat)
     row.values["tg"] = t * 1e3
     row.err = max_err(got, want)
     report("tg", row.values["tg"], "ms", f"{names} max err {row.err:.1e}")
-    row.values["numpy"] = best_wall(repeat, np_softmax) * 1e3
+    row.values["numpy"] = best_wall(repeat, lambda: np_fn(xn)) * 1e3
     report("numpy", row.values["numpy"], "ms")
     xt = torch.from_numpy(xn)
-    row.values["torch"] = best_wall(repeat, lambda: torch.softmax(xt, dim=-1)) * 1e3
+    row.values["torch"] = best_wall(repeat, lambda: torch_fn(xt)) * 1e3
     report("torch", row.values["torch"], "ms")
     if (why := tinygrad_ok("CPU")) is None:
         from tinygrad import Tensor as TT
 
         tx = TT(xn, device="CPU").realize()
-        t, got, how = tinygrad_run(lambda: tx.softmax(-1), "CPU", repeat)
+        t, got, how = tinygrad_run(lambda: tg_fn(tx), "CPU", repeat)
         row.values["tinygrad"] = t * 1e3
         report("tinygrad", row.values["tinygrad"], "ms", f"({how}) max err {max_err(got, want):.1e}")
     else:
         row.notes.append(f"tinygrad CPU: {why}")
     return row
+
+
+def np_softmax(xn: np.ndarray) -> np.ndarray:
+    e = np.exp(xn - xn.max(axis=1, keepdims=True))
+    e /= e.sum(axis=1, keepdims=True)
+    return e
+
+
+def np_layernorm(xn: np.ndarray) -> np.ndarray:
+    centred = xn - xn.mean(axis=1, keepdims=True)
+    return centred / np.sqrt((centred * centred).mean(axis=1, keepdims=True) + np.float32(1e-5))
+
+
+def row_softmax(n: int, repeat: int) -> Row:
+    import torch
+
+    return row_rowwise("softmax", n, repeat, np_softmax, lambda x: x.softmax(-1), lambda x: torch.softmax(x, dim=-1))
+
+
+def row_layernorm(n: int, repeat: int) -> Row:
+    """Layer norm over each row (no weight or bias; eps 1e-5): tg's and tinygrad's `layernorm`."""
+    import torch
+
+    def torch_ln(x: Any) -> Any:
+        return torch.nn.functional.layer_norm(x, (n,))
+
+    return row_rowwise("layer norm", n, repeat, np_layernorm, lambda x: x.layernorm(), torch_ln)
+
+
+def normalization_kernels(n: int) -> list[str]:
+    """How many kernels tg runs for softmax, log_softmax and layer norm over the rows of an n x n matrix (the
+    issue's target: one each), with their names."""
+    x = Tensor(np.zeros((n, n), np.float32)).realize()
+    lines = []
+    for name, out in (("softmax", x.softmax(-1)), ("log_softmax", x.log_softmax(-1)), ("layer norm", x.layernorm())):
+        sched, _ = create_schedule([out.uop])
+        names = [get_kernel(si.ast, si.bufs[0].device).spec.name for si in sched if si.kind == "kernel"]
+        lines.append(f"{name}: {len(names)} kernel(s) {names}")
+    return lines
 
 
 # ---------------------------------------------------------------- the table
@@ -534,7 +579,11 @@ def main() -> None:
     p.add_argument("--skip-beam", action="store_true", help="no BEAM=2 columns (no search)")
     p.add_argument("--cl-beam", action="store_true", help="run the CL BEAM search even when it is not cached")
     p.add_argument("--quick", action="store_true", help="smaller sizes, best of 2, no BEAM")
-    p.add_argument("--rows", default="matmul,linear,cl,elementwise,conv,convlayer,softmax", help="comma-separated rows to run")
+    p.add_argument(
+        "--rows",
+        default="matmul,linear,cl,elementwise,conv,convlayer,softmax,layernorm,kernels",
+        help="comma-separated rows to run",
+    )
     args = p.parse_args()
     quick = args.quick
     repeat = 2 if quick else args.repeat
@@ -588,7 +637,12 @@ def main() -> None:
         rows.extend(rows_conv_layer(2 if quick else 8, repeat))
     if "softmax" in wanted:
         rows.append(row_softmax(n_sm, repeat))
+    if "layernorm" in wanted:
+        rows.append(row_layernorm(n_sm, repeat))
     print_table(rows)
+    if "kernels" in wanted:
+        print("\nkernels per normalization (target: one each):")
+        print("\n".join(f"- {line}" for line in normalization_kernels(n_sm)))
 
 
 if __name__ == "__main__":

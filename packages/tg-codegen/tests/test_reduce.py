@@ -14,6 +14,7 @@ from helpers import (
     bconst,
     contig,
     get_program,
+    launch,
     load,
     param,
     run_both,
@@ -21,6 +22,7 @@ from helpers import (
     store,
 )
 
+from tg_codegen.kernel import Opt, OptOps
 from tg_uop import DType, Ops, dtypes
 
 SHAPE = (4, 6)
@@ -263,3 +265,43 @@ def test_float_sum_accumulates_in_float32() -> None:
     res = run_both(ast, {1: xs})
     for dev in DEVICES:
         assert res[dev][0] == [1e8], dev
+
+
+def _row_softmax_ast(shape: tuple[int, int]):
+    # exp(x - max) / sum(exp(x - max)) per row, stored over the whole row: the reductions run over an output axis
+    n = shape[0] * shape[1]
+    x = load(param(1, dtypes.float, n), contig(shape))
+    e = (x - x.reduce_axis(Ops.MAX, (1,))).alu(Ops.EXP2)
+    return sink(store(param(0, dtypes.float, n), contig(shape), e / e.reduce_axis(Ops.ADD, (1,))))
+
+
+def _row_softmax_want(xs: list[float], shape: tuple[int, int]) -> list[float]:
+    out = []
+    for r in range(shape[0]):
+        row = xs[r * shape[1] : (r + 1) * shape[1]]
+        e = [2.0 ** (v - max(row)) for v in row]
+        out += [v / sum(e) for v in e]
+    return out
+
+
+def test_reductions_over_an_output_axis_run_once_per_row() -> None:
+    # softmax in one kernel: each row's max and sum loop over the row before the row's store loop
+    res = run_both(_row_softmax_ast(SHAPE), {1: XF})
+    for dev in DEVICES:
+        assert_close(res[dev][0], _row_softmax_want(XF, SHAPE), what=dev)
+    src = get_program(_row_softmax_ast(SHAPE), "CPU").src
+    assert src.count("for (") == 4  # rows, then the max's loop, the sum's loop and the store's loop inside
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [[Opt(OptOps.UPCAST, 1, 4)], [Opt(OptOps.UPCAST, 1, 16)], [Opt(OptOps.UPCAST, 1, 4), Opt(OptOps.UPCAST, 0, 2)]],
+    ids=str,
+)
+def test_reductions_over_an_upcast_output_axis(opts: list[Opt]) -> None:
+    # the row axis upcast (SIMD lanes for the store): the reductions over it unroll their own copy of the axis
+    shape = (4, 32)
+    xs = [float((i * 7) % 11) / 4 - 1.0 for i in range(128)]
+    ast = _row_softmax_ast(shape)
+    for dev in ("CPU", "PYTHON"):
+        assert_close(launch(get_program(ast, dev, opts=opts), ast, {1: xs})[0], _row_softmax_want(xs, shape), what=dev)

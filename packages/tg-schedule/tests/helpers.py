@@ -12,7 +12,9 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
-from tg_runtime import Buffer
+import pytest
+
+from tg_runtime import Buffer, Device
 from tg_uop import DType, Ops, UOp, dtypes, toposort
 
 _FMT = {dtypes.float32: "f", dtypes.int32: "i", dtypes.bool: "?"}
@@ -29,6 +31,14 @@ def leaf(
     """A BUFFER node holding `values`, reshaped to `shape` when given."""
     node = UOp(Ops.BUFFER, dtype, (), make_buffer(values, dtype, device))
     return node if shape is None else node.reshape(shape)
+
+
+def workgroup_device() -> str:
+    """CL: a device whose kernels run every output element as a work-item (skips the test where it does not work).
+    There a row's reduction is realized before the kernels that read it broadcast (no row broadcast)."""
+    if Device.available().get("CL") is not None:
+        pytest.skip("no OpenCL device here")
+    return "CL"
 
 
 def const(value: Any, shape: tuple[int, ...], dtype: DType = dtypes.float32, device: str = "CPU") -> UOp:

@@ -9,8 +9,9 @@ from tg_uop import Context, Ops, UOp, dtypes
 
 
 def two_kernel_schedule() -> list[ScheduleItem]:
+    # a reduction read through a permute: realized by one kernel, read by the next
     x = leaf([1.0, 5.0, 2.0, 7.0, 3.0, 0.0], (2, 3))
-    out = x - x.reduce_axis(Ops.MAX, (1,)).expand((2, 3))
+    out = x.reduce_axis(Ops.MAX, (1,)).permute((1, 0)) * leaf([2.0, -1.0], (1, 2))
     sched, _ = create_schedule([out])
     assert [si.kind for si in sched] == ["kernel", "kernel"]
     return sched

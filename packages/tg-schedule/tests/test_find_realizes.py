@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import const, leaf, reference, view_values
+from helpers import const, leaf, reference, view_values, workgroup_device
 
 from tg_schedule import find_realizes, realize
 from tg_uop import Ops, UOp, dtypes
@@ -108,11 +108,28 @@ def test_reduce_read_by_two_kernels_is_realized():
     assert realizes(first, second) == [r, first, second]
 
 
-def test_reduce_read_through_an_expand_is_realized():
-    x = leaf([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], (2, 3))
+def test_reduce_read_through_an_expand_is_realized_on_a_workgroup_device():
+    x = leaf([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], (2, 3), device=workgroup_device())
     r = x.reduce_axis(Ops.MAX, (1,))
     out = x - r.expand((2, 3))
     assert realizes(out) == [r, out]
+
+
+def test_column_broadcast_of_a_reduce_is_realized():
+    # max over axis 0 read by every row: fusing it would run the column's reduction inside the loop over rows
+    x = leaf([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], (2, 3))
+    r = x.reduce_axis(Ops.MAX, (0,))
+    out = x - r.expand((2, 3))
+    assert realizes(out) == [r, out]
+
+
+def test_row_broadcast_of_a_reduce_fuses_into_its_reader():
+    # on a device that loops over its output axes, each row's maximum is computed once per row in the kernel
+    # that stores the row (x - max(x) is one kernel, softmax too)
+    x = leaf([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], (2, 3))
+    r = x.reduce_axis(Ops.MAX, (1,))
+    out = x - r.expand((2, 3))
+    assert realizes(out) == [out]
 
 
 def test_reduce_read_through_a_permute_is_realized():
@@ -122,14 +139,17 @@ def test_reduce_read_through_a_permute_is_realized():
     assert realizes(out) == [r, out]
 
 
-def test_elementwise_epilogue_of_a_reduce_is_realized_with_it():
-    # the movement op reads (sum + 1), so that node is realized and the reduce fuses into its kernel
-    x = leaf([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], (2, 3))
+@pytest.mark.parametrize("device", ["CPU", "CL"])
+def test_elementwise_epilogue_of_a_reduce_is_realized_with_it(device):
+    # on CL the movement op reads (sum + 1), so that node is realized and the reduce fuses into its kernel; on
+    # CPU the row broadcast fuses it all into one kernel
+    device = workgroup_device() if device == "CL" else device
+    x = leaf([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], (2, 3), device=device)
     r = x.reduce_axis(Ops.ADD, (1,))
-    epilogue = (r + const(1.0, (2, 1))).alu(Ops.MAX, const(0.0, (2, 1)))
+    epilogue = (r + const(1.0, (2, 1), device=device)).alu(Ops.MAX, const(0.0, (2, 1), device=device))
     out = x * epilogue.expand((2, 3))
     found = realizes(out)
-    assert found == [epilogue, out]
+    assert found == ([epilogue, out] if device == "CL" else [out])
     assert r not in found
 
 
@@ -160,6 +180,8 @@ def test_elementwise_chain_and_movement_ops_are_inlined():
 
 
 def test_realizes_come_in_dependency_order():
+    # on every device: r1 is read down the columns by r2 (its sum would run again per column), and r2 is a
+    # column's maximum, whose axis 0 is not the last one (its loop would run inside the loop over axis 0)
     x = leaf([float(i) for i in range(6)], (2, 3))
     r1 = x.reduce_axis(Ops.ADD, (1,))
     y = x * r1.expand((2, 3))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpers import assign, const, contents, leaf, view_values
+from helpers import assign, const, contents, leaf, reference, view_values
 
 from tg_schedule import create_schedule, run_schedule
 from tg_uop import Ops, UOp, dtypes
@@ -69,3 +69,39 @@ def test_intermediates_are_not_fused_independently():
     assert all(len(si.outputs) == 1 for si in sched)
     run_schedule(sched)
     assert view_values(becomes[out]) == [22.0]
+
+
+def test_reductions_of_one_input_over_one_axis_are_one_kernel():
+    # a row's sum and sum of squares, and its max and min: one kernel reads each row for all four
+    vals = [1.0, -2.0, 3.0, 4.0, 0.5, -6.0]
+    x = leaf(vals, (2, 3))
+    outs = [
+        x.reduce_axis(Ops.ADD, (1,)),
+        (x * x).reduce_axis(Ops.ADD, (1,)),
+        x.reduce_axis(Ops.MAX, (1,)),
+        x.alu(Ops.NEG).reduce_axis(Ops.MAX, (1,)),
+    ]
+    want = [reference(o)[1] for o in outs]
+    sched, becomes = create_schedule(outs)
+    assert [len(si.outputs) for si in sched] == [4]
+    run_schedule(sched)
+    assert [view_values(becomes[o]) for o in outs] == want
+
+
+def test_reductions_of_different_inputs_or_axes_stay_apart():
+    x, y = leaf([1.0, 2.0, 3.0, 4.0], (2, 2)), leaf([5.0, 6.0, 7.0, 8.0], (2, 2))
+    sched, _ = create_schedule([x.reduce_axis(Ops.ADD, (1,)), y.reduce_axis(Ops.ADD, (1,))])
+    assert [len(si.outputs) for si in sched] == [1, 1]
+    sched, _ = create_schedule([x.reduce_axis(Ops.ADD, (1,)), x.reduce_axis(Ops.ADD, (0,))])
+    assert [len(si.outputs) for si in sched] == [1, 1]
+
+
+def test_a_reduction_reading_another_is_not_fused_with_it():
+    # the total of the row sums reads them: it must run after them, not in their loop
+    x = leaf([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], (2, 3))
+    rows = x.reduce_axis(Ops.ADD, (1,))
+    total = (rows * const(2.0, (2, 1))).reduce_axis(Ops.ADD, (0,))
+    sched, becomes = create_schedule([rows, total])
+    assert len(sched) == 2
+    run_schedule(sched)
+    assert view_values(becomes[total]) == [42.0]

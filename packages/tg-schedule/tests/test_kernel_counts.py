@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import close, const, contents, leaf, reference, view_values
+from helpers import close, const, contents, leaf, reference, view_values, workgroup_device
 
 from tg_runtime import Buffer
 from tg_schedule import ScheduleItem, create_schedule, realize, run_schedule
@@ -115,9 +115,21 @@ def test_matmul_of_transposed_input():
     assert view_values(becomes[out]) == expected
 
 
-def test_x_minus_max_is_two_kernels():
+def test_x_minus_max_is_one_kernel_on_cpu():
+    # each row's maximum is computed in the kernel that stores the row (README: row broadcasts)
     vals = [1.0, 5.0, 2.0, 7.0, 3.0, 0.0]
     x = leaf(vals, (2, 3))
+    out = x - x.reduce_axis(Ops.MAX, (1,)).expand((2, 3))
+    sched, becomes = create_schedule([out])
+    assert kinds(sched) == ["kernel"]
+    run_schedule(sched)
+    rows = [vals[:3], vals[3:]]
+    assert view_values(check_becomes(out, becomes)) == [v - max(r) for r in rows for v in r]
+
+
+def test_x_minus_max_is_two_kernels_on_a_workgroup_device():
+    vals = [1.0, 5.0, 2.0, 7.0, 3.0, 0.0]
+    x = leaf(vals, (2, 3), device=workgroup_device())
     mx = x.reduce_axis(Ops.MAX, (1,))
     out = x - mx.expand((2, 3))
     sched, becomes = create_schedule([out])

@@ -20,7 +20,9 @@ from tg_uop import Ops, UOp, dtypes
 SHAPES = [(2, 3), (3, 2), (4,), (2, 2, 2), (1, 3)]
 # reductions are drawn three times as often as the other steps: they are where kernels get cut
 OTHER_STEPS = ["binary", "const", "expand", "permute", "pad", "shrink", "flip", "reshape", "unary", "contiguous"]
-STEPS = ["reduce"] * 3 + OTHER_STEPS
+# "normalize": a value combined with its own reduction broadcast back over the reduced axes (x - x.max(1),
+# x / x.sum(1)): the row broadcast that the scheduler fuses into one kernel on loop devices
+STEPS = ["reduce"] * 3 + ["normalize"] * 2 + OTHER_STEPS
 _MOVEMENT = (Ops.RESHAPE, Ops.PERMUTE, Ops.EXPAND, Ops.PAD, Ops.SHRINK, Ops.FLIP)
 
 
@@ -66,6 +68,16 @@ def build_graphs(rng: random.Random, devices: tuple[str, ...], guard: bool = Tru
                 nodes = [UOp(Ops.CONTIGUOUS, n.dtype, (n,)) for n in nodes]
             nodes = [n.reduce_axis(op, axes) for n in nodes]
             fused_reduce = True
+        elif step == "normalize":
+            big = [i for i, d in enumerate(s) if d > 1]
+            if not big:
+                continue
+            axes = tuple(sorted(rng.sample(big, rng.randint(1, len(big)))))
+            red, op = rng.choice([Ops.ADD, Ops.MAX]), rng.choice([Ops.ADD, Ops.SUB, Ops.MUL, Ops.MAX])
+            rows = [n.reduce_axis(red, axes) for n in nodes]
+            if rng.random() < 0.5:  # an epilogue on the row's reduction before it is broadcast
+                rows = [r.alu(Ops.MAX, c) for r, c in zip(rows, consts(float(rng.randint(-2, 2)), rows[0].shape))]
+            nodes = [n.alu(op, r.expand(s)) for n, r in zip(nodes, rows)]
         elif step == "expand":
             new = tuple(rng.choice([2, 3]) if d == 1 else d for d in s)
             nodes = [n.expand(new) for n in nodes]
@@ -133,3 +145,30 @@ def test_reference_interpreter_by_hand():
     assert reference(x.reduce_axis(Ops.MAX, (1,))) == ((2, 1), [3.0, 6.0])
     assert reference(x.reduce_axis(Ops.MAX, (1,)).expand((2, 2))) == ((2, 2), [3.0, 3.0, 6.0, 6.0])
     assert reference(x - const(2.0, (2, 3))) == ((2, 3), [-1.0, 0.0, 1.0, 2.0, 3.0, 4.0])
+
+
+@pytest.mark.parametrize("seed", range(2000, 2040))
+def test_random_reductions_of_one_value_are_right(seed):
+    # several reductions of one random value over the same axes, all outputs: one multi-output kernel
+    # (fuse.py) when they read a realized input, whatever the device
+    rng = random.Random(seed)
+    for device in ("PYTHON", "CPU"):
+        rng.seed(seed)
+        (base,) = build_graphs(rng, (device,))
+        s = base.shape
+        assert s is not None
+        big = [i for i, d in enumerate(s) if d > 1]
+        if not big:
+            continue
+        axes = tuple(sorted(rng.sample(big, rng.randint(1, len(big)))))
+        outs = [
+            base.reduce_axis(Ops.ADD, axes),
+            (base * base).reduce_axis(Ops.ADD, axes),
+            base.reduce_axis(Ops.MAX, axes),
+            base.alu(Ops.NEG).reduce_axis(Ops.MAX, axes),
+        ]
+        want = [reference(o)[1] for o in outs]
+        sched, becomes = create_schedule(outs)
+        run_schedule(sched)
+        for o, w in zip(outs, want):
+            assert close(view_values(becomes[o]), w)

@@ -1,11 +1,13 @@
-"""Multi-output fusion: elementwise kernels of one shape on one device become one kernel with several stores.
+"""Multi-output fusion: kernels with one loop nest on one device become one kernel with several stores.
 
-Two kinds of kernels share a loop:
+Three kinds of kernels share a loop:
 
 - a kernel that reads what an earlier one wrote, at the element it computes: the read becomes the earlier
   kernel's value, inline (`buf.assign(m*buf + g)` then `p.assign(p - lr*buf)`);
 - kernels that do not read each other at all, realized together (their outputs are kept by the caller or are
-  assigns): an optimizer's m, v and parameter stores, two parameters of one shape.
+  assigns): an optimizer's m, v and parameter stores, two parameters of one shape;
+- reductions over one loop nest that read a common input and not each other (`x.sum(1)` and `(x*x).sum(1)`,
+  a row's max and min): one kernel reads each row once for all of them.
 
 A kernel joins a group only when that is safe: no member reads what another writes at some other element, no
 two members write one buffer, and no kernel outside the group runs between two of its members (the graph of
@@ -24,7 +26,9 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
+from tg_codegen.lower import kernel_axes
 from tg_runtime.buffer import Buffer
 from tg_schedule.item import ScheduleItem
 from tg_uop.ops import Ops
@@ -43,14 +47,28 @@ def _renumber(ast: UOp, new_index: dict[int, int]) -> UOp:
     return ast.substitute({g: g.replace(arg=new_index[i]) for i, g in _params(ast).items()})
 
 
-def fusion_key(si: ScheduleItem) -> tuple[str, tuple[int, ...]] | None:
-    """(device, iteration shape) of an elementwise kernel that may share its loop, else None."""
+class LoopKey(NamedTuple):
+    """The loop nest of a kernel: kernels with equal keys may share it. `reduces`: it has reductions."""
+
+    device: str
+    output_shape: tuple[int, ...]
+    full_shape: tuple[int, ...]
+    reduces: bool
+
+
+def fusion_key(si: ScheduleItem) -> LoopKey | None:
+    """The loop nest of a kernel that may share it (an elementwise kernel, or a reduction), else None."""
     if si.kind != "kernel" or si.var_vals:
         return None
+    device = si.bufs[0].device
     if any(u.op is Ops.REDUCE_AXIS for u in toposort([si.ast])):
-        return None  # reductions have their own loops: only plain elementwise kernels share one
+        axes = kernel_axes(si.ast)
+        return LoopKey(device, axes.output_shape, axes.full_shape, True)
     shapes = {v.arg.shape for v in _store_views(si.ast).values()}
-    return (si.bufs[0].device, shapes.pop()) if len(shapes) == 1 else None
+    if len(shapes) != 1:
+        return None
+    shape = shapes.pop()
+    return LoopKey(device, shape, shape, False)
 
 
 @dataclass
@@ -157,18 +175,25 @@ def _reaches(groups: list[_Group], starts: set[int], target: int) -> bool:
     return False
 
 
-def _try_join(groups: list[_Group], g: int, j: int, si: ScheduleItem, after: set[int], keep: set[int] | None) -> bool:
+def _try_join(
+    groups: list[_Group], g: int, j: int, si: ScheduleItem, after: set[int], keep: set[int] | None, reduces: bool
+) -> bool:
     """Add item `j` (`si`, running after the groups `after`) to group `g` if that is allowed and safe."""
     group = groups[g]
     kept = _kept(si, keep)
     reads_group = g in after and any(id(b) in group.access.writes for b in si.bufs)
+    access = _Access.of(si)
+    if reduces:
+        # reductions over one loop nest share it when they read a common input and not each other: the input is
+        # read once per row by both (sum(x) and sum(x*x), a row's max and min); their outputs are small
+        if reads_group or not {b for b, _ in access.reads} & {b for b, _ in group.access.reads}:
+            return False
     # an intermediate stored from a shared loop would hold memory the planner could reuse: only a kernel that
     # reads the group right after it may join it with intermediate outputs of its own
-    if not group.durable or not (si.assigns or kept or (reads_group and group.last == j - 1)):
+    elif not group.durable or not (si.assigns or kept or (reads_group and group.last == j - 1)):
         return False
     if _reaches(groups, after - {g}, g):
         return False  # a kernel outside the group runs between the group and this one
-    access = _Access.of(si)
     if group.access.conflicts(access):
         return False
     group.members.append(si)
@@ -185,12 +210,12 @@ def fuse_outputs(items: list[ScheduleItem], keep: set[int] | None = None) -> lis
     """
     groups: list[_Group] = []
     group_of: list[int] = []
-    by_key: dict[tuple[str, tuple[int, ...]], list[int]] = {}
+    by_key: dict[LoopKey, list[int]] = {}
     for j, (si, deps) in enumerate(zip(items, dependencies(items), strict=True)):
         after = {group_of[d] for d in deps}
         key = fusion_key(si)
         candidates = by_key.get(key, []) if key is not None else []
-        joined = next((g for g in candidates if _try_join(groups, g, j, si, after, keep)), None)
+        joined = next((g for g in candidates if key and _try_join(groups, g, j, si, after, keep, key.reduces)), None)
         if joined is None:
             joined = len(groups)
             access = _Access.of(si) if key is not None else _Access({}, [])

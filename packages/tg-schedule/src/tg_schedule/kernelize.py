@@ -5,8 +5,11 @@ The rule (see the package README for pictures): a node gets its own buffer only 
 - CONTIGUOUS, COPY (and a COPY's source, which must be a plain buffer), ASSIGN;
 - the value under a movement op when it holds an unrealized reduction (an expand needs the whole result
   first) -- except reshapes that only add or drop size-1 dims, for which the kernel runs in the reduction's
-  rank instead;
-- a reduction that the kernels of two or more realized nodes would compute (not one read twice in a kernel).
+  rank instead, and row broadcasts on loop devices (a row's reduction expanded back over its row and read
+  along the rows: the reader's kernel runs it once per row, so softmax is one kernel);
+- a reduction that the kernels of two or more realized nodes would compute (not one read twice in a kernel);
+- an expensive elementwise value (RECOMPUTE_OPS ALU ops per element or more) that a kernel reads through an
+  expand and would compute at least RECOMPUTE_REUSE times per element (the cost rule).
 Everything else is inlined into the kernel of the node that reads it: elementwise ops fuse with each other,
 into reductions, and after them; movement ops fold into the views of the loads.
 
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from tg_runtime.buffer import Buffer
+from tg_runtime.device import Device
 from tg_uop.dtype import DType, dtypes
 from tg_uop.ops import GroupOp, Ops
 from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
@@ -93,8 +97,71 @@ def _mark_pending(ctx: RealizeContext, n: UOp) -> None:
 
 def _realize_under_movement(ctx: RealizeContext, m: UOp) -> None:
     src = m.src[0]
-    if src.op not in GroupOp.Movement and ctx.pending[src] and not _unit_reshapes_only(m, ctx.users, ctx.want):
+    if src.op in GroupOp.Movement or not ctx.pending[src] or _unit_reshapes_only(m, ctx.users, ctx.want):
+        return
+    if not row_broadcast(m, ctx.pending) or not _read_along_rows(ctx, m) or not loops_over_rows(m.device):
         ctx.realize(src)
+
+
+def changed_axes(before: UOp, after: UOp) -> set[int]:
+    """The axes along which two nodes' shapes differ (what an expand expanded, what a reduction reduced)."""
+    assert before.shape is not None and after.shape is not None
+    return {a for a, (s, d) in enumerate(zip(before.shape, after.shape, strict=True)) if s != d}
+
+
+def row_broadcast(m: UOp, pending: dict[UOp, bool]) -> bool:
+    """Whether `m` expands reductions back over the axes they reduced (`x.max(1, keepdim=True)` expanded to x's
+    shape): each unrealized reduction under it, through elementwise ops only, reduces exactly the expanded axes
+    of a value of m's shape, and those are its last axes longer than 1."""
+    src = m.src[0]
+    if m.op is not Ops.EXPAND or not all(isinstance(d, int) for d in (*m.arg, *(src.shape or ()))):
+        return False  # symbolic shapes keep rule 4: the loop over a variable axis is not known to be a row
+    axes = changed_axes(src, m)
+    # the kernel's loops nest in axis order: with a kept axis inside the reduced ones, each row's reduction
+    # would run again for every step of the loops around it (batch norm's statistics over (0, 2, 3))
+    assert m.shape is not None
+    if any(a > min(axes) and a not in axes and d != 1 for a, d in enumerate(m.shape)):
+        return False
+    stack, seen = [src], {src}
+    while stack:
+        n = stack.pop()
+        if n.op is Ops.REDUCE_AXIS:
+            if n.src[0].shape != m.shape or changed_axes(n, n.src[0]) != axes:
+                return False
+            continue
+        if n.op not in GroupOp.Elementwise:
+            return False
+        for s in n.src:
+            if pending.get(s, False) and s not in seen:
+                seen.add(s)
+                stack.append(s)
+    return True
+
+
+def _read_along_rows(ctx: RealizeContext, m: UOp) -> bool:
+    """Whether every kernel reading the row broadcast `m` walks the rows it broadcasts over once each: its
+    readers up to the realized nodes are elementwise ops of m's shape and reductions of that shape over the
+    expanded axes (softmax's sum, layer norm's variance), never a movement op or another reduction, which would
+    compute each row's reduction again for every element of another axis."""
+    axes = changed_axes(m.src[0], m)
+    stack = [m]
+    while stack:
+        n = stack.pop()
+        for u in ctx.users.get(n, {}):
+            if u.op is Ops.REDUCE_AXIS and u.src[0].shape == m.shape and changed_axes(u, u.src[0]) == axes:
+                continue
+            if (u.op not in GroupOp.Elementwise and u.op is not Ops.CONTIGUOUS) or u.shape != m.shape:
+                return False
+            if u not in ctx.want:
+                stack.append(u)
+    return True
+
+
+def loops_over_rows(device: str | None) -> bool:
+    """Whether kernels on `device` run their output axes as loops (no work-groups): there a row's reductions
+    run once per row before the row's elements are stored. On a work-group device every element is a work-item
+    that would reduce its whole row again."""
+    return device is not None and not Device[device].caps.has_workgroups
 
 
 # the passes only record in the context (each rule returns None): the graph itself does not change
@@ -128,6 +195,66 @@ def _realize_shared_reductions(ctx: RealizeContext) -> None:
             ctx.realize(r)
 
 
+# the cost rule (README, rule 5): a value of at least this many ALU ops per element is worth its own buffer when
+# a kernel would compute each of its elements at least RECOMPUTE_REUSE times (through expands); below it,
+# computing the value again costs about what storing and loading it would
+RECOMPUTE_OPS = 16
+RECOMPUTE_REUSE = 2
+
+
+def _ops_at_least(value: UOp, want: set[UOp], limit: int) -> bool:
+    """Whether the kernel computing `value` (up to realized nodes and buffers) runs at least `limit` ALU ops per
+    element. Stops counting at `limit`, so the check costs at most `limit` steps past the movement ops."""
+    stack, seen, count = [value], {value}, 0
+    while stack:
+        n = stack.pop()
+        count += n.op in GroupOp.ALU
+        if count >= limit:
+            return True
+        for s in n.src:
+            if s not in seen and s not in want and s.op is not Ops.BUFFER:
+                seen.add(s)
+                stack.append(s)
+    return False
+
+
+def kernel_region(root: UOp, want: set[UOp]) -> list[UOp]:
+    """The nodes the kernel of realize point `root` computes (up to realized nodes and buffers), sources first."""
+    return toposort([root], lambda u: u is root or (u not in want and u.op is not Ops.BUFFER))
+
+
+def _kernel_roots(ctx: RealizeContext) -> list[UOp]:
+    return list(dict.fromkeys([*ctx.want, *(o.base for o in ctx.outs if o.base.op is not Ops.BUFFER)]))
+
+
+def _expansion(m: UOp, users: dict[UOp, dict[UOp, None]]) -> int:
+    """How many times a kernel reads each element of the value under the movement chain starting at `m`: the
+    product of the chain's expands (the largest over its branches). Pads, shrinks and permutes read each element
+    at most once."""
+    best, stack = 1, [(m, 1)]
+    while stack:
+        n, factor = stack.pop()
+        if n.op is Ops.EXPAND and isinstance(n.size, int) and isinstance(n.src[0].size, int):
+            factor *= n.size // max(n.src[0].size, 1)
+        best = max(best, factor)
+        stack.extend((u, factor) for u in users.get(n, {}) if u.op in GroupOp.Movement)
+    return best
+
+
+def _realize_recomputed(ctx: RealizeContext) -> None:
+    """Rule 5: an expensive elementwise value that a kernel reads through an expand, and so computes many times
+    per element (a lazily initialised weight read by every output of a convolution), gets a buffer."""
+    for root in _kernel_roots(ctx):
+        if root.op is Ops.COPY:
+            continue
+        for m in kernel_region(root, ctx.want):
+            v = m.src[0] if m.op in GroupOp.Movement and m not in ctx.want else None
+            if v is None or v in ctx.want or v.op not in GroupOp.Elementwise or ctx.pending.get(v, False):
+                continue
+            if _expansion(m, ctx.users) >= RECOMPUTE_REUSE and _ops_at_least(v, ctx.want, RECOMPUTE_OPS):
+                ctx.realize(v)
+
+
 def find_realizes(outs: list[UOp], forced: frozenset[UOp] = frozenset()) -> dict[UOp, None]:
     """The nodes that get a buffer of their own, in dependency order (an ordered set). `forced` nodes too."""
     ctx = RealizeContext(outs, set(forced))
@@ -140,6 +267,8 @@ def find_realizes(outs: list[UOp], forced: frozenset[UOp] = frozenset()) -> dict
         graph_rewrite(sink, pm_realize_round, ctx)
         if not ctx.grew:
             _realize_shared_reductions(ctx)
+        if not ctx.grew:
+            _realize_recomputed(ctx)
     return {n: None for n in toposort(outs) if n in ctx.want}
 
 
@@ -228,6 +357,17 @@ def _push_through(m: UOp, x: UOp) -> UOp:
     return valid.alu(Ops.WHERE, moved, zero)
 
 
+def _broadcast_row(m: UOp, r: UOp) -> UOp | None:
+    """A reduction expanded back over the axes it reduced (find_realizes' row broadcast) is read as it is, once
+    per row: kernel ASTs broadcast size-1 dims. `where(true, r, r)` over a view of the expanded shape keeps the
+    value varying along those axes, so a reduction over them still loops (a sum adds the row's value n times)."""
+    assert r.shape is not None
+    if any(s != d and a not in r.arg[1] for a, (s, d) in enumerate(zip(r.shape, m.arg, strict=True))):
+        return None
+    full = UOp(Ops.CONST, dtypes.bool, (_view(tuple(m.arg)),), True)
+    return full.alu(Ops.WHERE, r, r)
+
+
 # movement ops sink to the leaves, where they become the loads' views
 pm_push_views = PatternMatcher(
     [
@@ -244,6 +384,7 @@ pm_push_views = PatternMatcher(
             _fold_const,
         ),
         (UPat(GroupOp.Movement, src=(UPat(GroupOp.Elementwise, name="x"),), name="m"), _push_through),
+        (UPat(Ops.EXPAND, src=(UPat(Ops.REDUCE_AXIS, name="r"),), name="m"), _broadcast_row),
         # reshapes compose, and a reshape to the shape it already has is nothing
         (
             UPat(Ops.RESHAPE, src=(UPat(Ops.RESHAPE, name="inner"),), name="outer"),
