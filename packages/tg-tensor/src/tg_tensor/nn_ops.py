@@ -1,8 +1,8 @@
 """Neural-network functions on tensors: normalization, dropout, one-hot, attention, losses.
 
 Everything here is composed from elementwise ops, reductions and movement ops, so gradients come from the
-existing rules and the pieces fuse with their neighbours (a layer norm is three kernels: mean, variance,
-normalize).
+existing rules and the pieces fuse with their neighbours (a layer norm over the last axis is one kernel on
+the CPU: mean, variance and the normalized row, per row).
 
 >>> from tg_tensor import Tensor
 >>> [round(v, 3) for v in Tensor([1.0, 3.0]).layernorm().tolist()]
@@ -171,7 +171,8 @@ class NNOpsMixin(FunctionalMixin):
     def layernorm(self, axis: int | Sequence[int] = -1, eps: float = 1e-5) -> Self:
         """Normalize to mean 0 and (biased) variance 1 over `axis` (tinygrad's name; no weight or bias).
 
-        Three kernels: the mean, the variance of the centred values, and the normalization.
+        One kernel on the CPU (each row's mean and variance computed before the row is stored); three where
+        kernels run on work-groups (the mean, the variance of the centred values, and the normalization).
         """
         x = self._as_float()
         centred = x - x.mean(axis, keepdim=True)

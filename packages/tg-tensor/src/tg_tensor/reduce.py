@@ -270,7 +270,8 @@ class ReduceMixin(ElementwiseMixin):
         """Variance over `axis`: sum((x - mean)^2) / (N - correction). The default `correction=1` is the
         unbiased estimate, as in PyTorch; 0 gives the population variance (`unbiased=True`/`False` are PyTorch's
         older spelling of 1 and 0). When N - correction <= 0 the result is NaN or inf, as in PyTorch. Two kernels
-        (mean, then the sum of squared deviations), which fuse with what comes before and after.
+        at most (mean, then the sum of squared deviations; one on the CPU over the last axes), which fuse with
+        what comes before and after.
 
         >>> from tg_tensor import Tensor
         >>> Tensor([1.0, 2.0, 3.0, 4.0]).var().item()
@@ -377,7 +378,7 @@ class ReduceMixin(ElementwiseMixin):
 
     def softmax(self, axis: int | None = None, dtype: DType | None = None, *, dim: int | None = None) -> Self:
         """exp(x) / sum(exp(x)) along `axis`, shifted by the maximum so large inputs do not overflow.
-        Three kernels at most (max, sum, divide).
+        One kernel on the CPU (each row's max and sum computed before the row is stored), three at most.
 
         >>> from tg_tensor import Tensor
         >>> Tensor([0.0, 0.0]).softmax(dim=0).tolist()
