@@ -246,19 +246,47 @@ def _lower_group_reduce(ctx: LowerContext, r: UOp) -> UOp:
     return UOp(Ops.REDUCE, r.dtype, (read, rng), r.arg[0])
 
 
+def _own_range(ctx: LowerContext, a: int) -> UOp:
+    """The loop a reduction runs over kernel axis `a`, numbered `ctx.reduces`.
+
+    An output axis can be reduced too (a row's maximum read by every element of the row, all in one kernel):
+    the reduction then gets a loop of its own over the whole axis, an unrolled one where the output axis was
+    upcast, whatever the output axis became (a thread's share, a launch index, SIMD lanes)."""
+    rng, kind = ctx.ranges[a], ctx.kinds[a]
+    if kind in (AxisType.REDUCE, AxisType.UNROLL):
+        return rng.replace(arg=replace(rng.arg, instance=ctx.reduces))
+    own = AxisType.UNROLL if kind in (AxisType.UPCAST, AxisType.VECTOR) else AxisType.REDUCE
+    size = UOp.const(dtypes.index, ctx.axes.full_shape[a])
+    return UOp(Ops.RANGE, dtypes.index, (size,), RangeArg(a, own, ctx.reduces))
+
+
 def _lower_reduce(ctx: LowerContext, r: UOp) -> UOp:
     op, axes = r.arg
     # a GROUP axis is a work-item index, not a loop: the group's partial results are combined in local memory
-    if any(ctx.ranges[a].op is not Ops.RANGE and ctx.axes.full_shape[a] != 1 for a in axes):
+    if any(ctx.kinds[a] is AxisType.GROUP and ctx.axes.full_shape[a] != 1 for a in axes):
         return _lower_group_reduce(ctx, r)
-    shared = [ctx.ranges[a] for a in axes if ctx.axes.full_shape[a] != 1]
-    if not shared:
+    reduced = [a for a in axes if ctx.axes.full_shape[a] != 1]
+    if not reduced:
         return r.src[0]
     # each reduction loops over ranges of its own, so two reductions over one axis get two loops
     ctx.reduces += 1
-    own = [rng.replace(arg=replace(rng.arg, instance=ctx.reduces)) for rng in shared]
-    body = substitute(r.src[0], dict(zip(shared, own, strict=True)))
-    return UOp(Ops.REDUCE, r.dtype, (body, *own), op)
+    own = [_own_range(ctx, a) for a in reduced]
+    body = substitute(r.src[0], {ctx.ranges[a]: o for a, o in zip(reduced, own, strict=True)})
+    return UOp(Ops.REDUCE, r.dtype, (_fresh_inner_loops(ctx, body, r.src[0]), *own), op)
+
+
+def _fresh_inner_loops(ctx: LowerContext, body: UOp, before: UOp) -> UOp:
+    """Inner reductions that reading this reduction's own loops copied (a row's sum read inside a reduction over
+    the rows and again by the store) get loops of their own: one RANGE node is one loop of the program."""
+    old = set(toposort([before]))
+    fresh: dict[UOp, UOp] = {}
+    for n in toposort([body]):
+        if n.op is Ops.REDUCE and n not in old:
+            for rng in n.src[1:]:
+                if rng not in fresh:
+                    ctx.reduces += 1
+                    fresh[rng] = rng.replace(arg=replace(rng.arg, instance=ctx.reduces))
+    return substitute(body, fresh) if fresh else body
 
 
 pm_lower = PatternMatcher(
