@@ -139,3 +139,25 @@ def test_clone_has_its_own_buffer_and_passes_gradients() -> None:
     c = a.clone()
     (c * c).sum().backward()
     assert a.grad is not None and a.grad.tolist() == [2.0, 4.0]
+
+
+def test_apply_with_gradient_uses_the_declared_gradient() -> None:
+    # the declared gradient (here deliberately 3x the true one) replaces the rules' through the forward's ops,
+    # also when an input was realized (its graph is rebuilt for backward) and for a second output use
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    h = (x * 2).realize()  # realized: backward goes through the graph h was built as
+    y = h.apply_with_gradient(lambda a, b: a * b, lambda g, a, b: (g * b * 3, g * a * 3), x)
+    (y.sum() + y.sum()).backward()
+    assert x.grad is not None
+    # y = 2x * x: d/dx through h is 2 * (3 * x) per use, through the second input 3 * 2x per use
+    assert x.grad.tolist() == [2 * (6 * 1.0 + 6 * 1.0), 2 * (6 * 2.0 + 6 * 2.0)]
+
+
+def test_apply_with_gradient_none_stops_that_input_and_no_grad_records_nothing() -> None:
+    x, w = Tensor([3.0], requires_grad=True), Tensor([5.0], requires_grad=True)
+    y = x.apply_with_gradient(lambda a, b: a * b, lambda g, a, b: (None, g * a), w)
+    y.sum().backward()
+    assert x.grad is None and w.grad is not None and w.grad.tolist() == [3.0]
+    with no_grad():
+        z = x.apply_with_gradient(lambda a: a + 1, lambda g, a: (g,))
+    assert not z.requires_grad and z.tolist() == [4.0]

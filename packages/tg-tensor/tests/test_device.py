@@ -70,3 +70,20 @@ def test_gradients_on_python_device_match_default_device():
     for got_py, got_default, w in zip(grads("PYTHON"), grads(Tensor([0.0]).device), want):
         np.testing.assert_allclose(got_py, w, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(got_py, got_default, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kw", [{"padding": 1}, {"stride": 2, "padding": 1, "groups": 2}], ids=str)
+def test_conv_and_max_pool_gradients_on_python_device_match_default_device(kw):
+    # the kernel forms of the convolution gradients (transposed conv, phases, channels-last weight gradient)
+    # and of the max-pool gradient in the input's layout, run by the interpreter
+    xs = RNG.uniform(-1, 1, (2, 4, 6, 6)).astype(np.float32)
+    ws = RNG.uniform(-1, 1, (4, 4 // kw.get("groups", 1), 3, 3)).astype(np.float32)
+
+    def grads(device: str) -> list[np.ndarray]:
+        x = Tensor(xs, device=device, requires_grad=True)
+        w = Tensor(ws, device=device, requires_grad=True)
+        x.conv2d(w, **kw).max_pool2d(2, padding=1).square().sum().backward()
+        return [x.grad.numpy(), w.grad.numpy()]
+
+    for got_py, got_default in zip(grads("PYTHON"), grads(Tensor([0.0]).device)):
+        np.testing.assert_allclose(got_py, got_default, rtol=1e-4, atol=1e-5)

@@ -266,6 +266,7 @@ def test_conv2d_errors():
         ((2, 4, 3, 4), (4, 3, 2, 3), {"stride": (2, 3), "groups": 2}),
         ((2, 2, 4, 4), (2, 3, 3, 3), {"dilation": 2, "padding": 2}),
         ((1, 2, 3, 3), (2, 2, 3, 3), {"stride": 2, "padding": 2, "dilation": 2, "output_padding": 1}),
+        ((1, 2, 5, 3), (2, 4, 2, 2), {"stride": 3, "padding": 1, "output_padding": 2}),  # phases with no tap
     ],
     ids=str,
 )

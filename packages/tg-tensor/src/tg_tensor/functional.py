@@ -220,14 +220,18 @@ class ConvGeometry:
     groups: int
 
 
+def _check_bias(bias: T | None, cout: int, weight_shape: tuple[int, ...], op: str) -> None:
+    if bias is not None and bias.shape != (cout,):
+        raise ValueError(
+            f"{op}: bias of shape {bias.shape} does not match the {cout} output channels of weight {weight_shape}"
+        )
+
+
 def _conv_nd(x: T, weight: T, bias: T | None, geo: ConvGeometry, op: str, user_shape: tuple[int, ...]) -> T:
     """x (N, Cin, *spatial) convolved with weight (Cout, Cin/groups, *kernel): (N, Cout, *out), after checking
     that the bias and the kernel fit."""
     cout, kernel = weight.shape[0], weight.shape[2:]
-    if bias is not None and bias.shape != (cout,):
-        raise ValueError(
-            f"{op}: bias of shape {bias.shape} does not match the {cout} output channels of weight {weight.shape}"
-        )
+    _check_bias(bias, cout, weight.shape, op)
     padded = [s + b + a for s, (b, a) in zip(x.shape[2:], geo.pairs, strict=True)]
     _check_fits(op, user_shape, padded, kernel, geo.dilations)
     out = _conv_with_grad(x, weight, geo)
@@ -747,8 +751,9 @@ class FunctionalMixin(IndexingMixin):
         input (N, Cin, *spatial), weight (Cin, Cout/groups, *kernel); each spatial dim of the output is
         (in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1.
 
-        Made by spreading the input `stride` apart with zeros (reshape and pad), then a stride-1 `conv` with
-        the flipped kernel.
+        Strided without dilation: the input gradient of `conv` with this weight, one stride-1 convolution over
+        the output's stride phases (interleaved by a reshape). Otherwise the input spread `stride` apart with
+        zeros (reshape and pad), then a stride-1 `conv` with the flipped kernel.
 
         >>> from tg_tensor import Tensor
         >>> Tensor([[[1.0, 2.0]]]).conv_transpose(Tensor([[[1.0, 1.0, 1.0]]]), stride=2).tolist()
@@ -798,12 +803,20 @@ class FunctionalMixin(IndexingMixin):
             raise ValueError(f"{op}: output_padding {output_padding!r} must be smaller than stride or dilation")
         if any(s == 0 for s in x.shape[2:]):
             raise ValueError(f"{op}: input of shape {self.shape} has an empty spatial dim")
-        pairs = tuple(
-            (d * (k - 1) - p, d * (k - 1) - p + q) for k, d, p, q in zip(kernel, dils, pads, out_pads, strict=True)
-        )
-        w = _flipped_transposed(weight, groups)  # the weight of the equivalent conv, kernel flipped
-        geo = ConvGeometry((1,) * nd, pairs, dils, groups)
-        out = _conv_nd(_spread(x, strides), w, bias, geo, op, self.shape)
+        if any(s > 1 for s in strides) and all(d == 1 for d in dils):
+            # the input gradient of the convolution with this weight: by phases, no zeros spread between inputs
+            _check_bias(bias, weight.shape[1] * groups, weight.shape, op)
+            sizes = [(n - 1) * s - 2 * p + k + q for n, s, p, k, q in zip(x.shape[2:], strides, pads, kernel, out_pads)]
+            conv = ConvGeometry(strides, tuple((p, p) for p in pads), dils, groups)
+            out = _conv_input_grad_phases(x, weight, sizes, conv)
+            out = out if bias is None else out + bias.reshape(1, -1, *(1,) * nd)
+        else:
+            pairs = tuple(
+                (d * (k - 1) - p, d * (k - 1) - p + q) for k, d, p, q in zip(kernel, dils, pads, out_pads, strict=True)
+            )
+            w = _flipped_transposed(weight, groups)  # the weight of the equivalent conv, kernel flipped
+            geo = ConvGeometry((1,) * nd, pairs, dils, groups)
+            out = _conv_nd(_spread(x, strides), w, bias, geo, op, self.shape)
         return out.reshape(out.shape[1:]) if unbatched else out
 
     # ------------------------------------------------------------------ pooling
