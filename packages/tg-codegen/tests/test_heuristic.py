@@ -222,3 +222,17 @@ def test_convolution_gets_a_channel_by_position_tile() -> None:
                                 )
                     want.append(acc)
     assert launch(compile_kernel(k, "CPU"), ast, {1: inp, 2: wt})[0] == want
+
+
+@pytest.mark.parametrize("channels,lanes,splits", [(16, 8, 2), (64, 16, 4), (256, 64, 4)])
+def test_few_column_sums_leave_the_threads_a_share(channels: int, lanes: int, splits: int) -> None:
+    # batch-norm statistics, channels last: sums down a (rows, channels) matrix; the channels are all the outputs
+    rows = 8192
+    x = load(param(1, dtypes.float32, rows * channels), contig((rows, channels)))
+    ast = sink(store(param(0, dtypes.float32, channels), contig((1, channels)), x.reduce_axis(Ops.ADD, (0,))))
+    k = heuristic(ast, cpu_caps(2))
+    assert k.types[0] is AxisType.THREAD and k.full_shape[0] == splits
+    assert math.prod(s for s, t in zip(k.full_shape, k.types, strict=True) if t is AxisType.UPCAST) == lanes
+    # one thread only: all 16 channels in the lanes, as before
+    one = heuristic(ast, cpu_caps(1))
+    assert AxisType.THREAD not in one.types and one.full_shape[-1] == 16

@@ -58,8 +58,8 @@ def test_pack_legality() -> None:
     with pytest.raises(KernelOptError, match="packed already"):
         k.apply(PACK)
     assert k.packed == frozenset({2}) and k.applied == [SWAP, PACK]
-    # Opts after PACK are checked against it: swapping back puts the copy of all of B (512 KiB) before the loops
-    big = Kernel(matmul_ast(8, 1024, 128), caps_of("CPU"))
+    # Opts after PACK are checked against it: swapping back puts the copy of all of B (2 MiB) before the loops
+    big = Kernel(matmul_ast(8, 4096, 128), caps_of("CPU"))
     for o in (Opt(OptOps.UPCAST, 1, 16), SWAP, PACK):
         big.apply(o)
     with pytest.raises(KernelOptError, match="more than"):

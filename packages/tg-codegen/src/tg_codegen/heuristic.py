@@ -15,7 +15,9 @@ and the device's capabilities (BEAM search can do better, at the cost of timing 
   packed too, at any size: the copy makes its lanes contiguous, so the inner loop loads vectors instead of
   gathering.
 - A reduction over a contiguous axis gets partial sums (UNROLL) so consecutive additions do not wait for
-  each other; a reduction over an outer axis (column sums) gets its contiguous output axis as SIMD lanes.
+  each other; a reduction over an outer axis (column sums) gets its contiguous output axis as SIMD lanes,
+  narrower ones where that axis is all the outputs there are and the threads need a share of it (16
+  channels: two threads of 8 lanes, not one of 16).
 - On a CPU with threads, a kernel with enough work spreads its first axis over the threads.
 - On a GPU (CUDA, or an OpenCL device that says it is one), a reduction tile is smaller (4x4 per work-item)
   and work-groups are formed from the last output axes (up to 256 work-items). OpenCL on a CPU (PoCL) is
@@ -183,7 +185,14 @@ def _reduction(k: Kernel, red: int) -> None:
     lanes = next(
         (i for i, t in enumerate(k.types) if t is AxisType.GLOBAL and out[i] == 1 and shape[i] % 16 == 0), None
     )
-    if lanes is not None and any(s[lanes] == 1 for s in loads) and _try(k, Opt(OptOps.UPCAST, lanes, 16)):
+    if lanes is None or not any(s[lanes] == 1 for s in loads):
+        return
+    # few outputs (batch-norm statistics over 16 channels, channels last) would all be one thread's lanes: when
+    # the lane axis is the only output loop, leave the threads at least one iteration each
+    caps, others = k.caps, [i for i, t in enumerate(k.types) if t is AxisType.GLOBAL and shape[i] > 1 and i != lanes]
+    threads = caps.threads if caps and caps.has_threads and not others and math.prod(shape) >= THREAD_MIN_WORK else 1
+    width = next((w for w in (16, 8, 4) if shape[lanes] // w >= threads), 16)
+    if _try(k, Opt(OptOps.UPCAST, lanes, width)) and shape[lanes] // (width * 4) >= threads:
         _try(k, Opt(OptOps.UPCAST, lanes, 4))
 
 
