@@ -236,3 +236,27 @@ def test_few_column_sums_leave_the_threads_a_share(channels: int, lanes: int, sp
     # one thread only: all 16 channels in the lanes, as before
     one = heuristic(ast, cpu_caps(1))
     assert AxisType.THREAD not in one.types and one.full_shape[-1] == 16
+
+
+@pytest.mark.parametrize("hw,unroll", [(784, 16), (196, 4), (100, 4)])
+def test_channel_statistics_over_several_axes_get_partial_sums(hw: int, unroll: int) -> None:
+    # batch-norm statistics, NCHW: each channel's sum and sum of squares over N and H*W (two reduce axes, one
+    # kernel with two reductions); the H*W run is contiguous, so it is split into partial sums
+    n, c = 64, 16
+    st = contig((n, c, hw))
+    x = load(param(2, dtypes.float32, n * c * hw), st)
+    out = contig((1, c, 1))
+    ast = sink(
+        store(param(0, dtypes.float32, c), out, x.reduce_axis(Ops.ADD, (0, 2))),
+        store(param(1, dtypes.float32, c), out, (x * x).reduce_axis(Ops.ADD, (0, 2))),
+    )
+    k = heuristic(ast, cpu_caps(2))
+    assert math.prod(s for s, t in zip(k.full_shape, k.types, strict=True) if t is AxisType.UNROLL) == unroll
+    assert k.types[0] is AxisType.THREAD
+    data = [float((i * 7) % 11 - 5) for i in range(n * c * hw)]
+    got = launch(compile_kernel(k, "CPU"), ast, {2: data})
+    with Context(NOOPT=1):
+        plain = launch(get_program(ast, "CPU"), ast, {2: data})
+    want = [sum(data[(b * c + ch) * hw + j] for b in range(n) for j in range(hw)) for ch in range(c)]
+    assert got[0] == plain[0] == want
+    assert got[1] == plain[1]

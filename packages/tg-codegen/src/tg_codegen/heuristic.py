@@ -15,7 +15,9 @@ and the device's capabilities (BEAM search can do better, at the cost of timing 
   packed too, at any size: the copy makes its lanes contiguous, so the inner loop loads vectors instead of
   gathering.
 - A reduction over a contiguous axis gets partial sums (UNROLL) so consecutive additions do not wait for
-  each other; a reduction over an outer axis (column sums) gets its contiguous output axis as SIMD lanes,
+  each other, also when it reduces several axes and only the innermost is contiguous (batch-norm statistics
+  of NCHW over N, H and W: without them one thread's 8 channels each ran one chain of 100,352 additions);
+  a reduction over an outer axis (column sums) gets its contiguous output axis as SIMD lanes,
   narrower ones where that axis is all the outputs there are and the threads need a share of it (16
   channels: two threads of 8 lanes, not one of 16).
 - On a CPU with threads, a kernel with enough work spreads its first axis over the threads.
@@ -174,9 +176,12 @@ def _workgroups(k: Kernel, limit: int = 256) -> None:
             break
 
 
-def _reduction(k: Kernel, red: int) -> None:
-    shape, loads = k.full_shape, _load_strides(k)
-    if shape[red] < 256:
+def _reduction(k: Kernel, reduces: list[int]) -> None:
+    """Partial sums or SIMD lanes for a reduction (see the module doc). With several reduce axes (batch-norm
+    statistics over N, H, W of NCHW: the channel's H*W run repeats every C*H*W) the length that matters is all
+    of them together, and the innermost one is the axis memory is walked along."""
+    shape, loads, red = k.full_shape, _load_strides(k), reduces[-1]
+    if math.prod(shape[i] for i in reduces) < 256:
         return  # a short reduction is not worth splitting
     if any(s[red] == 1 for s in loads):  # walks memory in order: several partial sums in flight
         _try_first(k, OptOps.UNROLL, red, (16, 8, 4))
@@ -217,8 +222,8 @@ def hand_coded_optimizations(k: Kernel) -> None:
             _block(k)
         if len(reduces) > 1 and not k.applied:
             _window_tile(k)
-        if len(reduces) == 1 and not k.applied:
-            _reduction(k, reduces[0])
+        if reduces and not k.applied:
+            _reduction(k, reduces)
         if not reduces and not k.applied:
             _simd_lanes(k)
     shape = k.full_shape
