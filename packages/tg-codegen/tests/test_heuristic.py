@@ -199,12 +199,8 @@ def conv_ast(n: int, cin: int, cout: int, h: int, w: int) -> UOp:
     return sink(store(param(0, dtypes.float, n * cout * ho * wo), out, (inp * wt).reduce_axis(Ops.ADD, (4, 5, 6))))
 
 
-def test_convolution_gets_a_channel_by_position_tile() -> None:
-    n, cin, cout, h, w = 2, 3, 16, 9, 16  # 14 output columns: 7 of them per tile
-    ast = conv_ast(n, cin, cout, h, w)
-    k = heuristic(ast, cpu_caps(1))
-    # each loaded input value serves 8 output channels, each weight value 7 output columns
-    assert upcast_from(k, 1) == 8 and upcast_from(k, 3) == 7
+def conv_launch_matches(k: Kernel, ast: UOp, n: int, cin: int, cout: int, h: int, w: int) -> bool:
+    """Whether the compiled kernel gives conv_ast's convolution, computed here in Python."""
     inp = [float((i * 5) % 11 - 5) for i in range(n * cin * h * w)]
     wt = [float((i * 3) % 7 - 3) for i in range(cout * cin * 9)]
     want = []
@@ -221,7 +217,34 @@ def test_convolution_gets_a_channel_by_position_tile() -> None:
                                     * wt[((co * cin + ci) * 3 + dy) * 3 + dx]
                                 )
                     want.append(acc)
-    assert launch(compile_kernel(k, "CPU"), ast, {1: inp, 2: wt})[0] == want
+    return bool(launch(compile_kernel(k, "CPU"), ast, {1: inp, 2: wt})[0] == want)
+
+
+def test_convolution_gets_a_channel_by_position_tile() -> None:
+    # 8 output channels: too few for a vector of 16 (the channel tile below), so the scalar tile
+    n, cin, cout, h, w = 2, 3, 8, 9, 16  # 14 output columns: 7 of them per tile
+    ast = conv_ast(n, cin, cout, h, w)
+    k = heuristic(ast, cpu_caps(1))
+    # each loaded input value serves 8 output channels, each weight value 7 output columns
+    assert upcast_from(k, 1) == 8 and upcast_from(k, 3) == 7
+    assert not k.packed
+    assert conv_launch_matches(k, ast, n, cin, cout, h, w)
+
+
+def test_convolution_channels_become_vector_lanes_with_a_packed_weight() -> None:
+    n, cin, cout, h, w = 2, 3, 32, 9, 16  # 14 output columns: 7 of them per tile
+    ast = conv_ast(n, cin, cout, h, w)
+    k = heuristic(ast, cpu_caps(1))
+    # output channels are the last axis, two vectors of 16 lanes; the weight (buffer 2) is packed so each
+    # vector is one contiguous load; each weight vector serves 7 output columns
+    # the channels (axis 1) trade loop places with the columns (axis 3): the last loop is then channels
+    swap = k.applied[0]
+    assert swap.op is OptOps.SWAP and {swap.axis, swap.amt} == {1, 3}
+    assert k.full_shape[-1] == 16 and k.types[-1] is AxisType.UPCAST and k.origin[-1][0] == 3
+    assert upcast_from(k, 3) == 32 and upcast_from(k, 1) == 7
+    assert k.packed == frozenset({2})
+    assert "vfloat16" in compile_kernel(k, "CPU").src
+    assert conv_launch_matches(k, ast, n, cin, cout, h, w)
 
 
 @pytest.mark.parametrize("channels,lanes,splits", [(16, 8, 2), (64, 16, 4), (256, 64, 4)])

@@ -6,7 +6,10 @@ and the device's capabilities (BEAM search can do better, at the cost of timing 
   language has vectors), another output axis along which that input is broadcast is upcast to 8 or 4.
   A reduction over several axes without such a contiguous axis (a convolution over channels and a window)
   gets a scalar tile instead: output channels (the input is broadcast along them) by output columns (the
-  weight is), 8 by up to 8.
+  weight is), 8 by up to 8. On the CPU (C), where output channels come in multiples of 16 and the weight
+  can be packed, the channel tile comes first: channels become the last loop and SIMD lanes (16 or 2x16),
+  output columns the rows (4 or 7), and the weight is packed so each lane vector is one contiguous load
+  (a 16->32 layer at 14x14: ~15 -> ~180 GFLOP/s).
 - A large matmul-like tile on the CPU (BLOCK_MIN_WORK multiply-adds or more) is blocked: the output axis
   along which the vector input (the one read in SIMD lanes) changes becomes the outer loop, and that input is
   packed (PACK): each thread copies the panel of it that the inner loops read (the reduce axis by the tile's
@@ -133,6 +136,37 @@ def _window_tile(k: Kernel, rows: tuple[int, ...] = (8, 4, 2), cols: tuple[int, 
     _try_first(k, OptOps.UPCAST, row, rows)
 
 
+def _channel_tile(k: Kernel, vector: int = 16, rows: tuple[int, ...] = (4, 7, 6, 3, 2)) -> None:
+    """A vector register tile for a convolution on the CPU (tried on a copy, kept only when all of it applies):
+    the output-channel axis, along which the image is broadcast and the weight is not, becomes the last loop
+    (SWAP) and SIMD lanes (two vectors where it divides), the innermost output axis the weight is broadcast
+    along (output columns) is upcast as rows, and the weight is packed so each lane vector is one contiguous
+    load. Every image value loaded is then broadcast to a multiply-add of a whole vector of channels, where the
+    scalar tile of `_window_tile` issues one scalar multiply-add per load. Rows of 4 first: 4 rows by two
+    vectors (8 accumulators) ran a 64-channel layer at 56x56 about 1.8x faster than 7 or 8 rows by two."""
+    shape, loads = k.full_shape, _load_strides(k)
+    lds = [u for u in toposort([k.ast]) if u.op is Ops.LOAD]
+    globals_ = [i for i, t in enumerate(k.types) if t is AxisType.GLOBAL and shape[i] > 1]
+    for ch in reversed(globals_):
+        if shape[ch] % vector or not any(s[ch] == 0 for s in loads):
+            continue
+        for ld, s in zip(lds, loads, strict=True):
+            row = next((i for i in reversed(globals_) if i != ch and s[i] == 0), None)
+            if s[ch] in (0, None) or row is None or not any(t[ch] == 0 and t[row] != 0 for t in loads):
+                continue
+            trial, last = k.copy(), globals_[-1]
+            if ch != last and not _try(trial, Opt(OptOps.SWAP, ch, last)):
+                continue
+            row = ch if row == last else row  # SWAP moved the row axis where the channels were
+            if not (_try(trial, Opt(OptOps.UPCAST, last, vector)) and _try_first(trial, OptOps.UPCAST, row, rows)):
+                continue
+            if _try(trial, Opt(OptOps.PACK, ld.src[0].arg, 0)):
+                if trial.full_shape[last] % 2 == 0:
+                    _try(trial, Opt(OptOps.UPCAST, last, 2))
+                k.__dict__.update(trial.__dict__)
+                return
+
+
 # a GPU reduction with at most this many outputs and at least GROUP_MIN_REDUCE elements each is shared by the
 # work-items of a group (two-stage reduction): one work-item per output would leave most of the GPU idle
 GROUP_MAX_OUTPUTS = 1 << 14
@@ -220,6 +254,8 @@ def hand_coded_optimizations(k: Kernel) -> None:
         if tileable:
             _register_tile(k)
             _block(k)
+        if len(reduces) > 1 and not k.applied and caps.language == "C":
+            _channel_tile(k)
         if len(reduces) > 1 and not k.applied:
             _window_tile(k)
         if reduces and not k.applied:
