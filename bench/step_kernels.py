@@ -2,9 +2,10 @@
 
 Run: python bench/step_kernels.py [--repeat 3] [--top 15]
 
-Builds the CNN of examples/fashion_mnist.py with Adam on a random batch of 128, runs a few steps to warm up,
-then runs the schedule of one step `--repeat` times and prints each kernel's mean time (kernels with the same
-name are added together) and the total. Compare the total with torch's whole step in `bench/train.py`.
+Builds the CNN of examples/fashion_mnist.py with Adam on a random batch of 128 in training mode (batch norm on
+batch statistics), runs a few steps to warm up, then runs the schedule of one step `--repeat` times and prints
+each kernel's mean time (kernels with the same name are added together) and the total. Compare the total with
+torch's whole step in `bench/train.py`.
 """
 
 from __future__ import annotations
@@ -48,10 +49,11 @@ def main() -> None:
         loss.backward()
         return [loss, *opt.schedule_step()]
 
-    for _ in range(3):
-        Tensor.realize(*step())
-    outs = step()
-    sched = outs[0].schedule(*outs[1:])
+    with Tensor.train():  # batch norm on batch statistics, as in training
+        for _ in range(3):
+            Tensor.realize(*step())
+        outs = step()
+        sched = outs[0].schedule(*outs[1:])
     times: dict[str, float] = defaultdict(float)
     for _ in range(args.repeat):
         for si in sched:
