@@ -257,3 +257,10 @@ def test_transposed_storage_keeps_values_and_later_loads(tmp_path: Path) -> None
     np.testing.assert_allclose(model(ids, mask).numpy(), plain(ids, mask).numpy(), atol=1e-5)
     np.testing.assert_array_equal(get_state_dict(model)["encoder.layer.0.output.dense.weight"].numpy(),
                                   second["encoder.layer.0.output.dense.weight"].numpy())  # fmt: skip
+
+
+def test_token_type_ids_out_of_range(encoder: SentenceEncoder) -> None:
+    # an id past the type vocabulary is refused, not looked up as a zero vector
+    ids = np.zeros((1, 4), dtype=np.int64)
+    with pytest.raises(ValueError, match=r"token type ids must be in \[0, 2\), got 0\.\.2"):
+        encoder.model.embeddings(ids, np.array([[0, 0, 1, 2]]))

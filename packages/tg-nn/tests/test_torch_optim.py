@@ -88,6 +88,7 @@ def test_adamw_matches_torch(cfg: dict) -> None:
 def test_adamw_default_weight_decay_is_torchs() -> None:
     p = Tensor([1.0], requires_grad=True)
     assert optim.AdamW([p]).decay == torch.optim.AdamW([torch.zeros(1, requires_grad=True)]).defaults["weight_decay"]
+    assert optim.Adam([p], weight_decay=0.1).decay == 0.0  # L2 on the gradient, not decoupled decay
 
 
 def test_tinygrad_beta_names() -> None:

@@ -317,6 +317,11 @@ def test_conv_transpose_errors():
         Tensor.ones(3, 4).conv_transpose2d(w)
     with pytest.raises(ValueError, match="conv_transpose2d: weight .* not divisible by groups=2"):
         Tensor.ones(1, 3, 4, 4).conv_transpose2d(w, groups=2)
+    # an output with no elements is refused on the strided path too, as torch refuses it (not an empty tensor)
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.conv_transpose1d(torch.ones(1, 1, 1), torch.ones(1, 1, 2), stride=2, padding=1)
+    with pytest.raises(ValueError, match=r"conv_transpose1d: input of shape \(1, 1, 1\) gives an output of spatial"):
+        Tensor.ones(1, 1, 1).conv_transpose1d(Tensor.ones(1, 1, 2), stride=2, padding=1)
 
 
 # ------------------------------------------------------------------ pooling

@@ -204,14 +204,17 @@ class Kernel:
         return [u for u in toposort([self.ast]) if u.op is Ops.LOAD and u.src[0].arg == buf]
 
     def _check_packs(self, opt: Opt) -> None:
-        # checked after every Opt: a later SWAP or split may move the loop the buffer is filled in
+        # checked after every Opt: a later SWAP or split may move the loop the buffer is filled in. The limit is
+        # on all copies together: they live on the same thread's stack at once
+        total = 0
         for buf in sorted(self.packed):
             for ld in self.loads_of(buf):
                 plan = pack_plan(self.full_shape, self.types, ld.src[1].arg)
                 if plan is None:
                     raise KernelOptError(f"{opt}: buffer {buf} is read anew in every output iteration: no reuse")
-                if plan.size * ld.dtype.itemsize > PACK_MAX_BYTES:
-                    raise KernelOptError(f"{opt}: packing buffer {buf} needs more than {PACK_MAX_BYTES} bytes")
+                total += plan.size * ld.dtype.itemsize
+                if total > PACK_MAX_BYTES:
+                    raise KernelOptError(f"{opt}: the packed copies need more than {PACK_MAX_BYTES} bytes")
 
     def _check_limits(self, opt: Opt) -> None:
         """Refuse a work-group larger than the device's, partial results that do not fit its local memory, or

@@ -220,8 +220,8 @@ class AdamFamily(Optimizer):
 
     @property
     def decay(self) -> float:
-        """The weight decay (`weight_decay`)."""
-        return self.weight_decay
+        """The decoupled weight decay applied to the parameters (`weight_decay` under `Decay.DECOUPLED`, else 0)."""
+        return self.weight_decay if self.decay_mode is Decay.DECOUPLED else 0.0
 
     @property
     def bias_correction(self) -> Tensor:

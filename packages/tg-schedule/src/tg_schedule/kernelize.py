@@ -144,10 +144,13 @@ def _read_along_rows(ctx: RealizeContext, m: UOp) -> bool:
     expanded axes (softmax's sum, layer norm's variance), never a movement op or another reduction, which would
     compute each row's reduction again for every element of another axis."""
     axes = changed_axes(m.src[0], m)
-    stack = [m]
+    stack, seen = [m], {m}
     while stack:
         n = stack.pop()
         for u in ctx.users.get(n, {}):
+            if u in seen:  # a reader reached along several paths (softmax's exp: the sum and the divide)
+                continue
+            seen.add(u)
             if u.op is Ops.REDUCE_AXIS and u.src[0].shape == m.shape and changed_axes(u, u.src[0]) == axes:
                 continue
             if (u.op not in GroupOp.Elementwise and u.op is not Ops.CONTIGUOUS) or u.shape != m.shape:

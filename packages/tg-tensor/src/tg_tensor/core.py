@@ -187,11 +187,6 @@ class TensorCore:
         """The same value, cut from the gradient graph (a DETACH node, which kernels ignore)."""
         return self._wrap(UOp(Ops.DETACH, self.dtype, (self.uop,)))
 
-    def _set_grad(self, requires_grad: bool | None) -> Self:
-        t = self.detach()
-        t.requires_grad = requires_grad
-        return t
-
     def schedule(self, *others: Self) -> list[ScheduleItem]:
         """The schedule items realizing these tensors would run (nothing runs)."""
         sched, _ = create_schedule([t.uop for t in (self, *others)])

@@ -807,6 +807,8 @@ class FunctionalMixin(IndexingMixin):
             # the input gradient of the convolution with this weight: by phases, no zeros spread between inputs
             _check_bias(bias, weight.shape[1] * groups, weight.shape, op)
             sizes = [(n - 1) * s - 2 * p + k + q for n, s, p, k, q in zip(x.shape[2:], strides, pads, kernel, out_pads)]
+            if any(s <= 0 for s in sizes):
+                raise ValueError(f"{op}: input of shape {self.shape} gives an output of spatial size {tuple(sizes)}")
             conv = ConvGeometry(strides, tuple((p, p) for p in pads), dils, groups)
             out = _conv_input_grad_phases(x, weight, sizes, conv)
             out = out if bias is None else out + bias.reshape(1, -1, *(1,) * nd)

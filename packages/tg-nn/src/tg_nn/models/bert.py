@@ -73,7 +73,13 @@ class BertEmbeddings:
             raise ValueError(f"BertEmbeddings: {length} tokens, at most {self.position_embeddings.num_embeddings}")
         x = self.word_vectors(input_ids) + self.position_embeddings.weight[:length]
         types = self.token_type_embeddings.weight
-        if self.token_type_embeddings.num_embeddings > 1 and token_type_ids.any():
+        n_types = self.token_type_embeddings.num_embeddings
+        if token_type_ids.size and (token_type_ids.min() < 0 or token_type_ids.max() >= n_types):
+            raise ValueError(
+                f"BertEmbeddings: token type ids must be in [0, {n_types}), "
+                f"got {token_type_ids.min()}..{token_type_ids.max()}"
+            )
+        if n_types > 1 and token_type_ids.any():
             x = x + self.token_type_embeddings(Tensor(token_type_ids.astype(np.int32), device=types.device))
         else:  # all sentences of type 0 (the usual case): one row, broadcast
             x = x + types[0]

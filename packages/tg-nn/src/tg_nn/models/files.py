@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -44,13 +45,15 @@ def _extract(archive: Path, cache: Path) -> Path:
     try:
         with zipfile.ZipFile(archive) as zf:
             zf.extractall(tmp)
+        shutil.rmtree(dest, ignore_errors=True)  # an incomplete copy left by an earlier crash
+        os.replace(tmp, dest)
     except zipfile.BadZipFile as e:
         raise ValueError(f"{archive}: not a readable zip archive: {e}") from None
-    try:
-        os.replace(tmp, dest)
     except OSError:  # another process extracted it first
         if not all((dest / f).is_file() for f in _NEEDED):
             raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 
