@@ -71,17 +71,24 @@ def fusion_key(si: ScheduleItem) -> LoopKey | None:
     return LoopKey(device, shape, shape, False)
 
 
+def memory_key(b: Buffer) -> int:
+    """Which memory a buffer is: a view (`Buffer.view`) counts as its base, so two accesses of overlapping memory
+    are never taken for independent ones."""
+    base = getattr(b, "base", None)  # the schedule cache's placeholder slots have none
+    return id(base if base is not None else b)
+
+
 @dataclass
 class _Access:
-    """The buffers a kernel writes (by id, with the view of the store) and reads (by id, with each load's view)."""
+    """The memory a kernel writes (by `memory_key`, with the view of the store) and reads (with each load's view)."""
 
     writes: dict[int, UOp]
     reads: list[tuple[int, UOp]]
 
     @staticmethod
     def of(si: ScheduleItem) -> _Access:
-        writes = {id(si.bufs[i]): v for i, v in _store_views(si.ast).items()}
-        reads = [(id(si.bufs[u.src[0].arg]), u.src[1]) for u in toposort([si.ast]) if u.op is Ops.LOAD]
+        writes = {memory_key(si.bufs[i]): v for i, v in _store_views(si.ast).items()}
+        reads = [(memory_key(si.bufs[u.src[0].arg]), u.src[1]) for u in toposort([si.ast]) if u.op is Ops.LOAD]
         return _Access(writes, reads)
 
     def conflicts(self, other: _Access) -> bool:
@@ -125,18 +132,18 @@ def dependencies(items: list[ScheduleItem]) -> list[set[int]]:
     readers: dict[int, list[int]] = {}
     deps: list[set[int]] = []
     for j, si in enumerate(items):
-        outs = {id(b) for b in si.outputs}
+        outs = {memory_key(b) for b in si.outputs}
         d: set[int] = set()
-        for b in si.bufs:
-            if id(b) in writer:
-                d.add(writer[id(b)])
-            if id(b) in outs:
-                d.update(readers.pop(id(b), []))
-        for b in si.bufs:
-            if id(b) in outs:
-                writer[id(b)] = j
+        for key in map(memory_key, si.bufs):
+            if key in writer:
+                d.add(writer[key])
+            if key in outs:
+                d.update(readers.pop(key, []))
+        for key in map(memory_key, si.bufs):
+            if key in outs:
+                writer[key] = j
             else:
-                readers.setdefault(id(b), []).append(j)
+                readers.setdefault(key, []).append(j)
         d.discard(j)
         deps.append(d)
     return deps
@@ -181,7 +188,7 @@ def _try_join(
     """Add item `j` (`si`, running after the groups `after`) to group `g` if that is allowed and safe."""
     group = groups[g]
     kept = _kept(si, keep)
-    reads_group = g in after and any(id(b) in group.access.writes for b in si.bufs)
+    reads_group = g in after and any(memory_key(b) in group.access.writes for b in si.bufs)
     access = _Access.of(si)
     if reduces:
         # reductions over one loop nest share it when they read a common input and not each other: the input is
