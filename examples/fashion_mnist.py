@@ -1,6 +1,8 @@
 """Train a small CNN on Fashion-MNIST with tg on the CPU device: the main job.
 
 Run: python examples/fashion_mnist.py [--epochs 3] [--batch 128]   (DEBUG=2 shows every kernel)
+Data-parallel over MPI (extra tg-nn[mpi]): mpirun -np 2 python examples/fashion_mnist.py --distributed
+(each rank trains on its share of every batch of --batch images; rank 0 prints and saves)
 
 The data comes from `tg_nn.datasets.fashion_mnist()`: Debian's dataset-fashion-mnist package, $TG_DATASETS,
 the cache, or a download. The trained weights are saved with `safe_save` (a safetensors file).
@@ -10,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
-from tg_nn import BatchNorm2d, Conv2d, Linear, Sequential, lr_scheduler, optim
+from tg_nn import BatchNorm2d, Conv2d, Linear, Sequential, distributed, lr_scheduler, optim
 from tg_nn.datasets import fashion_mnist
 from tg_nn.state import get_parameters, get_state_dict, safe_save
 from tg_tensor import Tensor, TinyJit, no_grad
@@ -48,14 +51,56 @@ def batches(n: int, size: int, rng: np.random.Generator) -> Iterator[np.ndarray]
         yield order[start : start + size]
 
 
-def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray, batch: int = 1000) -> float:
-    """Accuracy on (x, y) in eval mode (batch norm uses its running statistics), without gradients."""
+def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray, batch: int = 1000, dp: Any = None) -> float:
+    """Accuracy on (x, y) in eval mode (batch norm uses its running statistics), without gradients. With `dp`
+    (a DataParallel) the ranks average their running statistics and each counts its own share of (x, y)."""
+    total = len(x)
+    if dp is not None:
+        dp.sync_buffers()
+        me, n = distributed.rank(), distributed.world_size()
+        x, y = x[me * total // n : (me + 1) * total // n], y[me * total // n : (me + 1) * total // n]
     correct = 0
     with Tensor.train(False), no_grad():
         for start in range(0, len(x), batch):
             logits = model(Tensor(x[start : start + batch]))
             correct += int((logits.argmax(axis=1).numpy() == y[start : start + batch]).sum())
-    return correct / len(x)
+    if dp is not None:
+        correct = int(distributed.allreduce(Tensor([correct]), "sum").item())
+    return correct / total
+
+
+def make_train_step(model: Sequential, opt: optim.Optimizer, sched: Any, dp: Any) -> Callable[[Tensor, Tensor], Tensor]:
+    """The training step: forward, backward and update in one TinyJit schedule; with `dp` (a DataParallel), two
+    JITs around the host-side exchange that averages the gradients over the ranks."""
+
+    @TinyJit
+    def train_step(x: Tensor, y: Tensor) -> Tensor:
+        opt.zero_grad()
+        loss = model(x).sparse_categorical_crossentropy(y)
+        loss.backward()
+        Tensor.realize(loss, *opt.schedule_step())  # forward, backward and the update: one schedule
+        sched.step()  # the next learning rate, computed on the device (replays advance it too)
+        return loss
+
+    @TinyJit
+    def forward_backward(x: Tensor, y: Tensor) -> list[Tensor]:
+        opt.zero_grad()
+        loss = model(x).sparse_categorical_crossentropy(y)
+        loss.backward()
+        return [loss, *dp.gradients()]  # outputs, so each replay refreshes them
+
+    @TinyJit
+    def update(*averaged: Tensor) -> Tensor:
+        Tensor.realize(*dp.schedule_step(averaged))
+        sched.step()
+        return opt.lr  # TinyJit's replay needs a result to hand back
+
+    def data_parallel_step(x: Tensor, y: Tensor) -> Tensor:
+        loss, *grads = forward_backward(x, y)
+        update(*dp.average(grads))
+        return loss
+
+    return train_step if dp is None else data_parallel_step
 
 
 def main() -> None:
@@ -67,7 +112,16 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=0, help="train on the first N images only (a quick try)")
     p.add_argument("--save", default="fashion_mnist.safetensors", help="where the trained weights go")
     p.add_argument("--target", type=float, default=0.90, help="exit with an error below this test accuracy")
+    p.add_argument("--distributed", action="store_true", help="data-parallel over the ranks of mpirun")
     args = p.parse_args()
+    me, ranks = 0, 1
+    if args.distributed:
+        distributed.init()
+        me, ranks = distributed.rank(), distributed.world_size()
+        if args.batch % ranks:
+            raise SystemExit(f"--batch {args.batch} does not split evenly over {ranks} ranks")
+    shard = args.batch // ranks  # this rank's share of every batch
+    say = print if me == 0 else lambda *a, **k: None
 
     start = time.perf_counter()
     x_train, y_train, x_test, y_test = fashion_mnist()
@@ -83,47 +137,46 @@ def main() -> None:
     model = make_model()
     params = get_parameters(model)
     opt = optim.Adam(params, lr=args.lr)
+    # under mpirun: rank 0's initial weights and running statistics go to every rank, gradients get averaged
+    buffers = [t for t in get_state_dict(model).values() if all(t is not q for q in opt.params)]
+    dp = distributed.DataParallel(opt, buffers=buffers) if args.distributed else None
     steps_per_epoch = len(xtr) // args.batch
     # the learning rate falls along a half cosine to 0 over the whole run: the last steps refine
     sched = lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs * steps_per_epoch)
     n_params = sum(t.numel() for t in params)
-    print(
+    say(
         f"Fashion-MNIST: {len(xtr)} train / {len(xte)} test images; CNN with {n_params} parameters; "
         f"Adam, lr {args.lr} with cosine decay; batch {args.batch}"
+        + (f" over {ranks} ranks ({shard} images each)" if args.distributed else "")
     )
-
-    @TinyJit
-    def train_step(x: Tensor, y: Tensor) -> Tensor:
-        opt.zero_grad()
-        loss = model(x).sparse_categorical_crossentropy(y)
-        loss.backward()
-        Tensor.realize(loss, *opt.schedule_step())  # forward, backward and the update: one schedule
-        sched.step()  # the next learning rate, computed on the device (replays advance it too)
-        return loss
+    train_step = make_train_step(model, opt, sched, dp)
 
     rng = np.random.default_rng(args.seed)
     accuracy = 0.0
     for epoch in range(1, args.epochs + 1):
         epoch_start = time.perf_counter()
         with Tensor.train():
-            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}", unit="step") if tqdm else None
+            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}", unit="step") if tqdm and me == 0 else None
             for step, idx in enumerate(batches(len(xtr), args.batch, rng), 1):
+                idx = idx[me * shard : (me + 1) * shard]  # every rank shuffles alike and takes its own share
                 loss = train_step(Tensor(xtr[idx]), Tensor(ytr[idx]))
-                if bar is not None and (step % 10 == 0 or step == steps_per_epoch):
+                if tqdm and (step % 10 == 0 or step == steps_per_epoch):
                     rate = step * args.batch / (time.perf_counter() - epoch_start)
-                    bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{rate:.0f}")
-                    bar.update(step - bar.n)
+                    shown = distributed.allreduce(loss, "mean") if dp is not None else loss  # every rank calls it
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{shown.item():.3f}", img_s=f"{rate:.0f}")
+                        bar.update(step - bar.n)
             if bar is not None:
                 bar.close()
         train_time = time.perf_counter() - epoch_start
-        accuracy = evaluate(model, xte, yte)
-        print(
-            f"epoch {epoch}: loss {loss.item():.4f}, test accuracy {accuracy * 100:.2f}%, {train_time:.1f} s training"
-        )
+        accuracy = evaluate(model, xte, yte, dp=dp)
+        last = distributed.allreduce(loss, "mean") if dp is not None else loss
+        say(f"epoch {epoch}: loss {last.item():.4f}, test accuracy {accuracy * 100:.2f}%, {train_time:.1f} s training")
 
-    safe_save(get_state_dict(model), args.save)
-    print(f"saved {args.save}")
-    print(f"final test accuracy {accuracy * 100:.2f}% in {time.perf_counter() - start:.1f} s wall time")
+    if me == 0:
+        safe_save(get_state_dict(model), args.save)
+    say(f"saved {args.save}")
+    say(f"final test accuracy {accuracy * 100:.2f}% in {time.perf_counter() - start:.1f} s wall time")
     if accuracy < args.target:
         raise SystemExit(f"test accuracy {accuracy:.4f} is below the {args.target} target")
 

@@ -1,0 +1,199 @@
+"""Data-parallel training over MPI on this machine: the main job's speed in 1 process and over 2 MPI ranks, the
+all-reduce bandwidth between 2 ranks next to the memory bandwidth, and, on paper, the step time on N machines.
+
+Run: python bench/distributed.py [--steps 20] [--ranks 2]   (needs mpi4py and mpirun: tg-nn[mpi], openmpi-bin)
+
+- images/s: the training step of examples/fashion_mnist.py (CNN, Adam, global batch 128, TinyJit), a few
+  warm-up steps then `--steps` timed ones, wall time including copying each batch in; under MPI each rank takes
+  64 images of every batch and the step includes averaging the gradients (its share is printed too).
+- all-reduce: float32 tensors of 1, 10 and 100 MB summed over the ranks, raw `MPI.Allreduce` on host arrays and
+  `tg_nn.distributed.allreduce` on tensors (adds the copies out of and back into the device); algorithm bandwidth
+  is bytes / time, bus bandwidth 2(N-1)/N x bytes / time (what each rank's link carries in a ring).
+- memory bandwidth: numpy copying a 100 MB array (read + write counted).
+- on paper: step time on N machines = compute / N + 2(N-1)/N x gradient bytes / link bandwidth (ring all-reduce,
+  global batch fixed, so each machine computes 1/N of it), for the main job and for a model with 100x its
+  parameters (compute assumed to grow with the parameters), on the measured link and on 10 and 100 Gb/s networks.
+
+Single-process multi-device (2 device instances of one backend) is not measured: tg has no sharded tensors yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+for pkg in ("tg-uop", "tg-runtime", "tg-codegen", "tg-schedule", "tg-tensor", "tg-nn"):
+    sys.path.insert(0, str(ROOT / "packages" / pkg / "src"))
+sys.path.insert(0, str(ROOT / "examples"))
+
+from fashion_mnist import batches, make_model, make_train_step  # noqa: E402
+
+from tg_nn import distributed, lr_scheduler, optim  # noqa: E402
+from tg_nn.datasets import fashion_mnist  # noqa: E402
+from tg_nn.state import get_parameters, get_state_dict  # noqa: E402
+from tg_tensor import Tensor  # noqa: E402
+
+BATCH, WARM = 128, 3
+SIZES_MB = (1, 10, 100)
+
+
+def train_worker(steps: int, use_mpi: bool) -> dict[str, float]:
+    """Time the main job's step; under MPI each rank trains on its share of every batch."""
+    me, n = 0, 1
+    if use_mpi:
+        distributed.init()
+        me, n = distributed.rank(), distributed.world_size()
+    x_train, y_train, _, _ = fashion_mnist()
+    xtr, ytr = x_train.numpy().astype(np.float32) / 255.0, y_train.numpy().astype(np.int32)
+    Tensor.manual_seed(0)
+    model = make_model()
+    opt = optim.Adam(get_parameters(model), lr=3e-3)
+    sched = lr_scheduler.CosineAnnealingLR(opt, T_max=WARM + steps)
+    buffers = [t for t in get_state_dict(model).values() if all(t is not q for q in opt.params)]
+    dp = distributed.DataParallel(opt, buffers=buffers) if use_mpi else None
+    exchange = [0.0]
+    if dp is not None:
+        average = dp.average
+
+        def timed_average(grads: list[Tensor]) -> list[Tensor]:
+            start = time.perf_counter()
+            out = average(grads)
+            exchange[0] += time.perf_counter() - start
+            return out
+
+        dp.average = timed_average  # type: ignore[method-assign]
+    step = make_train_step(model, opt, sched, dp)
+    shard = BATCH // n
+    order = list(batches(len(xtr), BATCH, np.random.default_rng(0)))[: WARM + steps]
+    with Tensor.train():
+        for i, idx in enumerate(order):
+            if i == WARM:
+                exchange[0], start = 0.0, time.perf_counter()
+            idx = idx[me * shard : (me + 1) * shard]
+            loss = step(Tensor(xtr[idx]), Tensor(ytr[idx]))
+        loss.item()
+    seconds = time.perf_counter() - start
+    params = sum(p.numel() for p in opt.params)
+    return {
+        "ranks": n,
+        "step_s": seconds / steps,
+        "img_s": steps * BATCH / seconds,
+        "exchange_s": exchange[0] / steps,
+        "grad_bytes": 4 * params,
+        "params": params,
+    }
+
+
+def allreduce_worker(repeat: int = 5) -> dict[str, float]:
+    """Best-of-`repeat` time of a float32 sum over the ranks, raw MPI and through tg tensors, per size."""
+    distributed.init()
+    comm = distributed.MPI.COMM_WORLD
+    out: dict[str, float] = {"ranks": comm.Get_size()}
+    for mb in SIZES_MB:
+        a = np.ones(mb * 2**20 // 4, dtype=np.float32)
+        t = Tensor(a).realize()
+        calls = {
+            "mpi": lambda a=a: comm.Allreduce(distributed.MPI.IN_PLACE, a),
+            "tg": lambda t=t: distributed.allreduce(t).realize(),
+        }
+        for name, fn in calls.items():
+            best = float("inf")
+            for _ in range(repeat):
+                comm.Barrier()
+                start = time.perf_counter()
+                fn()
+                best = min(best, time.perf_counter() - start)
+            out[f"{name}_{mb}"] = best
+    return out
+
+
+def mpirun(ranks: int) -> list[str]:
+    exe = shutil.which("mpirun")
+    if exe is None:
+        raise SystemExit("mpirun not found: install OpenMPI (Debian: apt-get install openmpi-bin libopenmpi-dev)")
+    return [exe, "-np", str(ranks), "--oversubscribe", "--allow-run-as-root"]
+
+
+def launch(args: list[str], ranks: int | None) -> dict[str, float]:
+    """Run this script as a worker (under mpirun with `ranks`), return the JSON line rank 0 printed."""
+    cmd = [*(mpirun(ranks) if ranks else []), sys.executable, __file__, *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode or not lines:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}")
+    return json.loads(lines[0])
+
+
+def memory_bandwidth() -> float:
+    """GB/s of numpy copying 100 MB (read + write), best of 5."""
+    src, dst = np.ones(100 * 2**20 // 4, dtype=np.float32), np.empty(100 * 2**20 // 4, dtype=np.float32)
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - start)
+    return 2 * src.nbytes / best / 1e9
+
+
+def on_paper(compute_s: float, grad_bytes: float, link_gb_s: float, n: int) -> float:
+    """Step seconds on n machines: the batch split n ways, then a ring all-reduce of the gradients."""
+    return compute_s / n + (2 * (n - 1) / n * grad_bytes / (link_gb_s * 1e9) if n > 1 else 0.0)
+
+
+def report(one: dict[str, float], many: dict[str, float], red: dict[str, float], mem: float) -> None:
+    n = int(many["ranks"])
+    print(f"main job (batch {BATCH}), CPU device:")
+    print(f"  1 process : {one['img_s']:8.1f} images/s, {one['step_s'] * 1e3:7.1f} ms/step")
+    print(
+        f"  {n} MPI ranks: {many['img_s']:8.1f} images/s, {many['step_s'] * 1e3:7.1f} ms/step "
+        f"({many['exchange_s'] * 1e3:.1f} ms of it averaging {many['grad_bytes'] / 1e3:.0f} kB of gradients); "
+        f"speed-up {many['img_s'] / one['img_s']:.2f}x"
+    )
+    print("  2 device instances (one process): not measured, tg has no sharded tensors yet")
+    print(f"all-reduce (sum of float32) between {int(red['ranks'])} ranks; memory bandwidth {mem:.1f} GB/s (copy)")
+    bus = 2 * (red["ranks"] - 1) / red["ranks"]
+    for mb in SIZES_MB:
+        nbytes = mb * 2**20
+        for name in ("mpi", "tg"):
+            s = red[f"{name}_{mb}"]
+            print(
+                f"  {mb:4d} MB {name:3s}: {s * 1e3:8.2f} ms, algorithm {nbytes / s / 1e9:6.2f} GB/s, "
+                f"bus {bus * nbytes / s / 1e9:6.2f} GB/s"
+            )
+    link = bus * 100 * 2**20 / red["mpi_100"] / 1e9  # the measured link: bus bandwidth of the largest raw MPI sum
+    print("on paper: ms per step on N machines, ring all-reduce, global batch fixed")
+    for label, scale in (("main job", 1), ("100x parameters", 100)):
+        compute, grads = one["step_s"] * scale, one["grad_bytes"] * scale
+        for name, gb_s in ((f"measured {link:.1f} GB/s", link), ("10 Gb/s", 1.25), ("100 Gb/s", 12.5)):
+            row = "  ".join(f"N={k}: {on_paper(compute, grads, gb_s, k) * 1e3:8.2f}" for k in (1, 2, 4, 8, 16))
+            print(f"  {label:15s} {name:18s} {row}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--ranks", type=int, default=2)
+    p.add_argument("--worker", choices=["train", "allreduce"], help=argparse.SUPPRESS)
+    p.add_argument("--mpi", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        result = train_worker(args.steps, args.mpi) if args.worker == "train" else allreduce_worker()
+        if not args.mpi or distributed.rank() == 0:
+            print(json.dumps(result), flush=True)
+        return
+    one = launch(["--worker", "train", "--steps", str(args.steps)], None)
+    many = launch(["--worker", "train", "--steps", str(args.steps), "--mpi"], args.ranks)
+    red = launch(["--worker", "allreduce", "--mpi"], args.ranks)
+    report(one, many, red, memory_bandwidth())
+
+
+if __name__ == "__main__":
+    main()
