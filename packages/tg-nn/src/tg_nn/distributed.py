@@ -149,15 +149,24 @@ def wire_dtype(dt: DType) -> DType:
     return dtypes.float32 if dt in (dtypes.float16, dtypes.bfloat16) else dt
 
 
-def _host(t: Tensor) -> np.ndarray:
-    """The tensor's values in a fresh host array of its wire dtype."""
+def host_copy(t: Tensor, out: np.ndarray | None = None) -> np.ndarray:
+    """The tensor's values in its wire dtype, copied straight from its buffer into `out` (a contiguous host array
+    of as many elements; a new one by default)."""
     wire = wire_dtype(t.dtype)
-    return (t if wire == t.dtype else t.cast(wire)).numpy()
+    if out is None:
+        out = np.empty(t.shape, dtype=np.dtype(wire.fmt))
+    if out.size:
+        (t if wire == t.dtype else t.cast(wire)).buffer().copyout(out.reshape(-1).data)
+    return out
 
 
-def _from_host(a: np.ndarray, like: Tensor) -> Tensor:
-    out = Tensor(a, device=like.device)
-    return out if out.dtype == like.dtype else out.cast(like.dtype)
+def device_copy(a: np.ndarray, dtype: DType, device: str) -> Tensor:
+    """A contiguous host array (in `dtype`'s wire dtype) as a realized tensor of `dtype` on `device` (one copy)."""
+    wire = wire_dtype(dtype)
+    out = Tensor.empty(*a.shape, dtype=wire, device=device)
+    if a.size:
+        out.buffer().copyin(np.ascontiguousarray(a, dtype=np.dtype(wire.fmt)).reshape(-1).data)
+    return out if wire == dtype else out.cast(dtype)
 
 
 _MPI_OPS = {ReduceOp.SUM: "SUM", ReduceOp.MEAN: "SUM", ReduceOp.MAX: "MAX", ReduceOp.MIN: "MIN", ReduceOp.PROD: "PROD"}
@@ -188,7 +197,7 @@ def allreduce(t: Tensor, op: ReduceOp | str = ReduceOp.SUM) -> Tensor:
     """
     op = ReduceOp(op)
     check_agreement(Signature("allreduce", t.shape, t.dtype.name, op.value))
-    return _from_host(reduce_in_place(np.require(_host(t), requirements=["C", "W"]), op), t)
+    return device_copy(reduce_in_place(host_copy(t), op), t.dtype, t.device)
 
 
 def broadcast(t: Tensor, root: int = 0) -> Tensor:
@@ -204,10 +213,10 @@ def broadcast(t: Tensor, root: int = 0) -> Tensor:
     if not 0 <= root < size:
         raise ValueError(f"broadcast: root {root} is not a rank of this job of {size}")
     check_agreement(Signature("broadcast", t.shape, t.dtype.name, f"from rank {root}"))
-    a = np.require(_host(t), requirements=["C", "W"])
+    a = host_copy(t)
     if a.size:
         _comm().Bcast(a, root=root)
-    return _from_host(a, t)
+    return device_copy(a, t.dtype, t.device)
 
 
 @dataclass(frozen=True)
@@ -257,7 +266,7 @@ def pack(bucket: Bucket, tensors: Sequence[Tensor]) -> np.ndarray:
     """The bucket's tensors, flattened one after the other into a new host array."""
     out = np.empty(bucket.numel, dtype=np.dtype(bucket.dtype.fmt))
     for s in bucket.slots:
-        out[s.offset : s.offset + s.numel] = _host(tensors[s.index]).reshape(-1)
+        host_copy(tensors[s.index], out[s.offset : s.offset + s.numel])
     return out
 
 
@@ -311,7 +320,7 @@ class DataParallel:
         Tensor.realize(*self.params, *self.buffers)
 
     def _assign(self, tensors: list[Tensor], bucket: Bucket, a: np.ndarray) -> None:
-        flat = Tensor(a, device=tensors[bucket.slots[0].index].device)
+        flat = device_copy(a, bucket.dtype, tensors[bucket.slots[0].index].device)
         for i, v in unpack(bucket, flat).items():
             tensors[i].assign(v if v.dtype == tensors[i].dtype else v.cast(tensors[i].dtype))
 
@@ -341,7 +350,7 @@ class DataParallel:
         flats = []
         for b in self.buckets:
             a = reduce_in_place(pack(b, grads), ReduceOp.MEAN)
-            flats.append(Tensor(a, device=self.params[b.slots[0].index].device))
+            flats.append(device_copy(a, b.dtype, self.params[b.slots[0].index].device))
         return flats
 
     def schedule_step(self, averaged: Sequence[Tensor]) -> list[Tensor]:
