@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tg_nn import distributed
+from tg_nn import distributed, optim
 from tg_nn.distributed import CollectiveMismatchError, ReduceOp
 from tg_tensor import Tensor
 
@@ -76,6 +76,15 @@ def mismatches(me: int, n: int) -> None:
                 raise AssertionError(f"{what} mismatch: the error does not name the ranks: {e}") from e
         else:
             raise AssertionError(f"ranks passing tensors of different {what} got no error")
+    # DataParallel over different parameters: refused at construction, before any weight moves
+    params = [Tensor.ones(3, requires_grad=True), *([Tensor.ones(2, requires_grad=True)] if me else [])]
+    try:
+        distributed.DataParallel(optim.SGD(params, lr=0.1))
+    except CollectiveMismatchError as e:
+        if "rank 0: DataParallel of shape (1, 0)" not in str(e) or "rank 1: DataParallel of shape (2, 0)" not in str(e):
+            raise AssertionError(f"DataParallel mismatch: unclear error {e}") from e
+    else:
+        raise AssertionError("ranks wrapping different parameters got no error")
 
 
 def main() -> None:
