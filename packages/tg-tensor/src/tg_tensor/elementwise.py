@@ -55,7 +55,8 @@ from typing import Self, TypeVar
 
 from tg_tensor.autograd import full_like
 from tg_tensor.core import TensorCore
-from tg_tensor.helpers import Scalar, broadcast_shape, const_uop, scalar_dtype
+from tg_tensor.errors import ArgumentError
+from tg_tensor.helpers import DTypeLike, Scalar, broadcast_shape, const_uop, dtype_arg, scalar_dtype
 from tg_tensor.movement import MovementMixin
 from tg_uop.dtype import DType, dtypes, least_upper_dtype, least_upper_float
 from tg_uop.ops import Ops
@@ -94,7 +95,7 @@ class ElementwiseMixin(MovementMixin):
                 raise TypeError(f"{op}: cannot combine a tensor with {type(y).__name__}")
             y = self._wrap(const_uop(scalar_dtype(x.dtype, y), y, x.device))
         if x.device != y.device:
-            raise ValueError(f"{op}: tensors on different devices ({x.device} and {y.device})")
+            raise ArgumentError(f"{op}: tensors on different devices ({x.device} and {y.device})")
         if reverse:
             x, y = y, x
         out_dt = least_upper_dtype(x.dtype, y.dtype)
@@ -156,7 +157,7 @@ class ElementwiseMixin(MovementMixin):
             _refuse_bool(a.dtype, "div")
             return _int_divmod(a, b, floor=False)[0]
         if rounding_mode is not None:
-            raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', not {rounding_mode!r}")
+            raise ArgumentError(f"div: rounding_mode must be None, 'trunc' or 'floor', not {rounding_mode!r}")
         a, b = self._broadcasted(y, reverse, "div")
         dt = least_upper_float(a.dtype)
         return a.cast(dt)._alu(Ops.FDIV, b.cast(dt))
@@ -220,7 +221,7 @@ class ElementwiseMixin(MovementMixin):
         whole = float(e).is_integer()
         if not x.dtype.is_float:
             if e < 0:
-                raise ValueError(f"pow: integers to negative integer powers are not allowed (exponent {e})")
+                raise ArgumentError(f"pow: integers to negative integer powers are not allowed (exponent {e})")
             return _pow_by_mul(x, int(e))
         if whole and abs(e) <= _MAX_MUL_POW:
             n = int(e)
@@ -288,7 +289,7 @@ class ElementwiseMixin(MovementMixin):
 
     def _inplace(self, result: Self, op: str) -> Self:
         if result.shape != self.shape:
-            raise ValueError(f"{op}: the result's shape {result.shape} does not fit the target's shape {self.shape}")
+            raise ArgumentError(f"{op}: the result's shape {result.shape} does not fit the target's shape {self.shape}")
         if _KIND_RANK(result.dtype) > _KIND_RANK(self.dtype):
             raise TypeError(f"{op}: the result's dtype {result.dtype!r} cannot be written into {self.dtype!r} in place")
         return self.assign(result.cast(self.dtype))
@@ -651,7 +652,7 @@ class ElementwiseMixin(MovementMixin):
         if approximate == "tanh":
             return 0.5 * x * (1 + (math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)).tanh())
         if approximate != "none":
-            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
+            raise ArgumentError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
         return 0.5 * x * (1 + (x * (1 / math.sqrt(2))).erf())
 
     def quick_gelu(self) -> Self:
@@ -713,7 +714,7 @@ class ElementwiseMixin(MovementMixin):
         [0.0, 0.5, 1.0]
         """
         if min is None and max is None:
-            raise ValueError("clip: at least one of min and max must be given")
+            raise ArgumentError("clip: at least one of min and max must be given")
         for bound in (min, max):
             if isinstance(bound, type(self)):
                 broadcast_shape(self.shape, bound.shape, "clip")
@@ -921,17 +922,16 @@ class ElementwiseMixin(MovementMixin):
     long = _cast_to(dtypes.int64, "long")
     short = _cast_to(dtypes.int16, "short")
 
-    def bitcast(self, dtype: DType) -> Self:
+    def bitcast(self, dtype: DTypeLike) -> Self:
         """The same bits read as another dtype of the same item size (PyTorch's `view(dtype)`).
 
         >>> from tg_tensor import Tensor, dtypes
         >>> Tensor([1.0]).bitcast(dtypes.int32).tolist()
         [1065353216]
         """
-        if not isinstance(dtype, DType) or dtype.count != 1 or dtype.itemsize == 0:
-            raise TypeError(f"bitcast: expected a scalar dtype, got {dtype!r}")
+        dtype = dtype_arg(dtype, self.dtype, "bitcast")
         if dtype.itemsize != self.dtype.itemsize:
-            raise ValueError(
+            raise ArgumentError(
                 f"bitcast: {self.dtype!r} ({self.dtype.itemsize} bytes) and {dtype!r} ({dtype.itemsize} bytes)"
                 " differ in item size"
             )

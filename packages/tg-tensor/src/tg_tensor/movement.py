@@ -56,6 +56,7 @@ from collections.abc import Sequence
 from typing import Any, Self, TypeVar
 
 from tg_tensor.core import TensorCore
+from tg_tensor.errors import ArgumentError
 from tg_tensor.helpers import varargs
 from tg_uop.dtype import dtypes, least_upper_dtype
 from tg_uop.helpers import normalize_axis, prod
@@ -86,7 +87,7 @@ def _ints(xs: Any, op: str, what: str) -> tuple[int, ...]:
 def _unique_axes(dims: Sequence[int], ndim: int, op: str) -> tuple[int, ...]:
     axes = tuple(normalize_axis(d, ndim, op) for d in dims)
     if len(set(axes)) != len(axes):
-        raise ValueError(f"{op}: dims {tuple(dims)} name an axis more than once (tensor of {ndim} dimension(s))")
+        raise ArgumentError(f"{op}: dims {tuple(dims)} name an axis more than once (tensor of {ndim} dimension(s))")
     return axes
 
 
@@ -104,12 +105,12 @@ def _tensor_list(op: str, first: Any, rest: tuple[Any, ...], dim: int | None) ->
     else:
         ts = [first, *rest_list]
     if not ts:
-        raise ValueError(f"{op}: expected a non-empty list of tensors")
+        raise ArgumentError(f"{op}: expected a non-empty list of tensors")
     cls = next((type(t) for t in ts if hasattr(t, "uop")), None)
     if cls is None or any(not isinstance(t, cls) for t in ts):
         raise TypeError(f"{op}: expected tensors, got {[type(t).__name__ for t in ts]}")
     if len({t.device for t in ts}) > 1:
-        raise ValueError(f"{op}: tensors on different devices {[t.device for t in ts]}")
+        raise ArgumentError(f"{op}: tensors on different devices {[t.device for t in ts]}")
     return ts, 0 if dim is None else dim
 
 
@@ -126,18 +127,18 @@ class MovementMixin(TensorCore):
         try:
             new = tuple(_as_int(s, "reshape", "sizes") for s in new)
         except TypeError:
-            raise ValueError(f"reshape: invalid shape {new}") from None
+            raise ArgumentError(f"reshape: invalid shape {new}") from None
         if sum(1 for s in new if s == -1) > 1:
-            raise ValueError(f"reshape: only one dimension can be -1, got {new}")
+            raise ArgumentError(f"reshape: only one dimension can be -1, got {new}")
         if any(s < -1 for s in new):
-            raise ValueError(f"reshape: invalid shape {new}")
+            raise ArgumentError(f"reshape: invalid shape {new}")
         if -1 in new:
             known = prod(s for s in new if s != -1)
             if known == 0 or self.numel() % known:
-                raise ValueError(f"reshape: cannot reshape tensor of shape {self.shape} to {new}")
+                raise ArgumentError(f"reshape: cannot reshape tensor of shape {self.shape} to {new}")
             new = tuple(self.numel() // known if s == -1 else s for s in new)
         if prod(new) != self.numel():
-            raise ValueError(f"reshape: cannot reshape tensor of shape {self.shape} (size {self.numel()}) to {new}")
+            raise ArgumentError(f"reshape: cannot reshape tensor of shape {self.shape} (size {self.numel()}) to {new}")
         return self if new == self.shape else self._apply(lambda u: u.reshape(new))
 
     def view(self, *shape: Any) -> Self:
@@ -149,23 +150,23 @@ class MovementMixin(TensorCore):
         want = _ints(varargs(order), "permute", "axes")
         o = tuple(normalize_axis(a, self.ndim, "permute") for a in want)
         if len(o) != self.ndim or sorted(o) != list(range(self.ndim)):
-            raise ValueError(f"permute: {want} is not a permutation of the axes of shape {self.shape}")
+            raise ArgumentError(f"permute: {want} is not a permutation of the axes of shape {self.shape}")
         return self._apply(lambda u: u.permute(o))
 
     def expand(self, *shape: Any) -> Self:
         """Broadcast size-1 axes (and new leading axes) to a larger shape; -1 keeps an existing size."""
         want = _ints(varargs(shape), "expand", "sizes")
         if len(want) < self.ndim:
-            raise ValueError(f"expand: cannot expand shape {self.shape} to {want} (fewer dimensions)")
+            raise ArgumentError(f"expand: cannot expand shape {self.shape} to {want} (fewer dimensions)")
         lead = len(want) - self.ndim
         if any(w == -1 for w in want[:lead]):
-            raise ValueError(f"expand: -1 is not allowed for a new leading dimension, shape {self.shape} to {want}")
+            raise ArgumentError(f"expand: -1 is not allowed for a new leading dimension, shape {self.shape} to {want}")
         if any(w < -1 for w in want):
-            raise ValueError(f"expand: invalid size in {want}")
+            raise ArgumentError(f"expand: invalid size in {want}")
         src = (1,) * lead + self.shape
         new = tuple(s if w == -1 else w for s, w in zip(src, want, strict=True))
         if any(s != n and s != 1 for s, n in zip(src, new, strict=True)):
-            raise ValueError(f"expand: cannot expand shape {self.shape} to {want} (only size-1 axes expand)")
+            raise ArgumentError(f"expand: cannot expand shape {self.shape} to {want} (only size-1 axes expand)")
         return self.reshape(src)._apply(lambda u: u.expand(new))
 
     def pad(self, padding: Sequence[Any], mode: str | float = "constant", value: float | None = None) -> Self:
@@ -181,9 +182,9 @@ class MovementMixin(TensorCore):
                 raise TypeError("pad: value given twice")
             value, mode = mode, "constant"
         if mode not in PAD_MODES:
-            raise ValueError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
+            raise ArgumentError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
         if mode != "constant" and value not in (None, 0):
-            raise ValueError(f"pad: mode {mode!r} does not take a value (got {value})")
+            raise ArgumentError(f"pad: mode {mode!r} does not take a value (got {value})")
         pairs = self._pad_pairs(padding)
         if all(p == (0, 0) for p in pairs):
             return self
@@ -198,20 +199,20 @@ class MovementMixin(TensorCore):
             return ((0, 0),) * self.ndim
         if all(p is None or isinstance(p, (tuple, list)) for p in items):  # tinygrad: pairs from the first axis
             if len(items) != self.ndim:
-                raise ValueError(
+                raise ArgumentError(
                     f"pad: {len(items)} (before, after) pairs for a tensor of shape {self.shape}; need one per axis"
                 )
             if any(p is not None and len(p) != 2 for p in items):
-                raise ValueError(f"pad: each per-axis entry must be a (before, after) pair or None, got {padding}")
+                raise ArgumentError(f"pad: each per-axis entry must be a (before, after) pair or None, got {padding}")
             return tuple(
                 (0, 0) if p is None else (_as_int(p[0], "pad", "amounts"), _as_int(p[1], "pad", "amounts"))
                 for p in items
             )
         flat = [_as_int(p, "pad", "amounts (all ints, or all pairs)") for p in items]  # F.pad: from the last axis
         if len(flat) % 2:
-            raise ValueError(f"pad: a flat padding needs an even number of ints, got {tuple(flat)}")
+            raise ArgumentError(f"pad: a flat padding needs an even number of ints, got {tuple(flat)}")
         if len(flat) // 2 > self.ndim:
-            raise ValueError(f"pad: {tuple(flat)} pads {len(flat) // 2} axes of a tensor of shape {self.shape}")
+            raise ArgumentError(f"pad: {tuple(flat)} pads {len(flat) // 2} axes of a tensor of shape {self.shape}")
         from_last = [(flat[2 * i], flat[2 * i + 1]) for i in range(len(flat) // 2)]
         return ((0, 0),) * (self.ndim - len(from_last)) + tuple(reversed(from_last))
 
@@ -234,7 +235,7 @@ class MovementMixin(TensorCore):
             return self
         bounds = tuple((max(-b, 0), s - max(-a, 0)) for (b, a), s in zip(pairs, self.shape, strict=True))
         if any(lo > hi for lo, hi in bounds):
-            raise ValueError(f"pad: negative padding {pairs} crops more than the shape {self.shape} in {op}")
+            raise ArgumentError(f"pad: negative padding {pairs} crops more than the shape {self.shape} in {op}")
         return self.shrink(bounds)
 
     def _pad_mode(self, pairs: tuple[tuple[int, int], ...], mode: str) -> Self:
@@ -245,19 +246,21 @@ class MovementMixin(TensorCore):
                 continue
             if mode == "reflect":
                 if b >= n or a >= n:
-                    raise ValueError(f"pad: reflect padding ({b}, {a}) must be less than axis {ax}'s size in {x.shape}")
+                    raise ArgumentError(
+                        f"pad: reflect padding ({b}, {a}) must be less than axis {ax}'s size in {x.shape}"
+                    )
                 parts = [x._axis_slice(ax, 1, b + 1).flip(ax), x, x._axis_slice(ax, n - 1 - a, n - 1).flip(ax)]
                 x = parts[0].cat(*parts[1:], dim=ax)
             elif mode == "replicate":
                 if n == 0:
-                    raise ValueError(f"pad: replicate padding of axis {ax}, which is empty in {x.shape}")
+                    raise ArgumentError(f"pad: replicate padding of axis {ax}, which is empty in {x.shape}")
                 edge = list(x.shape)
                 first = x._axis_slice(ax, 0, 1).expand(*edge[:ax], b, *edge[ax + 1 :])
                 last = x._axis_slice(ax, n - 1, n).expand(*edge[:ax], a, *edge[ax + 1 :])
                 x = first.cat(x, last, dim=ax)
             else:  # circular: a window of three copies side by side, all one view
                 if b > n or a > n:
-                    raise ValueError(
+                    raise ArgumentError(
                         f"pad: circular padding ({b}, {a}) wraps around axis {ax} of {x.shape} more than once"
                     )
                 x = x._tile_axis(ax, 3)._axis_slice(ax, n - b, 2 * n + a)
@@ -266,13 +269,13 @@ class MovementMixin(TensorCore):
     def shrink(self, arg: Sequence[tuple[int, int] | None]) -> Self:
         """Keep elements [begin, end) of each axis (one pair per axis; None keeps the whole axis)."""
         if len(arg) != self.ndim:
-            raise ValueError(f"shrink: {arg} does not have one (begin, end) pair per axis of shape {self.shape}")
+            raise ArgumentError(f"shrink: {arg} does not have one (begin, end) pair per axis of shape {self.shape}")
         bounds = tuple(
             (0, s) if p is None else (_as_int(p[0], "shrink", "bounds"), _as_int(p[1], "shrink", "bounds"))
             for p, s in zip(arg, self.shape, strict=True)
         )
         if any(not 0 <= b <= e <= s for (b, e), s in zip(bounds, self.shape, strict=True)):
-            raise ValueError(f"shrink: {arg} is not inside shape {self.shape}")
+            raise ArgumentError(f"shrink: {arg} is not inside shape {self.shape}")
         return self._apply(lambda u: u.shrink(bounds))
 
     def flip(self, *dims: Any) -> Self:
@@ -310,7 +313,7 @@ class MovementMixin(TensorCore):
     def mT(self) -> Self:
         """The last two axes swapped: the transpose of each matrix in a batch."""
         if self.ndim < 2:
-            raise ValueError(f"mT: needs a matrix or a batch of matrices, got shape {self.shape}")
+            raise ArgumentError(f"mT: needs a matrix or a batch of matrices, got shape {self.shape}")
         return self.transpose(-2, -1)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Self:
@@ -321,27 +324,29 @@ class MovementMixin(TensorCore):
             return self.reshape(1)
         s, e = normalize_axis(start_dim, self.ndim, "flatten"), normalize_axis(end_dim, self.ndim, "flatten")
         if s > e:
-            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {self.shape}")
+            raise ArgumentError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {self.shape}")
         return self.reshape(*self.shape[:s], prod(self.shape[s : e + 1]), *self.shape[e + 1 :])
 
     def unflatten(self, dim: int, sizes: Sequence[int]) -> Self:
         """Split axis `dim` into axes of the given sizes (one may be -1: inferred)."""
         if self.ndim == 0:
-            raise ValueError("unflatten: a 0-d tensor has no axis to unflatten")
+            raise ArgumentError("unflatten: a 0-d tensor has no axis to unflatten")
         d = normalize_axis(dim, self.ndim, "unflatten")
         want = _ints(tuple(sizes), "unflatten", "sizes")
         n = self.shape[d]
         if not want:
-            raise ValueError(f"unflatten: sizes must be non-empty (axis {dim} of shape {self.shape})")
+            raise ArgumentError(f"unflatten: sizes must be non-empty (axis {dim} of shape {self.shape})")
         if sum(1 for s in want if s == -1) > 1 or any(s < -1 for s in want):
-            raise ValueError(f"unflatten: invalid sizes {want}")
+            raise ArgumentError(f"unflatten: invalid sizes {want}")
         if -1 in want:
             known = prod(s for s in want if s != -1)
             if known == 0 or n % known:
-                raise ValueError(f"unflatten: sizes {want} do not fit axis {dim} of size {n} in shape {self.shape}")
+                raise ArgumentError(f"unflatten: sizes {want} do not fit axis {dim} of size {n} in shape {self.shape}")
             want = tuple(n // known if s == -1 else s for s in want)
         if prod(want) != n:
-            raise ValueError(f"unflatten: sizes {want} do not multiply to axis {dim}'s size {n} in shape {self.shape}")
+            raise ArgumentError(
+                f"unflatten: sizes {want} do not multiply to axis {dim}'s size {n} in shape {self.shape}"
+            )
         return self.reshape(*self.shape[:d], *want, *self.shape[d + 1 :])
 
     def squeeze(self, dim: int | Sequence[int] | None = None) -> Self:
@@ -363,11 +368,11 @@ class MovementMixin(TensorCore):
         """Tile the tensor: `repeats[i]` copies along axis i (more repeats than axes add leading axes)."""
         reps = _ints(varargs(repeats), "repeat", "repeats")
         if len(reps) < self.ndim:
-            raise ValueError(
+            raise ArgumentError(
                 f"repeat: {len(reps)} repeats for a tensor of shape {self.shape}; need at least one per axis"
             )
         if any(r < 0 for r in reps):
-            raise ValueError(f"repeat: repeats must be >= 0, got {reps}")
+            raise ArgumentError(f"repeat: repeats must be >= 0, got {reps}")
         shape = (1,) * (len(reps) - self.ndim) + self.shape
         # each axis s becomes (1, s), is expanded to (r, s) and merged: r copies of the axis, one after another
         pairs = [d for s in shape for d in (1, s)]
@@ -379,11 +384,11 @@ class MovementMixin(TensorCore):
         sh = _ints(shifts, "roll", "shifts")
         if dims is None:
             if len(sh) != 1:
-                raise ValueError(f"roll: {len(sh)} shifts need as many dims, got none")
+                raise ArgumentError(f"roll: {len(sh)} shifts need as many dims, got none")
             return self.flatten().roll(sh[0], 0).reshape(self.shape)
         ds = tuple(normalize_axis(d, self.ndim, "roll") for d in _ints(dims, "roll", "dims"))
         if len(ds) != len(sh):
-            raise ValueError(f"roll: shifts {sh} and dims {ds} must have the same length")
+            raise ArgumentError(f"roll: shifts {sh} and dims {ds} must have the same length")
         x = self
         for s, d in zip(sh, ds, strict=True):
             n = x.shape[d] if x.ndim else 1
@@ -405,7 +410,7 @@ class MovementMixin(TensorCore):
     def _triangle(self, k: int, upper: bool) -> Self:
         op = "triu" if upper else "tril"
         if self.ndim < 2:
-            raise ValueError(f"{op}: needs at least 2 dimensions, got shape {self.shape}")
+            raise ArgumentError(f"{op}: needs at least 2 dimensions, got shape {self.shape}")
         k = _as_int(k, op, "diagonal")
         r, c = self.shape[-2:]
         if r == 0 or c == 0:
@@ -432,7 +437,7 @@ class MovementMixin(TensorCore):
         ts, dim = _tensor_list("cat", self, tensors, dim)
         for i, t in enumerate(ts):
             if t.ndim == 0:
-                raise ValueError(f"cat: a 0-d tensor (input {i}) cannot be concatenated")
+                raise ArgumentError(f"cat: a 0-d tensor (input {i}) cannot be concatenated")
         dt = least_upper_dtype(*(t.dtype for t in ts))
         # PyTorch skips 1-D empty tensors next to tensors of any rank
         kept = [t for t in ts if t.shape != (0,)] or ts[:1]
@@ -440,7 +445,7 @@ class MovementMixin(TensorCore):
         d = normalize_axis(dim, first.ndim, "cat")
         for t in kept:
             if t.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != d):
-                raise ValueError(
+                raise ArgumentError(
                     f"cat: shapes {[t.shape for t in ts]} must match except along dim {dim} (tensor of shape {t.shape})"
                 )
         kept = [t.cast(dt) for t in kept]
@@ -460,7 +465,7 @@ class MovementMixin(TensorCore):
         """Join tensors of one shape along a new axis: `a.stack(b, dim=0)` or `Tensor.stack([a, b], dim=0)`."""
         ts, dim = _tensor_list("stack", self, tensors, dim)
         if any(t.shape != ts[0].shape for t in ts):
-            raise ValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in ts]}")
+            raise ArgumentError(f"stack: all tensors must have the same shape, got {[t.shape for t in ts]}")
         d = normalize_axis(dim, ts[0].ndim + 1, "stack")
         return ts[0].unsqueeze(d).cat(*[t.unsqueeze(d) for t in ts[1:]], dim=d)
 
@@ -468,18 +473,20 @@ class MovementMixin(TensorCore):
         """Views of consecutive pieces along `dim`: of one size (the last may be smaller) or of the given sizes."""
         d = normalize_axis(dim, self.ndim, "split")
         if self.ndim == 0:
-            raise ValueError("split: a 0-d tensor cannot be split")
+            raise ArgumentError("split: a 0-d tensor cannot be split")
         n = self.shape[d]
         if isinstance(split_size_or_sections, (list, tuple)):
             sizes = _ints(split_size_or_sections, "split", "sizes")
             if any(s < 0 for s in sizes) or sum(sizes) != n:
-                raise ValueError(
+                raise ArgumentError(
                     f"split: sizes {sizes} must be >= 0 and sum to {n}, the size of dim {dim} of {self.shape}"
                 )
         else:
             size = _as_int(split_size_or_sections, "split", "split_size")
             if size < 0 or (size == 0 and n > 0):
-                raise ValueError(f"split: split_size must be > 0 (or 0 for an empty axis), got {size} for {self.shape}")
+                raise ArgumentError(
+                    f"split: split_size must be > 0 (or 0 for an empty axis), got {size} for {self.shape}"
+                )
             sizes = (n,) if n == 0 else (size,) * (n // size) + ((n % size,) if n % size else ())
         out, begin = [], 0
         for s in sizes:
@@ -491,10 +498,10 @@ class MovementMixin(TensorCore):
         """Split into pieces of size ceil(n / chunks) along `dim`: as in PyTorch, there may be fewer than `chunks`."""
         chunks = _as_int(chunks, "chunk", "chunks")
         if chunks <= 0:
-            raise ValueError(f"chunk: chunks must be > 0, got {chunks}")
+            raise ArgumentError(f"chunk: chunks must be > 0, got {chunks}")
         d = normalize_axis(dim, self.ndim, "chunk")
         if self.ndim == 0:
-            raise ValueError("chunk: a 0-d tensor cannot be chunked")
+            raise ArgumentError("chunk: a 0-d tensor cannot be chunked")
         n = self.shape[d]
         if n == 0:  # PyTorch gives `chunks` empty pieces
             return [self] * chunks
