@@ -122,8 +122,18 @@ class MovementMixin(TensorCore):
     # ---- the primitives: reshape, permute, expand, pad, shrink, flip
 
     def reshape(self, *shape: Any) -> Self:
-        """The same elements in a new shape (one size may be -1: inferred). `t.reshape(2, 3)` or `((2, 3))`."""
+        """The same elements in a new shape (one size may be -1: inferred; None keeps the size of the axis in its
+        place, as tinygrad). `t.reshape(2, 3)` or `((2, 3))`.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor.ones(2, 3, 4).reshape(None, -1, 2).shape
+        (2, 6, 2)
+        """
         new = varargs(shape)
+        if any(s is None for s in new[self.ndim :]):
+            raise ArgumentError(f"reshape: a None past the {self.ndim} axes of shape {self.shape} in {new}")
+        # tinygrad: None keeps the size of the axis in its place
+        new = tuple(self.shape[i] if s is None else s for i, s in enumerate(new))
         try:
             new = tuple(_as_int(s, "reshape", "sizes") for s in new)
         except TypeError:

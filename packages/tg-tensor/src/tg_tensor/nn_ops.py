@@ -304,7 +304,7 @@ class NNOpsMixin(FunctionalMixin):
 
         self (the query) is (..., L, E), key (..., S, E), value (..., S, Ev); batch dimensions broadcast.
         `scale` defaults to 1 / sqrt(E). A bool `attn_mask` keeps the positions where it is True; a float one is
-        added to the scores. `is_causal` keeps position j for query i when j <= i (no `attn_mask` then). As in
+        added to the scores. `is_causal` keeps position j for query i when j <= i (and applies with `attn_mask`). As in
         PyTorch, `dropout_p` is applied whatever `Tensor.training` says: pass 0 in evaluation. With `enable_gqa`
         (grouped-query attention), key and value may have fewer heads (axis -3) than the query, each of their
         heads serving a group of consecutive query heads.
@@ -325,17 +325,12 @@ class NNOpsMixin(FunctionalMixin):
         if enable_gqa and min(q.ndim, key.ndim, value.ndim) >= 3:
             key, value = q._gqa_heads(key, "key", op), q._gqa_heads(value, "value", op)
         broadcast_shape(broadcast_shape(q.shape[:-2], key.shape[:-2], op), value.shape[:-2], op)
-        if is_causal and attn_mask is not None:
-            raise ArgumentError(f"{op}: give either attn_mask or is_causal, not both")
         if not 0.0 <= dropout_p <= 1.0:
             raise ArgumentError(f"{op}: dropout_p must be in [0, 1], got {dropout_p}")
         n_q, n_k, emb = q.shape[-2], key.shape[-2], q.shape[-1]
         if scale is None:
             scale = 1.0 / math.sqrt(emb) if emb else 1.0
         scores = (q @ key.transpose(-1, -2)) * scale
-        if is_causal:
-            rows = self.arange(n_q, device=self.device).reshape(n_q, 1)
-            attn_mask = rows >= self.arange(n_k, device=self.device).reshape(1, n_k)
         if attn_mask is not None:
             if not (attn_mask.dtype.is_bool or attn_mask.dtype.is_float):
                 raise TypeError(f"{op}: attn_mask must be bool or float, got {attn_mask.dtype!r}")
@@ -344,6 +339,9 @@ class NNOpsMixin(FunctionalMixin):
                     f"{op}: attn_mask {attn_mask.shape} does not broadcast to the scores {scores.shape}"
                 )
             scores = attn_mask.where(scores, -math.inf) if attn_mask.dtype.is_bool else scores + attn_mask
+        if is_causal:  # on top of attn_mask when both are given (tinygrad takes both; PyTorch refuses that)
+            rows = self.arange(n_q, device=self.device).reshape(n_q, 1)
+            scores = (rows >= self.arange(n_k, device=self.device).reshape(1, n_k)).where(scores, -math.inf)
         return scores.softmax(-1)._drop(dropout_p) @ value
 
     def _gqa_heads(self, kv: Self, name: str, op: str) -> Self:
