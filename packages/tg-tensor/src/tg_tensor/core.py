@@ -289,7 +289,7 @@ class TensorCore:
         >>> Tensor([1.7, -2.5]).cast("int").tolist()
         [1, -2]
         """
-        dtype = dtype_arg(dtype, self.dtype, "cast")
+        dtype = dtype_arg(dtype, None, "cast")
         return self if self.dtype == dtype else self._apply(lambda u: u.cast(dtype))
 
     # last in the class: after these, `int`, `float` and `bool` in annotations would name the methods

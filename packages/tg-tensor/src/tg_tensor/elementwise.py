@@ -385,6 +385,10 @@ class ElementwiseMixin(MovementMixin):
     def log2(self) -> Self:
         return self._float_unary(Ops.LOG2)
 
+    def log10(self) -> Self:
+        """The base-10 logarithm."""
+        return self._float_unary(Ops.LOG2) * (math.log(2) / math.log(10))
+
     def sqrt(self) -> Self:
         return self._float_unary(Ops.SQRT)
 
@@ -794,11 +798,17 @@ class ElementwiseMixin(MovementMixin):
         """True where the value is NaN (never for integers)."""
         return self != self
 
-    def isinf(self) -> Self:
-        """True where the value is +inf or -inf."""
-        if not self.dtype.is_float:
-            return self != self
-        return (self == math.inf) | (self == -math.inf)
+    def isinf(self, detect_positive: bool = True, detect_negative: bool = True) -> Self:
+        """True where the value is +inf (if `detect_positive`) or -inf (if `detect_negative`), as tinygrad.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([1.0, float("inf"), -float("inf")]).isinf(detect_negative=False).tolist()
+        [False, True, False]
+        """
+        if not self.dtype.is_float or not (detect_positive or detect_negative):
+            return self._full_like(False, dtypes.bool)
+        pos, neg = self == math.inf, self == -math.inf
+        return (pos | neg) if detect_positive and detect_negative else pos if detect_positive else neg
 
     def isfinite(self) -> Self:
         """True where the value is neither NaN nor infinite."""
@@ -929,7 +939,7 @@ class ElementwiseMixin(MovementMixin):
         >>> Tensor([1.0]).bitcast(dtypes.int32).tolist()
         [1065353216]
         """
-        dtype = dtype_arg(dtype, self.dtype, "bitcast")
+        dtype = dtype_arg(dtype, None, "bitcast")
         if dtype.itemsize != self.dtype.itemsize:
             raise ArgumentError(
                 f"bitcast: {self.dtype!r} ({self.dtype.itemsize} bytes) and {dtype!r} ({dtype.itemsize} bytes)"
@@ -937,8 +947,70 @@ class ElementwiseMixin(MovementMixin):
             )
         return self if dtype == self.dtype else self._apply(lambda u: u.bitcast(dtype))
 
+    # ---------------------------------------------------------------------- helpers over already promoted operands
 
-# ---------------------------------------------------------------------- helpers over already promoted operands
+    # ------------------------------------------------------------------ sign transfer, C remainder, closeness
+
+    def copysign(self, other: Self | Scalar) -> Self:
+        """|self| with the sign of `other` (its sign bit: -0.0 and negative NaN count as negative), as
+        `torch.copysign`; integers give floats.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([1.0, -2.0, 3.0]).copysign(Tensor([-0.0, 1.0, -1.0])).tolist()
+        [-1.0, 2.0, -3.0]
+        """
+        a, b = self._broadcasted(other, op="copysign")
+        dt = least_upper_float(a.dtype)
+        a, b = a.cast(dt), b.cast(dt)
+        bits = {2: dtypes.int16, 4: dtypes.int32, 8: dtypes.int64}[dt.itemsize]
+        negative = b._constant_part().bitcast(bits) < 0
+        mag = a.abs()
+        return b._flat(negative.where(-mag, mag))  # other gets a zero gradient, as in PyTorch
+
+    def fmod(self, other: Self | Scalar) -> Self:
+        """The remainder of the division rounded toward zero (C's fmod: the sign of `self`), as `torch.fmod`.
+        Floats: x - trunc(x / y) * y (NaN for y = 0); integers: exact (0 for y = 0, as `%` in tg).
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([-7, 7]).fmod(2).tolist(), Tensor([-7.5, 7.5]).fmod(-2).tolist()
+        ([-1, 1], [-1.5, 1.5])
+        """
+        a, b = self._broadcasted(other, op="fmod")
+        if a.dtype.is_float:
+            return a - a.div(b, rounding_mode="trunc") * b
+        _refuse_bool(a.dtype, "fmod")
+        r = a.mod(b)
+        # Python's remainder has the divisor's sign: move it to the dividend's
+        return ((r != 0) & ((r < 0) != (a < 0))).where(r - b, r)
+
+    def logaddexp(self, other: Self | Scalar) -> Self:
+        """log(exp(self) + exp(other)) without overflow, as `torch.logaddexp` (-inf with -inf gives -inf).
+
+        >>> from tg_tensor import Tensor
+        >>> round(Tensor([1000.0]).logaddexp(Tensor([1000.0])).item(), 3)
+        1000.693
+        """
+        a, b = self._broadcasted(other, op="logaddexp")
+        dt = least_upper_float(a.dtype)
+        a, b = a.cast(dt), b.cast(dt)
+        # equal values (infinities too) add log 2; else the smaller one's share, which is never NaN for infinities
+        gap = (a == b).where(0.0, -(a - b).abs())
+        return a.maximum(b) + gap.exp().log1p()
+
+    def isclose(self, other: Self | Scalar, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Self:
+        """|self - other| <= atol + rtol * |other| elementwise, as `torch.isclose`: equal infinities are close,
+        NaN is close to NaN only with `equal_nan`.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([1.0, 1.1, float("nan")]).isclose(Tensor([1.0 + 1e-6, 1.0, float("nan")]), equal_nan=True).tolist()
+        [True, False, True]
+        """
+        a, b = self._broadcasted(other, op="isclose")
+        if not a.dtype.is_float:
+            a, b = a.cast(dtypes.float64), b.cast(dtypes.float64)
+        diff = (a - b).abs()
+        out = (a == b) | (diff.isfinite() & (diff <= atol + rtol * b.abs()))
+        return out | (a.isnan() & b.isnan()) if equal_nan else out
 
 
 def _KIND_RANK(dt: DType) -> int:  # noqa: N802

@@ -80,19 +80,22 @@ def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...], op: str) -> tuple[in
     return tuple(out)
 
 
-def dtype_arg(dtype: DTypeLike | None, default: DType, op: str) -> DType:
-    """A dtype given as a tg dtype or by name (tinygrad's `dtype="half"`), checked at the call; `default` for None.
+def dtype_arg(dtype: DTypeLike | None, default: DType | None, op: str) -> DType:
+    """A dtype given as a tg dtype or by name (tinygrad's `dtype="half"`), checked at the call; `default` for None
+    (None for no default: then a dtype is required).
 
     >>> dtype_arg("int", dtypes.float32, "zeros")
     dtypes.int32
     """
     if dtype is None:
+        if default is None:
+            raise TypeError(f"{op}: a dtype is needed, got None")
         return default
     if isinstance(dtype, str):  # tinygrad accepts names: dtype="float16"
         found = getattr(dtypes, dtype, None)
         if not isinstance(found, DType):
             raise TypeError(f"{op}: unknown dtype name {dtype!r}")
-        return found
+        dtype = found
     if not isinstance(dtype, DType) or dtype.count != 1 or dtype == dtypes.void:
         raise TypeError(f"{op}: dtype must be a scalar tg dtype (like dtypes.float32), got {dtype!r}")
     return dtype

@@ -516,3 +516,114 @@ class MovementMixin(TensorCore):
         if n == 0:  # PyTorch gives `chunks` empty pieces
             return [self] * chunks
         return self.split(-(-n // chunks), d)
+
+    # ---- diagonals, sliding windows, interleaved repeats: views built from pad, reshape, expand and shrink
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Self:
+        """The diagonal of the matrices over axes dim1, dim2 (above it for offset > 0, below for < 0) as a new
+        last axis, as `torch.diagonal` (a view: differentiable, no gather).
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([[1, 2, 3], [4, 5, 6]]).diagonal(1).tolist()
+        [2, 6]
+        """
+        a, b = normalize_axis(dim1, self.ndim, "diagonal"), normalize_axis(dim2, self.ndim, "diagonal")
+        if a == b:
+            raise ArgumentError(f"diagonal: dim1 and dim2 are the same axis ({dim1}, {dim2}) of shape {self.shape}")
+        rest = [i for i in range(self.ndim) if i not in (a, b)]
+        x = self.permute(*rest, a, b)
+        rows, cols = x.shape[-2], x.shape[-1]
+        r0, c0 = max(-offset, 0), max(offset, 0)
+        n = max(min(rows - r0, cols - c0), 0)
+        lead = x.shape[:-2]
+        x = x.shrink([None] * len(lead) + [(min(r0, rows), min(r0, rows) + n), (min(c0, cols), min(c0, cols) + n)])
+        if n == 0:
+            return x.reshape(*lead, 0)
+        # n*n elements padded by n make rows of n+1: the diagonal is the first column
+        x = x.reshape(*lead, n * n).pad([(0, 0)] * len(lead) + [(0, n)]).reshape(*lead, n, n + 1)
+        return x.shrink([None] * len(lead) + [None, (0, 1)]).reshape(*lead, n)
+
+    def diag(self, diagonal: int = 0) -> Self:
+        """A 1-D tensor as the diagonal of a square matrix (shifted by `diagonal`), or a matrix's diagonal as a
+        1-D tensor, as `torch.diag`.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([1, 2]).diag().tolist()
+        [[1, 0], [0, 2]]
+        """
+        if self.ndim == 2:
+            return self.diagonal(diagonal)
+        if self.ndim != 1:
+            raise ArgumentError(f"diag: needs a 1-D or 2-D tensor, got shape {self.shape}")
+        n, k = self.shape[0], abs(diagonal)
+        # each element followed by n zeros, cut to n*n: the elements land on the diagonal
+        x = self.reshape(n, 1).pad(((0, 0), (0, n))).reshape(n * (n + 1)).shrink(((0, n * n),)).reshape(n, n)
+        return x.pad(((0, k), (k, 0)) if diagonal >= 0 else ((k, 0), (0, k)))
+
+    def unfold(self, dimension: int, size: int, step: int) -> Self:
+        """Windows of `size` elements every `step` along `dimension`: that axis becomes the window count and a
+        new last axis of `size` holds each window, as `torch.Tensor.unfold` (a view).
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([1, 2, 3, 4, 5]).unfold(0, 2, 2).tolist()
+        [[1, 2], [3, 4]]
+        """
+        ax = normalize_axis(dimension, max(self.ndim, 1), "unfold")
+        x = self.reshape(1) if self.ndim == 0 else self
+        n = x.shape[ax]
+        if step < 1 or size < 0 or size > n:
+            raise ArgumentError(f"unfold: size {size} and step {step} do not fit an axis of {n} (shape {self.shape})")
+        nw = (n - size) // step + 1
+        x = x.transpose(ax, -1)
+        lead = x.shape[:-1]
+        # rows of n+step in a tiling of the axis start `step` further along each: window w is row w's head
+        reps = nw + -(-nw * step // n)
+        x = x.reshape(*lead, 1, n).expand(*lead, reps, n).reshape(*lead, reps * n)
+        x = x.shrink([None] * len(lead) + [(0, nw * (n + step))]).reshape(*lead, nw, n + step)
+        x = x.shrink([None] * len(lead) + [None, (0, size)])
+        out = x.transpose(ax, -2)
+        return out.reshape(size) if self.ndim == 0 else out
+
+    def repeat_interleave(self, repeats: int, dim: int | None = None) -> Self:
+        """Each element `repeats` times in a row along `dim` (the flattened tensor when None), as
+        `torch.repeat_interleave` with an int count.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([1, 2]).repeat_interleave(2).tolist()
+        [1, 1, 2, 2]
+        """
+        if isinstance(repeats, bool) or not isinstance(repeats, int):
+            raise TypeError(f"repeat_interleave: repeats must be an int, got {type(repeats).__name__}")
+        if repeats < 0:
+            raise ArgumentError(f"repeat_interleave: repeats must be >= 0, got {repeats}")
+        x = self.flatten() if dim is None else self
+        ax = 0 if dim is None else normalize_axis(dim, self.ndim, "repeat_interleave")
+        s = x.shape
+        x = x.reshape(*s[: ax + 1], 1, *s[ax + 1 :]).expand(*s[: ax + 1], repeats, *s[ax + 1 :])
+        return x.reshape(*s[:ax], s[ax] * repeats, *s[ax + 1 :])
+
+    def meshgrid(self, *tensors: Self, indexing: str = "ij") -> tuple[Self, ...]:
+        """Coordinate grids of 1-D tensors (this one first), as `torch.meshgrid`: 'ij' (matrix) or 'xy'
+        (Cartesian: the first two axes swapped).
+
+        >>> from tg_tensor import Tensor
+        >>> [g.tolist() for g in Tensor([1, 2]).meshgrid(Tensor([3, 4, 5]))][1]
+        [[3, 4, 5], [3, 4, 5]]
+        """
+        if indexing not in ("ij", "xy"):
+            raise ArgumentError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+        ts = (self, *tensors)
+        if any(t.ndim > 1 for t in ts):
+            raise ArgumentError(f"meshgrid: needs 0-d or 1-D tensors, got shapes {[t.shape for t in ts]}")
+        sizes = [t.numel() for t in ts]
+        order = list(range(len(ts)))
+        if indexing == "xy" and len(ts) >= 2:
+            order[0], order[1] = 1, 0
+        out_shape = tuple(sizes[i] for i in order)
+        grids = []
+        for i, t in enumerate(ts):
+            pos = order.index(i)
+            shape = [1] * len(ts)
+            shape[pos] = sizes[i]
+            grids.append(t.reshape(*shape).expand(*out_shape))
+        return tuple(grids)

@@ -169,6 +169,26 @@ class NNOpsMixin(FunctionalMixin):
             _update_running(running_var, var.detach().reshape(running_var.shape) * (count / (count - 1)), momentum)
         return out
 
+    def normalize(self, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Self:
+        """self / max(||self||_p along `dim`, eps), as `torch.nn.functional.normalize`; a zero vector stays
+        zero with a finite gradient.
+
+        >>> from tg_tensor import Tensor
+        >>> [round(v, 4) for v in Tensor([[3.0, 4.0]]).normalize()[0].tolist()]
+        [0.6, 0.8]
+        """
+        if p <= 0:
+            raise ArgumentError(f"normalize: p must be > 0, got {p}")
+        ax = normalize_axis(dim, max(self.ndim, 1), "normalize")
+        x = self.cast(least_upper_float(self.dtype))
+        powered = x.abs() if p == 1 else x.square() if p == 2 else x.abs() ** p
+        total = powered.sum(ax if x.ndim else None, keepdim=True)
+        # the root at 0 has an infinite slope: take it of 1 there (the norm is clamped to eps anyway)
+        positive = total > 0
+        safe = positive.where(total, 1.0)
+        norm = safe if p == 1 else safe.sqrt() if p == 2 else safe ** (1 / p)
+        return x / positive.where(norm, 0.0).maximum(eps)
+
     def layernorm(self, axis: int | Sequence[int] = -1, eps: float = 1e-5) -> Self:
         """Normalize to mean 0 and (biased) variance 1 over `axis` (tinygrad's name; no weight or bias).
 

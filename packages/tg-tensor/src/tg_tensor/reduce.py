@@ -42,7 +42,7 @@ from tg_tensor.elementwise import ElementwiseMixin
 from tg_tensor.errors import ArgumentError
 from tg_tensor.helpers import DTypeLike, dtype_arg
 from tg_uop.dtype import DType, dtypes, least_upper_float
-from tg_uop.helpers import prod
+from tg_uop.helpers import normalize_axis, prod
 from tg_uop.ops import Ops
 
 T = TypeVar("T", bound="ReduceMixin")  # the tensor type the module's helper functions take and return
@@ -408,6 +408,38 @@ class ReduceMixin(ElementwiseMixin):
         x = self.cast(dtype_arg(dtype, least_upper_float(self.dtype), "log_softmax"))
         m = x - x._exp_shift((ax,))
         return m - m.exp().sum(ax, keepdim=True).log()
+
+    def softmin(self, axis: int | None = None, dtype: DTypeLike | None = None, *, dim: int | None = None) -> Self:
+        """softmax(-x) along `axis` (default -1), as `torch.nn.functional.softmin`.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([0.0, 0.0]).softmin(0).tolist()
+        [0.5, 0.5]
+        """
+        return (-self.cast(dtype_arg(dtype, least_upper_float(self.dtype), "softmin"))).softmax(axis, dim=dim)
+
+    def logcumsumexp(self, axis: int | None = None, *, dim: int | None = None) -> Self:
+        """log(cumsum(exp(x))) along `axis` (default 0), computed stably: each running term is shifted by the
+        running maximum, so small terms before a large one are not lost (n*n work per row of n).
+
+        >>> from tg_tensor import Tensor
+        >>> [round(v, 3) for v in Tensor([-1000.0, 0.0, 1000.0]).logcumsumexp(0).tolist()]
+        [-1000.0, 0.0, 1000.0]
+        """
+        ax = _pick_one(axis, dim, 0, "logcumsumexp")
+        x = self.cast(least_upper_float(self.dtype))
+        if x.ndim == 0:
+            normalize_axis(ax, 1, "logcumsumexp")
+            return x
+        x = x.transpose(self._one_axis(ax, "logcumsumexp"), -1)
+        n = x.shape[-1]
+        # the shift cancels in the value and the gradient, so it is cut from the graph
+        peak = x.detach().cummax(-1).values
+        peak = peak.isfinite().where(peak, 0.0)
+        upto = self.ones(n, n, dtype=dtypes.bool, device=self.device).tril()  # [i, j]: j <= i
+        terms = upto.where((x.unsqueeze(-2) - peak.unsqueeze(-1)).exp(), 0.0)
+        out = terms.sum(-1).log() + peak
+        return out.transpose(self._one_axis(ax, "logcumsumexp"), -1)
 
     def logsumexp(self, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Self:
         """log(sum(exp(x))) over `axis`, computed stably by shifting with the maximum. Rows of -inf give -inf.
