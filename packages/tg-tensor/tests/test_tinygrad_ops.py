@@ -175,3 +175,38 @@ def test_nll_loss_with_class_weights(reduction: str) -> None:
         lambda x: F.nll_loss(x.log_softmax(1), torch.tensor(target), torch.tensor(weight), reduction=reduction),
         logp,
     )
+
+
+POOLS = [
+    (1, (2, 3, 9), {"kernel_size": 2}),
+    (1, (2, 3, 9), {"kernel_size": 3, "stride": 2, "padding": 1}),
+    (2, (2, 3, 7, 6), {"kernel_size": 2}),
+    (2, (2, 3, 7, 6), {"kernel_size": 3, "stride": 2, "padding": 1}),
+    (2, (3, 7, 6), {"kernel_size": (2, 3), "stride": (1, 2)}),
+    (3, (1, 2, 5, 6, 4), {"kernel_size": 2}),
+    (3, (1, 2, 5, 6, 4), {"kernel_size": 3, "stride": 2, "padding": 1}),
+]
+
+
+@pytest.mark.parametrize("nd, shape, kw", POOLS)
+def test_max_pool_return_indices_and_max_unpool(nd: int, shape: tuple[int, ...], kw: dict) -> None:
+    a = np.random.default_rng(nd).integers(0, 5, shape).astype(np.float32)  # ties: the first maximum is picked
+    pool, unpool = f"max_pool{nd}d", f"max_unpool{nd}d"
+    v, i = getattr(Tensor(a), pool)(**kw, return_indices=True)
+    tv, ti = getattr(F, pool)(torch.tensor(a), **kw, return_indices=True)
+    np.testing.assert_array_equal(v.numpy(), tv.numpy())
+    np.testing.assert_array_equal(i.numpy(), ti.numpy())
+    # the default output size is the pooled input's only when the windows tile it
+    for size in [shape[-nd:]] + ([None] if "stride" not in kw else []):
+        check(
+            lambda x: getattr(x, unpool)(i, **kw, output_size=size),
+            lambda x: getattr(F, unpool)(x, ti, **kw, output_size=size),
+            tv.numpy(),
+        )
+    check(  # the values keep their gradient next to the indices
+        lambda x: getattr(x, pool)(**kw, return_indices=True)[0],
+        lambda x: getattr(F, pool)(x, **kw, return_indices=True)[0],
+        _distinct(*shape),
+    )
+    with pytest.raises(ArgumentError, match=unpool):
+        getattr(v, unpool)(i.reshape(-1), **kw)

@@ -513,6 +513,64 @@ def _max_pool_grad(g: T, x: T, y: T, applied: _Pairs) -> T:
     return _pad_or_crop(dx, [(-b, -a) for b, a in applied])
 
 
+def _first_max_positions(
+    x: T, win: T, applied: _Pairs, stride: int | Sequence[int] | None, dilation: int | Sequence[int], op: str
+) -> T:
+    """For max pooling's `return_indices`: the flat index (into the input's spatial dims, int32) of the first
+    maximum of each window (flat indices grow along a window in row-major order, so the first is the least).
+    Padding is never picked: its positions read as past the end."""
+    nd = len(applied)
+    kernel = win.shape[-nd:]
+    strides = kernel if stride is None else _per_dim(stride, nd, "stride", op)
+    spatial = x.shape[-nd:]
+    n = prod(spatial)
+    pos = _pad_or_crop(x.arange(n, device=x.device).reshape(*spatial), applied, n)
+    pos_win = _windows(pos, kernel, strides, _per_dim(dilation, nd, "dilation", op))
+    axes = tuple(range(-nd, 0))
+    hit = win == win.max(axes, keepdim=True)
+    return hit.where(pos_win, n).min(axes)
+
+
+def _unpool_of_rank(nd: int, doc: str) -> Callable[..., Any]:
+    name = f"max_unpool{nd}d"
+
+    def max_unpool_nd(
+        self: T,
+        indices: T,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] | None = None,
+        padding: int | Sequence[int] = 0,
+        output_size: Sequence[int] | None = None,
+    ) -> T:
+        if self.ndim not in (nd + 1, nd + 2) or indices.shape != self.shape:
+            raise ArgumentError(
+                f"{name}: input {self.shape} and indices {indices.shape} must be one shape (N, C, *spatial) of "
+                f"{nd + 2} or {nd + 1} dims"
+            )
+        if not indices.dtype.is_int:
+            raise TypeError(f"{name}: indices need an integer dtype, got {indices.dtype!r}")
+        kernel = _per_dim(kernel_size, nd, "kernel_size", name)
+        strides = kernel if stride is None else _per_dim(stride, nd, "stride", name)
+        pads = _per_dim(padding, nd, "padding", name, low=0)
+        lead, spatial = self.shape[:-nd], self.shape[-nd:]
+        out = [(n - 1) * s - 2 * p + k for n, s, p, k in zip(spatial, strides, pads, kernel, strict=True)]
+        if output_size is not None:
+            want = tuple(output_size)[-nd:]
+            if len(want) != nd or any(not o - s < w < o + s for w, o, s in zip(want, out, strides, strict=True)):
+                raise ArgumentError(f"{name}: output_size {tuple(output_size)} is not a size the pool could come from")
+            out = list(want)
+        flat, idx = (*lead, prod(spatial)), indices.reshape(*lead, prod(spatial))
+
+        def forward(x: T) -> T:
+            zeros = x.zeros(*lead, prod(out), dtype=x.dtype, device=x.device)
+            return zeros.scatter(-1, idx, x.reshape(flat)).reshape(*lead, *out)
+
+        # as PyTorch: every value gets the gradient at its index, also where overlapping windows share one
+        return self.apply_with_gradient(forward, lambda g, x: (g.reshape(*lead, -1).gather(-1, idx).reshape(x.shape),))
+
+    return _method(max_unpool_nd, name, doc)
+
+
 def _max_pool_of_rank(nd: int, doc: str) -> Callable[..., Any]:
     name = f"max_pool{nd}d"
 
@@ -523,9 +581,13 @@ def _max_pool_of_rank(nd: int, doc: str) -> Callable[..., Any]:
         padding: int | Sequence[int] = 0,
         dilation: int | Sequence[int] = 1,
         ceil_mode: bool = False,
-    ) -> T:
+        return_indices: bool = False,
+    ) -> Any:
         low = -math.inf if self.dtype.is_float else self.dtype.min
         win, _, applied = self._pool(nd, name, kernel_size, stride, padding, dilation, ceil_mode, low)
+        if return_indices:  # as PyTorch: (values, flat index into the input's spatial dims of each maximum)
+            where = _first_max_positions(self, win, applied, stride, dilation, name)
+            return max_pool_nd(self, kernel_size, stride, padding, dilation, ceil_mode), where
         kernel = win.shape[-nd:]
         strides = kernel if stride is None else _per_dim(stride, nd, "stride", name)
         if tuple(strides) != kernel or _per_dim(dilation, nd, "dilation", name) != (1,) * nd:
@@ -875,6 +937,20 @@ class FunctionalMixin(IndexingMixin):
     max_pool3d = _max_pool_of_rank(
         3, """Like `torch.nn.functional.max_pool3d` on (N, C, D, H, W) or (C, D, H, W); see `max_pool2d`."""
     )
+    max_unpool1d = _unpool_of_rank(1, """Like `torch.nn.functional.max_unpool1d`; see `max_unpool2d`.""")
+    max_unpool2d = _unpool_of_rank(
+        2,
+        """The inverse of `max_pool2d(..., return_indices=True)`, like `torch.nn.functional.max_unpool2d`: each
+        value written at its index in a zero tensor of the pooled input's size (or `output_size`).
+
+        >>> from tg_tensor import Tensor
+        >>> x = Tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
+        >>> values, indices = x.max_pool2d(2, return_indices=True)
+        >>> values.max_unpool2d(indices, 2).tolist()
+        [[[[0.0, 0.0], [0.0, 4.0]]]]
+        """,
+    )
+    max_unpool3d = _unpool_of_rank(3, """Like `torch.nn.functional.max_unpool3d`; see `max_unpool2d`.""")
     avg_pool1d = _avg_pool_of_rank(1, """Like `torch.nn.functional.avg_pool1d`; see `avg_pool2d`.""")
     avg_pool2d = _avg_pool_of_rank(
         2,
