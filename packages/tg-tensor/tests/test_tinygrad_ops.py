@@ -199,8 +199,8 @@ def test_max_pool_return_indices_and_max_unpool(nd: int, shape: tuple[int, ...],
     # the default output size is the pooled input's only when the windows tile it
     for size in [shape[-nd:]] + ([None] if "stride" not in kw else []):
         check(
-            lambda x: getattr(x, unpool)(i, **kw, output_size=size),
-            lambda x: getattr(F, unpool)(x, ti, **kw, output_size=size),
+            lambda x, size=size: getattr(x, unpool)(i, **kw, output_size=size),
+            lambda x, size=size: getattr(F, unpool)(x, ti, **kw, output_size=size),
             tv.numpy(),
         )
     check(  # the values keep their gradient next to the indices
