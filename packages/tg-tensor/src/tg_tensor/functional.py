@@ -452,7 +452,8 @@ def _conv_of_rank(nd: int | None, doc: str) -> Callable[..., Any]:
         dilation: int | Sequence[int] = 1,
         groups: int = 1,
     ) -> T:
-        return self._conv(weight, bias, stride, padding, dilation, groups, nd, name)
+        # tinygrad's conv2d takes a weight of any rank: (out, in, *kernel) convolves len(kernel) dims
+        return self._conv(weight, bias, stride, padding, dilation, groups, None if nd == 2 else nd, name)
 
     return _method(conv_nd, name, doc)
 
@@ -471,7 +472,8 @@ def _conv_transpose_of_rank(nd: int | None, doc: str) -> Callable[..., Any]:
         groups: int = 1,
         dilation: int | Sequence[int] = 1,
     ) -> T:
-        return self._conv_transpose(weight, bias, stride, padding, output_padding, groups, dilation, nd, name)
+        rank = None if nd == 2 else nd  # as conv2d: the rank comes from the weight
+        return self._conv_transpose(weight, bias, stride, padding, output_padding, groups, dilation, rank, name)
 
     return _method(conv_transpose_nd, name, doc)
 
@@ -484,15 +486,15 @@ def _window_counts(
     spans: _Pairs,
 ) -> np.ndarray:
     """How many elements of each pooling window count in an average, shape (*out): per axis of size n, with
-    (p, q) in `spans`, the window elements inside [-p, n + p) of the input where the windows start q before it.
+    (p, a, q) in `spans`, the window elements inside [-p, n + a) of the input where the windows start q before it.
     The count is a product of one count per axis, known from the shapes alone."""
     nd = len(spatial)
     counts = np.ones((), dtype=np.float64)
-    for n, o, k, s, d, (p, q) in zip(
+    for n, o, k, s, d, (p, a, q) in zip(
         spatial, out_and_kernel[:nd], out_and_kernel[nd:], strides, dilations, spans, strict=True
     ):
         pos = np.arange(o)[:, None] * s - q + np.arange(k)[None, :] * d
-        counts = np.multiply.outer(counts, ((pos >= -p) & (pos < n + p)).sum(1))
+        counts = np.multiply.outer(counts, ((pos >= -p) & (pos < n + a)).sum(1))
     return counts
 
 
@@ -571,6 +573,12 @@ def _unpool_of_rank(nd: int, doc: str) -> Callable[..., Any]:
     return _method(max_unpool_nd, name, doc)
 
 
+def _pool_rank(nd: int, kernel_size: int | Sequence[int]) -> int:
+    """The pool's spatial rank: tinygrad's `max_pool2d` / `avg_pool2d` take it from a kernel_size tuple (3 ints:
+    a 3-D pool); the 1d and 3d entry points keep theirs (and check it)."""
+    return len(kernel_size) if nd == 2 and isinstance(kernel_size, (tuple, list)) and kernel_size else nd
+
+
 def _max_pool_of_rank(nd: int, doc: str) -> Callable[..., Any]:
     name = f"max_pool{nd}d"
 
@@ -583,18 +591,19 @@ def _max_pool_of_rank(nd: int, doc: str) -> Callable[..., Any]:
         ceil_mode: bool = False,
         return_indices: bool = False,
     ) -> Any:
+        rank = _pool_rank(nd, kernel_size)
         low = -math.inf if self.dtype.is_float else self.dtype.min
-        win, _, applied = self._pool(nd, name, kernel_size, stride, padding, dilation, ceil_mode, low)
+        win, _, applied = self._pool(rank, name, kernel_size, stride, padding, dilation, ceil_mode, low)
         if return_indices:  # as PyTorch: (values, flat index into the input's spatial dims of each maximum)
             where = _first_max_positions(self, win, applied, stride, dilation, name)
             return max_pool_nd(self, kernel_size, stride, padding, dilation, ceil_mode), where
-        kernel = win.shape[-nd:]
-        strides = kernel if stride is None else _per_dim(stride, nd, "stride", name)
-        if tuple(strides) != kernel or _per_dim(dilation, nd, "dilation", name) != (1,) * nd:
-            return win.max(tuple(range(-nd, 0)))  # overlapping or spaced windows: the rules' gradient
+        kernel = win.shape[-rank:]
+        strides = kernel if stride is None else _per_dim(stride, rank, "stride", name)
+        if tuple(strides) != kernel or _per_dim(dilation, rank, "dilation", name) != (1,) * rank:
+            return win.max(tuple(range(-rank, 0)))  # overlapping or spaced windows: the rules' gradient
 
         def forward(x: T) -> T:
-            return _windows(_pad_or_crop(x, applied, low), kernel, kernel, (1,) * nd).max(tuple(range(-nd, 0)))
+            return _windows(_pad_or_crop(x, applied, low), kernel, kernel, (1,) * rank).max(tuple(range(-rank, 0)))
 
         return self.apply_with_gradient(forward, lambda g, x: (_max_pool_grad(g, x, forward(x), applied),))
 
@@ -614,17 +623,20 @@ def _avg_pool_of_rank(nd: int, doc: str) -> Callable[..., Any]:
         divisor_override: int | None = None,
         dilation: int | Sequence[int] = 1,
     ) -> T:
-        win, explicit, applied = self._pool(nd, name, kernel_size, stride, padding, dilation, ceil_mode, 0.0)
-        total = win.sum(tuple(range(-nd, 0)))
+        rank = _pool_rank(nd, kernel_size)
+        win, explicit, applied = self._pool(rank, name, kernel_size, stride, padding, dilation, ceil_mode, 0.0)
+        total = win.sum(tuple(range(-rank, 0)))
         if divisor_override is not None:
             if not isinstance(divisor_override, int) or divisor_override == 0:
                 raise ArgumentError(f"{name}: divisor_override must be a nonzero int, got {divisor_override!r}")
             return total / divisor_override
-        kernel = win.shape[-nd:]
-        strides = kernel if stride is None else _per_dim(stride, nd, "stride", name)
-        spans = [(p, q) if count_include_pad else (0, q) for (p, _), (q, _) in zip(explicit, applied, strict=True)]
+        kernel = win.shape[-rank:]
+        strides = kernel if stride is None else _per_dim(stride, rank, "stride", name)
+        spans = [
+            (p, a, q) if count_include_pad else (0, 0, q) for (p, a), (q, _) in zip(explicit, applied, strict=True)
+        ]
         counts = _window_counts(
-            self.shape[-nd:], win.shape[-2 * nd :], strides, _per_dim(dilation, nd, "dilation", name), spans
+            self.shape[-rank:], win.shape[-2 * rank :], strides, _per_dim(dilation, rank, "dilation", name), spans
         )
         if np.all(counts == prod(kernel)):
             return total / prod(kernel)
@@ -906,20 +918,21 @@ class FunctionalMixin(IndexingMixin):
         kernel = _per_dim(kernel_size, nd, "kernel_size", op)
         strides = kernel if stride is None else _per_dim(stride, nd, "stride", op)
         dils = _per_dim(dilation, nd, "dilation", op)
-        pads = _per_dim(padding, nd, "padding", op, low=0)
-        if any(p > k // 2 for p, k in zip(pads, kernel, strict=True)):
+        # one int per dim (both sides), or tinygrad's per-side form: 2*nd ints in F.pad's order
+        pairs = _padding_pairs(padding, nd, op)
+        if any(max(p) > k // 2 for p, k in zip(pairs, kernel, strict=True)):
             raise ArgumentError(f"{op}: padding {padding!r} must be at most half of kernel_size {kernel_size!r}")
         spatial = self.shape[-nd:]
-        _check_fits(op, self.shape, [s + 2 * p for s, p in zip(spatial, pads, strict=True)], kernel, dils)
+        _check_fits(op, self.shape, [s + b + a for s, (b, a) in zip(spatial, pairs, strict=True)], kernel, dils)
         applied = []
-        for n, k, s, d, p in zip(spatial, kernel, strides, dils, pads, strict=True):
-            span = n + 2 * p - d * (k - 1) - 1
+        for n, k, s, d, (p, q) in zip(spatial, kernel, strides, dils, pairs, strict=True):
+            span = n + p + q - d * (k - 1) - 1
             o = (span + (s - 1 if ceil_mode else 0)) // s + 1
             if ceil_mode and (o - 1) * s >= n + p:
                 o -= 1  # as PyTorch: the last window must start inside the input or the left padding
             applied.append((p, (o - 1) * s + d * (k - 1) + 1 - n - p))
         x = _pad_or_crop(self, applied, pad_value)
-        return _windows(x, kernel, strides, dils), [(p, p) for p in pads], applied
+        return _windows(x, kernel, strides, dils), list(pairs), applied
 
     max_pool1d = _max_pool_of_rank(
         1, """Like `torch.nn.functional.max_pool1d` on (N, C, L) or (C, L); see `max_pool2d`."""
