@@ -483,7 +483,7 @@ def _window_counts(
     out_and_kernel: Sequence[int],
     strides: Sequence[int],
     dilations: Sequence[int],
-    spans: _Pairs,
+    spans: Sequence[tuple[int, int, int]],
 ) -> np.ndarray:
     """How many elements of each pooling window count in an average, shape (*out): per axis of size n, with
     (p, a, q) in `spans`, the window elements inside [-p, n + a) of the input where the windows start q before it.
