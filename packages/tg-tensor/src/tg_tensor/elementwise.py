@@ -228,8 +228,8 @@ class ElementwiseMixin(MovementMixin):
             if n == 0:
                 # 1 even for NaN and inf, as PyTorch; the where keeps x in the graph so its gradient is 0, not missing
                 return x._full_like(True, dtypes.bool).where(1.0, x * 0)
-            p = _pow_by_mul(x, abs(n))
-            return p if n > 0 else p.reciprocal()
+            # a negative power as powers of 1/x: its gradient at 0 is -inf as PyTorch's, not inf * 0
+            return _pow_by_mul(x if n > 0 else x.reciprocal(), abs(n))
         if e == 0.5:
             return x.sqrt()
         return _float_pow(x, x._full_like(e))
@@ -1076,15 +1076,29 @@ def _int_pow(a: T, b: T) -> T:
     return (b < 0).where(negative_power, result)
 
 
-def _float_pow(a: T, b: T) -> T:
+def _float_pow_value(a: T, b: T) -> T:
     """a ** b for float tensors of one dtype, from exp2(b * log2|a|) with the sign of a negative base."""
     r = (b * a.abs().log2()).exp2()
     whole = b.trunc() == b
     half = b * 0.5
     odd = whole & (half.trunc() != half)
     signed = (a < 0).where(whole.where(odd.where(-r, r), math.nan), r)
-    # x ** 0 and 1 ** y are 1 even for NaN and inf (C's pow and PyTorch)
-    return ((b == 0) | (a == 1)).where(1.0, signed)
+    # C's pow (and PyTorch): -inf to a power that is not an odd integer is +inf or +0; -1 ** +-inf is 1
+    signed = ((a == -math.inf) & odd.logical_not() & (b == b)).where((b > 0).where(math.inf, 0.0), signed)
+    # x ** 0 and 1 ** y are 1 even for NaN and inf
+    return ((b == 0) | (a == 1) | ((a == -1) & b.isinf())).where(1.0, signed)
+
+
+def _float_pow(a: T, b: T) -> T:
+    """a ** b with PyTorch's gradients: b * a ** (b - 1) for the base (0, not NaN, at a = 0 for b > 1), and
+    a ** b * log(a) for the exponent (0 where a = 0 and b >= 0), instead of the rules' through exp2 and log2."""
+
+    def grads(g: T, x: T, y: T) -> tuple[T, T]:
+        at_zero = (x == 0) & (y >= 0)
+        base = (y == 0).where(0.0, g * y * _float_pow_value(x, y - 1))  # x ** 0 is constant, even at x = 0
+        return base, at_zero.where(0.0, g * _float_pow_value(x, y) * x.log())
+
+    return a.apply_with_gradient(_float_pow_value, grads, b)
 
 
 def _horner(x: T, coeffs: list[float]) -> T:

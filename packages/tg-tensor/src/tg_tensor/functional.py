@@ -23,7 +23,7 @@ import numpy as np
 
 from tg_tensor.errors import ArgumentError
 from tg_tensor.indexing import IndexingMixin
-from tg_uop.dtype import least_upper_float
+from tg_uop.dtype import dtypes, least_upper_dtype, least_upper_float
 from tg_uop.helpers import prod
 
 T = TypeVar("T", bound="FunctionalMixin")  # the tensor type the module's helper functions take and return
@@ -684,7 +684,11 @@ class FunctionalMixin(IndexingMixin):
         xr = x2.reshape(*x2.shape[:-1], 1, k_x)
         wt = w2.transpose(-1, -2)
         wr = wt.reshape(*wt.shape[:-2], 1, *wt.shape[-2:])
-        out = (xr * wr).sum(-1)
+        dt = least_upper_dtype(x.dtype, w.dtype)
+        if dt.is_float and dt.itemsize < 4:  # half precision: products and sums in float32, as PyTorch
+            out = (xr.cast(dtypes.float32) * wr.cast(dtypes.float32)).sum(-1).cast(dt)
+        else:
+            out = (xr * wr).sum(-1)
         if x.ndim == 1:
             out = out.reshape(*out.shape[:-2], out.shape[-1])
         if w.ndim == 1:

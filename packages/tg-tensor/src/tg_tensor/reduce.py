@@ -186,8 +186,13 @@ class ReduceMixin(ElementwiseMixin):
         axes = self._axes(_pick_axis(axis, dim, op), op)
         self._nonempty(axes, op)
         if largest:
-            return self._reduce_axes(Ops.MAX, axes, keepdim)
-        return self._flip_order()._reduce_axes(Ops.MAX, axes, keepdim)._flip_order()
+            out = self._reduce_axes(Ops.MAX, axes, keepdim)
+        else:
+            out = self._flip_order()._reduce_axes(Ops.MAX, axes, keepdim)._flip_order()
+        if not self.dtype.is_float:
+            return out
+        # the MAX reduction skips NaN (C's fmax); PyTorch's max is NaN when one is (fused into the same kernel)
+        return self.isnan().any(axes, keepdim=keepdim).where(math.nan, out)
 
     def _flip_order(self) -> Self:
         """An order-reversing map that is its own inverse: -x for floats, ~x for ints (no overflow), not x."""
@@ -368,7 +373,9 @@ class ReduceMixin(ElementwiseMixin):
         self._nonempty((ax,), op)
         n = self.shape[ax]
         # the first maximum has the largest (n - index) among the positions holding the maximum
-        hit = self == self.max(ax, keepdim=True).detach()
+        hit = self == self._reduce_axes(Ops.MAX, (ax,), True).detach()
+        if self.dtype.is_float:  # as PyTorch: a NaN is the extreme (the first one)
+            hit = self.isnan().any(ax, keepdim=True).where(self.isnan(), hit)
         countdown = (n - self.arange(n, device=self.device)).reshape(*(n if i == ax else 1 for i in range(self.ndim)))
         best = hit.where(countdown, 0).max(ax, keepdim=keepdim)
         return (n - best).cast(dtypes.default_int)
