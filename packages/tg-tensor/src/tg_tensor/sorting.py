@@ -83,9 +83,11 @@ class SortingMixin(NNOpsMixin):
         """
         return self.sort(dim, descending).indices
 
-    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> SortResult[Self]:
-        """The k largest (or smallest) values along `dim` and their positions, in order, as `torch.topk`;
-        ties keep their order.
+    def topk(
+        self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, sorted_: bool | None = None
+    ) -> SortResult[Self]:
+        """The k largest (or smallest) values along `dim` and their positions, in order, as `torch.topk`
+        (`sorted_` is tinygrad's spelling of `sorted`; the result is always in order); ties keep their order.
 
         >>> from tg_tensor import Tensor
         >>> Tensor([1.0, 4.0, 3.0, 4.0]).topk(2).indices.tolist()
