@@ -116,6 +116,7 @@ def test_logcumsumexp() -> None:
     check(lambda x: x.logcumsumexp(1), lambda x: x.logcumsumexp(1), (3, 6), low=-5, high=5)
     a = np.array([[-1000.0, 0.0, 1000.0, -INF], [-INF, -INF, 2.0, INF]], dtype=np.float32)
     np.testing.assert_allclose(Tensor(a).logcumsumexp(1).numpy(), torch.tensor(a).logcumsumexp(1).numpy())
+    check(lambda x: x.logcumsumexp(0), lambda x: x.logcumsumexp(0), np.array([-1000.0, 0.0, 1000.0], np.float32))
 
 
 def test_logaddexp() -> None:

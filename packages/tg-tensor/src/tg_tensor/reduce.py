@@ -444,7 +444,8 @@ class ReduceMixin(ElementwiseMixin):
         peak = x.detach().cummax(-1).values
         peak = peak.isfinite().where(peak, 0.0)
         upto = self.ones(n, n, dtype=dtypes.bool, device=self.device).tril()  # [i, j]: j <= i
-        terms = upto.where((x.unsqueeze(-2) - peak.unsqueeze(-1)).exp(), 0.0)
+        # masked before exp: a later, larger term would overflow, and its zero gradient times inf is NaN
+        terms = upto.where(x.unsqueeze(-2) - peak.unsqueeze(-1), -math.inf).exp()
         out = terms.sum(-1).log() + peak
         return out.transpose(self._one_axis(ax, "logcumsumexp"), -1)
 
