@@ -211,3 +211,12 @@ def test_max_pool_return_indices_and_max_unpool(nd: int, shape: tuple[int, ...],
     )
     with pytest.raises(ArgumentError, match=unpool):
         getattr(v, unpool)(i.reshape(-1), **kw)
+
+
+def test_max_unpool_takes_tinygrads_dilation() -> None:
+    a = np.arange(18, dtype=np.float32).reshape(1, 2, 9)
+    v, i = Tensor(a).max_pool1d(2, stride=1, dilation=2, return_indices=True)
+    out = v.max_unpool1d(i, 2, stride=1, dilation=2)  # (7 - 1) * 1 + 2 * (2 - 1) + 1 = 9 wide
+    want = a.copy()
+    want[..., :2] = 0.0  # the first two are never a window's maximum
+    np.testing.assert_array_equal(out.numpy(), want)

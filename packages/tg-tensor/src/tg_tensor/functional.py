@@ -543,6 +543,7 @@ def _unpool_of_rank(nd: int, doc: str) -> Callable[..., Any]:
         stride: int | Sequence[int] | None = None,
         padding: int | Sequence[int] = 0,
         output_size: Sequence[int] | None = None,
+        dilation: int | Sequence[int] = 1,
     ) -> T:
         if self.ndim not in (nd + 1, nd + 2) or indices.shape != self.shape:
             raise ArgumentError(
@@ -555,7 +556,11 @@ def _unpool_of_rank(nd: int, doc: str) -> Callable[..., Any]:
         strides = kernel if stride is None else _per_dim(stride, nd, "stride", name)
         pads = _per_dim(padding, nd, "padding", name, low=0)
         lead, spatial = self.shape[:-nd], self.shape[-nd:]
-        out = [(n - 1) * s - 2 * p + k for n, s, p, k in zip(spatial, strides, pads, kernel, strict=True)]
+        dils = _per_dim(dilation, nd, "dilation", name)  # tinygrad's keyword (PyTorch has none)
+        out = [
+            (n - 1) * s - 2 * p + d * (k - 1) + 1
+            for n, s, p, k, d in zip(spatial, strides, pads, kernel, dils, strict=True)
+        ]
         if output_size is not None:
             want = tuple(output_size)[-nd:]
             if len(want) != nd or any(not o - s < w < o + s for w, o, s in zip(want, out, strides, strict=True)):
