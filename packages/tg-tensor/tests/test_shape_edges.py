@@ -30,6 +30,8 @@ def test_reshape_none_keeps_a_dimension() -> None:
     _same(Tensor(a).reshape((None, -1, 1)), torch.tensor(a).reshape(2, -1, 1))
     with pytest.raises(ArgumentError, match="None past"):
         Tensor(a).reshape(2, 3, 4, None)
+    b = _arr(2, 1, 3)
+    _same(Tensor(b).expand(None, 4, None), torch.tensor(b).expand(-1, 4, -1))  # tinygrad's None in expand too
 
 
 CASES: dict[str, tuple[Callable, Callable, list[tuple[int, ...]]]] = {

@@ -164,8 +164,9 @@ class MovementMixin(TensorCore):
         return self._apply(lambda u: u.permute(o))
 
     def expand(self, *shape: Any) -> Self:
-        """Broadcast size-1 axes (and new leading axes) to a larger shape; -1 keeps an existing size."""
-        want = _ints(varargs(shape), "expand", "sizes")
+        """Broadcast size-1 axes (and new leading axes) to a larger shape; -1 (or None, as tinygrad) keeps an
+        existing size."""
+        want = _ints(tuple(-1 if w is None else w for w in varargs(shape)), "expand", "sizes")
         if len(want) < self.ndim:
             raise ArgumentError(f"expand: cannot expand shape {self.shape} to {want} (fewer dimensions)")
         lead = len(want) - self.ndim
