@@ -481,8 +481,11 @@ def test_bitcast():
     assert_same(Tensor(h).bitcast(dtypes.float16), torch.tensor(h).view(torch.float16))
     with pytest.raises(ValueError, match=r"bitcast: .*float32.*int16.*item size"):
         Tensor(x).bitcast(dtypes.int16)
+    assert_same(Tensor(x).bitcast("int32"), torch.tensor(x).view(torch.int32))  # a dtype by name (tinygrad)
     with pytest.raises(TypeError, match="bitcast"):
-        Tensor(x).bitcast("int32")  # type: ignore[arg-type]
+        Tensor(x).bitcast("no_such_dtype")
+    with pytest.raises(TypeError, match="bitcast"):
+        Tensor(x).bitcast(None)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------- in-place forms

@@ -361,8 +361,6 @@ def test_sdpa_bad_input() -> None:
         q.scaled_dot_product_attention(k, Tensor.ones(2, 4, 6))
     with pytest.raises(ValueError, match=rf"{op}: shapes \(2,\) and \(3,\) cannot be broadcast"):
         q.scaled_dot_product_attention(Tensor.ones(3, 5, 4), Tensor.ones(3, 5, 6))
-    with pytest.raises(ValueError, match=rf"{op}: give either attn_mask or is_causal"):
-        q.scaled_dot_product_attention(k, v, attn_mask=Tensor.ones(3, 5), is_causal=True)
     with pytest.raises(ValueError, match=rf"{op}: attn_mask \(4, 5\) does not broadcast to the scores \(2, 3, 5\)"):
         q.scaled_dot_product_attention(k, v, attn_mask=Tensor.ones(4, 5))
     with pytest.raises(ValueError, match=rf"{op}: attn_mask \(3, 2, 3, 5\) does not broadcast"):

@@ -182,9 +182,26 @@ def set_custom_gradient(node: UOp, inputs: tuple[UOp, ...], backward: Callable[[
     return node
 
 
-def _source_gradients(n: UOp, ctx: UOp) -> Iterable[tuple[UOp, UOp | None]]:
+def _region_holds(node: UOp, inputs: tuple[UOp, ...], wanted: set[UOp]) -> bool:
+    """Whether a wanted node lies strictly between a custom-gradient node and its inputs (only nodes on a path
+    to a wanted one are walked)."""
+    stop, seen, stack = set(inputs), set(), [node]
+    while stack:
+        u = stack.pop()
+        if u in stop or u in seen:
+            continue
+        if u is not node and u in wanted:
+            return True
+        seen.add(u)
+        stack.extend(u.src)
+    return False
+
+
+def _source_gradients(n: UOp, ctx: UOp, inner: set[UOp]) -> Iterable[tuple[UOp, UOp | None]]:
     custom = _custom_gradients.get(n)
-    if custom is not None:
+    # a target inside the region the custom rule skips (equal UOps are one object, so a user can build one)
+    # needs the rules through that region
+    if custom is not None and not (inner and _region_holds(n, custom.inputs, inner)):
         return zip(custom.inputs, custom.backward(ctx), strict=True)
     src_grads = pm_gradient.rewrite(n, ctx=ctx)
     if src_grads is None:
@@ -202,11 +219,13 @@ def compute_gradient(root: UOp, root_grad: UOp, targets: Iterable[UOp]) -> dict[
         if n in want or any(s in on_path for s in n.src):
             on_path.add(n)
     grads: dict[UOp, UOp] = {root: root_grad}
+    # targets that are not leaves: only they can sit inside a custom-gradient region
+    inner = {t for t in want if t in on_path and t.src}
     # a target's gradient keeps flowing to the targets below it (gradient(x, y) with y computed from x)
     for n in reversed(order):
         if n not in grads or n not in on_path or not any(s in on_path for s in n.src):
             continue
-        for s, g in _source_gradients(n, grads[n]):
+        for s, g in _source_gradients(n, grads[n], inner):
             if g is None or s not in on_path or not (s.dtype.is_float):
                 continue
             grads[s] = grads[s] + g if s in grads else g

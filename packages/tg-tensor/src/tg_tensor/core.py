@@ -20,7 +20,8 @@ from tg_schedule.item import ScheduleItem
 from tg_schedule.run import realize as realize_uops
 from tg_schedule.schedule import create_schedule
 from tg_tensor.autograd import set_custom_gradient
-from tg_tensor.helpers import NP_TO_DTYPE, Scalar, const_uop, to_np_dtype, uop_from_numpy
+from tg_tensor.errors import ArgumentError
+from tg_tensor.helpers import NP_TO_DTYPE, DTypeLike, Scalar, const_uop, dtype_arg, to_np_dtype, uop_from_numpy
 from tg_uop.dtype import DType, dtypes
 from tg_uop.helpers import prod
 from tg_uop.ops import Ops
@@ -42,14 +43,18 @@ class TensorCore:
 
         @classmethod
         def ones(
-            cls, *shape: Any, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+            cls,
+            *shape: Any,
+            dtype: DTypeLike | None = None,
+            device: str | None = None,
+            requires_grad: bool | None = None,
         ) -> Self: ...
 
         @classmethod
         def arange(cls, *args: Any, **kwargs: Any) -> Self: ...
 
         def zeros_like(
-            self, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+            self, dtype: DTypeLike | None = None, device: str | None = None, requires_grad: bool | None = None
         ) -> Self: ...
 
         def assign(self, x: Self | Scalar) -> Self: ...
@@ -60,10 +65,12 @@ class TensorCore:
         self,
         data: Any,
         device: str | None = None,
-        dtype: DType | None = None,
+        dtype: DTypeLike | None = None,
         requires_grad: bool | None = None,
     ) -> None:
         dev = canonicalize(device) if device is not None else Device.DEFAULT
+        if dtype is not None:
+            dtype = dtype_arg(dtype, dtypes.default_float, "Tensor")
         if isinstance(data, np.generic):  # a numpy scalar is a 0-d array
             data = np.asarray(data)
         if isinstance(data, UOp):
@@ -82,7 +89,7 @@ class TensorCore:
             try:
                 arr = np.array(data, dtype=to_np_dtype(dt))
             except ValueError as e:
-                raise ValueError(f"Tensor: cannot make a tensor from this nested list ({e})") from None
+                raise ArgumentError(f"Tensor: cannot make a tensor from this nested list ({e})") from None
             uop = uop_from_numpy(arr, dev, dt)
         elif isinstance(data, np.ndarray):
             if data.dtype not in NP_TO_DTYPE and dtype is None:
@@ -216,7 +223,9 @@ class TensorCore:
     def replace_uop(self, u: UOp) -> Self:
         """Point this tensor at another graph of the same shape and dtype (used by TinyJit)."""
         if u.shape != self.uop.shape or u.dtype != self.dtype:
-            raise ValueError(f"replace_uop: shape/dtype {u.shape} {u.dtype!r} differ from {self.shape} {self.dtype!r}")
+            raise ArgumentError(
+                f"replace_uop: shape/dtype {u.shape} {u.dtype!r} differ from {self.shape} {self.dtype!r}"
+            )
         self.uop = u
         return self
 
@@ -238,7 +247,7 @@ class TensorCore:
 
     def item(self) -> Scalar:
         if self.numel() != 1:
-            raise ValueError(f"item: only a tensor of one element has an item, this one has shape {self.shape}")
+            raise ArgumentError(f"item: only a tensor of one element has an item, this one has shape {self.shape}")
         return self.numpy().reshape(()).item()
 
     def tolist(self) -> Any:
@@ -273,7 +282,14 @@ class TensorCore:
         """
         return self.contiguous()
 
-    def cast(self, dtype: DType) -> Self:
+    def cast(self, dtype: DTypeLike) -> Self:
+        """The values converted to `dtype` (a tg dtype or its name, e.g. `"float16"`).
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([1.7, -2.5]).cast("int").tolist()
+        [1, -2]
+        """
+        dtype = dtype_arg(dtype, None, "cast")
         return self if self.dtype == dtype else self._apply(lambda u: u.cast(dtype))
 
     # last in the class: after these, `int`, `float` and `bool` in annotations would name the methods

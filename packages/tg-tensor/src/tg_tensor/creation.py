@@ -33,7 +33,8 @@ import numpy as np
 
 from tg_runtime.buffer import Buffer
 from tg_runtime.device import Device, canonicalize
-from tg_tensor.helpers import Scalar, const_uop, varargs
+from tg_tensor.errors import ArgumentError
+from tg_tensor.helpers import DTypeLike, Scalar, const_uop, dtype_arg, varargs
 from tg_tensor.reduce import ReduceMixin
 from tg_uop.dtype import DType, dtypes
 from tg_uop.helpers import prod
@@ -66,9 +67,9 @@ def shape_arg(shape: tuple[Any, ...], op: str) -> tuple[int, ...]:
                 raise TypeError
             out.append(operator.index(s))  # numpy integers are fine, floats and bools are not
         except TypeError:
-            raise ValueError(f"{op}: invalid shape {sizes}: sizes must be ints") from None
+            raise ArgumentError(f"{op}: invalid shape {sizes}: sizes must be ints") from None
     if any(s < 0 for s in out):
-        raise ValueError(f"{op}: invalid shape {sizes}: sizes must be >= 0")
+        raise ArgumentError(f"{op}: invalid shape {sizes}: sizes must be >= 0")
     return tuple(out)
 
 
@@ -81,19 +82,6 @@ def device_arg(device: str | None, op: str) -> str:
         return canonicalize(device)
     except KeyError as e:
         raise KeyError(f"{op}: {e.args[0]}") from None
-
-
-def dtype_arg(dtype: DType | str | None, default: DType, op: str) -> DType:
-    if dtype is None:
-        return default
-    if isinstance(dtype, str):  # tinygrad accepts names: dtype="float16"
-        found = getattr(dtypes, dtype, None)
-        if not isinstance(found, DType):
-            raise TypeError(f"{op}: unknown dtype name {dtype!r}")
-        return found
-    if not isinstance(dtype, DType) or dtype.count != 1 or dtype == dtypes.void:
-        raise TypeError(f"{op}: dtype must be a scalar tg dtype (like dtypes.float32), got {dtype!r}")
-    return dtype
 
 
 def check_supported(dtype: DType, device: str, op: str) -> None:
@@ -114,12 +102,12 @@ def _check_fits(value: Scalar, dtype: DType, op: str) -> None:
     else:
         fits = True
     if not fits:
-        raise ValueError(f"{op}: the value {value} does not fit in {dtype!r}")
+        raise ArgumentError(f"{op}: the value {value} does not fit in {dtype!r}")
 
 
 def check_grad(requires_grad: bool | None, dtype: DType, op: str) -> None:
     if requires_grad and not dtype.is_float:
-        raise ValueError(f"{op}: only floating point tensors can require gradients, not {dtype!r}")
+        raise ArgumentError(f"{op}: only floating point tensors can require gradients, not {dtype!r}")
 
 
 def number_arg(x: Any, op: str, what: str) -> Scalar:
@@ -174,7 +162,7 @@ class CreationMixin(ReduceMixin):
 
     @classmethod
     def empty(
-        cls, *shape: Any, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+        cls, *shape: Any, dtype: DTypeLike | None = None, device: str | None = None, requires_grad: bool | None = None
     ) -> Self:
         """A tensor whose memory is allocated but not set: its values are whatever the memory held.
 
@@ -194,7 +182,7 @@ class CreationMixin(ReduceMixin):
         cls,
         shape: Sequence[int] | int,
         fill_value: Scalar,
-        dtype: DType | None = None,
+        dtype: DTypeLike | None = None,
         device: str | None = None,
         requires_grad: bool | None = None,
     ) -> Self:
@@ -213,14 +201,14 @@ class CreationMixin(ReduceMixin):
 
     @classmethod
     def zeros(
-        cls, *shape: Any, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+        cls, *shape: Any, dtype: DTypeLike | None = None, device: str | None = None, requires_grad: bool | None = None
     ) -> Self:
         """Zeros of a shape (default float). `Tensor.zeros(2, 3)` or `Tensor.zeros((2, 3))`."""
         return cls._named_full("zeros", shape, 0, dtype, device, requires_grad)
 
     @classmethod
     def ones(
-        cls, *shape: Any, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+        cls, *shape: Any, dtype: DTypeLike | None = None, device: str | None = None, requires_grad: bool | None = None
     ) -> Self:
         """Ones of a shape (default float). `Tensor.ones(2, 3)` or `Tensor.ones((2, 3))`."""
         return cls._named_full("ones", shape, 1, dtype, device, requires_grad)
@@ -239,7 +227,7 @@ class CreationMixin(ReduceMixin):
     def full_like(
         self,
         fill_value: Scalar,
-        dtype: DType | None = None,
+        dtype: DTypeLike | None = None,
         device: str | None = None,
         requires_grad: bool | None = None,
     ) -> Self:
@@ -248,19 +236,19 @@ class CreationMixin(ReduceMixin):
         return self.full(self.shape, fill_value, dt, device or self.device, requires_grad)
 
     def zeros_like(
-        self, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+        self, dtype: DTypeLike | None = None, device: str | None = None, requires_grad: bool | None = None
     ) -> Self:
         """Zeros with this tensor's shape, dtype and device (dtype and device can be overridden)."""
         return self.full_like(0, dtype, device, requires_grad)
 
     def ones_like(
-        self, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+        self, dtype: DTypeLike | None = None, device: str | None = None, requires_grad: bool | None = None
     ) -> Self:
         """Ones with this tensor's shape, dtype and device (dtype and device can be overridden)."""
         return self.full_like(1, dtype, device, requires_grad)
 
     def empty_like(
-        self, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+        self, dtype: DTypeLike | None = None, device: str | None = None, requires_grad: bool | None = None
     ) -> Self:
         """`empty` with this tensor's shape, dtype and device (dtype and device can be overridden)."""
         dt = dtype_arg(dtype, self.dtype, "empty_like")
@@ -274,15 +262,16 @@ class CreationMixin(ReduceMixin):
         start: Scalar,
         stop: Scalar | None = None,
         step: Scalar = 1,
-        dtype: DType | None = None,
+        dtype: DTypeLike | None = None,
         device: str | None = None,
         requires_grad: bool | None = None,
     ) -> Self:
         """start, start + step, ... up to (not including) stop; `arange(n)` is 0 .. n-1.
 
         As in PyTorch: ceil((stop - start) / step) elements, a step of the wrong sign for the bounds is an
-        error, and the dtype is the default int when start, stop and step are ints, else the default float
-        (PyTorch's default int is int64, tg's int32). Values are `start + i * step` computed in the dtype
+        error, and the dtype is the default int when start, stop and step are ints (int64 when a bound is past
+        the int32 range, as tinygrad), else the default float (PyTorch's default int is int64, tg's int32).
+        Values are `start + i * step` computed in the dtype
         (PyTorch computes float ranges in double, so a float32 value can differ from PyTorch's in the last
         bit); an integer dtype truncates start and step to integers first, as PyTorch does.
         """
@@ -292,20 +281,23 @@ class CreationMixin(ReduceMixin):
             number_arg(v, "arange", name) for v, name in ((start, "start"), (stop, "stop"), (step, "step"))
         )
         if step == 0:
-            raise ValueError("arange: step must be nonzero")
+            raise ArgumentError("arange: step must be nonzero")
         if any(isinstance(v, float) and not math.isfinite(v) for v in (start, stop, step)):
-            raise ValueError(f"arange: start, stop and step must be finite, got {start}, {stop}, {step}")
+            raise ArgumentError(f"arange: start, stop and step must be finite, got {start}, {stop}, {step}")
         if (stop - start) * step < 0:
-            raise ValueError(f"arange: the step {step} goes away from stop (start {start}, stop {stop})")
+            raise ArgumentError(f"arange: the step {step} goes away from stop (start {start}, stop {stop})")
         all_int = all(isinstance(v, int) for v in (start, stop, step))
-        dt = dtype_arg(dtype, dtypes.default_int if all_int else dtypes.default_float, "arange")
+        # tinygrad: an int range reaching past int32 is int64
+        wide = all_int and any(not -(2**31) <= v < 2**31 for v in (start, stop, start + step))
+        int_dt = dtypes.int64 if wide else dtypes.default_int
+        dt = dtype_arg(dtype, int_dt if all_int else dtypes.default_float, "arange")
         if dt == dtypes.bool:
             raise TypeError("arange: a range of bools is not supported (as in PyTorch)")
         dev = device_arg(device, "arange")
         check_supported(dt, dev, "arange")
         n = int(-((start - stop) // step) if all_int else math.ceil((stop - start) / step))
         if n >= 2**31:
-            raise ValueError(f"arange: {n} elements is too many (at most 2**31 - 1)")
+            raise ArgumentError(f"arange: {n} elements is too many (at most 2**31 - 1)")
         idx = index_range(n, dtypes.int32, dev)
         if dt.is_int:
             # as PyTorch: the length comes from the float bounds, the values from start and step truncated to
@@ -326,7 +318,7 @@ class CreationMixin(ReduceMixin):
         start: Scalar,
         stop: Scalar,
         steps: int,
-        dtype: DType | None = None,
+        dtype: DTypeLike | None = None,
         device: str | None = None,
         requires_grad: bool | None = None,
     ) -> Self:
@@ -337,7 +329,7 @@ class CreationMixin(ReduceMixin):
         """
         start, stop = number_arg(start, "linspace", "start"), number_arg(stop, "linspace", "stop")
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-            raise ValueError(f"linspace: steps must be an int >= 0, got {steps!r}")
+            raise ArgumentError(f"linspace: steps must be an int >= 0, got {steps!r}")
         steps = int(steps)
         dt = dtype_arg(dtype, dtypes.default_float, "linspace")
         dev = device_arg(device, "linspace")
@@ -361,7 +353,7 @@ class CreationMixin(ReduceMixin):
         cls,
         n: int,
         m: int | None = None,
-        dtype: DType | None = None,
+        dtype: DTypeLike | None = None,
         device: str | None = None,
         requires_grad: bool | None = None,
     ) -> Self:

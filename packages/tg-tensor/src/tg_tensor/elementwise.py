@@ -55,7 +55,8 @@ from typing import Self, TypeVar
 
 from tg_tensor.autograd import full_like
 from tg_tensor.core import TensorCore
-from tg_tensor.helpers import Scalar, broadcast_shape, const_uop, scalar_dtype
+from tg_tensor.errors import ArgumentError
+from tg_tensor.helpers import DTypeLike, Scalar, broadcast_shape, const_uop, dtype_arg, scalar_dtype
 from tg_tensor.movement import MovementMixin
 from tg_uop.dtype import DType, dtypes, least_upper_dtype, least_upper_float
 from tg_uop.ops import Ops
@@ -94,7 +95,7 @@ class ElementwiseMixin(MovementMixin):
                 raise TypeError(f"{op}: cannot combine a tensor with {type(y).__name__}")
             y = self._wrap(const_uop(scalar_dtype(x.dtype, y), y, x.device))
         if x.device != y.device:
-            raise ValueError(f"{op}: tensors on different devices ({x.device} and {y.device})")
+            raise ArgumentError(f"{op}: tensors on different devices ({x.device} and {y.device})")
         if reverse:
             x, y = y, x
         out_dt = least_upper_dtype(x.dtype, y.dtype)
@@ -156,7 +157,7 @@ class ElementwiseMixin(MovementMixin):
             _refuse_bool(a.dtype, "div")
             return _int_divmod(a, b, floor=False)[0]
         if rounding_mode is not None:
-            raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', not {rounding_mode!r}")
+            raise ArgumentError(f"div: rounding_mode must be None, 'trunc' or 'floor', not {rounding_mode!r}")
         a, b = self._broadcasted(y, reverse, "div")
         dt = least_upper_float(a.dtype)
         return a.cast(dt)._alu(Ops.FDIV, b.cast(dt))
@@ -220,15 +221,15 @@ class ElementwiseMixin(MovementMixin):
         whole = float(e).is_integer()
         if not x.dtype.is_float:
             if e < 0:
-                raise ValueError(f"pow: integers to negative integer powers are not allowed (exponent {e})")
+                raise ArgumentError(f"pow: integers to negative integer powers are not allowed (exponent {e})")
             return _pow_by_mul(x, int(e))
         if whole and abs(e) <= _MAX_MUL_POW:
             n = int(e)
             if n == 0:
                 # 1 even for NaN and inf, as PyTorch; the where keeps x in the graph so its gradient is 0, not missing
                 return x._full_like(True, dtypes.bool).where(1.0, x * 0)
-            p = _pow_by_mul(x, abs(n))
-            return p if n > 0 else p.reciprocal()
+            # a negative power as powers of 1/x: its gradient at 0 is -inf as PyTorch's, not inf * 0
+            return _pow_by_mul(x if n > 0 else x.reciprocal(), abs(n))
         if e == 0.5:
             return x.sqrt()
         return _float_pow(x, x._full_like(e))
@@ -288,7 +289,7 @@ class ElementwiseMixin(MovementMixin):
 
     def _inplace(self, result: Self, op: str) -> Self:
         if result.shape != self.shape:
-            raise ValueError(f"{op}: the result's shape {result.shape} does not fit the target's shape {self.shape}")
+            raise ArgumentError(f"{op}: the result's shape {result.shape} does not fit the target's shape {self.shape}")
         if _KIND_RANK(result.dtype) > _KIND_RANK(self.dtype):
             raise TypeError(f"{op}: the result's dtype {result.dtype!r} cannot be written into {self.dtype!r} in place")
         return self.assign(result.cast(self.dtype))
@@ -383,6 +384,10 @@ class ElementwiseMixin(MovementMixin):
 
     def log2(self) -> Self:
         return self._float_unary(Ops.LOG2)
+
+    def log10(self) -> Self:
+        """The base-10 logarithm."""
+        return self._float_unary(Ops.LOG2) * (math.log(2) / math.log(10))
 
     def sqrt(self) -> Self:
         return self._float_unary(Ops.SQRT)
@@ -651,7 +656,7 @@ class ElementwiseMixin(MovementMixin):
         if approximate == "tanh":
             return 0.5 * x * (1 + (math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)).tanh())
         if approximate != "none":
-            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
+            raise ArgumentError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
         return 0.5 * x * (1 + (x * (1 / math.sqrt(2))).erf())
 
     def quick_gelu(self) -> Self:
@@ -713,7 +718,7 @@ class ElementwiseMixin(MovementMixin):
         [0.0, 0.5, 1.0]
         """
         if min is None and max is None:
-            raise ValueError("clip: at least one of min and max must be given")
+            raise ArgumentError("clip: at least one of min and max must be given")
         for bound in (min, max):
             if isinstance(bound, type(self)):
                 broadcast_shape(self.shape, bound.shape, "clip")
@@ -793,11 +798,17 @@ class ElementwiseMixin(MovementMixin):
         """True where the value is NaN (never for integers)."""
         return self != self
 
-    def isinf(self) -> Self:
-        """True where the value is +inf or -inf."""
-        if not self.dtype.is_float:
-            return self != self
-        return (self == math.inf) | (self == -math.inf)
+    def isinf(self, detect_positive: bool = True, detect_negative: bool = True) -> Self:
+        """True where the value is +inf (if `detect_positive`) or -inf (if `detect_negative`), as tinygrad.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([1.0, float("inf"), -float("inf")]).isinf(detect_negative=False).tolist()
+        [False, True, False]
+        """
+        if not self.dtype.is_float or not (detect_positive or detect_negative):
+            return self._full_like(False, dtypes.bool)
+        pos, neg = self == math.inf, self == -math.inf
+        return (pos | neg) if detect_positive and detect_negative else pos if detect_positive else neg
 
     def isfinite(self) -> Self:
         """True where the value is neither NaN nor infinite."""
@@ -921,24 +932,85 @@ class ElementwiseMixin(MovementMixin):
     long = _cast_to(dtypes.int64, "long")
     short = _cast_to(dtypes.int16, "short")
 
-    def bitcast(self, dtype: DType) -> Self:
+    def bitcast(self, dtype: DTypeLike) -> Self:
         """The same bits read as another dtype of the same item size (PyTorch's `view(dtype)`).
 
         >>> from tg_tensor import Tensor, dtypes
         >>> Tensor([1.0]).bitcast(dtypes.int32).tolist()
         [1065353216]
         """
-        if not isinstance(dtype, DType) or dtype.count != 1 or dtype.itemsize == 0:
-            raise TypeError(f"bitcast: expected a scalar dtype, got {dtype!r}")
+        dtype = dtype_arg(dtype, None, "bitcast")
         if dtype.itemsize != self.dtype.itemsize:
-            raise ValueError(
+            raise ArgumentError(
                 f"bitcast: {self.dtype!r} ({self.dtype.itemsize} bytes) and {dtype!r} ({dtype.itemsize} bytes)"
                 " differ in item size"
             )
         return self if dtype == self.dtype else self._apply(lambda u: u.bitcast(dtype))
 
+    # ---------------------------------------------------------------------- helpers over already promoted operands
 
-# ---------------------------------------------------------------------- helpers over already promoted operands
+    # ------------------------------------------------------------------ sign transfer, C remainder, closeness
+
+    def copysign(self, other: Self | Scalar) -> Self:
+        """|self| with the sign of `other` (its sign bit: -0.0 and negative NaN count as negative), as
+        `torch.copysign`; integers give floats.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([1.0, -2.0, 3.0]).copysign(Tensor([-0.0, 1.0, -1.0])).tolist()
+        [-1.0, 2.0, -3.0]
+        """
+        a, b = self._broadcasted(other, op="copysign")
+        dt = least_upper_float(a.dtype)
+        a, b = a.cast(dt), b.cast(dt)
+        bits = {2: dtypes.int16, 4: dtypes.int32, 8: dtypes.int64}[dt.itemsize]
+        negative = b._constant_part().bitcast(bits) < 0
+        mag = a.abs()
+        return b._flat(negative.where(-mag, mag))  # other gets a zero gradient, as in PyTorch
+
+    def fmod(self, other: Self | Scalar) -> Self:
+        """The remainder of the division rounded toward zero (C's fmod: the sign of `self`), as `torch.fmod`.
+        Floats: x - trunc(x / y) * y (NaN for y = 0); integers: exact (0 for y = 0, as `%` in tg).
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([-7, 7]).fmod(2).tolist(), Tensor([-7.5, 7.5]).fmod(-2).tolist()
+        ([-1, 1], [-1.5, 1.5])
+        """
+        a, b = self._broadcasted(other, op="fmod")
+        if a.dtype.is_float:
+            return a - a.div(b, rounding_mode="trunc") * b
+        _refuse_bool(a.dtype, "fmod")
+        r = a.mod(b)
+        # Python's remainder has the divisor's sign: move it to the dividend's
+        return ((r != 0) & ((r < 0) != (a < 0))).where(r - b, r)
+
+    def logaddexp(self, other: Self | Scalar) -> Self:
+        """log(exp(self) + exp(other)) without overflow, as `torch.logaddexp` (-inf with -inf gives -inf).
+
+        >>> from tg_tensor import Tensor
+        >>> round(Tensor([1000.0]).logaddexp(Tensor([1000.0])).item(), 3)
+        1000.693
+        """
+        a, b = self._broadcasted(other, op="logaddexp")
+        dt = least_upper_float(a.dtype)
+        a, b = a.cast(dt), b.cast(dt)
+        # equal values (infinities too) add log 2; else the smaller one's share, which is never NaN for infinities
+        gap = (a == b).where(0.0, -(a - b).abs())
+        return a.maximum(b) + gap.exp().log1p()
+
+    def isclose(self, other: Self | Scalar, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Self:
+        """|self - other| <= atol + rtol * |other| elementwise, as `torch.isclose`: equal infinities are close,
+        NaN is close to NaN only with `equal_nan`.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([1.0, 1.1, float("nan")]).isclose(Tensor([1.0 + 1e-6, 1.0, float("nan")]), equal_nan=True).tolist()
+        [True, False, True]
+        """
+        a, b = self._broadcasted(other, op="isclose")
+        if not a.dtype.is_float:
+            a, b = a.cast(dtypes.float64), b.cast(dtypes.float64)
+        diff = (a - b).abs()
+        out = (a == b) | (diff.isfinite() & (diff <= atol + rtol * b.abs()))
+        return out | (a.isnan() & b.isnan()) if equal_nan else out
 
 
 def _KIND_RANK(dt: DType) -> int:  # noqa: N802
@@ -1004,15 +1076,29 @@ def _int_pow(a: T, b: T) -> T:
     return (b < 0).where(negative_power, result)
 
 
-def _float_pow(a: T, b: T) -> T:
+def _float_pow_value(a: T, b: T) -> T:
     """a ** b for float tensors of one dtype, from exp2(b * log2|a|) with the sign of a negative base."""
     r = (b * a.abs().log2()).exp2()
     whole = b.trunc() == b
     half = b * 0.5
     odd = whole & (half.trunc() != half)
     signed = (a < 0).where(whole.where(odd.where(-r, r), math.nan), r)
-    # x ** 0 and 1 ** y are 1 even for NaN and inf (C's pow and PyTorch)
-    return ((b == 0) | (a == 1)).where(1.0, signed)
+    # C's pow (and PyTorch): -inf to a power that is not an odd integer is +inf or +0; -1 ** +-inf is 1
+    signed = ((a == -math.inf) & odd.logical_not() & (b == b)).where((b > 0).where(math.inf, 0.0), signed)
+    # x ** 0 and 1 ** y are 1 even for NaN and inf
+    return ((b == 0) | (a == 1) | ((a == -1) & b.isinf())).where(1.0, signed)
+
+
+def _float_pow(a: T, b: T) -> T:
+    """a ** b with PyTorch's gradients: b * a ** (b - 1) for the base (0, not NaN, at a = 0 for b > 1), and
+    a ** b * log(a) for the exponent (0 where a = 0 and b >= 0), instead of the rules' through exp2 and log2."""
+
+    def grads(g: T, x: T, y: T) -> tuple[T, T]:
+        at_zero = (x == 0) & (y >= 0)
+        base = (y == 0).where(0.0, g * y * _float_pow_value(x, y - 1))  # x ** 0 is constant, even at x = 0
+        return base, at_zero.where(0.0, g * _float_pow_value(x, y) * x.log())
+
+    return a.apply_with_gradient(_float_pow_value, grads, b)
 
 
 def _horner(x: T, coeffs: list[float]) -> T:

@@ -21,8 +21,9 @@ from typing import Any, Self, TypeVar, cast
 
 import numpy as np
 
+from tg_tensor.errors import ArgumentError
 from tg_tensor.indexing import IndexingMixin
-from tg_uop.dtype import least_upper_float
+from tg_uop.dtype import dtypes, least_upper_dtype, least_upper_float
 from tg_uop.helpers import prod
 
 T = TypeVar("T", bound="FunctionalMixin")  # the tensor type the module's helper functions take and return
@@ -34,7 +35,7 @@ def _per_dim(value: int | Sequence[int], nd: int, what: str, op: str, low: int =
     """An int (the same for every spatial dim) or one int per spatial dim, each at least `low`."""
     vals = (value,) * nd if isinstance(value, int) else tuple(value)
     if len(vals) != nd or any(not isinstance(v, int) or v < low for v in vals):
-        raise ValueError(f"{op}: {what} must be an int >= {low} or {nd} of them, got {value!r}")
+        raise ArgumentError(f"{op}: {what} must be an int >= {low} or {nd} of them, got {value!r}")
     return vals
 
 
@@ -45,7 +46,7 @@ def _padding_pairs(padding: int | Sequence[int], nd: int, op: str) -> _Pairs:
         padding = (padding,) * nd
     vals = tuple(padding)
     if any(not isinstance(v, int) or v < 0 for v in vals) or len(vals) not in (nd, 2 * nd):
-        raise ValueError(
+        raise ArgumentError(
             f"{op}: padding must be an int >= 0, {nd} or {2 * nd} of them, 'same' or 'valid', got {padding!r}"
         )
     if len(vals) == nd:
@@ -113,7 +114,7 @@ def _check_fits(
 ) -> None:
     eff = [d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)]
     if any(e > p for e, p in zip(eff, padded, strict=True)):
-        raise ValueError(
+        raise ArgumentError(
             f"{op}: kernel {tuple(eff)} (with dilation) is larger than the padded input {tuple(padded)} "
             f"(input shape {shape})"
         )
@@ -132,16 +133,16 @@ def _einsum_terms(equation: str, ops: list[T]) -> tuple[list[str], str | None, l
     lhs, arrow, rhs = equation.replace(" ", "").partition("->")
     terms = lhs.split(",")
     if len(terms) != len(ops):
-        raise ValueError(f"einsum: the equation {equation!r} has {len(terms)} operand(s) but {len(ops)} were given")
+        raise ArgumentError(f"einsum: the equation {equation!r} has {len(terms)} operand(s) but {len(ops)} were given")
     for t in [*terms, rhs]:
         letters = t.replace("...", "", 1)
         if not all(c.isascii() and c.isalpha() for c in letters):
-            raise ValueError(f"einsum: invalid subscripts {t!r} in {equation!r} (letters and one '...' only)")
+            raise ArgumentError(f"einsum: invalid subscripts {t!r} in {equation!r} (letters and one '...' only)")
     ell_nd = 0
     for t, x in zip(terms, ops, strict=True):
         n_letters = len(t.replace("...", ""))
         if ("..." in t and x.ndim < n_letters) or ("..." not in t and x.ndim != n_letters):
-            raise ValueError(f"einsum: subscripts {t!r} do not fit operand of shape {x.shape} in {equation!r}")
+            raise ArgumentError(f"einsum: subscripts {t!r} do not fit operand of shape {x.shape} in {equation!r}")
         ell_nd = max(ell_nd, x.ndim - n_letters)
     return terms, rhs if arrow else None, [f"...{i}" for i in range(ell_nd)]
 
@@ -164,7 +165,7 @@ def _einsum_output(equation: str, terms: list[str], rhs: str | None, ell: list[s
     out_labels = _einsum_labels(rhs, len(rhs.replace("...", "")) + len(ell), ell)
     unknown = [c for c in rhs.replace("...", "") if c not in counts]
     if unknown or len(set(out_labels)) != len(out_labels):
-        raise ValueError(f"einsum: output subscripts {rhs!r} repeat a letter or use one not in the inputs")
+        raise ArgumentError(f"einsum: output subscripts {rhs!r} repeat a letter or use one not in the inputs")
     return out_labels
 
 
@@ -172,7 +173,7 @@ def _einsum_sizes(sizes: dict[str, int], x: T, labels: list[str]) -> None:
     """Record each label's size in `sizes`; size 1 broadcasts against any other."""
     for c, s in zip(labels, x.shape, strict=True):
         if sizes.get(c, 1) != 1 and s != 1 and sizes[c] != s:
-            raise ValueError(f"einsum: size {s} of '{c}' in operand of shape {x.shape} does not match {sizes[c]}")
+            raise ArgumentError(f"einsum: size {s} of '{c}' in operand of shape {x.shape} does not match {sizes[c]}")
         sizes[c] = s if sizes.get(c, 1) == 1 else sizes[c]
 
 
@@ -198,7 +199,7 @@ def _einsum_diagonals(x: T, labels: list[str], equation: str) -> tuple[T, list[s
         b = labels.index(c, a + 1)
         n = x.shape[a]
         if x.shape[b] != n:
-            raise ValueError(f"einsum: '{c}' is repeated in {equation!r} over dims of sizes {n} and {x.shape[b]}")
+            raise ArgumentError(f"einsum: '{c}' is repeated in {equation!r} over dims of sizes {n} and {x.shape[b]}")
         rest = [i for i in range(x.ndim) if i not in (a, b)]
         x = x.permute(*rest, a, b)
         lead = x.shape[:-2]
@@ -222,7 +223,7 @@ class ConvGeometry:
 
 def _check_bias(bias: T | None, cout: int, weight_shape: tuple[int, ...], op: str) -> None:
     if bias is not None and bias.shape != (cout,):
-        raise ValueError(
+        raise ArgumentError(
             f"{op}: bias of shape {bias.shape} does not match the {cout} output channels of weight {weight_shape}"
         )
 
@@ -363,7 +364,7 @@ def _resample_axis(x: T, axis: int, n: int, o: int, scale: float | None, mode: s
     """Resize one axis from n to o elements with PyTorch's source-index rules (computed in float32, as torch
     does for float32 data). `scale` is the source step per output element when a scale_factor set it."""
     if n == 0 or o == 0:
-        raise ValueError(f"interpolate: cannot resize a dim of size {n} to {o}")
+        raise ArgumentError(f"interpolate: cannot resize a dim of size {n} to {o}")
     f32 = np.float32
     dst = np.arange(o, dtype=f32)
     if align_corners:
@@ -451,7 +452,8 @@ def _conv_of_rank(nd: int | None, doc: str) -> Callable[..., Any]:
         dilation: int | Sequence[int] = 1,
         groups: int = 1,
     ) -> T:
-        return self._conv(weight, bias, stride, padding, dilation, groups, nd, name)
+        # tinygrad's conv2d takes a weight of any rank: (out, in, *kernel) convolves len(kernel) dims
+        return self._conv(weight, bias, stride, padding, dilation, groups, None if nd == 2 else nd, name)
 
     return _method(conv_nd, name, doc)
 
@@ -470,7 +472,8 @@ def _conv_transpose_of_rank(nd: int | None, doc: str) -> Callable[..., Any]:
         groups: int = 1,
         dilation: int | Sequence[int] = 1,
     ) -> T:
-        return self._conv_transpose(weight, bias, stride, padding, output_padding, groups, dilation, nd, name)
+        rank = None if nd == 2 else nd  # as conv2d: the rank comes from the weight
+        return self._conv_transpose(weight, bias, stride, padding, output_padding, groups, dilation, rank, name)
 
     return _method(conv_transpose_nd, name, doc)
 
@@ -480,18 +483,18 @@ def _window_counts(
     out_and_kernel: Sequence[int],
     strides: Sequence[int],
     dilations: Sequence[int],
-    spans: _Pairs,
+    spans: Sequence[tuple[int, int, int]],
 ) -> np.ndarray:
     """How many elements of each pooling window count in an average, shape (*out): per axis of size n, with
-    (p, q) in `spans`, the window elements inside [-p, n + p) of the input where the windows start q before it.
+    (p, a, q) in `spans`, the window elements inside [-p, n + a) of the input where the windows start q before it.
     The count is a product of one count per axis, known from the shapes alone."""
     nd = len(spatial)
     counts = np.ones((), dtype=np.float64)
-    for n, o, k, s, d, (p, q) in zip(
+    for n, o, k, s, d, (p, a, q) in zip(
         spatial, out_and_kernel[:nd], out_and_kernel[nd:], strides, dilations, spans, strict=True
     ):
         pos = np.arange(o)[:, None] * s - q + np.arange(k)[None, :] * d
-        counts = np.multiply.outer(counts, ((pos >= -p) & (pos < n + p)).sum(1))
+        counts = np.multiply.outer(counts, ((pos >= -p) & (pos < n + a)).sum(1))
     return counts
 
 
@@ -512,6 +515,75 @@ def _max_pool_grad(g: T, x: T, y: T, applied: _Pairs) -> T:
     return _pad_or_crop(dx, [(-b, -a) for b, a in applied])
 
 
+def _first_max_positions(
+    x: T, win: T, applied: _Pairs, stride: int | Sequence[int] | None, dilation: int | Sequence[int], op: str
+) -> T:
+    """For max pooling's `return_indices`: the flat index (into the input's spatial dims, int32) of the first
+    maximum of each window (flat indices grow along a window in row-major order, so the first is the least).
+    Padding is never picked: its positions read as past the end."""
+    nd = len(applied)
+    kernel = win.shape[-nd:]
+    strides = kernel if stride is None else _per_dim(stride, nd, "stride", op)
+    spatial = x.shape[-nd:]
+    n = prod(spatial)
+    pos = _pad_or_crop(x.arange(n, device=x.device).reshape(*spatial), applied, n)
+    pos_win = _windows(pos, kernel, strides, _per_dim(dilation, nd, "dilation", op))
+    axes = tuple(range(-nd, 0))
+    hit = win == win.max(axes, keepdim=True)
+    return hit.where(pos_win, n).min(axes)
+
+
+def _unpool_of_rank(nd: int, doc: str) -> Callable[..., Any]:
+    name = f"max_unpool{nd}d"
+
+    def max_unpool_nd(
+        self: T,
+        indices: T,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] | None = None,
+        padding: int | Sequence[int] = 0,
+        output_size: Sequence[int] | None = None,
+        dilation: int | Sequence[int] = 1,
+    ) -> T:
+        if self.ndim not in (nd + 1, nd + 2) or indices.shape != self.shape:
+            raise ArgumentError(
+                f"{name}: input {self.shape} and indices {indices.shape} must be one shape (N, C, *spatial) of "
+                f"{nd + 2} or {nd + 1} dims"
+            )
+        if not indices.dtype.is_int:
+            raise TypeError(f"{name}: indices need an integer dtype, got {indices.dtype!r}")
+        kernel = _per_dim(kernel_size, nd, "kernel_size", name)
+        strides = kernel if stride is None else _per_dim(stride, nd, "stride", name)
+        pads = _per_dim(padding, nd, "padding", name, low=0)
+        lead, spatial = self.shape[:-nd], self.shape[-nd:]
+        dils = _per_dim(dilation, nd, "dilation", name)  # tinygrad's keyword (PyTorch has none)
+        out = [
+            (n - 1) * s - 2 * p + d * (k - 1) + 1
+            for n, s, p, k, d in zip(spatial, strides, pads, kernel, dils, strict=True)
+        ]
+        if output_size is not None:
+            want = tuple(output_size)[-nd:]
+            if len(want) != nd or any(not o - s < w < o + s for w, o, s in zip(want, out, strides, strict=True)):
+                raise ArgumentError(f"{name}: output_size {tuple(output_size)} is not a size the pool could come from")
+            out = list(want)
+        flat, idx = (*lead, prod(spatial)), indices.reshape(*lead, prod(spatial))
+
+        def forward(x: T) -> T:
+            zeros = x.zeros(*lead, prod(out), dtype=x.dtype, device=x.device)
+            return zeros.scatter(-1, idx, x.reshape(flat)).reshape(*lead, *out)
+
+        # as PyTorch: every value gets the gradient at its index, also where overlapping windows share one
+        return self.apply_with_gradient(forward, lambda g, x: (g.reshape(*lead, -1).gather(-1, idx).reshape(x.shape),))
+
+    return _method(max_unpool_nd, name, doc)
+
+
+def _pool_rank(nd: int, kernel_size: int | Sequence[int]) -> int:
+    """The pool's spatial rank: tinygrad's `max_pool2d` / `avg_pool2d` take it from a kernel_size tuple (3 ints:
+    a 3-D pool); the 1d and 3d entry points keep theirs (and check it)."""
+    return len(kernel_size) if nd == 2 and isinstance(kernel_size, (tuple, list)) and kernel_size else nd
+
+
 def _max_pool_of_rank(nd: int, doc: str) -> Callable[..., Any]:
     name = f"max_pool{nd}d"
 
@@ -522,16 +594,21 @@ def _max_pool_of_rank(nd: int, doc: str) -> Callable[..., Any]:
         padding: int | Sequence[int] = 0,
         dilation: int | Sequence[int] = 1,
         ceil_mode: bool = False,
-    ) -> T:
+        return_indices: bool = False,
+    ) -> Any:
+        rank = _pool_rank(nd, kernel_size)
         low = -math.inf if self.dtype.is_float else self.dtype.min
-        win, _, applied = self._pool(nd, name, kernel_size, stride, padding, dilation, ceil_mode, low)
-        kernel = win.shape[-nd:]
-        strides = kernel if stride is None else _per_dim(stride, nd, "stride", name)
-        if tuple(strides) != kernel or _per_dim(dilation, nd, "dilation", name) != (1,) * nd:
-            return win.max(tuple(range(-nd, 0)))  # overlapping or spaced windows: the rules' gradient
+        win, _, applied = self._pool(rank, name, kernel_size, stride, padding, dilation, ceil_mode, low)
+        if return_indices:  # as PyTorch: (values, flat index into the input's spatial dims of each maximum)
+            where = _first_max_positions(self, win, applied, stride, dilation, name)
+            return max_pool_nd(self, kernel_size, stride, padding, dilation, ceil_mode), where
+        kernel = win.shape[-rank:]
+        strides = kernel if stride is None else _per_dim(stride, rank, "stride", name)
+        if tuple(strides) != kernel or _per_dim(dilation, rank, "dilation", name) != (1,) * rank:
+            return win.max(tuple(range(-rank, 0)))  # overlapping or spaced windows: the rules' gradient
 
         def forward(x: T) -> T:
-            return _windows(_pad_or_crop(x, applied, low), kernel, kernel, (1,) * nd).max(tuple(range(-nd, 0)))
+            return _windows(_pad_or_crop(x, applied, low), kernel, kernel, (1,) * rank).max(tuple(range(-rank, 0)))
 
         return self.apply_with_gradient(forward, lambda g, x: (_max_pool_grad(g, x, forward(x), applied),))
 
@@ -551,17 +628,20 @@ def _avg_pool_of_rank(nd: int, doc: str) -> Callable[..., Any]:
         divisor_override: int | None = None,
         dilation: int | Sequence[int] = 1,
     ) -> T:
-        win, explicit, applied = self._pool(nd, name, kernel_size, stride, padding, dilation, ceil_mode, 0.0)
-        total = win.sum(tuple(range(-nd, 0)))
+        rank = _pool_rank(nd, kernel_size)
+        win, explicit, applied = self._pool(rank, name, kernel_size, stride, padding, dilation, ceil_mode, 0.0)
+        total = win.sum(tuple(range(-rank, 0)))
         if divisor_override is not None:
             if not isinstance(divisor_override, int) or divisor_override == 0:
-                raise ValueError(f"{name}: divisor_override must be a nonzero int, got {divisor_override!r}")
+                raise ArgumentError(f"{name}: divisor_override must be a nonzero int, got {divisor_override!r}")
             return total / divisor_override
-        kernel = win.shape[-nd:]
-        strides = kernel if stride is None else _per_dim(stride, nd, "stride", name)
-        spans = [(p, q) if count_include_pad else (0, q) for (p, _), (q, _) in zip(explicit, applied, strict=True)]
+        kernel = win.shape[-rank:]
+        strides = kernel if stride is None else _per_dim(stride, rank, "stride", name)
+        spans = [
+            (p, a, q) if count_include_pad else (0, 0, q) for (p, a), (q, _) in zip(explicit, applied, strict=True)
+        ]
         counts = _window_counts(
-            self.shape[-nd:], win.shape[-2 * nd :], strides, _per_dim(dilation, nd, "dilation", name), spans
+            self.shape[-rank:], win.shape[-2 * rank :], strides, _per_dim(dilation, rank, "dilation", name), spans
         )
         if np.all(counts == prod(kernel)):
             return total / prod(kernel)
@@ -597,19 +677,23 @@ class FunctionalMixin(IndexingMixin):
         One multiply over a broadcast (..., n, m, k) view and a sum over k: a single kernel."""
         x = self
         if x.ndim == 0 or w.ndim == 0:
-            raise ValueError(f"matmul: both operands need at least 1 dimension, got {x.shape} and {w.shape}")
+            raise ArgumentError(f"matmul: both operands need at least 1 dimension, got {x.shape} and {w.shape}")
         k_x, k_w = x.shape[-1], w.shape[-2] if w.ndim > 1 else w.shape[0]
         if k_x != k_w:
-            raise ValueError(f"matmul: shapes {x.shape} and {w.shape} do not match ({k_x} != {k_w})")
+            raise ArgumentError(f"matmul: shapes {x.shape} and {w.shape} do not match ({k_x} != {k_w})")
         bx, bw = x.shape[:-2], w.shape[:-2]
         if any(a != b and a != 1 and b != 1 for a, b in zip(bx[::-1], bw[::-1])):
-            raise ValueError(f"matmul: batch dims of shapes {x.shape} and {w.shape} cannot be broadcast together")
+            raise ArgumentError(f"matmul: batch dims of shapes {x.shape} and {w.shape} cannot be broadcast together")
         x2 = x.reshape(1, k_x) if x.ndim == 1 else x
         w2 = w.reshape(k_w, 1) if w.ndim == 1 else w
         xr = x2.reshape(*x2.shape[:-1], 1, k_x)
         wt = w2.transpose(-1, -2)
         wr = wt.reshape(*wt.shape[:-2], 1, *wt.shape[-2:])
-        out = (xr * wr).sum(-1)
+        dt = least_upper_dtype(x.dtype, w.dtype)
+        if dt.is_float and dt.itemsize < 4:  # half precision: products and sums in float32, as PyTorch
+            out = (xr.cast(dtypes.float32) * wr.cast(dtypes.float32)).sum(-1).cast(dt)
+        else:
+            out = (xr * wr).sum(-1)
         if x.ndim == 1:
             out = out.reshape(*out.shape[:-2], out.shape[-1])
         if w.ndim == 1:
@@ -690,21 +774,21 @@ class FunctionalMixin(IndexingMixin):
         if nd is None:
             nd = weight.ndim - 2
             if nd < 1:
-                raise ValueError(f"{op}: weight must be {layout}, got shape {weight.shape}")
+                raise ArgumentError(f"{op}: weight must be {layout}, got shape {weight.shape}")
         if weight.ndim != nd + 2:
-            raise ValueError(f"{op}: weight must have {nd + 2} dims (out, in, *kernel), got shape {weight.shape}")
+            raise ArgumentError(f"{op}: weight must have {nd + 2} dims (out, in, *kernel), got shape {weight.shape}")
         if self.ndim not in (nd + 1, nd + 2):
-            raise ValueError(
+            raise ArgumentError(
                 f"{op}: input must have {nd + 2} dims (N, C, *spatial) or {nd + 1} (C, *spatial), "
                 f"got shape {self.shape}"
             )
         if not isinstance(groups, int) or groups < 1:
-            raise ValueError(f"{op}: groups must be an int >= 1, got {groups!r}")
+            raise ArgumentError(f"{op}: groups must be an int >= 1, got {groups!r}")
         for t in (weight, bias):
             if t is not None and t.device != self.device:
-                raise ValueError(f"{op}: input on {self.device} but weight or bias on {t.device}")
+                raise ArgumentError(f"{op}: input on {self.device} but weight or bias on {t.device}")
         if bias is not None and bias.ndim != 1:
-            raise ValueError(f"{op}: bias must be 1-d, got shape {bias.shape}")
+            raise ArgumentError(f"{op}: bias must be 1-d, got shape {bias.shape}")
         unbatched = self.ndim == nd + 1
         return (self.unsqueeze(0) if unbatched else self), nd, unbatched
 
@@ -722,12 +806,12 @@ class FunctionalMixin(IndexingMixin):
         x, nd, unbatched = self._conv_checks(weight, bias, nd, groups, op, "(Cout, Cin/groups, *kernel)")
         cout, cin_g = weight.shape[:2]
         if cin_g * groups != x.shape[1]:
-            raise ValueError(
+            raise ArgumentError(
                 f"{op}: input of shape {self.shape} has {x.shape[1]} channels but weight of shape {weight.shape} "
                 f"with groups={groups} expects {cin_g * groups}"
             )
         if cout % groups:
-            raise ValueError(
+            raise ArgumentError(
                 f"{op}: weight of shape {weight.shape}: {cout} output channels not divisible by groups={groups}"
             )
         strides, dils = _per_dim(stride, nd, "stride", op), _per_dim(dilation, nd, "dilation", op)
@@ -735,11 +819,11 @@ class FunctionalMixin(IndexingMixin):
             pairs = [(0, 0)] * nd
         elif padding == "same":
             if any(s != 1 for s in strides):
-                raise ValueError(f"{op}: padding='same' needs stride 1, got stride {stride!r}")
+                raise ArgumentError(f"{op}: padding='same' needs stride 1, got stride {stride!r}")
             total = [d * (k - 1) for k, d in zip(weight.shape[2:], dils, strict=True)]
             pairs = [(t // 2, t - t // 2) for t in total]  # the odd element goes after, as in PyTorch
         elif isinstance(padding, str):
-            raise ValueError(f"{op}: padding must be an int, ints, 'same' or 'valid', got {padding!r}")
+            raise ArgumentError(f"{op}: padding must be an int, ints, 'same' or 'valid', got {padding!r}")
         else:
             pairs = _padding_pairs(padding, nd, op)
         out = _conv_nd(x, weight, bias, ConvGeometry(strides, tuple(pairs), dils, groups), op, self.shape)
@@ -788,27 +872,27 @@ class FunctionalMixin(IndexingMixin):
         x, nd, unbatched = self._conv_checks(weight, bias, nd, groups, op, "(Cin, Cout/groups, *kernel)")
         cin, cout_g, *kernel = weight.shape
         if x.shape[1] != cin:
-            raise ValueError(
+            raise ArgumentError(
                 f"{op}: input of shape {self.shape} has {x.shape[1]} channels but weight of shape {weight.shape} "
                 f"expects {cin}"
             )
         if cin % groups:
-            raise ValueError(
+            raise ArgumentError(
                 f"{op}: weight of shape {weight.shape}: {cin} input channels not divisible by groups={groups}"
             )
         strides, dils = _per_dim(stride, nd, "stride", op), _per_dim(dilation, nd, "dilation", op)
         pads = _per_dim(padding, nd, "padding", op, low=0)
         out_pads = _per_dim(output_padding, nd, "output_padding", op, low=0)
         if any(p >= max(s, d) for p, s, d in zip(out_pads, strides, dils, strict=True)):
-            raise ValueError(f"{op}: output_padding {output_padding!r} must be smaller than stride or dilation")
+            raise ArgumentError(f"{op}: output_padding {output_padding!r} must be smaller than stride or dilation")
         if any(s == 0 for s in x.shape[2:]):
-            raise ValueError(f"{op}: input of shape {self.shape} has an empty spatial dim")
+            raise ArgumentError(f"{op}: input of shape {self.shape} has an empty spatial dim")
         if any(s > 1 for s in strides) and all(d == 1 for d in dils):
             # the input gradient of the convolution with this weight: by phases, no zeros spread between inputs
             _check_bias(bias, weight.shape[1] * groups, weight.shape, op)
             sizes = [(n - 1) * s - 2 * p + k + q for n, s, p, k, q in zip(x.shape[2:], strides, pads, kernel, out_pads)]
             if any(s <= 0 for s in sizes):
-                raise ValueError(f"{op}: input of shape {self.shape} gives an output of spatial size {tuple(sizes)}")
+                raise ArgumentError(f"{op}: input of shape {self.shape} gives an output of spatial size {tuple(sizes)}")
             conv = ConvGeometry(strides, tuple((p, p) for p in pads), dils, groups)
             out = _conv_input_grad_phases(x, weight, sizes, conv)
             out = out if bias is None else out + bias.reshape(1, -1, *(1,) * nd)
@@ -837,26 +921,27 @@ class FunctionalMixin(IndexingMixin):
         """The windows (..., *out, *kernel) of the input padded with `pad_value`, the explicit padding and the
         (before, after) padding actually applied (ceil_mode adds some after; unused padding is cut)."""
         if self.ndim not in (nd + 1, nd + 2):
-            raise ValueError(
+            raise ArgumentError(
                 f"{op}: input must have {nd + 1} or {nd + 2} dims (N, C, *spatial), got shape {self.shape}"
             )
         kernel = _per_dim(kernel_size, nd, "kernel_size", op)
         strides = kernel if stride is None else _per_dim(stride, nd, "stride", op)
         dils = _per_dim(dilation, nd, "dilation", op)
-        pads = _per_dim(padding, nd, "padding", op, low=0)
-        if any(p > k // 2 for p, k in zip(pads, kernel, strict=True)):
-            raise ValueError(f"{op}: padding {padding!r} must be at most half of kernel_size {kernel_size!r}")
+        # one int per dim (both sides), or tinygrad's per-side form: 2*nd ints in F.pad's order
+        pairs = _padding_pairs(padding, nd, op)
+        if any(max(p) > k // 2 for p, k in zip(pairs, kernel, strict=True)):
+            raise ArgumentError(f"{op}: padding {padding!r} must be at most half of kernel_size {kernel_size!r}")
         spatial = self.shape[-nd:]
-        _check_fits(op, self.shape, [s + 2 * p for s, p in zip(spatial, pads, strict=True)], kernel, dils)
+        _check_fits(op, self.shape, [s + b + a for s, (b, a) in zip(spatial, pairs, strict=True)], kernel, dils)
         applied = []
-        for n, k, s, d, p in zip(spatial, kernel, strides, dils, pads, strict=True):
-            span = n + 2 * p - d * (k - 1) - 1
+        for n, k, s, d, (p, q) in zip(spatial, kernel, strides, dils, pairs, strict=True):
+            span = n + p + q - d * (k - 1) - 1
             o = (span + (s - 1 if ceil_mode else 0)) // s + 1
             if ceil_mode and (o - 1) * s >= n + p:
                 o -= 1  # as PyTorch: the last window must start inside the input or the left padding
             applied.append((p, (o - 1) * s + d * (k - 1) + 1 - n - p))
         x = _pad_or_crop(self, applied, pad_value)
-        return _windows(x, kernel, strides, dils), [(p, p) for p in pads], applied
+        return _windows(x, kernel, strides, dils), list(pairs), applied
 
     max_pool1d = _max_pool_of_rank(
         1, """Like `torch.nn.functional.max_pool1d` on (N, C, L) or (C, L); see `max_pool2d`."""
@@ -874,6 +959,20 @@ class FunctionalMixin(IndexingMixin):
     max_pool3d = _max_pool_of_rank(
         3, """Like `torch.nn.functional.max_pool3d` on (N, C, D, H, W) or (C, D, H, W); see `max_pool2d`."""
     )
+    max_unpool1d = _unpool_of_rank(1, """Like `torch.nn.functional.max_unpool1d`; see `max_unpool2d`.""")
+    max_unpool2d = _unpool_of_rank(
+        2,
+        """The inverse of `max_pool2d(..., return_indices=True)`, like `torch.nn.functional.max_unpool2d`: each
+        value written at its index in a zero tensor of the pooled input's size (or `output_size`).
+
+        >>> from tg_tensor import Tensor
+        >>> x = Tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
+        >>> values, indices = x.max_pool2d(2, return_indices=True)
+        >>> values.max_unpool2d(indices, 2).tolist()
+        [[[[0.0, 0.0], [0.0, 4.0]]]]
+        """,
+    )
+    max_unpool3d = _unpool_of_rank(3, """Like `torch.nn.functional.max_unpool3d`; see `max_unpool2d`.""")
     avg_pool1d = _avg_pool_of_rank(1, """Like `torch.nn.functional.avg_pool1d`; see `avg_pool2d`.""")
     avg_pool2d = _avg_pool_of_rank(
         2,
@@ -895,17 +994,17 @@ class FunctionalMixin(IndexingMixin):
         [floor(i*n/o), ceil((i+1)*n/o)). Bins of one size (o divides n) are a window view and one reduction;
         otherwise each dim is contracted with an (o, n) host matrix of its bins."""
         if self.ndim not in (nd + 1, nd + 2):
-            raise ValueError(
+            raise ArgumentError(
                 f"{op}: input must have {nd + 1} or {nd + 2} dims (N, C, *spatial), got shape {self.shape}"
             )
         spatial = self.shape[-nd:]
         sizes = (output_size,) * nd if isinstance(output_size, int) or output_size is None else tuple(output_size)
         if len(sizes) != nd or any(o is not None and (not isinstance(o, int) or o < 0) for o in sizes):
-            raise ValueError(f"{op}: output_size must be {nd} ints >= 0 (or None), got {output_size!r}")
+            raise ArgumentError(f"{op}: output_size must be {nd} ints >= 0 (or None), got {output_size!r}")
         out_sp = tuple(n if o is None else o for n, o in zip(spatial, sizes, strict=True))
         for n, o in zip(spatial, out_sp, strict=True):
             if n == 0 and o > 0:
-                raise ValueError(f"{op}: cannot pool an empty dim into {o} bins, input shape {self.shape}")
+                raise ArgumentError(f"{op}: cannot pool an empty dim into {o} bins, input shape {self.shape}")
         x = self if how == "max" or self.dtype.is_float else self.cast(least_upper_float(self.dtype))
         lead = x.ndim - nd
         if all(o > 0 and n % o == 0 for n, o in zip(spatial, out_sp, strict=True)):
@@ -989,21 +1088,21 @@ class FunctionalMixin(IndexingMixin):
         """
         op = "interpolate"
         if self.ndim < 3:
-            raise ValueError(
+            raise ArgumentError(
                 f"interpolate: input must be (N, C, *spatial) with at least 3 dims, got shape {self.shape}"
             )
         nd = self.ndim - 2
         linear_ranks = {"linear": None, "bilinear": 2, "trilinear": 3}
         if mode not in ("nearest", "nearest-exact", *linear_ranks):
-            raise ValueError(f"interpolate: mode {mode!r} is not supported (nearest, nearest-exact, (bi/tri)linear)")
+            raise ArgumentError(f"interpolate: mode {mode!r} is not supported (nearest, nearest-exact, (bi/tri)linear)")
         if linear_ranks.get(mode) not in (None, nd):
-            raise ValueError(
+            raise ArgumentError(
                 f"interpolate: mode {mode!r} needs {linear_ranks[mode]} spatial dims, input has shape {self.shape}"
             )
         if mode.startswith("nearest") and align_corners is not None:
-            raise ValueError(f"interpolate: align_corners only applies to the linear modes, not {mode!r}")
+            raise ArgumentError(f"interpolate: align_corners only applies to the linear modes, not {mode!r}")
         if (size is None) == (scale_factor is None):
-            raise ValueError("interpolate: give exactly one of size and scale_factor")
+            raise ArgumentError("interpolate: give exactly one of size and scale_factor")
         spatial = self.shape[2:]
         if size is not None:
             out_sp = _per_dim(size, nd, "size", op, low=0)
@@ -1011,7 +1110,7 @@ class FunctionalMixin(IndexingMixin):
         else:
             sf = (scale_factor,) * nd if isinstance(scale_factor, (int, float)) else tuple(scale_factor)  # type: ignore[arg-type]
             if len(sf) != nd or any(not isinstance(f, (int, float)) or f <= 0 for f in sf):
-                raise ValueError(f"interpolate: scale_factor must be > 0, one or {nd} of them, got {scale_factor!r}")
+                raise ArgumentError(f"interpolate: scale_factor must be > 0, one or {nd} of them, got {scale_factor!r}")
             out_sp = tuple(int(math.floor(n * f)) for n, f in zip(spatial, sf, strict=True))
             scales = [None if recompute_scale_factor else 1.0 / f for f in sf]
         x = self

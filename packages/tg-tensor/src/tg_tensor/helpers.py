@@ -11,11 +11,13 @@ from typing import Any
 import numpy as np
 
 from tg_runtime.buffer import Buffer
+from tg_tensor.errors import ArgumentError
 from tg_uop.dtype import DType, dtypes
 from tg_uop.ops import Ops
 from tg_uop.uop import UOp
 
 Scalar = int | float | bool
+DTypeLike = DType | str  # a dtype or its name, as tinygrad takes them ("float16", "int", "half")
 HOST = "PYTHON"  # host memory: data from Python and numpy lands here before it is copied to its device
 
 NP_TO_DTYPE = {np.dtype(d.fmt): d for d in dtypes.all() if d.fmt is not None}
@@ -50,8 +52,21 @@ def scalar_dtype(tensor_dtype: DType, y: Scalar) -> DType:
     if isinstance(y, bool):
         return tensor_dtype
     if isinstance(y, int):
-        return tensor_dtype if not tensor_dtype.is_bool else dtypes.default_int
+        if tensor_dtype.is_bool:
+            return dtypes.default_int
+        if tensor_dtype.is_int and abs(y) >= 2**31 and not tensor_dtype.min <= y <= tensor_dtype.max:
+            return wide_int_dtype(y)  # an int wider than the tensor's promotes (as tinygrad) instead of wrapping
+        return tensor_dtype
     return tensor_dtype if tensor_dtype.is_float else dtypes.default_float
+
+
+def wide_int_dtype(y: int) -> DType:
+    """The integer dtype for a Python int past 31 bits: int64, or uint64 above int64's range."""
+    if -(2**63) <= y < 2**63:
+        return dtypes.int64
+    if 0 <= y < 2**64:
+        return dtypes.uint64
+    raise ArgumentError(f"the integer {y} does not fit in 64 bits")
 
 
 def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...], op: str) -> tuple[int, ...]:
@@ -60,6 +75,27 @@ def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...], op: str) -> tuple[in
     out = []
     for x, y in zip(pa, pb, strict=True):
         if x != y and x != 1 and y != 1:
-            raise ValueError(f"{op}: shapes {a} and {b} cannot be broadcast together")
+            raise ArgumentError(f"{op}: shapes {a} and {b} cannot be broadcast together")
         out.append(y if x == 1 else x)
     return tuple(out)
+
+
+def dtype_arg(dtype: DTypeLike | None, default: DType | None, op: str) -> DType:
+    """A dtype given as a tg dtype or by name (tinygrad's `dtype="half"`), checked at the call; `default` for None
+    (None for no default: then a dtype is required).
+
+    >>> dtype_arg("int", dtypes.float32, "zeros")
+    dtypes.int32
+    """
+    if dtype is None:
+        if default is None:
+            raise TypeError(f"{op}: a dtype is needed, got None")
+        return default
+    if isinstance(dtype, str):  # tinygrad accepts names: dtype="float16"
+        found = getattr(dtypes, dtype, None)
+        if not isinstance(found, DType):
+            raise TypeError(f"{op}: unknown dtype name {dtype!r}")
+        dtype = found
+    if not isinstance(dtype, DType) or dtype.count != 1 or dtype == dtypes.void:
+        raise TypeError(f"{op}: dtype must be a scalar tg dtype (like dtypes.float32), got {dtype!r}")
+    return dtype

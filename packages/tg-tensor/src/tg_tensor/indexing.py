@@ -49,6 +49,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from tg_tensor.errors import ArgumentError
 from tg_tensor.helpers import Scalar, broadcast_shape
 from tg_tensor.random import RandomMixin
 from tg_uop.dtype import dtypes
@@ -149,7 +150,7 @@ def _plan_basic(plan: _Plan, it: Any, d: int) -> int:
             if part is not None and not _is_int(part):
                 raise TypeError(f"index: slice bounds must be ints or None, got {type(part).__name__}")
         if it.step == 0:
-            raise ValueError("index: slice step cannot be zero")
+            raise ArgumentError("index: slice step cannot be zero")
         size = plan.axes[d].size
         start, stop, step = it.indices(size)
         plan.axes[d] = _Axis(size, start, step, len(range(start, stop, step)))
@@ -216,7 +217,7 @@ class IndexingMixin(RandomMixin):
         if not idx.dtype.is_int:
             raise TypeError(f"index: tensors used as indices must be integer or bool, got {idx.dtype!r}")
         if idx.device != self.device:
-            raise ValueError(f"index: index tensor on {idx.device}, indexed tensor on {self.device}")
+            raise ArgumentError(f"index: index tensor on {idx.device}, indexed tensor on {self.device}")
         return (idx < 0).where(idx + size, idx)
 
     # ---- basic indexing: a view ----
@@ -358,7 +359,7 @@ class IndexingMixin(RandomMixin):
         elif not isinstance(value, type(self)):
             raise TypeError(f"setitem: cannot assign a {type(value).__name__} to a tensor")
         if value.device != self.device:
-            raise ValueError(f"setitem: value on {value.device}, tensor on {self.device}")
+            raise ArgumentError(f"setitem: value on {value.device}, tensor on {self.device}")
         value = value.cast(self.dtype)
         new = self._masked_set(index, value)
         if new is None:
@@ -387,7 +388,7 @@ class IndexingMixin(RandomMixin):
         if mask.shape != want:
             raise IndexError(f"setitem: a mask of shape {mask.shape} cannot index axes {lead}.. of shape {want}")
         if mask.device != self.device:
-            raise ValueError(f"setitem: mask on {mask.device}, tensor on {self.device}")
+            raise ArgumentError(f"setitem: mask on {mask.device}, tensor on {self.device}")
         if self.uop.base.op is not Ops.BUFFER:
             self.realize()
         m = mask.reshape((1,) * lead + mask.shape + (1,) * (self.ndim - lead - mask.ndim))
@@ -402,7 +403,7 @@ class IndexingMixin(RandomMixin):
         if len(value.shape) > len(target) or any(
             v != t and v != 1 for v, t in zip(value.shape[::-1], target[::-1], strict=False)
         ):
-            raise ValueError(
+            raise ArgumentError(
                 f"setitem: a value of shape {value.shape} cannot be assigned to an index of shape {target}"
             )
         if prod(target) == 0:
@@ -459,12 +460,12 @@ class IndexingMixin(RandomMixin):
         if not index.dtype.is_int:
             raise TypeError(f"{op}: the index must be an integer tensor, got {index.dtype!r}")
         if index.device != self.device:
-            raise ValueError(f"{op}: index on {index.device}, tensor on {self.device}")
+            raise ArgumentError(f"{op}: index on {index.device}, tensor on {self.device}")
         return index
 
     def _check_index_extent(self, index: Self, d: int, op: str) -> None:
         if any(i > s for a, (i, s) in enumerate(zip(index.shape, self.shape)) if a != d):
-            raise ValueError(
+            raise ArgumentError(
                 f"{op}: index of shape {index.shape} is larger than the input {self.shape} on an axis other than {d}"
             )
 
@@ -480,7 +481,9 @@ class IndexingMixin(RandomMixin):
         """
         index = self._index_arg(index, "gather")
         if index.ndim != self.ndim:
-            raise ValueError(f"gather: index of shape {index.shape} must have as many axes as the input {self.shape}")
+            raise ArgumentError(
+                f"gather: index of shape {index.shape} must have as many axes as the input {self.shape}"
+            )
         d = normalize_axis(dim, self.ndim, "gather")
         if self.ndim == 0:
             return self.reshape(1).gather(0, index.reshape(1)).reshape(())
@@ -509,11 +512,11 @@ class IndexingMixin(RandomMixin):
         elif not index.dtype.is_int:
             raise TypeError(f"index_select: the index must be an integer tensor, got {index.dtype!r}")
         if index.ndim > 1:
-            raise ValueError(f"index_select: the index must be 1-d or 0-d, got shape {index.shape}")
+            raise ArgumentError(f"index_select: the index must be 1-d or 0-d, got shape {index.shape}")
         if self.ndim == 0:  # PyTorch treats a 0-d input as one element along dim 0 or -1
             normalize_axis(dim, 1, "index_select")
             if prod(index.shape) != 1:
-                raise ValueError(f"index_select: a 0-d input takes one index, got an index of shape {index.shape}")
+                raise ArgumentError(f"index_select: a 0-d input takes one index, got an index of shape {index.shape}")
             return self.reshape(1).index_select(0, index).reshape(())
         d = normalize_axis(dim, self.ndim, "index_select")
         # a 0-d index still keeps the axis (size 1), unlike `t[i]`
@@ -533,13 +536,13 @@ class IndexingMixin(RandomMixin):
             what = mask.dtype if isinstance(mask, type(self)) else type(mask).__name__
             raise TypeError(f"masked_fill: the mask must be a bool tensor, got {what!r}")
         if mask.device != self.device:
-            raise ValueError(f"masked_fill: mask on {mask.device}, tensor on {self.device}")
+            raise ArgumentError(f"masked_fill: mask on {mask.device}, tensor on {self.device}")
         broadcast_shape(self.shape, mask.shape, "masked_fill")
         if isinstance(value, type(self)):
             if value.ndim != 0:
-                raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+                raise ArgumentError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
             if value.device != self.device:
-                raise ValueError(f"masked_fill: value on {value.device}, tensor on {self.device}")
+                raise ArgumentError(f"masked_fill: value on {value.device}, tensor on {self.device}")
             value = value.cast(self.dtype)
         elif isinstance(value, (bool, int, float, np.generic)):
             value = type(self)(np.asarray(value).item(), device=self.device, dtype=self.dtype)
@@ -559,7 +562,7 @@ class IndexingMixin(RandomMixin):
             what = mask.dtype if isinstance(mask, type(self)) else type(mask).__name__
             raise TypeError(f"masked_select: the mask must be a bool tensor, got {what!r}")
         if mask.device != self.device:
-            raise ValueError(f"masked_select: mask on {mask.device}, tensor on {self.device}")
+            raise ArgumentError(f"masked_select: mask on {mask.device}, tensor on {self.device}")
         shape = broadcast_shape(self.shape, mask.shape, "masked_select")
         if shape == ():
             return self.reshape(1)[mask.reshape(1)]
@@ -574,21 +577,21 @@ class IndexingMixin(RandomMixin):
         index = self._index_arg(index, op)
         if self.ndim == 0:
             if index.ndim > 1:
-                raise ValueError(f"{op}: index of shape {index.shape} for a 0-d input must have at most 1 axis")
+                raise ArgumentError(f"{op}: index of shape {index.shape} for a 0-d input must have at most 1 axis")
             normalize_axis(dim, 1, op)
             x = self.reshape(1)
             if isinstance(src, type(self)) and src.ndim == 0:
                 src = src.reshape(1)
             return x._scatter_parts(0, index.reshape(index.numel()), src, op)
         if index.ndim != self.ndim:
-            raise ValueError(f"{op}: index of shape {index.shape} must have as many axes as the input {self.shape}")
+            raise ArgumentError(f"{op}: index of shape {index.shape} must have as many axes as the input {self.shape}")
         d = normalize_axis(dim, self.ndim, op)
         self._check_index_extent(index, d, op)
         if isinstance(src, type(self)):
             if src.device != self.device:
-                raise ValueError(f"{op}: src on {src.device}, tensor on {self.device}")
+                raise ArgumentError(f"{op}: src on {src.device}, tensor on {self.device}")
             if src.ndim != self.ndim or any(i > s for i, s in zip(index.shape, src.shape)):
-                raise ValueError(f"{op}: index of shape {index.shape} is larger than src of shape {src.shape}")
+                raise ArgumentError(f"{op}: index of shape {index.shape} is larger than src of shape {src.shape}")
             src = src.cast(self.dtype)._apply(lambda u: u.shrink(tuple((0, i) for i in index.shape)))
         elif isinstance(src, (bool, int, float, np.generic)):
             src = type(self)(np.asarray(src).item(), device=self.device, dtype=self.dtype)._broadcast_to(index.shape)
@@ -624,7 +627,7 @@ class IndexingMixin(RandomMixin):
         if reduce is not None:
             modes = {"add": "sum", "multiply": "prod"}
             if reduce not in modes:
-                raise ValueError(f"scatter: reduce must be None, 'add' or 'multiply', got {reduce!r}")
+                raise ArgumentError(f"scatter: reduce must be None, 'add' or 'multiply', got {reduce!r}")
             return self._scatter_reduce(dim, index, src, modes[reduce], True, "scatter")
         parts = self._scatter_parts(dim, index, src, "scatter")
         if parts is None:
@@ -660,7 +663,9 @@ class IndexingMixin(RandomMixin):
         [9.0, 2.0]
         """
         if reduce not in ("sum", "prod", "mean", "amax", "amin"):
-            raise ValueError(f"scatter_reduce: reduce must be 'sum', 'prod', 'mean', 'amax' or 'amin', got {reduce!r}")
+            raise ArgumentError(
+                f"scatter_reduce: reduce must be 'sum', 'prod', 'mean', 'amax' or 'amin', got {reduce!r}"
+            )
         return self._scatter_reduce(dim, index, src, reduce, include_self, "scatter_reduce")
 
     def _scatter_reduce(self, dim: int, index: Any, src: Any, reduce: str, include_self: bool, op: str) -> Self:

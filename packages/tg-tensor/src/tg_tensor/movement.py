@@ -56,6 +56,7 @@ from collections.abc import Sequence
 from typing import Any, Self, TypeVar
 
 from tg_tensor.core import TensorCore
+from tg_tensor.errors import ArgumentError
 from tg_tensor.helpers import varargs
 from tg_uop.dtype import dtypes, least_upper_dtype
 from tg_uop.helpers import normalize_axis, prod
@@ -86,7 +87,7 @@ def _ints(xs: Any, op: str, what: str) -> tuple[int, ...]:
 def _unique_axes(dims: Sequence[int], ndim: int, op: str) -> tuple[int, ...]:
     axes = tuple(normalize_axis(d, ndim, op) for d in dims)
     if len(set(axes)) != len(axes):
-        raise ValueError(f"{op}: dims {tuple(dims)} name an axis more than once (tensor of {ndim} dimension(s))")
+        raise ArgumentError(f"{op}: dims {tuple(dims)} name an axis more than once (tensor of {ndim} dimension(s))")
     return axes
 
 
@@ -104,12 +105,12 @@ def _tensor_list(op: str, first: Any, rest: tuple[Any, ...], dim: int | None) ->
     else:
         ts = [first, *rest_list]
     if not ts:
-        raise ValueError(f"{op}: expected a non-empty list of tensors")
+        raise ArgumentError(f"{op}: expected a non-empty list of tensors")
     cls = next((type(t) for t in ts if hasattr(t, "uop")), None)
     if cls is None or any(not isinstance(t, cls) for t in ts):
         raise TypeError(f"{op}: expected tensors, got {[type(t).__name__ for t in ts]}")
     if len({t.device for t in ts}) > 1:
-        raise ValueError(f"{op}: tensors on different devices {[t.device for t in ts]}")
+        raise ArgumentError(f"{op}: tensors on different devices {[t.device for t in ts]}")
     return ts, 0 if dim is None else dim
 
 
@@ -121,23 +122,33 @@ class MovementMixin(TensorCore):
     # ---- the primitives: reshape, permute, expand, pad, shrink, flip
 
     def reshape(self, *shape: Any) -> Self:
-        """The same elements in a new shape (one size may be -1: inferred). `t.reshape(2, 3)` or `((2, 3))`."""
+        """The same elements in a new shape (one size may be -1: inferred; None keeps the size of the axis in its
+        place, as tinygrad). `t.reshape(2, 3)` or `((2, 3))`.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor.ones(2, 3, 4).reshape(None, -1, 2).shape
+        (2, 6, 2)
+        """
         new = varargs(shape)
+        if any(s is None for s in new[self.ndim :]):
+            raise ArgumentError(f"reshape: a None past the {self.ndim} axes of shape {self.shape} in {new}")
+        # tinygrad: None keeps the size of the axis in its place
+        new = tuple(self.shape[i] if s is None else s for i, s in enumerate(new))
         try:
             new = tuple(_as_int(s, "reshape", "sizes") for s in new)
         except TypeError:
-            raise ValueError(f"reshape: invalid shape {new}") from None
+            raise ArgumentError(f"reshape: invalid shape {new}") from None
         if sum(1 for s in new if s == -1) > 1:
-            raise ValueError(f"reshape: only one dimension can be -1, got {new}")
+            raise ArgumentError(f"reshape: only one dimension can be -1, got {new}")
         if any(s < -1 for s in new):
-            raise ValueError(f"reshape: invalid shape {new}")
+            raise ArgumentError(f"reshape: invalid shape {new}")
         if -1 in new:
             known = prod(s for s in new if s != -1)
             if known == 0 or self.numel() % known:
-                raise ValueError(f"reshape: cannot reshape tensor of shape {self.shape} to {new}")
+                raise ArgumentError(f"reshape: cannot reshape tensor of shape {self.shape} to {new}")
             new = tuple(self.numel() // known if s == -1 else s for s in new)
         if prod(new) != self.numel():
-            raise ValueError(f"reshape: cannot reshape tensor of shape {self.shape} (size {self.numel()}) to {new}")
+            raise ArgumentError(f"reshape: cannot reshape tensor of shape {self.shape} (size {self.numel()}) to {new}")
         return self if new == self.shape else self._apply(lambda u: u.reshape(new))
 
     def view(self, *shape: Any) -> Self:
@@ -149,23 +160,24 @@ class MovementMixin(TensorCore):
         want = _ints(varargs(order), "permute", "axes")
         o = tuple(normalize_axis(a, self.ndim, "permute") for a in want)
         if len(o) != self.ndim or sorted(o) != list(range(self.ndim)):
-            raise ValueError(f"permute: {want} is not a permutation of the axes of shape {self.shape}")
+            raise ArgumentError(f"permute: {want} is not a permutation of the axes of shape {self.shape}")
         return self._apply(lambda u: u.permute(o))
 
     def expand(self, *shape: Any) -> Self:
-        """Broadcast size-1 axes (and new leading axes) to a larger shape; -1 keeps an existing size."""
-        want = _ints(varargs(shape), "expand", "sizes")
+        """Broadcast size-1 axes (and new leading axes) to a larger shape; -1 (or None, as tinygrad) keeps an
+        existing size."""
+        want = _ints(tuple(-1 if w is None else w for w in varargs(shape)), "expand", "sizes")
         if len(want) < self.ndim:
-            raise ValueError(f"expand: cannot expand shape {self.shape} to {want} (fewer dimensions)")
+            raise ArgumentError(f"expand: cannot expand shape {self.shape} to {want} (fewer dimensions)")
         lead = len(want) - self.ndim
         if any(w == -1 for w in want[:lead]):
-            raise ValueError(f"expand: -1 is not allowed for a new leading dimension, shape {self.shape} to {want}")
+            raise ArgumentError(f"expand: -1 is not allowed for a new leading dimension, shape {self.shape} to {want}")
         if any(w < -1 for w in want):
-            raise ValueError(f"expand: invalid size in {want}")
+            raise ArgumentError(f"expand: invalid size in {want}")
         src = (1,) * lead + self.shape
         new = tuple(s if w == -1 else w for s, w in zip(src, want, strict=True))
         if any(s != n and s != 1 for s, n in zip(src, new, strict=True)):
-            raise ValueError(f"expand: cannot expand shape {self.shape} to {want} (only size-1 axes expand)")
+            raise ArgumentError(f"expand: cannot expand shape {self.shape} to {want} (only size-1 axes expand)")
         return self.reshape(src)._apply(lambda u: u.expand(new))
 
     def pad(self, padding: Sequence[Any], mode: str | float = "constant", value: float | None = None) -> Self:
@@ -181,9 +193,9 @@ class MovementMixin(TensorCore):
                 raise TypeError("pad: value given twice")
             value, mode = mode, "constant"
         if mode not in PAD_MODES:
-            raise ValueError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
+            raise ArgumentError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
         if mode != "constant" and value not in (None, 0):
-            raise ValueError(f"pad: mode {mode!r} does not take a value (got {value})")
+            raise ArgumentError(f"pad: mode {mode!r} does not take a value (got {value})")
         pairs = self._pad_pairs(padding)
         if all(p == (0, 0) for p in pairs):
             return self
@@ -198,20 +210,20 @@ class MovementMixin(TensorCore):
             return ((0, 0),) * self.ndim
         if all(p is None or isinstance(p, (tuple, list)) for p in items):  # tinygrad: pairs from the first axis
             if len(items) != self.ndim:
-                raise ValueError(
+                raise ArgumentError(
                     f"pad: {len(items)} (before, after) pairs for a tensor of shape {self.shape}; need one per axis"
                 )
             if any(p is not None and len(p) != 2 for p in items):
-                raise ValueError(f"pad: each per-axis entry must be a (before, after) pair or None, got {padding}")
+                raise ArgumentError(f"pad: each per-axis entry must be a (before, after) pair or None, got {padding}")
             return tuple(
                 (0, 0) if p is None else (_as_int(p[0], "pad", "amounts"), _as_int(p[1], "pad", "amounts"))
                 for p in items
             )
         flat = [_as_int(p, "pad", "amounts (all ints, or all pairs)") for p in items]  # F.pad: from the last axis
         if len(flat) % 2:
-            raise ValueError(f"pad: a flat padding needs an even number of ints, got {tuple(flat)}")
+            raise ArgumentError(f"pad: a flat padding needs an even number of ints, got {tuple(flat)}")
         if len(flat) // 2 > self.ndim:
-            raise ValueError(f"pad: {tuple(flat)} pads {len(flat) // 2} axes of a tensor of shape {self.shape}")
+            raise ArgumentError(f"pad: {tuple(flat)} pads {len(flat) // 2} axes of a tensor of shape {self.shape}")
         from_last = [(flat[2 * i], flat[2 * i + 1]) for i in range(len(flat) // 2)]
         return ((0, 0),) * (self.ndim - len(from_last)) + tuple(reversed(from_last))
 
@@ -234,7 +246,7 @@ class MovementMixin(TensorCore):
             return self
         bounds = tuple((max(-b, 0), s - max(-a, 0)) for (b, a), s in zip(pairs, self.shape, strict=True))
         if any(lo > hi for lo, hi in bounds):
-            raise ValueError(f"pad: negative padding {pairs} crops more than the shape {self.shape} in {op}")
+            raise ArgumentError(f"pad: negative padding {pairs} crops more than the shape {self.shape} in {op}")
         return self.shrink(bounds)
 
     def _pad_mode(self, pairs: tuple[tuple[int, int], ...], mode: str) -> Self:
@@ -245,19 +257,21 @@ class MovementMixin(TensorCore):
                 continue
             if mode == "reflect":
                 if b >= n or a >= n:
-                    raise ValueError(f"pad: reflect padding ({b}, {a}) must be less than axis {ax}'s size in {x.shape}")
+                    raise ArgumentError(
+                        f"pad: reflect padding ({b}, {a}) must be less than axis {ax}'s size in {x.shape}"
+                    )
                 parts = [x._axis_slice(ax, 1, b + 1).flip(ax), x, x._axis_slice(ax, n - 1 - a, n - 1).flip(ax)]
                 x = parts[0].cat(*parts[1:], dim=ax)
             elif mode == "replicate":
                 if n == 0:
-                    raise ValueError(f"pad: replicate padding of axis {ax}, which is empty in {x.shape}")
+                    raise ArgumentError(f"pad: replicate padding of axis {ax}, which is empty in {x.shape}")
                 edge = list(x.shape)
                 first = x._axis_slice(ax, 0, 1).expand(*edge[:ax], b, *edge[ax + 1 :])
                 last = x._axis_slice(ax, n - 1, n).expand(*edge[:ax], a, *edge[ax + 1 :])
                 x = first.cat(x, last, dim=ax)
             else:  # circular: a window of three copies side by side, all one view
                 if b > n or a > n:
-                    raise ValueError(
+                    raise ArgumentError(
                         f"pad: circular padding ({b}, {a}) wraps around axis {ax} of {x.shape} more than once"
                     )
                 x = x._tile_axis(ax, 3)._axis_slice(ax, n - b, 2 * n + a)
@@ -266,13 +280,13 @@ class MovementMixin(TensorCore):
     def shrink(self, arg: Sequence[tuple[int, int] | None]) -> Self:
         """Keep elements [begin, end) of each axis (one pair per axis; None keeps the whole axis)."""
         if len(arg) != self.ndim:
-            raise ValueError(f"shrink: {arg} does not have one (begin, end) pair per axis of shape {self.shape}")
+            raise ArgumentError(f"shrink: {arg} does not have one (begin, end) pair per axis of shape {self.shape}")
         bounds = tuple(
             (0, s) if p is None else (_as_int(p[0], "shrink", "bounds"), _as_int(p[1], "shrink", "bounds"))
             for p, s in zip(arg, self.shape, strict=True)
         )
         if any(not 0 <= b <= e <= s for (b, e), s in zip(bounds, self.shape, strict=True)):
-            raise ValueError(f"shrink: {arg} is not inside shape {self.shape}")
+            raise ArgumentError(f"shrink: {arg} is not inside shape {self.shape}")
         return self._apply(lambda u: u.shrink(bounds))
 
     def flip(self, *dims: Any) -> Self:
@@ -310,7 +324,7 @@ class MovementMixin(TensorCore):
     def mT(self) -> Self:
         """The last two axes swapped: the transpose of each matrix in a batch."""
         if self.ndim < 2:
-            raise ValueError(f"mT: needs a matrix or a batch of matrices, got shape {self.shape}")
+            raise ArgumentError(f"mT: needs a matrix or a batch of matrices, got shape {self.shape}")
         return self.transpose(-2, -1)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Self:
@@ -321,27 +335,29 @@ class MovementMixin(TensorCore):
             return self.reshape(1)
         s, e = normalize_axis(start_dim, self.ndim, "flatten"), normalize_axis(end_dim, self.ndim, "flatten")
         if s > e:
-            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {self.shape}")
+            raise ArgumentError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {self.shape}")
         return self.reshape(*self.shape[:s], prod(self.shape[s : e + 1]), *self.shape[e + 1 :])
 
     def unflatten(self, dim: int, sizes: Sequence[int]) -> Self:
         """Split axis `dim` into axes of the given sizes (one may be -1: inferred)."""
         if self.ndim == 0:
-            raise ValueError("unflatten: a 0-d tensor has no axis to unflatten")
+            raise ArgumentError("unflatten: a 0-d tensor has no axis to unflatten")
         d = normalize_axis(dim, self.ndim, "unflatten")
         want = _ints(tuple(sizes), "unflatten", "sizes")
         n = self.shape[d]
         if not want:
-            raise ValueError(f"unflatten: sizes must be non-empty (axis {dim} of shape {self.shape})")
+            raise ArgumentError(f"unflatten: sizes must be non-empty (axis {dim} of shape {self.shape})")
         if sum(1 for s in want if s == -1) > 1 or any(s < -1 for s in want):
-            raise ValueError(f"unflatten: invalid sizes {want}")
+            raise ArgumentError(f"unflatten: invalid sizes {want}")
         if -1 in want:
             known = prod(s for s in want if s != -1)
             if known == 0 or n % known:
-                raise ValueError(f"unflatten: sizes {want} do not fit axis {dim} of size {n} in shape {self.shape}")
+                raise ArgumentError(f"unflatten: sizes {want} do not fit axis {dim} of size {n} in shape {self.shape}")
             want = tuple(n // known if s == -1 else s for s in want)
         if prod(want) != n:
-            raise ValueError(f"unflatten: sizes {want} do not multiply to axis {dim}'s size {n} in shape {self.shape}")
+            raise ArgumentError(
+                f"unflatten: sizes {want} do not multiply to axis {dim}'s size {n} in shape {self.shape}"
+            )
         return self.reshape(*self.shape[:d], *want, *self.shape[d + 1 :])
 
     def squeeze(self, dim: int | Sequence[int] | None = None) -> Self:
@@ -363,11 +379,11 @@ class MovementMixin(TensorCore):
         """Tile the tensor: `repeats[i]` copies along axis i (more repeats than axes add leading axes)."""
         reps = _ints(varargs(repeats), "repeat", "repeats")
         if len(reps) < self.ndim:
-            raise ValueError(
+            raise ArgumentError(
                 f"repeat: {len(reps)} repeats for a tensor of shape {self.shape}; need at least one per axis"
             )
         if any(r < 0 for r in reps):
-            raise ValueError(f"repeat: repeats must be >= 0, got {reps}")
+            raise ArgumentError(f"repeat: repeats must be >= 0, got {reps}")
         shape = (1,) * (len(reps) - self.ndim) + self.shape
         # each axis s becomes (1, s), is expanded to (r, s) and merged: r copies of the axis, one after another
         pairs = [d for s in shape for d in (1, s)]
@@ -379,11 +395,11 @@ class MovementMixin(TensorCore):
         sh = _ints(shifts, "roll", "shifts")
         if dims is None:
             if len(sh) != 1:
-                raise ValueError(f"roll: {len(sh)} shifts need as many dims, got none")
+                raise ArgumentError(f"roll: {len(sh)} shifts need as many dims, got none")
             return self.flatten().roll(sh[0], 0).reshape(self.shape)
         ds = tuple(normalize_axis(d, self.ndim, "roll") for d in _ints(dims, "roll", "dims"))
         if len(ds) != len(sh):
-            raise ValueError(f"roll: shifts {sh} and dims {ds} must have the same length")
+            raise ArgumentError(f"roll: shifts {sh} and dims {ds} must have the same length")
         x = self
         for s, d in zip(sh, ds, strict=True):
             n = x.shape[d] if x.ndim else 1
@@ -405,7 +421,7 @@ class MovementMixin(TensorCore):
     def _triangle(self, k: int, upper: bool) -> Self:
         op = "triu" if upper else "tril"
         if self.ndim < 2:
-            raise ValueError(f"{op}: needs at least 2 dimensions, got shape {self.shape}")
+            raise ArgumentError(f"{op}: needs at least 2 dimensions, got shape {self.shape}")
         k = _as_int(k, op, "diagonal")
         r, c = self.shape[-2:]
         if r == 0 or c == 0:
@@ -432,7 +448,7 @@ class MovementMixin(TensorCore):
         ts, dim = _tensor_list("cat", self, tensors, dim)
         for i, t in enumerate(ts):
             if t.ndim == 0:
-                raise ValueError(f"cat: a 0-d tensor (input {i}) cannot be concatenated")
+                raise ArgumentError(f"cat: a 0-d tensor (input {i}) cannot be concatenated")
         dt = least_upper_dtype(*(t.dtype for t in ts))
         # PyTorch skips 1-D empty tensors next to tensors of any rank
         kept = [t for t in ts if t.shape != (0,)] or ts[:1]
@@ -440,7 +456,7 @@ class MovementMixin(TensorCore):
         d = normalize_axis(dim, first.ndim, "cat")
         for t in kept:
             if t.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != d):
-                raise ValueError(
+                raise ArgumentError(
                     f"cat: shapes {[t.shape for t in ts]} must match except along dim {dim} (tensor of shape {t.shape})"
                 )
         kept = [t.cast(dt) for t in kept]
@@ -460,7 +476,7 @@ class MovementMixin(TensorCore):
         """Join tensors of one shape along a new axis: `a.stack(b, dim=0)` or `Tensor.stack([a, b], dim=0)`."""
         ts, dim = _tensor_list("stack", self, tensors, dim)
         if any(t.shape != ts[0].shape for t in ts):
-            raise ValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in ts]}")
+            raise ArgumentError(f"stack: all tensors must have the same shape, got {[t.shape for t in ts]}")
         d = normalize_axis(dim, ts[0].ndim + 1, "stack")
         return ts[0].unsqueeze(d).cat(*[t.unsqueeze(d) for t in ts[1:]], dim=d)
 
@@ -468,18 +484,20 @@ class MovementMixin(TensorCore):
         """Views of consecutive pieces along `dim`: of one size (the last may be smaller) or of the given sizes."""
         d = normalize_axis(dim, self.ndim, "split")
         if self.ndim == 0:
-            raise ValueError("split: a 0-d tensor cannot be split")
+            raise ArgumentError("split: a 0-d tensor cannot be split")
         n = self.shape[d]
         if isinstance(split_size_or_sections, (list, tuple)):
             sizes = _ints(split_size_or_sections, "split", "sizes")
             if any(s < 0 for s in sizes) or sum(sizes) != n:
-                raise ValueError(
+                raise ArgumentError(
                     f"split: sizes {sizes} must be >= 0 and sum to {n}, the size of dim {dim} of {self.shape}"
                 )
         else:
             size = _as_int(split_size_or_sections, "split", "split_size")
             if size < 0 or (size == 0 and n > 0):
-                raise ValueError(f"split: split_size must be > 0 (or 0 for an empty axis), got {size} for {self.shape}")
+                raise ArgumentError(
+                    f"split: split_size must be > 0 (or 0 for an empty axis), got {size} for {self.shape}"
+                )
             sizes = (n,) if n == 0 else (size,) * (n // size) + ((n % size,) if n % size else ())
         out, begin = [], 0
         for s in sizes:
@@ -491,11 +509,122 @@ class MovementMixin(TensorCore):
         """Split into pieces of size ceil(n / chunks) along `dim`: as in PyTorch, there may be fewer than `chunks`."""
         chunks = _as_int(chunks, "chunk", "chunks")
         if chunks <= 0:
-            raise ValueError(f"chunk: chunks must be > 0, got {chunks}")
+            raise ArgumentError(f"chunk: chunks must be > 0, got {chunks}")
         d = normalize_axis(dim, self.ndim, "chunk")
         if self.ndim == 0:
-            raise ValueError("chunk: a 0-d tensor cannot be chunked")
+            raise ArgumentError("chunk: a 0-d tensor cannot be chunked")
         n = self.shape[d]
         if n == 0:  # PyTorch gives `chunks` empty pieces
             return [self] * chunks
         return self.split(-(-n // chunks), d)
+
+    # ---- diagonals, sliding windows, interleaved repeats: views built from pad, reshape, expand and shrink
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Self:
+        """The diagonal of the matrices over axes dim1, dim2 (above it for offset > 0, below for < 0) as a new
+        last axis, as `torch.diagonal` (a view: differentiable, no gather).
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([[1, 2, 3], [4, 5, 6]]).diagonal(1).tolist()
+        [2, 6]
+        """
+        a, b = normalize_axis(dim1, self.ndim, "diagonal"), normalize_axis(dim2, self.ndim, "diagonal")
+        if a == b:
+            raise ArgumentError(f"diagonal: dim1 and dim2 are the same axis ({dim1}, {dim2}) of shape {self.shape}")
+        rest = [i for i in range(self.ndim) if i not in (a, b)]
+        x = self.permute(*rest, a, b)
+        rows, cols = x.shape[-2], x.shape[-1]
+        r0, c0 = max(-offset, 0), max(offset, 0)
+        n = max(min(rows - r0, cols - c0), 0)
+        lead = x.shape[:-2]
+        x = x.shrink([None] * len(lead) + [(min(r0, rows), min(r0, rows) + n), (min(c0, cols), min(c0, cols) + n)])
+        if n == 0:
+            return x.reshape(*lead, 0)
+        # n*n elements padded by n make rows of n+1: the diagonal is the first column
+        x = x.reshape(*lead, n * n).pad([(0, 0)] * len(lead) + [(0, n)]).reshape(*lead, n, n + 1)
+        return x.shrink([None] * len(lead) + [None, (0, 1)]).reshape(*lead, n)
+
+    def diag(self, diagonal: int = 0) -> Self:
+        """A 1-D tensor as the diagonal of a square matrix (shifted by `diagonal`), or a matrix's diagonal as a
+        1-D tensor, as `torch.diag`.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([1, 2]).diag().tolist()
+        [[1, 0], [0, 2]]
+        """
+        if self.ndim == 2:
+            return self.diagonal(diagonal)
+        if self.ndim != 1:
+            raise ArgumentError(f"diag: needs a 1-D or 2-D tensor, got shape {self.shape}")
+        n, k = self.shape[0], abs(diagonal)
+        # each element followed by n zeros, cut to n*n: the elements land on the diagonal
+        x = self.reshape(n, 1).pad(((0, 0), (0, n))).reshape(n * (n + 1)).shrink(((0, n * n),)).reshape(n, n)
+        return x.pad(((0, k), (k, 0)) if diagonal >= 0 else ((k, 0), (0, k)))
+
+    def unfold(self, dimension: int, size: int, step: int) -> Self:
+        """Windows of `size` elements every `step` along `dimension`: that axis becomes the window count and a
+        new last axis of `size` holds each window, as `torch.Tensor.unfold` (a view).
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([1, 2, 3, 4, 5]).unfold(0, 2, 2).tolist()
+        [[1, 2], [3, 4]]
+        """
+        ax = normalize_axis(dimension, max(self.ndim, 1), "unfold")
+        x = self.reshape(1) if self.ndim == 0 else self
+        n = x.shape[ax]
+        if step < 1 or size < 0 or size > n:
+            raise ArgumentError(f"unfold: size {size} and step {step} do not fit an axis of {n} (shape {self.shape})")
+        nw = (n - size) // step + 1
+        x = x.transpose(ax, -1)
+        lead = x.shape[:-1]
+        # rows of n+step in a tiling of the axis start `step` further along each: window w is row w's head
+        reps = nw + -(-nw * step // n)
+        x = x.reshape(*lead, 1, n).expand(*lead, reps, n).reshape(*lead, reps * n)
+        x = x.shrink([None] * len(lead) + [(0, nw * (n + step))]).reshape(*lead, nw, n + step)
+        x = x.shrink([None] * len(lead) + [None, (0, size)])
+        out = x.transpose(ax, -2)
+        return out.reshape(size) if self.ndim == 0 else out
+
+    def repeat_interleave(self, repeats: int, dim: int | None = None) -> Self:
+        """Each element `repeats` times in a row along `dim` (the flattened tensor when None), as
+        `torch.repeat_interleave` with an int count.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([1, 2]).repeat_interleave(2).tolist()
+        [1, 1, 2, 2]
+        """
+        if isinstance(repeats, bool) or not isinstance(repeats, int):
+            raise TypeError(f"repeat_interleave: repeats must be an int, got {type(repeats).__name__}")
+        if repeats < 0:
+            raise ArgumentError(f"repeat_interleave: repeats must be >= 0, got {repeats}")
+        x = self.flatten() if dim is None else self
+        ax = 0 if dim is None else normalize_axis(dim, self.ndim, "repeat_interleave")
+        s = x.shape
+        x = x.reshape(*s[: ax + 1], 1, *s[ax + 1 :]).expand(*s[: ax + 1], repeats, *s[ax + 1 :])
+        return x.reshape(*s[:ax], s[ax] * repeats, *s[ax + 1 :])
+
+    def meshgrid(self, *tensors: Self, indexing: str = "ij") -> tuple[Self, ...]:
+        """Coordinate grids of 1-D tensors (this one first), as `torch.meshgrid`: 'ij' (matrix) or 'xy'
+        (Cartesian: the first two axes swapped).
+
+        >>> from tg_tensor import Tensor
+        >>> [g.tolist() for g in Tensor([1, 2]).meshgrid(Tensor([3, 4, 5]))][1]
+        [[3, 4, 5], [3, 4, 5]]
+        """
+        if indexing not in ("ij", "xy"):
+            raise ArgumentError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+        ts = (self, *tensors)
+        if any(t.ndim > 1 for t in ts):
+            raise ArgumentError(f"meshgrid: needs 0-d or 1-D tensors, got shapes {[t.shape for t in ts]}")
+        sizes = [t.numel() for t in ts]
+        order = list(range(len(ts)))
+        if indexing == "xy" and len(ts) >= 2:
+            order[0], order[1] = 1, 0
+        out_shape = tuple(sizes[i] for i in order)
+        grids = []
+        for i, t in enumerate(ts):
+            pos = order.index(i)
+            shape = [1] * len(ts)
+            shape[pos] = sizes[i]
+            grids.append(t.reshape(*shape).expand(*out_shape))
+        return tuple(grids)

@@ -21,6 +21,7 @@ from typing import Self, TypeVar
 
 import numpy as np
 
+from tg_tensor.errors import ArgumentError
 from tg_tensor.functional import FunctionalMixin
 from tg_tensor.helpers import broadcast_shape, to_np_dtype
 from tg_uop.dtype import dtypes, least_upper_float
@@ -34,14 +35,14 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 def _check_reduction(reduction: str, op: str) -> None:
     if reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        raise ArgumentError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
 def _check_running_stats(shape: tuple[int, ...], mean: T | None, var: T | None, op: str) -> None:
     """Running statistics hold one value per channel (axis 1 of the input)."""
     for name, stat in (("running_mean", mean), ("running_var", var)):
         if stat is not None and stat.shape != (shape[1],):
-            raise ValueError(
+            raise ArgumentError(
                 f"{op}: {name} has shape {stat.shape}, expected {(shape[1],)} for an input of shape {shape}"
             )
 
@@ -53,7 +54,7 @@ def _update_running(running: T, batch: T, momentum: float) -> None:
 
 def _check_smoothing(label_smoothing: float, op: str) -> None:
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise ArgumentError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
 
 
 def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
@@ -82,7 +83,7 @@ class NNOpsMixin(FunctionalMixin):
         want = tuple(self.shape[a] for a in axes)
         full = tuple(s if i in axes else 1 for i, s in enumerate(self.shape))
         if p.shape not in (want, full):
-            raise ValueError(f"{op}: {name} has shape {p.shape}, expected {want} for an input of shape {self.shape}")
+            raise ArgumentError(f"{op}: {name} has shape {p.shape}, expected {want} for an input of shape {self.shape}")
         return p.reshape(full)
 
     def batchnorm(
@@ -137,17 +138,17 @@ class NNOpsMixin(FunctionalMixin):
         """
         op = "batch_norm"
         if self.ndim < 2:
-            raise ValueError(f"{op}: need an input (N, C, ...) of 2 or more dimensions, got shape {self.shape}")
+            raise ArgumentError(f"{op}: need an input (N, C, ...) of 2 or more dimensions, got shape {self.shape}")
         _check_running_stats(self.shape, running_mean, running_var, op)
         if not training:
             if running_mean is None or running_var is None:
-                raise ValueError(f"{op}: running_mean and running_var are needed when not training")
+                raise ArgumentError(f"{op}: running_mean and running_var are needed when not training")
             mean, invstd = running_mean, (running_var + eps).rsqrt()
             return self._as_float().batchnorm(weight, bias, mean, invstd)
         axes = tuple(i for i in range(self.ndim) if i != 1)
         count = self.numel() // self.shape[1] if self.shape[1] else 0
         if count <= 1:
-            raise ValueError(
+            raise ArgumentError(
                 f"{op}: training needs more than one value per channel, got an input of shape {self.shape}"
             )
         # normalizing the centred values (rather than passing the statistics to `batchnorm`) reads the mean once:
@@ -168,6 +169,26 @@ class NNOpsMixin(FunctionalMixin):
             _update_running(running_var, var.detach().reshape(running_var.shape) * (count / (count - 1)), momentum)
         return out
 
+    def normalize(self, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Self:
+        """self / max(||self||_p along `dim`, eps), as `torch.nn.functional.normalize`; a zero vector stays
+        zero with a finite gradient.
+
+        >>> from tg_tensor import Tensor
+        >>> [round(v, 4) for v in Tensor([[3.0, 4.0]]).normalize()[0].tolist()]
+        [0.6, 0.8]
+        """
+        if p <= 0:
+            raise ArgumentError(f"normalize: p must be > 0, got {p}")
+        ax = normalize_axis(dim, max(self.ndim, 1), "normalize")
+        x = self.cast(least_upper_float(self.dtype))
+        powered = x.abs() if p == 1 else x.square() if p == 2 else x.abs() ** p
+        total = powered.sum(ax if x.ndim else None, keepdim=True)
+        # the root at 0 has an infinite slope: take it of 1 there (the norm is clamped to eps anyway)
+        positive = total > 0
+        safe = positive.where(total, 1.0)
+        norm = safe if p == 1 else safe.sqrt() if p == 2 else safe ** (1 / p)
+        return x / positive.where(norm, 0.0).maximum(eps)
+
     def layernorm(self, axis: int | Sequence[int] = -1, eps: float = 1e-5) -> Self:
         """Normalize to mean 0 and (biased) variance 1 over `axis` (tinygrad's name; no weight or bias).
 
@@ -181,10 +202,10 @@ class NNOpsMixin(FunctionalMixin):
 
     def _check_normalized(self, ns: tuple[int, ...], params: dict[str, Self | None], op: str) -> None:
         if len(ns) > self.ndim or self.shape[self.ndim - len(ns) :] != ns:
-            raise ValueError(f"{op}: normalized_shape {ns} does not match the last dimensions of shape {self.shape}")
+            raise ArgumentError(f"{op}: normalized_shape {ns} does not match the last dimensions of shape {self.shape}")
         for name, p in params.items():
             if p is not None and p.shape != ns:
-                raise ValueError(f"{op}: {name} has shape {p.shape}, expected normalized_shape {ns}")
+                raise ArgumentError(f"{op}: {name} has shape {p.shape}, expected normalized_shape {ns}")
 
     def layer_norm(
         self,
@@ -232,10 +253,14 @@ class NNOpsMixin(FunctionalMixin):
         over (C, ...)."""
         op = "group_norm"
         if self.ndim < 2:
-            raise ValueError(f"group_norm: need an input (N, C, ...) of 2 or more dimensions, got shape {self.shape}")
+            raise ArgumentError(
+                f"group_norm: need an input (N, C, ...) of 2 or more dimensions, got shape {self.shape}"
+            )
         n, c = self.shape[:2]
         if not isinstance(num_groups, int) or num_groups <= 0 or c % num_groups:
-            raise ValueError(f"group_norm: {c} channels of shape {self.shape} cannot be split into {num_groups} groups")
+            raise ArgumentError(
+                f"group_norm: {c} channels of shape {self.shape} cannot be split into {num_groups} groups"
+            )
         per_group = prod(self.shape[1:]) // num_groups
         out = self.reshape(n, num_groups, per_group).layernorm(-1, eps).reshape(self.shape)
         if weight is not None:
@@ -265,7 +290,7 @@ class NNOpsMixin(FunctionalMixin):
         [1.0, 2.0]
         """
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout: probability p must be in [0, 1], got {p}")
+            raise ArgumentError(f"dropout: probability p must be in [0, 1], got {p}")
         return self._drop(p) if type(self).training else self
 
     def one_hot(self, num_classes: int) -> Self:
@@ -277,7 +302,9 @@ class NNOpsMixin(FunctionalMixin):
         if not (self.dtype.is_int or self.dtype.is_bool):
             raise TypeError(f"one_hot: needs an integer tensor, got dtype {self.dtype!r} of shape {self.shape}")
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
-            raise ValueError(f"one_hot: num_classes must be an int >= 0 (it is required, no -1), got {num_classes!r}")
+            raise ArgumentError(
+                f"one_hot: num_classes must be an int >= 0 (it is required, no -1), got {num_classes!r}"
+            )
         classes = self.arange(num_classes, device=self.device)
         return (self.unsqueeze(-1) == classes).cast(dtypes.default_int)
 
@@ -297,7 +324,7 @@ class NNOpsMixin(FunctionalMixin):
 
         self (the query) is (..., L, E), key (..., S, E), value (..., S, Ev); batch dimensions broadcast.
         `scale` defaults to 1 / sqrt(E). A bool `attn_mask` keeps the positions where it is True; a float one is
-        added to the scores. `is_causal` keeps position j for query i when j <= i (no `attn_mask` then). As in
+        added to the scores. `is_causal` keeps position j for query i when j <= i (and applies with `attn_mask`). As in
         PyTorch, `dropout_p` is applied whatever `Tensor.training` says: pass 0 in evaluation. With `enable_gqa`
         (grouped-query attention), key and value may have fewer heads (axis -3) than the query, each of their
         heads serving a group of consecutive query heads.
@@ -310,38 +337,40 @@ class NNOpsMixin(FunctionalMixin):
         op = "scaled_dot_product_attention"
         q = self
         if q.ndim < 2 or key.ndim < 2 or value.ndim < 2:
-            raise ValueError(
+            raise ArgumentError(
                 f"{op}: query, key and value need 2 or more dimensions, got {q.shape}, {key.shape}, {value.shape}"
             )
         if q.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
-            raise ValueError(f"{op}: query {q.shape}, key {key.shape} and value {value.shape} do not match")
+            raise ArgumentError(f"{op}: query {q.shape}, key {key.shape} and value {value.shape} do not match")
         if enable_gqa and min(q.ndim, key.ndim, value.ndim) >= 3:
             key, value = q._gqa_heads(key, "key", op), q._gqa_heads(value, "value", op)
         broadcast_shape(broadcast_shape(q.shape[:-2], key.shape[:-2], op), value.shape[:-2], op)
-        if is_causal and attn_mask is not None:
-            raise ValueError(f"{op}: give either attn_mask or is_causal, not both")
         if not 0.0 <= dropout_p <= 1.0:
-            raise ValueError(f"{op}: dropout_p must be in [0, 1], got {dropout_p}")
+            raise ArgumentError(f"{op}: dropout_p must be in [0, 1], got {dropout_p}")
         n_q, n_k, emb = q.shape[-2], key.shape[-2], q.shape[-1]
         if scale is None:
             scale = 1.0 / math.sqrt(emb) if emb else 1.0
         scores = (q @ key.transpose(-1, -2)) * scale
-        if is_causal:
-            rows = self.arange(n_q, device=self.device).reshape(n_q, 1)
-            attn_mask = rows >= self.arange(n_k, device=self.device).reshape(1, n_k)
         if attn_mask is not None:
             if not (attn_mask.dtype.is_bool or attn_mask.dtype.is_float):
                 raise TypeError(f"{op}: attn_mask must be bool or float, got {attn_mask.dtype!r}")
             if not _broadcasts_to(attn_mask.shape, scores.shape):
-                raise ValueError(f"{op}: attn_mask {attn_mask.shape} does not broadcast to the scores {scores.shape}")
+                raise ArgumentError(
+                    f"{op}: attn_mask {attn_mask.shape} does not broadcast to the scores {scores.shape}"
+                )
             scores = attn_mask.where(scores, -math.inf) if attn_mask.dtype.is_bool else scores + attn_mask
+        if is_causal:  # on top of attn_mask when both are given (tinygrad takes both; PyTorch refuses that)
+            rows = self.arange(n_q, device=self.device).reshape(n_q, 1)
+            scores = (rows >= self.arange(n_k, device=self.device).reshape(1, n_k)).where(scores, -math.inf)
         return scores.softmax(-1)._drop(dropout_p) @ value
 
     def _gqa_heads(self, kv: Self, name: str, op: str) -> Self:
         """`kv` with each of its heads (axis -3) repeated for the group of query heads it serves."""
         n_q, n_kv = self.shape[-3], kv.shape[-3]
         if n_kv == 0 or n_q % n_kv:
-            raise ValueError(f"{op}: the {n_kv} heads of {name} {kv.shape} must divide the {n_q} of query {self.shape}")
+            raise ArgumentError(
+                f"{op}: the {n_kv} heads of {name} {kv.shape} must divide the {n_q} of query {self.shape}"
+            )
         if n_q == n_kv:
             return kv
         group = n_q // n_kv
@@ -406,7 +435,7 @@ class NNOpsMixin(FunctionalMixin):
 
     def _check_class_weight(self, weight: Self | None, cdim: int, op: str) -> None:
         if weight is not None and weight.shape != (self.shape[cdim],):
-            raise ValueError(
+            raise ArgumentError(
                 f"{op}: weight has shape {weight.shape}, expected ({self.shape[cdim]},) for input {self.shape}"
             )
 
@@ -424,17 +453,17 @@ class NNOpsMixin(FunctionalMixin):
         _check_reduction(reduction, op)
         _check_smoothing(label_smoothing, op)
         if self.ndim == 0:
-            raise ValueError(f"{op}: input needs a class dimension, got shape {self.shape}")
+            raise ArgumentError(f"{op}: input needs a class dimension, got shape {self.shape}")
         cdim = 0 if self.ndim == 1 else 1
         self._check_class_weight(weight, cdim, op)
         logp = self.log_softmax(cdim) if log_softmax else self
         if target.dtype.is_float:
             if target.shape != self.shape:
-                raise ValueError(f"{op}: probability target {target.shape} must have the input's shape {self.shape}")
+                raise ArgumentError(f"{op}: probability target {target.shape} must have the input's shape {self.shape}")
             return logp._prob_target_loss(target, cdim, weight, label_smoothing, reduction)
         want = self.shape[:cdim] + self.shape[cdim + 1 :]
         if target.shape != want:
-            raise ValueError(
+            raise ArgumentError(
                 f"{op}: input {self.shape} and target {target.shape} do not match (class indices need shape {want})"
             )
         if not target.dtype.is_int:
@@ -482,7 +511,7 @@ class NNOpsMixin(FunctionalMixin):
         _check_reduction(reduction, op)
         _check_smoothing(label_smoothing, op)
         if self.ndim == 0 or Y.shape != self.shape[:-1]:
-            raise ValueError(
+            raise ArgumentError(
                 f"{op}: logits {self.shape} and labels {Y.shape} do not match (labels need {self.shape[:-1]})"
             )
         if not Y.dtype.is_int:
@@ -492,13 +521,13 @@ class NNOpsMixin(FunctionalMixin):
 
     def _check_same_shape(self, target: Self, op: str) -> None:
         if target.shape != self.shape:
-            raise ValueError(f"{op}: input {self.shape} and target {target.shape} must have the same shape")
+            raise ArgumentError(f"{op}: input {self.shape} and target {target.shape} must have the same shape")
 
     @staticmethod
     def _weighted(loss: T, weight: T | None, reduction: str, op: str) -> T:
         if weight is not None:
             if not _broadcasts_to(weight.shape, loss.shape):
-                raise ValueError(f"{op}: weight {weight.shape} does not broadcast to the input's shape {loss.shape}")
+                raise ArgumentError(f"{op}: weight {weight.shape} does not broadcast to the input's shape {loss.shape}")
             loss = loss * weight
         return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
 
@@ -534,7 +563,7 @@ class NNOpsMixin(FunctionalMixin):
         softplus_neg = negative.where(-x, 0) + (1 + (-negative.where(-x, x)).exp()).log()
         if pos_weight is not None:
             if not _broadcasts_to(pos_weight.shape, x.shape):
-                raise ValueError(
+                raise ArgumentError(
                     f"{op}: pos_weight {pos_weight.shape} does not broadcast to the input's shape {x.shape}"
                 )
             softplus_neg = softplus_neg * ((pos_weight - 1) * y + 1)
@@ -588,7 +617,7 @@ class NNOpsMixin(FunctionalMixin):
         `torch.nn.functional.huber_loss`."""
         op = "huber_loss"
         if not delta > 0:
-            raise ValueError(f"{op}: delta must be > 0, got {delta}")
+            raise ArgumentError(f"{op}: delta must be > 0, got {delta}")
         x, y = self._pointwise_pair(target, reduction, op)
         d = x - y
         ad = d.abs()
@@ -599,7 +628,7 @@ class NNOpsMixin(FunctionalMixin):
         `torch.nn.functional.smooth_l1_loss`: the Huber loss divided by beta; `beta=0` is the L1 loss."""
         op = "smooth_l1_loss"
         if not beta >= 0:
-            raise ValueError(f"{op}: beta must be >= 0, got {beta}")
+            raise ArgumentError(f"{op}: beta must be >= 0, got {beta}")
         if beta == 0:
             # the quadratic branch would divide by 0, and its masked-out gradient be 0 * inf = NaN
             return self.l1_loss(target, reduction)
@@ -616,7 +645,7 @@ class NNOpsMixin(FunctionalMixin):
         divergence per sample)."""
         op = "kl_div"
         if reduction not in _REDUCTIONS + ("batchmean",):
-            raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS + ('batchmean',)}, got {reduction!r}")
+            raise ArgumentError(f"{op}: reduction must be one of {_REDUCTIONS + ('batchmean',)}, got {reduction!r}")
         x, y = self._pointwise_pair(target, "none", op)
         if log_target:
             loss = y.exp() * (y - x)

@@ -60,7 +60,8 @@ from tg_tensor.creation import (
     number_arg,
     shape_arg,
 )
-from tg_tensor.helpers import const_uop, uop_from_numpy
+from tg_tensor.errors import ArgumentError
+from tg_tensor.helpers import DTypeLike, const_uop, uop_from_numpy
 from tg_uop.dtype import DType, dtypes
 from tg_uop.helpers import prod
 from tg_uop.ops import Ops
@@ -169,7 +170,7 @@ class RandomMixin(CreationMixin):
     def _random_words(cls, numel: int, device: str, op: str) -> tuple[UOp, UOp]:
         """Two uint32 words per element (shape (numel,)), from the device's next call number."""
         if numel >= 2**32:
-            raise ValueError(f"{op}: at most 2**32 - 1 random elements per call, asked for {numel}")
+            raise ArgumentError(f"{op}: at most 2**32 - 1 random elements per call, asked for {numel}")
         key = cls._next_key(device)
 
         def word(i: int) -> UOp:
@@ -197,7 +198,7 @@ class RandomMixin(CreationMixin):
 
     @classmethod
     def rand(
-        cls, *shape: Any, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+        cls, *shape: Any, dtype: DTypeLike | None = None, device: str | None = None, requires_grad: bool | None = None
     ) -> Self:
         """Uniform in [0, 1). `Tensor.rand(2, 3)` or `Tensor.rand((2, 3))`."""
         shp, dt, dev = cls._random("rand", shape, dtype, device, requires_grad)
@@ -215,7 +216,7 @@ class RandomMixin(CreationMixin):
 
     @classmethod
     def randn(
-        cls, *shape: Any, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+        cls, *shape: Any, dtype: DTypeLike | None = None, device: str | None = None, requires_grad: bool | None = None
     ) -> Self:
         """Standard normal (mean 0, variance 1), by Box-Muller. `Tensor.randn(2, 3)` or `((2, 3))`."""
         shp, dt, dev = cls._random("randn", shape, dtype, device, requires_grad)
@@ -237,7 +238,7 @@ class RandomMixin(CreationMixin):
         low: int | None = None,
         high: int | None = None,
         size: Any = None,
-        dtype: DType | None = None,
+        dtype: DTypeLike | None = None,
         device: str | None = None,
         requires_grad: bool | None = None,
     ) -> Self:
@@ -262,13 +263,13 @@ class RandomMixin(CreationMixin):
         lo, hi = _int_bound(0 if low is None else low, "low"), _int_bound(10 if high is None else high, "high")
         dt = dtype_arg(dtype, dtypes.default_int, "randint")
         if not dt.is_int:
-            raise ValueError(f"randint: the dtype must be an integer type, got {dt!r}")
+            raise ArgumentError(f"randint: the dtype must be an integer type, got {dt!r}")
         if requires_grad:
-            raise ValueError("randint: integer tensors cannot require gradients")
+            raise ArgumentError("randint: integer tensors cannot require gradients")
         if lo >= hi:
-            raise ValueError(f"randint: low ({lo}) must be less than high ({hi})")
+            raise ArgumentError(f"randint: low ({lo}) must be less than high ({hi})")
         if lo < dt.min or hi - 1 > dt.max:
-            raise ValueError(f"randint: [{lo}, {hi}) does not fit in {dt!r} ([{dt.min}, {dt.max}])")
+            raise ArgumentError(f"randint: [{lo}, {hi}) does not fit in {dt!r} ([{dt.min}, {dt.max}])")
         dev = device_arg(device, "randint")
         check_supported(dt, dev, "randint")
         n = prod(shp)
@@ -289,7 +290,7 @@ class RandomMixin(CreationMixin):
         *shape: Any,
         low: float = 0.0,
         high: float = 1.0,
-        dtype: DType | None = None,
+        dtype: DTypeLike | None = None,
         device: str | None = None,
         requires_grad: bool | None = None,
     ) -> Self:
@@ -304,14 +305,14 @@ class RandomMixin(CreationMixin):
         *shape: Any,
         mean: float = 0.0,
         std: float = 1.0,
-        dtype: DType | None = None,
+        dtype: DTypeLike | None = None,
         device: str | None = None,
         requires_grad: bool | None = None,
     ) -> Self:
         """Normal with a mean and standard deviation: `mean + std * randn`."""
         mu, sigma = number_arg(mean, "normal", "mean"), number_arg(std, "normal", "std")
         if sigma < 0:
-            raise ValueError(f"normal: std must be >= 0, got {sigma}")
+            raise ArgumentError(f"normal: std must be >= 0, got {sigma}")
         r = cls.randn(*shape, dtype=dtype, device=device)
         return cls._random_leaf((r * sigma + mu).uop, r.shape, requires_grad)
 
@@ -327,7 +328,7 @@ class RandomMixin(CreationMixin):
         and fan_in = prod(shape[1:]) (tinygrad's convention for a weight of shape (out, in, ...))."""
         shp = shape_arg(shape, "glorot_uniform")
         if not shp:
-            raise ValueError("glorot_uniform: needs a shape of at least one dimension, got ()")
+            raise ArgumentError("glorot_uniform: needs a shape of at least one dimension, got ()")
         fans = shp[0] + prod(shp[1:])
         return cls.uniform(shp, low=-1.0, high=1.0, **kwargs)._scaled(math.sqrt(6 / max(fans, 1)))
 
@@ -357,14 +358,14 @@ class RandomMixin(CreationMixin):
     # ---- the *_like forms ----
 
     def rand_like(
-        self, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+        self, dtype: DTypeLike | None = None, device: str | None = None, requires_grad: bool | None = None
     ) -> Self:
         """`rand` with this tensor's shape, dtype and device (dtype and device can be overridden)."""
         dt = _float_dtype(dtype_arg(dtype, self.dtype, "rand_like"), "rand_like")
         return self.rand(self.shape, dtype=dt, device=device or self.device, requires_grad=requires_grad)
 
     def randn_like(
-        self, dtype: DType | None = None, device: str | None = None, requires_grad: bool | None = None
+        self, dtype: DTypeLike | None = None, device: str | None = None, requires_grad: bool | None = None
     ) -> Self:
         """`randn` with this tensor's shape, dtype and device (dtype and device can be overridden)."""
         dt = _float_dtype(dtype_arg(dtype, self.dtype, "randn_like"), "randn_like")
@@ -373,7 +374,7 @@ class RandomMixin(CreationMixin):
 
 def _float_dtype(dt: DType, op: str) -> DType:
     if not dt.is_float or dt not in _SIGNIFICAND:
-        raise ValueError(f"{op}: the dtype must be a float type, got {dt!r}")
+        raise ArgumentError(f"{op}: the dtype must be a float type, got {dt!r}")
     return dt
 
 

@@ -39,8 +39,10 @@ from typing import Generic, NamedTuple, Self, TypeVar
 
 from tg_tensor.autograd import full_like
 from tg_tensor.elementwise import ElementwiseMixin
+from tg_tensor.errors import ArgumentError
+from tg_tensor.helpers import DTypeLike, dtype_arg
 from tg_uop.dtype import DType, dtypes, least_upper_float
-from tg_uop.helpers import prod
+from tg_uop.helpers import normalize_axis, prod
 from tg_uop.ops import Ops
 
 T = TypeVar("T", bound="ReduceMixin")  # the tensor type the module's helper functions take and return
@@ -118,7 +120,7 @@ class ReduceMixin(ElementwiseMixin):
                 raise IndexError(f"{op}: axis {a} is out of range for a tensor of shape {self.shape}")
         out = tuple(a % rank for a in axes)
         if len(set(out)) != len(out):
-            raise ValueError(f"{op}: repeated axis in {axis!r} for a tensor of shape {self.shape}")
+            raise ArgumentError(f"{op}: repeated axis in {axis!r} for a tensor of shape {self.shape}")
         return () if self.ndim == 0 else tuple(sorted(out))
 
     def _one_axis(self, axis: int, op: str) -> int:
@@ -140,12 +142,14 @@ class ReduceMixin(ElementwiseMixin):
 
     # ---- sum, prod, max, min ----
 
-    def _accumulate(self, op: Ops, axes: tuple[int, ...], keepdim: bool, dtype: DType | None) -> Self:
-        out_dt = dtype or _sum_dtype(self.dtype)
+    def _accumulate(self, op: Ops, axes: tuple[int, ...], keepdim: bool, dtype: DTypeLike | None) -> Self:
+        out_dt = dtype_arg(dtype, _sum_dtype(self.dtype), "sum" if op is Ops.ADD else "prod")
         acc_dt = _acc_dtype(out_dt)
         return self.cast(acc_dt)._reduce_axes(op, axes, keepdim).cast(out_dt)
 
-    def sum(self, axis: Axis = None, keepdim: bool = False, dtype: DType | None = None, *, dim: Axis = None) -> Self:
+    def sum(
+        self, axis: Axis = None, keepdim: bool = False, dtype: DTypeLike | None = None, *, dim: Axis = None
+    ) -> Self:
         """Sum over `axis` (all axes when None). Bool and small ints give int32; the sum of nothing is 0.
 
         >>> from tg_tensor import Tensor
@@ -155,7 +159,9 @@ class ReduceMixin(ElementwiseMixin):
         axes = self._axes(_pick_axis(axis, dim, "sum"), "sum")
         return self._accumulate(Ops.ADD, axes, keepdim, dtype)
 
-    def prod(self, axis: Axis = None, keepdim: bool = False, dtype: DType | None = None, *, dim: Axis = None) -> Self:
+    def prod(
+        self, axis: Axis = None, keepdim: bool = False, dtype: DTypeLike | None = None, *, dim: Axis = None
+    ) -> Self:
         """Product over `axis` (all axes when None); types as `sum`. The product of nothing is 1.
 
         >>> from tg_tensor import Tensor
@@ -180,8 +186,13 @@ class ReduceMixin(ElementwiseMixin):
         axes = self._axes(_pick_axis(axis, dim, op), op)
         self._nonempty(axes, op)
         if largest:
-            return self._reduce_axes(Ops.MAX, axes, keepdim)
-        return self._flip_order()._reduce_axes(Ops.MAX, axes, keepdim)._flip_order()
+            out = self._reduce_axes(Ops.MAX, axes, keepdim)
+        else:
+            out = self._flip_order()._reduce_axes(Ops.MAX, axes, keepdim)._flip_order()
+        if not self.dtype.is_float:
+            return out
+        # the MAX reduction skips NaN (C's fmax); PyTorch's max is NaN when one is (fused into the same kernel)
+        return self.isnan().any(axes, keepdim=keepdim).where(math.nan, out)
 
     def _flip_order(self) -> Self:
         """An order-reversing map that is its own inverse: -x for floats, ~x for ints (no overflow), not x."""
@@ -230,7 +241,9 @@ class ReduceMixin(ElementwiseMixin):
 
     # ---- mean, var, std ----
 
-    def mean(self, axis: Axis = None, keepdim: bool = False, dtype: DType | None = None, *, dim: Axis = None) -> Self:
+    def mean(
+        self, axis: Axis = None, keepdim: bool = False, dtype: DTypeLike | None = None, *, dim: Axis = None
+    ) -> Self:
         """Arithmetic mean over `axis`. Integers give the default float; the mean of nothing is NaN.
 
         >>> from tg_tensor import Tensor
@@ -238,7 +251,7 @@ class ReduceMixin(ElementwiseMixin):
         [2.5, 5.0]
         """
         axes = self._axes(_pick_axis(axis, dim, "mean"), "mean")
-        out_dt = dtype or least_upper_float(self.dtype)
+        out_dt = dtype_arg(dtype, least_upper_float(self.dtype), "mean")
         count = prod(self.shape[i] for i in axes)
         total = self.cast(_acc_dtype(out_dt))._reduce_axes(Ops.ADD, axes, keepdim)
         return (total / count if count else total * math.nan).cast(out_dt)
@@ -360,7 +373,9 @@ class ReduceMixin(ElementwiseMixin):
         self._nonempty((ax,), op)
         n = self.shape[ax]
         # the first maximum has the largest (n - index) among the positions holding the maximum
-        hit = self == self.max(ax, keepdim=True).detach()
+        hit = self == self._reduce_axes(Ops.MAX, (ax,), True).detach()
+        if self.dtype.is_float:  # as PyTorch: a NaN is the extreme (the first one)
+            hit = self.isnan().any(ax, keepdim=True).where(self.isnan(), hit)
         countdown = (n - self.arange(n, device=self.device)).reshape(*(n if i == ax else 1 for i in range(self.ndim)))
         best = hit.where(countdown, 0).max(ax, keepdim=keepdim)
         return (n - best).cast(dtypes.default_int)
@@ -376,7 +391,7 @@ class ReduceMixin(ElementwiseMixin):
             return 0.0
         return self._reduce_axes(Ops.MAX, axes, keepdim=True).detach()
 
-    def softmax(self, axis: int | None = None, dtype: DType | None = None, *, dim: int | None = None) -> Self:
+    def softmax(self, axis: int | None = None, dtype: DTypeLike | None = None, *, dim: int | None = None) -> Self:
         """exp(x) / sum(exp(x)) along `axis`, shifted by the maximum so large inputs do not overflow.
         One kernel on the CPU (each row's max and sum computed before the row is stored), three at most.
 
@@ -385,11 +400,11 @@ class ReduceMixin(ElementwiseMixin):
         [0.5, 0.5]
         """
         ax = self._one_axis(_pick_one(axis, dim, -1, "softmax"), "softmax")
-        x = self.cast(dtype or least_upper_float(self.dtype))
+        x = self.cast(dtype_arg(dtype, least_upper_float(self.dtype), "softmax"))
         e = (x - x._exp_shift((ax,))).exp()
         return e / e.sum(ax, keepdim=True)
 
-    def log_softmax(self, axis: int | None = None, dtype: DType | None = None, *, dim: int | None = None) -> Self:
+    def log_softmax(self, axis: int | None = None, dtype: DTypeLike | None = None, *, dim: int | None = None) -> Self:
         """log(softmax(x)) along `axis`, computed stably as x - max - log(sum(exp(x - max))).
 
         >>> from tg_tensor import Tensor
@@ -397,9 +412,42 @@ class ReduceMixin(ElementwiseMixin):
         [0.5, 0.5]
         """
         ax = self._one_axis(_pick_one(axis, dim, -1, "log_softmax"), "log_softmax")
-        x = self.cast(dtype or least_upper_float(self.dtype))
+        x = self.cast(dtype_arg(dtype, least_upper_float(self.dtype), "log_softmax"))
         m = x - x._exp_shift((ax,))
         return m - m.exp().sum(ax, keepdim=True).log()
+
+    def softmin(self, axis: int | None = None, dtype: DTypeLike | None = None, *, dim: int | None = None) -> Self:
+        """softmax(-x) along `axis` (default -1), as `torch.nn.functional.softmin`.
+
+        >>> from tg_tensor import Tensor
+        >>> Tensor([0.0, 0.0]).softmin(0).tolist()
+        [0.5, 0.5]
+        """
+        return (-self.cast(dtype_arg(dtype, least_upper_float(self.dtype), "softmin"))).softmax(axis, dim=dim)
+
+    def logcumsumexp(self, axis: int | None = None, *, dim: int | None = None) -> Self:
+        """log(cumsum(exp(x))) along `axis` (default 0), computed stably: each running term is shifted by the
+        running maximum, so small terms before a large one are not lost (n*n work per row of n).
+
+        >>> from tg_tensor import Tensor
+        >>> [round(v, 3) for v in Tensor([-1000.0, 0.0, 1000.0]).logcumsumexp(0).tolist()]
+        [-1000.0, 0.0, 1000.0]
+        """
+        ax = _pick_one(axis, dim, 0, "logcumsumexp")
+        x = self.cast(least_upper_float(self.dtype))
+        if x.ndim == 0:
+            normalize_axis(ax, 1, "logcumsumexp")
+            return x
+        x = x.transpose(self._one_axis(ax, "logcumsumexp"), -1)
+        n = x.shape[-1]
+        # the shift cancels in the value and the gradient, so it is cut from the graph
+        peak = x.detach().cummax(-1).values
+        peak = peak.isfinite().where(peak, 0.0)
+        upto = self.ones(n, n, dtype=dtypes.bool, device=self.device).tril()  # [i, j]: j <= i
+        # masked before exp: a later, larger term would overflow, and its zero gradient times inf is NaN
+        terms = upto.where(x.unsqueeze(-2) - peak.unsqueeze(-1), -math.inf).exp()
+        out = terms.sum(-1).log() + peak
+        return out.transpose(self._one_axis(ax, "logcumsumexp"), -1)
 
     def logsumexp(self, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Self:
         """log(sum(exp(x))) over `axis`, computed stably by shifting with the maximum. Rows of -inf give -inf.
@@ -421,7 +469,7 @@ class ReduceMixin(ElementwiseMixin):
 
     # ---- cumulative reductions ----
 
-    def cumsum(self, axis: int | None = None, dtype: DType | None = None, *, dim: int | None = None) -> Self:
+    def cumsum(self, axis: int | None = None, dtype: DTypeLike | None = None, *, dim: int | None = None) -> Self:
         """Running sum along `axis` (default 0); types as `sum`.
 
         Built from pad, expand, reshape, shrink and a sum, so it is differentiable and fuses like any reduce:
@@ -433,10 +481,10 @@ class ReduceMixin(ElementwiseMixin):
         [[1.0, 3.0], [3.0, 7.0]]
         """
         ax = _pick_one(axis, dim, 0, "cumsum")
-        out_dt = dtype or _sum_dtype(self.dtype)
+        out_dt = dtype_arg(dtype, _sum_dtype(self.dtype), "cumsum")
         return self.cast(_acc_dtype(out_dt))._cumulative(Ops.ADD, ax, "cumsum").cast(out_dt)
 
-    def cumprod(self, axis: int | None = None, dtype: DType | None = None, *, dim: int | None = None) -> Self:
+    def cumprod(self, axis: int | None = None, dtype: DTypeLike | None = None, *, dim: int | None = None) -> Self:
         """Running product along `axis` (default 0); types and cost as `cumsum`.
 
         >>> from tg_tensor import Tensor
@@ -444,7 +492,7 @@ class ReduceMixin(ElementwiseMixin):
         [1, 2, 6, 24]
         """
         ax = _pick_one(axis, dim, 0, "cumprod")
-        out_dt = dtype or _sum_dtype(self.dtype)
+        out_dt = dtype_arg(dtype, _sum_dtype(self.dtype), "cumprod")
         return self.cast(_acc_dtype(out_dt))._cumulative(Ops.MUL, ax, "cumprod").cast(out_dt)
 
     def cummax(self, axis: int | None = None, *, dim: int | None = None) -> CumResult[Self]:

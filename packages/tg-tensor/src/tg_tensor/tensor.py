@@ -15,8 +15,9 @@ from typing import Self
 
 from tg_tensor.autograd import compute_gradient, full_like
 from tg_tensor.core import TensorCore
+from tg_tensor.errors import ArgumentError
 from tg_tensor.helpers import Scalar
-from tg_tensor.nn_ops import NNOpsMixin
+from tg_tensor.selection import SelectionMixin
 from tg_uop.ops import Ops
 from tg_uop.uop import UOp
 
@@ -60,7 +61,7 @@ def no_grad() -> _Mode:
     return _Mode("no_grad", True)
 
 
-class Tensor(NNOpsMixin):  # the operations live in one module per kind, stacked on TensorCore (core.py)
+class Tensor(SelectionMixin):  # the operations live in one module per kind, stacked on TensorCore (core.py)
     """A lazy tensor. See the package README for the supported operations.
 
     `requires_grad=True` makes `backward()` fill `.grad`. Gradients come from rules over the graph
@@ -77,11 +78,11 @@ class Tensor(NNOpsMixin):  # the operations live in one module per kind, stacked
         if not isinstance(x, TensorCore):
             x = self.full(self.shape, x, self.dtype, self.device)
         if x.shape != self.shape:
-            raise ValueError(f"assign: shape {x.shape} does not match the target's shape {self.shape}")
+            raise ArgumentError(f"assign: shape {x.shape} does not match the target's shape {self.shape}")
         if x.dtype != self.dtype:
-            raise ValueError(f"assign: dtype {x.dtype!r} does not match the target's dtype {self.dtype!r}")
+            raise ArgumentError(f"assign: dtype {x.dtype!r} does not match the target's dtype {self.dtype!r}")
         if x.device != self.device:
-            raise ValueError(f"assign: device {x.device} does not match the target's device {self.device}")
+            raise ArgumentError(f"assign: device {x.device} does not match the target's device {self.device}")
         xu = x.uop
         if self.uop.base.op is not Ops.BUFFER:
             pending = self.uop
@@ -121,10 +122,8 @@ class Tensor(NNOpsMixin):  # the operations live in one module per kind, stacked
     def _seed(self, gradient: Self | None, op: str) -> UOp:
         if gradient is None and self.numel() != 1:  # one element needs no gradient argument, as in PyTorch
             raise RuntimeError(f"{op}: a gradient is needed for a non-scalar tensor of shape {self.shape}")
-        if not self.requires_grad:
-            raise RuntimeError(f"{op}: this tensor does not require grad (no input had requires_grad=True)")
         if gradient is not None and gradient.shape != self.shape:
-            raise ValueError(f"{op}: gradient of shape {gradient.shape} for a tensor of shape {self.shape}")
+            raise ArgumentError(f"{op}: gradient of shape {gradient.shape} for a tensor of shape {self.shape}")
         root = self._diff_uop
         return full_like(root, 1.0) if gradient is None else gradient.cast(self.dtype).uop
 
@@ -135,6 +134,8 @@ class Tensor(NNOpsMixin):  # the operations live in one module per kind, stacked
         >>> (x * x).sum().backward().shape, x.grad.tolist()
         ((), [2.0, 4.0])
         """
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad (no input had requires_grad=True)")
         seed = self._seed(gradient, "backward")
         leaves = self._leaves()
         grads = compute_gradient(self._diff_uop, seed, leaves.keys())
@@ -146,7 +147,8 @@ class Tensor(NNOpsMixin):  # the operations live in one module per kind, stacked
 
     def gradient(self, *targets: Self, gradient: Self | None = None) -> list[Self]:
         """d(self)/d(target) for each target, as new tensors; `.grad` is left alone. A target self does not
-        depend on gets zeros. Targets may be intermediate tensors, not only leaves.
+        depend on gets zeros. Targets may be intermediate tensors, not only leaves, and need not have
+        `requires_grad` (tinygrad's explicit API: the graph self was built as is differentiated).
 
         >>> x = Tensor([3.0], requires_grad=True)
         >>> y = x * x
