@@ -40,6 +40,7 @@ from tg_nn import (
 from tg_nn.state import get_parameters, get_state_dict, load_state_dict
 from tg_tensor import Tensor, TinyJit
 from tg_uop.dtype import dtypes
+from tg_uop.helpers import Context
 
 RTOL, ATOL = 1e-4, 1e-5
 
@@ -463,6 +464,17 @@ def test_bad_arguments_raise_at_construction() -> None:
         Embedding(4, 2, padding_idx=4)
     with pytest.raises(TypeError, match=r"Embedding\(4, 2\): indices must be an integer tensor.*float"):
         Embedding(4, 2)(Tensor([1.0]))
+
+
+def test_embedding_index_out_of_range_raises() -> None:
+    # tg-tensor's index rule: checked by default (PyTorch raises too), zero vectors only when asked for
+    emb = Embedding(4, 2)
+    with pytest.raises(IndexError, match=r"Embedding\(4, 2\): index 4 is out of range for num_embeddings of size 4"):
+        emb(Tensor([[0, 4]]))
+    with pytest.raises(IndexError, match="index -1 is out of range"):
+        emb(Tensor([-1]))
+    with Context(CHECK_INDEX=0):
+        assert emb(Tensor([4])).tolist() == [[0.0, 0.0]]
 
 
 def test_exports() -> None:

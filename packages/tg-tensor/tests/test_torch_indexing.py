@@ -9,6 +9,7 @@ import torch
 from helpers import assert_same, check, rand
 
 from tg_tensor import Tensor, dtypes
+from tg_uop.helpers import Context
 from tg_uop.ops import Ops
 
 S = slice(None)
@@ -163,17 +164,19 @@ def test_advanced_index_keeps_dtype(dtype):
 
 def test_advanced_index_with_lazy_index_is_one_kernel(kernels):
     x = Tensor(rand(5, 4)).realize()
-    idx = Tensor([4, 0, -2]) * 1  # computed in the graph: never read on the host
-    out = x[idx, 1:] * 2
+    idx = Tensor([4, 0, -2]) * 1  # computed in the graph: unchecked, never read on the host
+    with Context(CHECK_INDEX=0):
+        out = x[idx, 1:] * 2
     assert idx.uop.op is Ops.MUL  # still lazy
     assert kernels(out) == 1
     np.testing.assert_allclose(out.numpy(), x.numpy()[[4, 0, -2], 1:] * 2)
 
 
-def test_out_of_range_index_tensor_reads_zero():
-    # documented: not checked (it would need a device read); the element selects nothing
+def test_out_of_range_index_tensor_reads_zero_unchecked():
+    # documented: with the check off (the unchecked fast path) the element selects nothing
     x = Tensor(rand(3, 2, low=1, high=2))
-    assert x[Tensor([5, -4])].tolist() == [[0.0, 0.0], [0.0, 0.0]]
+    with Context(CHECK_INDEX=0):
+        assert x[Tensor([5, -4])].tolist() == [[0.0, 0.0], [0.0, 0.0]]
 
 
 MASKS = [

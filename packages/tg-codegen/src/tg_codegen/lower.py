@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from tg_uop.dtype import dtypes
-from tg_uop.ops import AxisType, Ops, RangeArg
+from tg_uop.dtype import DType, dtypes
+from tg_uop.ops import AxisType, GroupOp, Ops, RangeArg
 from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite, substitute
 from tg_uop.spec import SpecError, verify
 from tg_uop.uop import UOp, toposort
@@ -82,7 +82,7 @@ def view_axes(st: ShapeTracker) -> frozenset[int]:
     [0, 2]
     """
     rngs = [
-        UOp(Ops.RANGE, dtypes.index, (UOp.const(dtypes.index, s),), RangeArg(i, AxisType.GLOBAL))
+        UOp(Ops.RANGE, dtypes.int64, (UOp.const(dtypes.int64, s),), RangeArg(i, AxisType.GLOBAL))
         for i, s in enumerate(st.shape)
     ]
     idx, valid = st.to_indexed_uops(rngs)
@@ -140,9 +140,10 @@ class LowerContext:
     local_count: int = 1
     group_count: int = 1
     buffers: int = 0
+    index: DType = dtypes.index  # the integer type of this kernel's index arithmetic (see `lower`)
 
     def idxs(self, st: ShapeTracker) -> list[UOp]:
-        zero = UOp.const(dtypes.index, 0)
+        zero = UOp.const(self.index, 0)
         return [zero if d == 1 else self.ranges[i] for i, d in enumerate(st.shape)]
 
 
@@ -172,7 +173,7 @@ def _packed_load(ctx: LowerContext, ld: UOp, g: UOp, st: ShapeTracker) -> UOp:
     own = {ctx.ranges[j]: ctx.ranges[j].replace(arg=RangeArg(j, AxisType.REDUCE, ctx.reduces)) for j in plan.dims}
 
     def flat(rngs: list[UOp]) -> UOp:
-        out = UOp.const(dtypes.index, 0)
+        out = UOp.const(ctx.index, 0)
         for j, r in zip(plan.dims, rngs, strict=True):
             out = out * ctx.axes.full_shape[j] + r
         return out
@@ -230,7 +231,7 @@ def _lower_group_reduce(ctx: LowerContext, r: UOp) -> UOp:
     if any(c.arg.kind not in (AxisType.UPCAST, AxisType.UNROLL) for c in copies):
         raise LoweringError("a grouped reduction cannot be inside a loop")
     # one slot per work-item and per upcast/unroll copy of the reduction (copies are expanded later)
-    copy_flat, n_copies = UOp.const(dtypes.index, 0), 1
+    copy_flat, n_copies = UOp.const(ctx.index, 0), 1
     for c in copies:
         copy_flat, n_copies = copy_flat * c.src[0].arg + c, n_copies * c.src[0].arg
     assert ctx.local_flat is not None
@@ -241,7 +242,7 @@ def _lower_group_reduce(ctx: LowerContext, r: UOp) -> UOp:
     write = UOp(Ops.STORE, dtypes.void, (UOp(Ops.INDEX, buf.dtype, (buf, base + ctx.group_flat)), partial))
     barrier = UOp(Ops.BARRIER, dtypes.void, (write,))
     ctx.reduces += 1
-    rng = UOp(Ops.RANGE, dtypes.index, (UOp.const(dtypes.index, g),), RangeArg(-1, AxisType.REDUCE, ctx.reduces))
+    rng = UOp(Ops.RANGE, ctx.index, (UOp.const(ctx.index, g),), RangeArg(-1, AxisType.REDUCE, ctx.reduces))
     read = UOp(Ops.LOAD, r.dtype, (UOp(Ops.INDEX, buf.dtype, (buf, base + rng)), barrier))
     return UOp(Ops.REDUCE, r.dtype, (read, rng), r.arg[0])
 
@@ -256,8 +257,8 @@ def _own_range(ctx: LowerContext, a: int) -> UOp:
     if kind in (AxisType.REDUCE, AxisType.UNROLL):
         return rng.replace(arg=replace(rng.arg, instance=ctx.reduces))
     own = AxisType.UNROLL if kind in (AxisType.UPCAST, AxisType.VECTOR) else AxisType.REDUCE
-    size = UOp.const(dtypes.index, ctx.axes.full_shape[a])
-    return UOp(Ops.RANGE, dtypes.index, (size,), RangeArg(a, own, ctx.reduces))
+    size = UOp.const(ctx.index, ctx.axes.full_shape[a])
+    return UOp(Ops.RANGE, ctx.index, (size,), RangeArg(a, own, ctx.reduces))
 
 
 def _lower_reduce(ctx: LowerContext, r: UOp) -> UOp:
@@ -314,25 +315,97 @@ def lower(
     the RANGE's `arg.kind`: UPCAST and UNROLL ranges are expanded later, a VECTOR one vectorized.
     With `gpu`, global axes become work-group indices and local axes work-item indices (SPECIAL nodes).
     The inputs numbered in `packed` are read through a local copy (see `PackPlan`).
+
+    The index arithmetic (RANGEs, launch indices, buffer indices) is int32 where the bounds of every index
+    value are proven inside int32, else int64: the kernel is lowered in int64 first (no constant or
+    intermediate value can wrap there), and again in int32 only when that graph's bounds allow it. A kernel
+    whose indices do not fit int64 either raises LoweringError.
+
+    >>> from tg_uop import UOp, Ops, dtypes, ShapeTracker
+    >>> v = UOp(Ops.VIEW, dtypes.void, (), ShapeTracker.from_shape((2**32 + 5,)))
+    >>> g = UOp(Ops.DEFINE_GLOBAL, dtypes.int64.ptr(1), (), 0)
+    >>> one = UOp(Ops.CONST, dtypes.int64, (v,), 1)
+    >>> s = UOp(Ops.REDUCE_AXIS, dtypes.int64, (one,), (Ops.ADD, (0,)))
+    >>> st = UOp(Ops.VIEW, dtypes.void, (), ShapeTracker.from_shape((1,)))
+    >>> [u.dtype for u in lower(UOp.sink(UOp(Ops.STORE, dtypes.void, (g, st, s)))).toposort() if u.op is Ops.RANGE]
+    [dtypes.int64]
     """
+    wide = lower_with_index(ast, dtypes.int64, kinds, gpu, packed)
+    if index_fits(wide, dtypes.int32):
+        narrow = lower_with_index(ast, dtypes.int32, kinds, gpu, packed)
+        if index_fits(narrow, dtypes.int32):
+            return narrow
+    if not index_fits(wide, dtypes.int64):
+        raise LoweringError("the kernel's index arithmetic does not fit 64-bit integers")
+    if any(u.op is Ops.DEFINE_VAR for u in wide.toposort()):
+        raise LoweringError("a kernel with symbolic sizes needs indices past 2^31-1: not supported")
+    return wide
+
+
+def index_fits(graph: UOp, dt: DType) -> bool:
+    """Whether the index arithmetic of `graph` provably stays inside `dt`, and inside its own type (a node whose
+    bounds are all of its type may wrap around: nothing better is known). The index arithmetic: loop bounds,
+    buffer indices and their masks, and comparisons of loop or launch indices; integer math of the data (even
+    of constants alone, such as `2 ** x`'s powers of 2) is left out: it wraps as C does.
+
+    >>> r = UOp(Ops.RANGE, dtypes.int64, (UOp.const(dtypes.int64, 2**30),), RangeArg(0, AxisType.GLOBAL))
+    >>> g = UOp(Ops.DEFINE_GLOBAL, dtypes.float32.ptr(), (), 0)
+    >>> at = lambda i: UOp(Ops.INDEX, g.dtype, (g, i))
+    >>> index_fits(at(r * 4), dtypes.int64), index_fits(at(r * 4), dtypes.int32), index_fits(at(r * 2), dtypes.int32)
+    (True, False, True)
+    """
+    pure: set[UOp] = set()
+    loopy: set[UOp] = set()  # pure nodes that change with a loop or launch index (or a variable)
+    roots: list[UOp] = []
+    for u in graph.toposort():
+        if u.op in (Ops.CONST, Ops.RANGE, Ops.SPECIAL, Ops.DEFINE_VAR) or (
+            u.op in GroupOp.ALU and u.src and all(s in pure for s in u.src)
+        ):
+            pure.add(u)
+            if u.op in (Ops.RANGE, Ops.SPECIAL, Ops.DEFINE_VAR) or any(s in loopy for s in u.src):
+                loopy.add(u)
+        if u.op is Ops.INDEX:
+            roots.extend(u.src[1:])
+        elif u.op in (Ops.RANGE, Ops.SPECIAL) or (u.op in GroupOp.Comparison and u in loopy):
+            roots.append(u)
+    for u in UOp.sink(*roots).toposort() if roots else []:
+        if u not in pure or not u.dtype.is_int or u.dtype.count != 1:
+            continue
+        lo, hi, own = u.vmin, u.vmax, u.dtype
+        if u.op is not Ops.CONST and lo == own.min and hi == own.max:  # what tg_uop gives when it may wrap
+            return False
+        if not dt.min <= lo or not hi <= dt.max:
+            return False
+    return True
+
+
+def lower_with_index(
+    ast: UOp,
+    index: DType,
+    kinds: list[AxisType] | None = None,
+    gpu: bool = False,
+    packed: frozenset[int] = frozenset(),
+) -> UOp:
+    """`lower` with index arithmetic of type `index` (int32 or int64), unchecked: `lower` picks the type."""
     axes = kernel_axes(ast)
     kinds = kinds or [
         AxisType.REDUCE if i in axes.reduce_axes else AxisType.GLOBAL for i in range(len(axes.full_shape))
     ]
     ranges = [
-        UOp(Ops.RANGE, dtypes.index, (UOp.const(dtypes.index, size),), RangeArg(i, kind))
+        UOp(Ops.RANGE, index, (UOp.const(index, size),), RangeArg(i, kind))
         for i, (size, kind) in enumerate(zip(axes.full_shape, kinds, strict=True))
     ]
-    ctx = LowerContext(axes, ranges, list(kinds), packed)
+    ctx = LowerContext(axes, ranges, list(kinds), packed, index=index)
     if gpu:
         # GROUP axes are work-item indices too: each work-item reduces its share of a grouped reduction
         for names, prefix in (((AxisType.GLOBAL,), "gidx"), ((AxisType.LOCAL, AxisType.GROUP), "lidx")):
             picked = [i for i, k in enumerate(kinds) if k in names]
-            for i, idx in zip(picked, launch_indices([axes.full_shape[i] for i in picked], prefix), strict=True):
+            sizes = [axes.full_shape[i] for i in picked]
+            for i, idx in zip(picked, launch_indices(sizes, prefix, index), strict=True):
                 ranges[i] = idx
         if AxisType.GROUP in kinds:
             for kind in (AxisType.LOCAL, AxisType.GROUP):
-                flat, count = UOp.const(dtypes.index, 0), 1
+                flat, count = UOp.const(index, 0), 1
                 for i, k in enumerate(kinds):
                     if k is kind:
                         flat, count = flat * axes.full_shape[i] + ranges[i], count * axes.full_shape[i]
@@ -345,7 +418,7 @@ def lower(
     return graph_rewrite(ast, pm_lower, ctx=ctx)
 
 
-def launch_indices(sizes: list[int], prefix: str) -> list[UOp]:
+def launch_indices(sizes: list[int], prefix: str, index: DType = dtypes.index) -> list[UOp]:
     """Index expressions for axes of these sizes over at most three launch dimensions (SPECIAL nodes).
 
     The last axis is dimension 0 (the fastest-varying one on GPUs), the one before it dimension 1, and all
@@ -362,7 +435,7 @@ def launch_indices(sizes: list[int], prefix: str) -> list[UOp]:
         total = 1
         for a in group:
             total *= sizes[a]
-        special = UOp(Ops.SPECIAL, dtypes.index, (), (f"{prefix}{dim}", total))
+        special = UOp(Ops.SPECIAL, index, (), (f"{prefix}{dim}", total))
         inner = total
         for a in group:
             inner //= sizes[a]

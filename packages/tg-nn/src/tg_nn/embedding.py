@@ -10,13 +10,15 @@ The lookup is written as a comparison with `arange(num_embeddings)` and a masked
 gradient from the existing rules and the whole lookup is one fused kernel. Its cost is
 O(number of indices * num_embeddings * embedding_dim) (like a one-hot matmul), not O(indices * embedding_dim)
 as a gather in PyTorch: fine for small vocabularies, slow for large ones. Unlike a one-hot matmul, an inf or
-NaN in one row does not spread to the other rows' results. Indices outside [0, num_embeddings) give zero
-vectors rather than an error (checking them would read the indices back from the device).
+NaN in one row does not spread to the other rows' results. An index outside [0, num_embeddings) raises
+IndexError (tg-tensor's index rule: the indices are read back to check them; under `Context(CHECK_INDEX=0)`
+they are not, and give zero vectors).
 """
 
 from __future__ import annotations
 
 from tg_tensor import Tensor
+from tg_tensor.indexing import check_indices
 
 
 class Embedding:
@@ -56,6 +58,7 @@ class Embedding:
             raise TypeError(
                 f"{self!r}: indices must be an integer tensor, got dtype {idx.dtype!r} of shape {idx.shape}"
             )
+        check_indices(idx, self.num_embeddings, repr(self), "num_embeddings", negative=False)
         w = self.weight
         if self.padding_idx is not None:  # the padding row's value is read through a detached copy: no gradient
             w = self._row_mask(self.padding_idx).where(w.detach(), w)

@@ -11,11 +11,15 @@ entries that point at it.
 
 Decisions (where tg differs from PyTorch, or PyTorch leaves a choice):
 
-- Integers inside index tensors are not checked against the axis size (that would need a device read):
-  an out-of-range index selects nothing, so `t[idx]` reads 0 there and `t[idx] = v` writes nothing there.
-  Python lists and numpy arrays of indices are on the host and are checked (IndexError, as in PyTorch).
-  Negative indices count from the end, in `t[idx]`, `gather` and `scatter` (PyTorch refuses them in
-  the last two).
+- The index rule: every integer index a tensor holds is checked against its axis at the call, in `t[idx]`,
+  `t[idx] = v`, `index_select`, `gather`, `scatter` (and `scatter_add`, `scatter_reduce`), `one_hot`, the
+  class-index losses and tg-nn's `Embedding`, on every device: a value outside the axis raises `IndexError`
+  naming the value, the op and the axis (as PyTorch does). The check reads the index to the host (one small
+  copy, and a sync). The unchecked fast path is asked for explicitly, with `Context(CHECK_INDEX=0)` (or the
+  environment variable `CHECK_INDEX=0`): nothing is read back, and an out-of-range index selects nothing,
+  so `t[idx]` reads 0 there and `t[idx] = v` writes nothing there. Python lists and numpy arrays of indices
+  are on the host and are always checked. Negative indices count from the end, in `t[idx]`, `gather` and
+  `scatter` (PyTorch refuses them in the last two); `one_hot` and class labels take no negative values.
 - `scatter` without a reduction: where several entries point at one place, the last one wins (PyTorch leaves
   it undefined).
 - Negative slice steps are accepted, as in numpy and Python (PyTorch refuses them).
@@ -53,8 +57,36 @@ from tg_tensor.errors import ArgumentError
 from tg_tensor.helpers import Scalar, broadcast_shape
 from tg_tensor.random import RandomMixin
 from tg_uop.dtype import dtypes
-from tg_uop.helpers import argsort, normalize_axis, prod
+from tg_uop.helpers import ContextVar, argsort, normalize_axis, prod
 from tg_uop.ops import Ops
+
+# 1: integer indices held by tensors are checked against their axis at the call (the default); 0: not checked
+CHECK_INDEX = ContextVar("CHECK_INDEX", 1)
+
+
+def check_indices(index: Any, size: int, op: str, where: str, negative: bool = True, ignore: int | None = None) -> None:
+    """Raise IndexError naming the first value of the integer tensor `index` outside [-size, size) (outside
+    [0, size) without `negative`; the value `ignore` is allowed too). Reads the index to the host; does nothing
+    under `Context(CHECK_INDEX=0)`.
+
+    >>> from tg_tensor import Tensor
+    >>> check_indices(Tensor([0, -1, 2]), 3, "demo", "axis 0")
+    >>> check_indices(Tensor([[0, 1], [5, 2]]), 3, "demo", "axis 0")
+    Traceback (most recent call last):
+    ...
+    IndexError: demo: index 5 is out of range for axis 0 of size 3 (valid: -3 to 2)
+    """
+    if not CHECK_INDEX.value or index.numel() == 0:
+        return
+    vals = index.realize().numpy()  # realized in place: the op reads the buffer, not a recomputation
+    low = -size if negative else 0
+    bad = (vals < low) | (vals >= size)
+    if ignore is not None:
+        bad &= vals != ignore
+    if bad.any():
+        raise IndexError(
+            f"{op}: index {int(vals[bad][0])} is out of range for {where} of size {size} (valid: {low} to {size - 1})"
+        )
 
 
 @dataclass
@@ -218,6 +250,7 @@ class IndexingMixin(RandomMixin):
             raise TypeError(f"index: tensors used as indices must be integer or bool, got {idx.dtype!r}")
         if idx.device != self.device:
             raise ArgumentError(f"index: index tensor on {idx.device}, indexed tensor on {self.device}")
+        check_indices(idx, size, "index", f"axis {axis}")
         return (idx < 0).where(idx + size, idx)
 
     # ---- basic indexing: a view ----
@@ -473,7 +506,8 @@ class IndexingMixin(RandomMixin):
         """PyTorch's gather: `out[i][j][k] = self[i][index[i][j][k]][k]` for `dim=1` (likewise for other dims).
 
         `index` has the same number of axes as `self`, and is no larger along the other axes; the result has
-        its shape. Negative indices count from the end; out-of-range ones give 0 (they are not checked).
+        its shape. Negative indices count from the end; out-of-range ones raise IndexError (the index rule in
+        this module's docstring; 0 there under `Context(CHECK_INDEX=0)`).
 
         >>> from tg_tensor import Tensor
         >>> Tensor([[1, 2], [3, 4]]).gather(1, Tensor([[0, 0], [1, 0]])).tolist()
@@ -489,6 +523,7 @@ class IndexingMixin(RandomMixin):
             return self.reshape(1).gather(0, index.reshape(1)).reshape(())
         self._check_index_extent(index, d, "gather")
         size = self.shape[d]
+        check_indices(index, size, "gather", f"axis {d}")
         idx = (index < 0).where(index + size, index)
         # the input cut to the index's extent, gathered axis moved last and a 1 left in its place
         x = self._apply(lambda u: u.shrink(tuple((0, size if a == d else i) for a, i in enumerate(index.shape))))
@@ -600,6 +635,7 @@ class IndexingMixin(RandomMixin):
         if index.numel() == 0:
             return None
         size, n = self.shape[d], index.shape[d]
+        check_indices(index, size, op, f"axis {d}")
         rest = [a for a in range(self.ndim) if a != d]
         idx = (index < 0).where(index + size, index).permute(rest + [d]).unsqueeze(-1)
         hit = idx == self.arange(size, device=self.device).reshape((1,) * self.ndim + (size,))
@@ -618,7 +654,7 @@ class IndexingMixin(RandomMixin):
         """PyTorch's out-of-place scatter: a copy of this tensor with `out[i][index[i][j][k]][k] = src[i][j][k]`
         for `dim=1` (likewise for other dims); `src` may be a number. Where several entries point at one place,
         the last one wins. `reduce='add'` or `'multiply'` combines instead. Negative indices count from the end;
-        out-of-range ones write nothing (they are not checked).
+        out-of-range ones raise IndexError (they write nothing under `Context(CHECK_INDEX=0)`).
 
         >>> from tg_tensor import Tensor
         >>> Tensor.zeros(2, 3).scatter(1, Tensor([[2], [0]]), Tensor([[1.0], [2.0]])).tolist()

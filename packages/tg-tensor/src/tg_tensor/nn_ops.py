@@ -24,6 +24,7 @@ import numpy as np
 from tg_tensor.errors import ArgumentError
 from tg_tensor.functional import FunctionalMixin
 from tg_tensor.helpers import broadcast_shape, to_np_dtype
+from tg_tensor.indexing import check_indices
 from tg_uop.dtype import dtypes, least_upper_float
 from tg_uop.helpers import normalize_axis, prod
 
@@ -297,7 +298,7 @@ class NNOpsMixin(FunctionalMixin):
         """One-hot encoding of an integer tensor: shape (..., num_classes), dtype int32 (PyTorch gives int64).
 
         `num_classes` is required: inferring it (PyTorch's -1) would need to read the values from the device.
-        Values outside [0, num_classes) give all-zero rows rather than an error, for the same reason.
+        Values outside [0, num_classes) raise IndexError (all-zero rows under `Context(CHECK_INDEX=0)`).
         """
         if not (self.dtype.is_int or self.dtype.is_bool):
             raise TypeError(f"one_hot: needs an integer tensor, got dtype {self.dtype!r} of shape {self.shape}")
@@ -305,6 +306,8 @@ class NNOpsMixin(FunctionalMixin):
             raise ArgumentError(
                 f"one_hot: num_classes must be an int >= 0 (it is required, no -1), got {num_classes!r}"
             )
+        if num_classes > 0:  # no classes: an empty result, nothing to select wrongly
+            check_indices(self, num_classes, "one_hot", "num_classes", negative=False)
         classes = self.arange(num_classes, device=self.device)
         return (self.unsqueeze(-1) == classes).cast(dtypes.default_int)
 
@@ -387,11 +390,14 @@ class NNOpsMixin(FunctionalMixin):
         ignore_index: int,
         label_smoothing: float,
         reduction: str,
+        op: str,
     ) -> Self:
         """The negative log-likelihood of log-probabilities `self` (classes along `cdim`) at integer `target`,
         PyTorch's way: the 'mean' divides by the summed class weights of the targets not ignored, and label
-        smoothing mixes in the (weighted) mean over all classes with the same normalization."""
+        smoothing mixes in the (weighted) mean over all classes with the same normalization. A target outside
+        [0, classes) other than `ignore_index` raises IndexError (the index rule of `tg_tensor.indexing`)."""
         n_cls = self.shape[cdim]
+        check_indices(target, n_cls, op, f"the classes (axis {cdim})", negative=False, ignore=ignore_index)
         cls_shape = tuple(n_cls if i == cdim else 1 for i in range(self.ndim))
         hit = target.unsqueeze(cdim) == self.arange(n_cls, device=self.device).reshape(cls_shape)
         keep = (target != ignore_index).unsqueeze(cdim)
@@ -468,7 +474,7 @@ class NNOpsMixin(FunctionalMixin):
             )
         if not target.dtype.is_int:
             raise TypeError(f"{op}: class-index target needs an integer dtype, got {target.dtype!r}")
-        return logp._class_index_loss(target, cdim, weight, ignore_index, label_smoothing, reduction)
+        return logp._class_index_loss(target, cdim, weight, ignore_index, label_smoothing, reduction, op)
 
     def cross_entropy(
         self,
@@ -484,7 +490,8 @@ class NNOpsMixin(FunctionalMixin):
         self is (C,), (N, C) or (N, C, d1, ...) (classes along axis 1). `target` holds class indices, an integer
         tensor of self's shape without the class axis, or class probabilities, a float tensor of self's shape.
         `weight` (C,) weighs the classes; targets equal to `ignore_index` add nothing and are not counted by
-        'mean'. Class indices outside [0, C) are not checked (that needs a device read): they select no class.
+        'mean'. A class index outside [0, C) other than `ignore_index` raises IndexError, as in PyTorch (under
+        `Context(CHECK_INDEX=0)` it is not checked and selects no class).
         """
         return self._class_losses(target, weight, ignore_index, reduction, label_smoothing, "cross_entropy", True)
 
@@ -517,7 +524,8 @@ class NNOpsMixin(FunctionalMixin):
         if not Y.dtype.is_int:
             raise TypeError(f"{op}: labels need an integer dtype, got {Y.dtype!r}")
         cdim = self.ndim - 1
-        return self.log_softmax(cdim)._class_index_loss(Y, cdim, None, ignore_index, label_smoothing, reduction)
+        logp = self.log_softmax(cdim)
+        return logp._class_index_loss(Y, cdim, None, ignore_index, label_smoothing, reduction, op)
 
     def _check_same_shape(self, target: Self, op: str) -> None:
         if target.shape != self.shape:

@@ -184,7 +184,9 @@ class View:
 
     def to_indexed_uops(self, idxs: list[UOp]) -> tuple[UOp, UOp]:
         """(buffer index, validity) of logical index `idxs`, not yet simplified."""
-        idx: UOp = self.offset if isinstance(self.offset, UOp) else UOp.const(dtypes.index, self.offset)
+        # the index arithmetic has the type of the given indices (codegen picks int32 or int64 per kernel)
+        dt = next((i.dtype for i in idxs if i.dtype.is_int), dtypes.index)
+        idx: UOp = self.offset if isinstance(self.offset, UOp) else UOp.const(dt, self.offset)
         for i, st in zip(idxs, self.strides, strict=True):
             if st != 0:
                 idx = idx + i * st
@@ -301,7 +303,7 @@ class ShapeTracker:
             sub: list[UOp] = []
             acc = 1
             for s in reversed(v.shape):
-                sub.append((idx // acc) % s if s != 1 else UOp.const(dtypes.index, 0))
+                sub.append((idx // acc) % s if s != 1 else UOp.const(idx.dtype, 0))
                 acc *= s
             idx, v_valid = v.to_indexed_uops(list(reversed(sub)))
             valid = valid & v_valid
@@ -323,8 +325,10 @@ class ShapeTracker:
         as `stride * i` and not the validity has that stride (0 when it does not enter at all: a broadcast)."""
         if _symbolic(*self.shape, *(d for v in self.views for d in v.shape)):
             return tuple(None for _ in self.shape)
+        # 64-bit: strides and offsets past 2^31 must not wrap around in this analysis
         idxs = [
-            UOp.variable(f"_i{k}", 0, s - 1) if s > 1 else UOp.const(dtypes.index, 0) for k, s in enumerate(self.shape)
+            UOp.variable(f"_i{k}", 0, s - 1, dtypes.int64) if s > 1 else UOp.const(dtypes.int64, 0)
+            for k, s in enumerate(self.shape)
         ]
         idx, valid = self.to_indexed_uops(idxs)
         terms, _ = linear_terms(idx)
@@ -352,7 +356,10 @@ def _merge(below: View, top: View) -> View | None:
         return None  # the merge search needs concrete ranges
     if 0 in top.shape:
         return View.create(top.shape)  # nothing is ever read
-    idxs = [UOp.variable(f"_i{k}", 0, s - 1) if s > 1 else UOp.const(dtypes.index, 0) for k, s in enumerate(top.shape)]
+    idxs = [  # 64-bit: sizes and strides past 2^31 must not wrap around here
+        UOp.variable(f"_i{k}", 0, s - 1, dtypes.int64) if s > 1 else UOp.const(dtypes.int64, 0)
+        for k, s in enumerate(top.shape)
+    ]
     pos = {v: k for k, v in enumerate(idxs) if v.op is Ops.DEFINE_VAR}
     idx, valid = ShapeTracker((below, top)).to_indexed_uops(idxs)
     terms, offset = linear_terms(idx)

@@ -149,7 +149,7 @@ def render_range(ctx: RenderContext, x: UOp) -> str:
     name = ctx.fresh("ridx" if x.arg.kind is AxisType.REDUCE else "gidx")
     if x.arg.kind is AxisType.THREAD:
         ctx.line(f"#pragma omp parallel for num_threads({ctx.ren.threads})")
-    ctx.line(f"for (int {name} = 0; {name} < {ctx[x.src[0]]}; {name}++) {{")
+    ctx.line(f"for ({ctx.ren.ctype(x.dtype)} {name} = 0; {name} < {ctx[x.src[0]]}; {name}++) {{")
     ctx.depth += 1
     return name
 
@@ -177,7 +177,7 @@ def _gep(ctx: RenderContext, x: UOp, v: UOp) -> str:
 
 def special_index(ctx: RenderContext, x: UOp, expr: str) -> str:
     """Declare the launch index `x` (gidx0: work-group 0, lidx0: work-item 0) as `expr`, the language's word."""
-    ctx.line(f"int {x.arg[0]} = {expr}; /* {x.arg[1]} */")
+    ctx.line(f"{ctx.ren.ctype(x.dtype)} {x.arg[0]} = {expr}; /* {x.arg[1]} */")
     return str(x.arg[0])
 
 
