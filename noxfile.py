@@ -436,3 +436,22 @@ def tests_llvm(session: nox.Session) -> None:
         tensor_tests = str(_pkg_dir("tensor") / "tests")
         env = {"PYTHONPATH": None, "DEVICE": "LLVM"}
         session.run("pytest", *pytest_args, tensor_tests, *session.posargs, env=env)
+
+
+@nox.session(name="device-plugin")
+def device_plugin(session: nox.Session) -> None:
+    """The template device plugin (examples/tg-clang-device, the CLANGCC device: needs clang) built and installed
+    from its own directory next to the six packages: it must appear in `Device.available()`, pass the device
+    conformance suite (`pytest --pyargs tg_runtime.conformance`) and run the main job's model forward."""
+    plugin = ROOT / "examples" / "tg-clang-device"
+    flags = [f for n in LAYERS for f in ("--reinstall-package", _dist(n))] if session.venv_backend == "uv" else []
+    reqs = [_requirement(n, []) for n in LAYERS]
+    session.install(*flags, *reqs, *TEST_TOOLS)
+    session.install(*(["--reinstall-package", "tg-clang-device"] if flags else []), str(plugin))
+    code = "from tg_runtime import Device; why = Device.available()['CLANGCC']; assert why is None, why"
+    session.run("python", "-c", code, env={"PYTHONPATH": None})
+    pytest_args = ["-c", str(CONFIG), "--rootdir", str(ROOT), "--import-mode=importlib", "-q", *session.posargs]
+    with session.chdir(session.create_tmp()):
+        env = {"PYTHONPATH": None, "DEVICE": "CLANGCC"}
+        session.run("pytest", *pytest_args, "--pyargs", "tg_runtime.conformance", env=env)
+        session.run("pytest", *pytest_args, str(plugin / "tests"), env={"PYTHONPATH": None})

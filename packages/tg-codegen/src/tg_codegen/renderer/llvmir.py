@@ -273,8 +273,10 @@ def _operands(ctx: LLVMContext, x: UOp) -> tuple[list[str], int]:
     out = []
     for i, s in enumerate(x.src):
         v = ctx.val(s)
-        keep = s.dtype.count == n or (x.op is Ops.WHERE and i == 0)
-        out.append(v if keep else _splat(ctx, v, s.dtype, n))
+        if s.dtype.count == n or (x.op is Ops.WHERE and i == 0):
+            out.append(v)
+        else:  # a constant is splatted in place, a value with two instructions
+            out.append(lconst(s.arg, s.dtype.vec(n)) if s.op is Ops.CONST else _splat(ctx, v, s.dtype, n))
     return out, n
 
 
