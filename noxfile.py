@@ -395,7 +395,7 @@ def demo(session: nox.Session) -> None:
     apt can), and train the small CNN of examples/fashion_mnist.py to >= 90% test accuracy."""
     _debian_fashion_mnist(session)
     _install_local(session, LAYERS, test=False, opencl=False)
-    session.install("tqdm")
+    session.install("tqdm", _requirement("runtime", ["llvm"]))  # the LLVM device, where there is no C compiler
     # Run from the repo root like a user would; the script's own dir (examples/) is what lands on sys.path.
     session.run("python", "examples/fashion_mnist.py", *session.posargs, env={"PYTHONPATH": None})
 

@@ -16,7 +16,7 @@ from tg_codegen import get_program
 from tg_codegen.kernel import Opt, OptOps
 from tg_codegen.renderer.llvmir import LLVMRenderer, lconst, ltype
 from tg_runtime import Buffer, CompileError, Device
-from tg_uop import DType, Ops, ShapeTracker, UOp, dtypes
+from tg_uop import AxisType, DType, Ops, RangeArg, ShapeTracker, UOp, dtypes
 
 pytestmark = pytest.mark.skipif("LLVM" not in DEVICES, reason="llvmlite is not installed")
 
@@ -173,3 +173,25 @@ def test_constants_and_types() -> None:
 def test_bad_ir_raises_compile_error() -> None:
     with pytest.raises(CompileError, match="LLVM compile failed"):
         Device["LLVM"].build("k", "define void @k() {\n  ret i32 0\n}\n")
+
+
+def test_int64_index_math_renders_and_runs() -> None:
+    # a loop program whose loop counter and index math are int64 (as where sizes pass 2**31), written by hand
+    n = 12
+    out, a = (UOp(Ops.DEFINE_GLOBAL, dtypes.float32.ptr(n), (), i) for i in range(2))
+    rng = UOp(Ops.RANGE, dtypes.int64, (UOp.const(dtypes.int64, n),), RangeArg(0, AxisType.GLOBAL))
+    flipped = UOp.const(dtypes.int64, n - 1) - rng
+    val = UOp(Ops.LOAD, dtypes.float32, (UOp(Ops.INDEX, a.dtype, (a, flipped)),))
+    dest = UOp(Ops.INDEX, out.dtype, (out, rng))
+    two = UOp.const(dtypes.float32, 2.0)
+    uops = [out, a, rng.src[0], rng, flipped.src[0], flipped, flipped, val.src[0], val, two, val * two, dest]
+    uops = list(dict.fromkeys(uops)) + [
+        UOp(Ops.STORE, dtypes.void, (dest, val * two)),
+        UOp(Ops.ENDRANGE, dtypes.void, (rng,)),
+    ]
+    src = LLVMRenderer().render("rev", uops)
+    assert "icmp slt i64" in src and "getelementptr inbounds float, ptr %data1, i64" in src
+    data = [float(i) for i in range(n)]
+    bufs = [Buffer("LLVM", n, dtypes.float32), Buffer("LLVM", n, dtypes.float32).copyin(pack(dtypes.float32, data))]
+    Device["LLVM"].build("rev", src)(*[b.handle for b in bufs])
+    assert list(struct.unpack(f"<{n}f", bufs[0].as_memoryview())) == [2.0 * x for x in reversed(data)]

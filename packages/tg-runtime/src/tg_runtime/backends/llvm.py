@@ -82,7 +82,8 @@ class LLVMCompiler(Compiler):
 
 
 @functools.cache
-def _pool(n: int) -> ThreadPoolExecutor:
+def _pool(pid: int, n: int) -> ThreadPoolExecutor:
+    # one pool per process: a forked child has none of its parent's threads
     return ThreadPoolExecutor(max_workers=n, thread_name_prefix="tg-llvm")
 
 
@@ -112,7 +113,8 @@ class LLVMProgram(Program):
         if self.threads == 1:
             self._fxn(*args, 0, 1)
         elif self.threads > 1:
-            jobs = [_pool(self.threads).submit(self._fxn, *args, t, self.threads) for t in range(self.threads)]
+            pool = _pool(os.getpid(), self.threads)
+            jobs = [pool.submit(self._fxn, *args, t, self.threads) for t in range(self.threads)]
             for job in jobs:
                 job.result()
         else:
