@@ -16,23 +16,23 @@ from tg_uop import dtypes
 
 pytestmark = pytest.mark.skipif(Device.available()["LLVM"] is not None, reason="llvmlite is not installed")
 
+# exp2 of each element, last to first (a loop that counts down; n > 0)
 ADD = """
 declare float @exp2f(float)
 define void @add(ptr noalias %out, ptr noalias %a, i32 %n) {
 entry:
-  br label %head
-head:
-  %i = phi i32 [0, %entry], [%next, %body]
-  %more = icmp slt i32 %i, %n
-  br i1 %more, label %body, label %done
-body:
-  %pa = getelementptr inbounds float, ptr %a, i32 %i
-  %x = load float, ptr %pa
+  %last = sub i32 %n, 1
+  br label %loop
+loop:
+  %i = phi i32 [%last, %entry], [%prev, %loop]
+  %src = getelementptr inbounds float, ptr %a, i32 %i
+  %x = load float, ptr %src
   %y = call float @exp2f(float %x)
-  %po = getelementptr inbounds float, ptr %out, i32 %i
-  store float %y, ptr %po
-  %next = add i32 %i, 1
-  br label %head
+  %dst = getelementptr inbounds float, ptr %out, i32 %i
+  store float %y, ptr %dst
+  %prev = sub i32 %i, 1
+  %again = icmp sge i32 %prev, 0
+  br i1 %again, label %loop, label %done
 done:
   ret void
 }
