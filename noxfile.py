@@ -395,7 +395,7 @@ def demo(session: nox.Session) -> None:
     apt can), and train the small CNN of examples/fashion_mnist.py to >= 90% test accuracy."""
     _debian_fashion_mnist(session)
     _install_local(session, LAYERS, test=False, opencl=False)
-    session.install("tqdm")
+    session.install("tqdm", _requirement("runtime", ["llvm"]))  # the LLVM device, where there is no C compiler
     # Run from the repo root like a user would; the script's own dir (examples/) is what lands on sys.path.
     session.run("python", "examples/fashion_mnist.py", *session.posargs, env={"PYTHONPATH": None})
 
@@ -442,3 +442,41 @@ def mpi(session: nox.Session) -> None:
             *session.posargs,
             env={"PYTHONPATH": None},
         )
+
+
+@nox.session(name="tests-llvm")
+def tests_llvm(session: nox.Session) -> None:
+    """The LLVM backend (tg-runtime's `llvm` extra, no C compiler needed): its own tests, the kernel fuzzers against
+    the PYTHON device, then the whole tg-tensor suite with LLVM as the default device (`DEVICE=LLVM`)."""
+    names = LAYERS[: LAYERS.index("tensor") + 1]
+    reqs = [_requirement(n, ["test", "llvm", "opencl"] if n == "runtime" else ["test"]) for n in names]
+    flags = [f for n in names for f in ("--reinstall-package", _dist(n))] if session.venv_backend == "uv" else []
+    session.install(*flags, *_torch_wheel_flags(), *reqs, *TEST_TOOLS)
+    pytest_args = ["-c", str(CONFIG), "--rootdir", str(ROOT), "--import-mode=importlib", "-q"]
+    codegen_tests = _pkg_dir("codegen") / "tests"
+    fuzz = [str(codegen_tests / f) for f in ("test_llvm.py", "test_fuzz.py", "test_opts_fuzz.py")]
+    runtime = str(_pkg_dir("runtime") / "tests" / "test_llvm_device.py")
+    with session.chdir(session.create_tmp()):
+        session.run("pytest", *pytest_args, runtime, *fuzz, *session.posargs, env={"PYTHONPATH": None})
+        tensor_tests = str(_pkg_dir("tensor") / "tests")
+        env = {"PYTHONPATH": None, "DEVICE": "LLVM"}
+        session.run("pytest", *pytest_args, tensor_tests, *session.posargs, env=env)
+
+
+@nox.session(name="device-plugin")
+def device_plugin(session: nox.Session) -> None:
+    """The template device plugin (examples/tg-clang-device, the CLANGCC device: needs clang) built and installed
+    from its own directory next to the six packages: it must appear in `Device.available()`, pass the device
+    conformance suite (`pytest --pyargs tg_runtime.conformance`) and run the main job's model forward."""
+    plugin = ROOT / "examples" / "tg-clang-device"
+    flags = [f for n in LAYERS for f in ("--reinstall-package", _dist(n))] if session.venv_backend == "uv" else []
+    reqs = [_requirement(n, []) for n in LAYERS]
+    session.install(*flags, *reqs, *TEST_TOOLS)
+    session.install(*(["--reinstall-package", "tg-clang-device"] if flags else []), str(plugin))
+    code = "from tg_runtime import Device; why = Device.available()['CLANGCC']; assert why is None, why"
+    session.run("python", "-c", code, env={"PYTHONPATH": None})
+    pytest_args = ["-c", str(CONFIG), "--rootdir", str(ROOT), "--import-mode=importlib", "-q", *session.posargs]
+    with session.chdir(session.create_tmp()):
+        env = {"PYTHONPATH": None, "DEVICE": "CLANGCC"}
+        session.run("pytest", *pytest_args, "--pyargs", "tg_runtime.conformance", env=env)
+        session.run("pytest", *pytest_args, str(plugin / "tests"), env={"PYTHONPATH": None})

@@ -6,6 +6,8 @@ Run: python bench/kernels.py [--skip-beam] [--cl-beam] [--quick] [--repeat 5]
 Rows (each compares tg with what runs next to it; every tg result is checked against numpy or torch):
 1. matmul 1024x1024x1024 float32 on CPU: GFLOP/s of tg (default heuristics), tg with BEAM=2, numpy, torch,
    tinygrad (CPU device, clang).
+   Every CPU row has a "tg LLVM" column too: the same expression with LLVM as the default device (the same
+   kernels rendered as LLVM IR, compiled in-process by llvmlite), where llvmlite is installed.
 1b. x @ w.T, the same sizes with w stored (out, in) as a Linear layer keeps it (B read transposed): tg default,
    numpy, torch.
 2. the same matmul on CL (OpenCL; here PoCL on the CPU): tg default, tg BEAM=2, tinygrad CL.
@@ -163,6 +165,24 @@ def tg_run(out: Tensor, repeat: int, beam: bool = False, noopt: bool = False) ->
     return best, result, names
 
 
+def tg_llvm(
+    row: Row, make: Callable[[], Tensor], metric: Callable[[float], float], want: np.ndarray, repeat: int
+) -> None:
+    """The "tg LLVM" column: `make()` built and run with LLVM as the default device (the same kernels as the
+    CPU column's, rendered as LLVM IR and compiled by llvmlite instead of the C compiler)."""
+    if (why := Device.available().get("LLVM")) is not None:
+        row.notes.append(f"LLVM: {why}")
+        return
+    before = Device.DEFAULT
+    Device.DEFAULT = "LLVM"
+    try:
+        t, got, names = tg_run(make(), repeat)
+    finally:
+        Device.DEFAULT = before
+    row.values["tg LLVM"] = metric(t)
+    report("tg LLVM", row.values["tg LLVM"], row.unit, f"{names} max err {max_err(got, want):.1e}")
+
+
 def tinygrad_run(make: Callable[[], Any], device: str, repeat: int) -> tuple[float, np.ndarray, str]:
     """(best seconds, result, how it was timed) for the tinygrad tensor `make()` builds (inputs realized)."""
     from tinygrad import Device as TinyDevice
@@ -239,6 +259,8 @@ def row_matmul(device: str, n: int, repeat: int, beam: bool, compare_host: bool)
         errs.append(max_err(got, want))
         report("tg BEAM=2", row.values["tg BEAM=2"], "GFLOP/s", f"{names} max err {errs[-1]:.1e}")
     row.err = max(errs)
+    if device == "CPU":
+        tg_llvm(row, lambda: Tensor(an) @ Tensor(bn), lambda t: flop / t / 1e9, want, repeat)
     if compare_host:
         out = np.empty_like(want)
         row.values["numpy"] = flop / best_wall(repeat, lambda: np.matmul(an, bn, out=out)) / 1e9
@@ -271,6 +293,7 @@ def row_linear(n: int, repeat: int) -> Row:
     t, got, names = tg_run(x @ w.T, repeat)
     row.values["tg"], row.err = flop / t / 1e9, max_err(got, want)
     report("tg", row.values["tg"], "GFLOP/s", f"{names} max err {row.err:.1e}")
+    tg_llvm(row, lambda: Tensor(xn) @ Tensor(wn).T, lambda t: flop / t / 1e9, want, repeat)
     out = np.empty_like(want)
     row.values["numpy"] = flop / best_wall(repeat, lambda: np.matmul(xn, wn.T, out=out)) / 1e9
     report("numpy", row.values["numpy"], "GFLOP/s")
@@ -295,6 +318,7 @@ def row_elementwise(mib: int, repeat: int) -> Row:
     row.values["tg"] = nbytes / t / 1e9
     row.err = max_err(got, want)
     report("tg", row.values["tg"], "GB/s", f"{names} max err {row.err:.1e}")
+    tg_llvm(row, lambda: (Tensor(xn) * 2 + 1).relu() * Tensor(yn), lambda t: nbytes / t / 1e9, want, repeat)
     t, got, names = tg_run(((x * 2 + 1).relu() * y), repeat, noopt=True)
     one_thread = nbytes / t / 1e9
     report("tg NOOPT=1", one_thread, "GB/s", f"{names} (one thread; not in the table) max err {max_err(got, want):.1e}")
@@ -378,6 +402,7 @@ def row_conv(batch: int, repeat: int) -> Row:
     report("tg", row.values["tg"], "GFLOP/s", f"{len(kinds)} kernel(s) {names} max err vs torch {row.err:.1e}")
     if kinds != ["kernel"]:
         row.notes.append(f"tg conv schedule: {kinds} (all kernels timed)")
+    tg_llvm(row, lambda: tg_conv2d(Tensor(xn), Tensor(wn)), lambda t: flop / t / 1e9, want, repeat)
     row.values["torch"] = flop / best_wall(repeat, lambda: torch.nn.functional.conv2d(xt, wt, padding=1)) / 1e9
     report("torch", row.values["torch"], "GFLOP/s")
     if (why := tinygrad_ok("CPU")) is None:
@@ -476,6 +501,7 @@ def row_rowwise(
     row.values["tg"] = t * 1e3
     row.err = max_err(got, want)
     report("tg", row.values["tg"], "ms", f"{names} max err {row.err:.1e}")
+    tg_llvm(row, lambda: tg_fn(Tensor(xn)), lambda t: t * 1e3, want, repeat)
     row.values["numpy"] = best_wall(repeat, lambda: np_fn(xn)) * 1e3
     report("numpy", row.values["numpy"], "ms")
     xt = torch.from_numpy(xn)
@@ -534,7 +560,7 @@ def normalization_kernels(n: int) -> list[str]:
 
 # ---------------------------------------------------------------- the table
 
-COLUMNS = ("tg", "tg BEAM=2", "numpy", "torch", "tinygrad")
+COLUMNS = ("tg", "tg BEAM=2", "tg LLVM", "numpy", "torch", "tinygrad")
 
 
 def ratios(row: Row) -> str:

@@ -28,8 +28,9 @@ from tg_runtime import Buffer, Capabilities, Device, DeviceUnavailable
 from tg_runtime.backends.cuda import CUDACompiler
 from tg_uop import DType, Ops, ShapeTracker, UOp, dtypes
 
-# every device that works here: CPU and PYTHON always, CL where OpenCL is installed (CI installs PoCL)
-DEVICES = ("CPU", "PYTHON", *(("CL",) if Device.available()["CL"] is None else ()))
+# every device that works here: CPU and PYTHON always, CL where OpenCL is installed (CI installs PoCL), LLVM
+# where llvmlite is installed
+DEVICES = ("CPU", "PYTHON", *(d for d in ("CL", "LLVM") if Device.available()[d] is None))
 
 # ---------------------------------------------------------------- AST builders
 

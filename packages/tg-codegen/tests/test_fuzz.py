@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from helpers import (
+    DEVICES,
     Leaf,
     assert_close,
     bconst,
@@ -61,7 +62,7 @@ def build_case(seed: int) -> tuple[UOp, dict[int, list[Any]], list[Any], DType]:
 def test_random_kernel_cpu_python_and_reference_agree(seed: int) -> None:
     ast, inputs, want, dt = build_case(seed)
     results, after = {}, {}
-    for dev in ("CPU", "PYTHON"):
+    for dev in ("CPU", "PYTHON", *(("LLVM",) if "LLVM" in DEVICES else ())):
         spec = get_program(ast, dev)
         loop_program_checks(spec.uops)
         after[dev] = launch(spec, ast, inputs)
@@ -69,9 +70,10 @@ def test_random_kernel_cpu_python_and_reference_agree(seed: int) -> None:
         assert all(after[dev][i] == inputs[i] for i in inputs), f"seed {seed}: {dev} wrote to an input"
     if dt.is_float:
         assert_close(results["CPU"], results["PYTHON"], rel=1e-5, what=f"seed {seed}: CPU vs PYTHON")
+        assert results.get("LLVM", results["CPU"]) == results["CPU"], f"seed {seed}: LLVM vs CPU"
         assert_close(results["PYTHON"], want, rel=1e-5, what=f"seed {seed}: PYTHON vs reference")
     else:
-        assert results["CPU"] == results["PYTHON"] == want, f"seed {seed}"
+        assert results["CPU"] == results["PYTHON"] == results.get("LLVM", want) == want, f"seed {seed}"
 
 
 def test_fuzzer_covers_what_it_claims() -> None:

@@ -151,13 +151,14 @@ def _packed_draw(seed: int) -> tuple[Kernel, Any]:
 @pytest.mark.parametrize("seed", SEEDS, ids=lambda s: f"seed_{s}")
 def test_random_kernel_with_packed_inputs(seed: int) -> None:
     k, (ast, inputs, want) = _packed_draw(seed)
-    spec = get_program(ast, "CPU", opts=k.applied)
-    loop_program_checks(spec.uops)
-    out = launch(spec, ast, inputs)
-    for i, w in want.items():
-        assert out[i] == w, f"seed {seed} on CPU with {k.applied}: output {i}"
-    for i, data in inputs.items():
-        assert out[i] == data, f"seed {seed} on CPU with {k.applied}: input {i} was written"
+    for dev in [d for d in ("CPU", "LLVM") if d in DEVICES]:  # the host devices pack
+        spec = get_program(ast, dev, opts=k.applied)
+        loop_program_checks(spec.uops)
+        out = launch(spec, ast, inputs)
+        for i, w in want.items():
+            assert out[i] == w, f"seed {seed} on {dev} with {k.applied}: output {i}"
+        for i, data in inputs.items():
+            assert out[i] == data, f"seed {seed} on {dev} with {k.applied}: input {i} was written"
 
 
 def test_fuzzer_packs_inputs() -> None:

@@ -148,19 +148,22 @@ def test_default_can_be_set(clean_env: pytest.MonkeyPatch) -> None:
 
 
 def test_default_skips_unavailable_devices_in_order(clean_env: pytest.MonkeyPatch, no_cc: None) -> None:
-    # CPU, CL, CUDA, PYTHON: the first that works is the default
+    # CPU, LLVM, CL, CUDA, PYTHON: the first that works is the default
+    failing_backend(clean_env, "LLVM", "no llvmlite for this test")
     failing_backend(clean_env, "CL", "no OpenCL for this test")
     failing_backend(clean_env, "CUDA", "no CUDA for this test")
     assert _Registry().DEFAULT == "PYTHON"
 
 
 def test_default_order_puts_cl_before_python(clean_env: pytest.MonkeyPatch, no_cc: None) -> None:
+    failing_backend(clean_env, "LLVM", "no llvmlite for this test")  # without a C compiler LLVM comes first
     reg = _Registry()
     expected = "CL" if Device.available()["CL"] is None else "CUDA" if Device.available()["CUDA"] is None else "PYTHON"
     assert reg.DEFAULT == expected
 
 
 def test_default_when_nothing_works_lists_every_reason(clean_env: pytest.MonkeyPatch, no_cc: None) -> None:
+    failing_backend(clean_env, "LLVM", "no llvmlite for this test")
     failing_backend(clean_env, "CL", "no OpenCL for this test")
     failing_backend(clean_env, "CUDA", "no CUDA for this test")
     failing_backend(clean_env, "PYTHON", "the interpreter device is switched off for this test")
@@ -169,7 +172,7 @@ def test_default_when_nothing_works_lists_every_reason(clean_env: pytest.MonkeyP
     msg = str(info.value)
     assert "CPU" in msg and "tg-test-cc" in msg
     assert "PYTHON" in msg and "switched off for this test" in msg
-    assert "no OpenCL for this test" in msg and "no CUDA for this test" in msg
+    assert "no OpenCL for this test" in msg and "no CUDA for this test" in msg and "no llvmlite" in msg
 
 
 # ---- availability ----

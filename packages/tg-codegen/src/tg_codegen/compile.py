@@ -25,6 +25,7 @@ from tg_codegen.lower import lower
 from tg_codegen.renderer import Renderer
 from tg_codegen.renderer.cstyle import CRenderer
 from tg_codegen.renderer.cuda import CUDARenderer
+from tg_codegen.renderer.llvmir import LLVMRenderer
 from tg_codegen.renderer.opencl import OpenCLRenderer
 from tg_codegen.renderer.python import PythonRenderer
 from tg_codegen.vectorize import vectorize
@@ -69,6 +70,7 @@ RENDERERS: dict[str, type[Renderer]] = {
     "C": CRenderer,
     "OpenCL": OpenCLRenderer,
     "CUDA": CUDARenderer,
+    "LLVM": LLVMRenderer,
     "PYTHON": PythonRenderer,
 }
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 
-from tg_codegen.kernel import AxisType, Kernel, KernelOptError, Opt, OptOps
+from tg_codegen.kernel import HOST_LANGUAGES, AxisType, Kernel, KernelOptError, Opt, OptOps
 from tg_uop.ops import Ops
 from tg_uop.uop import UOp, toposort
 
@@ -254,7 +254,7 @@ def hand_coded_optimizations(k: Kernel) -> None:
         if tileable:
             _register_tile(k)
             _block(k)
-        if len(reduces) > 1 and not k.applied and caps.language == "C":
+        if len(reduces) > 1 and not k.applied and caps.language in HOST_LANGUAGES:
             _channel_tile(k)
         if len(reduces) > 1 and not k.applied:
             _window_tile(k)

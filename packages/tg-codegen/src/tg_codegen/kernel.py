@@ -45,6 +45,9 @@ from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
 from tg_uop.uop import UOp, toposort
 from tg_uop.view import ShapeTracker
 
+# languages of host devices, whose kernel is one loop nest on the CPU (PACK's buffer lives on a thread's stack)
+HOST_LANGUAGES = frozenset({"C", "LLVM"})
+
 _ORDER = {t: i for i, t in enumerate(AxisType)}
 # a packed input's local buffer lives on the stack of each thread (2 MiB or more on Linux). A panel larger
 # than L2 still pays: the inner loops read it in order, which the prefetchers follow (a 1 MiB panel of B,
@@ -191,8 +194,8 @@ class Kernel:
 
     def _pack_input(self, opt: Opt) -> None:
         # where the copy goes and whether it is reused is checked after every Opt (_check_packs)
-        if self.caps is None or self.caps.language != "C":
-            raise KernelOptError(f"{opt}: packing into a local buffer is done on the CPU (C) only")
+        if self.caps is None or self.caps.language not in HOST_LANGUAGES:
+            raise KernelOptError(f"{opt}: packing into a local buffer is done on the CPU (C, LLVM) only")
         written = {st.src[0].arg for st in self.ast.src}
         if opt.axis in self.packed | written or not self.loads_of(opt.axis):
             raise KernelOptError(f"{opt}: buffer {opt.axis} is not an input read here, or is packed already")

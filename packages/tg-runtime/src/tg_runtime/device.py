@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,9 @@ from typing import Any
 
 from tg_runtime.allocator import Allocator
 from tg_runtime.compiler import Compiler
+from tg_runtime.plugin import Discovery, Plugin, discover
 from tg_uop.dtype import DType
+from tg_uop.helpers import DEBUG
 
 
 class DeviceUnavailable(RuntimeError):
@@ -104,24 +107,26 @@ class Compiled:
 # backend module for each device name; CPU first: it is the default when nothing is asked for
 BACKENDS: dict[str, str] = {
     "CPU": "tg_runtime.backends.cpu",
+    "LLVM": "tg_runtime.backends.llvm",
     "CL": "tg_runtime.backends.cl",
     "CUDA": "tg_runtime.backends.cuda",
     "PYTHON": "tg_runtime.backends.python",
     "DISK": "tg_runtime.backends.disk",
 }
 # the default device is the first of these that works (DISK is storage, never a default)
-_DEFAULT_ORDER = ("CPU", "CL", "CUDA", "PYTHON")
+_DEFAULT_ORDER = ("CPU", "LLVM", "CL", "CUDA", "PYTHON")
+
+
+# device-selection flags that name a device by another name: the documents' CLANG=1 is the C backend
+FLAG_ALIASES: dict[str, str] = {"CLANG": "CPU"}
+# what a device's creation raises when it cannot work here (a plugin may fail in any way: see _create)
+_UNAVAILABLE = (DeviceUnavailable, ImportError, OSError)
 
 
 def canonicalize(device: str) -> str:
-    """'cpu' -> 'CPU', 'cl:0' -> 'CL:0', 'disk:/path' keeps its path; KeyError for unknown names."""
-    base, sep, rest = device.partition(":")
-    base = base.upper()
-    if base not in BACKENDS:
-        raise KeyError(f"unknown device {device!r}; known: {sorted(BACKENDS)}")
-    if base == "DISK" or rest in ("", "0"):
-        return base + (sep + rest if base == "DISK" else "")
-    return f"{base}:{rest}"
+    """'cpu' -> 'CPU', 'cl:0' -> 'CL:0', 'disk:/path' keeps its path; KeyError for unknown names (built-in
+    devices and the `tg.devices` plugins are known)."""
+    return Device.canonical(device)
 
 
 class _Registry:
@@ -130,24 +135,62 @@ class _Registry:
     def __init__(self) -> None:
         self._devices: dict[str, Compiled] = {}
         self._default: str | None = None
+        self._discovery: Discovery | None = None
+
+    def plugins(self) -> dict[str, Plugin]:
+        """The device plugins installed (entry point group `tg.devices`), by device name."""
+        return {p.name: p for p in self._discover().plugins}
+
+    def _discover(self) -> Discovery:
+        if self._discovery is None:
+            self._discovery = discover(frozenset(BACKENDS))
+        return self._discovery
+
+    def canonical(self, device: str) -> str:
+        """The canonical name of `device` (see `canonicalize`), knowing this registry's plugins."""
+        base, sep, rest = device.partition(":")
+        base = base.upper()
+        if base not in BACKENDS and base not in self.plugins():
+            raise KeyError(f"unknown device {device!r}; known: {sorted([*BACKENDS, *self.plugins()])}")
+        if base == "DISK" or rest in ("", "0"):
+            return base + (sep + rest if base == "DISK" else "")
+        return f"{base}:{rest}"
 
     def __getitem__(self, name: str) -> Compiled:
-        key = canonicalize(name)
+        key = self.canonical(name)
         if key not in self._devices:
-            base = key.split(":")[0]
-            module = importlib.import_module(BACKENDS[base])
-            self._devices[key] = module.create_device(key)
+            self._devices[key] = self._create(key)
         return self._devices[key]
 
+    def _create(self, key: str) -> Compiled:
+        base = key.split(":")[0]
+        if base in BACKENDS:
+            created = importlib.import_module(BACKENDS[base]).create_device(key)
+            assert isinstance(created, Compiled)
+            return created
+        plugin = self.plugins()[base]
+        try:
+            created = plugin.load()(key)
+        except _UNAVAILABLE:
+            raise
+        except Exception as e:  # a broken plugin says so, whatever it raised
+            raise DeviceUnavailable(f"device plugin {base} ({plugin.target}) failed: {e!r}") from e
+        if not isinstance(created, Compiled):
+            raise DeviceUnavailable(
+                f"device plugin {base} ({plugin.target}) returned {type(created).__name__}, not Compiled"
+            )
+        return created
+
     def available(self) -> dict[str, str | None]:
-        """Every known device: None when it works here, else the reason it does not."""
+        """Every known device, built-in and plugin: None when it works here, else the reason it does not."""
         out: dict[str, str | None] = {}
-        for name in BACKENDS:
+        for name in [*BACKENDS, *self.plugins()]:
             try:
                 self[name]
                 out[name] = None
-            except (DeviceUnavailable, ImportError, OSError) as e:
+            except _UNAVAILABLE as e:
                 out[name] = str(e) or type(e).__name__
+        out.update(self._discover().refused)
         return out
 
     @property
@@ -160,21 +203,39 @@ class _Registry:
     @DEFAULT.setter
     def DEFAULT(self, name: str) -> None:
         self[name]
-        self._default = canonicalize(name)
+        self._default = self.canonical(name)
+
+    def _asked(self) -> tuple[str, str] | None:
+        """(the flag, the device) the environment asks for: `DEVICE=NAME`, else the first `NAME=1`."""
+        if want := os.environ.get("DEVICE"):
+            return f"DEVICE={want}", want
+        for flag in [*BACKENDS, *FLAG_ALIASES, *self.plugins()]:
+            if os.environ.get(flag, "0") not in ("", "0"):
+                return f"{flag}={os.environ[flag]}", FLAG_ALIASES.get(flag, flag)
+        return None
 
     def _pick_default(self) -> str:
-        if want := os.environ.get("DEVICE"):
-            return canonicalize(want)
-        for name in BACKENDS:
-            if os.environ.get(name, "0") not in ("", "0"):
-                return name
+        if (asked := self._asked()) is not None:
+            flag, want = asked
+            try:
+                self[want]
+                return self.canonical(want)
+            except (KeyError, *_UNAVAILABLE) as e:
+                works = ", ".join(n for n, why in self.available().items() if why is None)
+                # an unknown name stays a KeyError, as from Device[name]
+                err = KeyError if isinstance(e, KeyError) else DeviceUnavailable
+                why = e.args[0] if isinstance(e, KeyError) else e
+                raise err(f"{flag}: {why}; the devices that work here: {works}") from None
         reasons = []
         for name in _DEFAULT_ORDER:
             try:
                 self[name]
-                return name
-            except (DeviceUnavailable, ImportError, OSError) as e:
+            except _UNAVAILABLE as e:
                 reasons.append(f"{name}: {e}")
+                continue
+            if reasons and DEBUG >= 1:  # e.g. no C compiler here: say why the default is not CPU
+                print(f"tg: default device {name} ({'; '.join(reasons)})", file=sys.stderr)
+            return name
         raise DeviceUnavailable("no device works here: " + "; ".join(reasons))
 
 

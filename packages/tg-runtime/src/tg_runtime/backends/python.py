@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tg_runtime.allocator import Allocator
-from tg_runtime.compiler import Compiler
+from tg_runtime.compiler import CompileError, Compiler
 from tg_runtime.device import Capabilities, Compiled, Launch, Program
 from tg_uop.dtype import DType, PtrDType, dtypes, truncate
 from tg_uop.ops import AxisType, GroupOp, Ops, RangeArg, exec_alu
@@ -166,11 +166,18 @@ def _typed(mv: memoryview, dt: DType) -> Any:
 # ---- the interpreter ----
 
 
+class ProgramTextError(CompileError, ValueError):
+    """A malformed PYTHON program: a `CompileError` like every device's, and the `ValueError` it always was."""
+
+
 class PythonCompiler(Compiler):
     identity = "python-interpreter-1"
 
     def compile(self, src: str) -> bytes:
-        deserialize_program(src)  # reject malformed programs at compile time
+        try:
+            deserialize_program(src)  # reject malformed programs at compile time
+        except ValueError as e:
+            raise ProgramTextError(str(e), src, "PYTHON") from None
         return src.encode()
 
 
