@@ -11,7 +11,16 @@ import math
 import random
 
 import pytest
-from helpers import DEVICES, apply_random_opts, assert_close, caps_of, cuda_caps, launch, nvcc_or_skip
+from helpers import (
+    DEVICES,
+    apply_random_opts,
+    assert_close,
+    caps_of,
+    cuda_caps,
+    gpu_cl_caps,
+    launch,
+    nvcc_or_skip,
+)
 from test_vector_math import KINDS, _case, _want
 
 from tg_codegen.heuristic import hand_coded_optimizations, row_group_split
@@ -28,7 +37,11 @@ def _inputs(shape: tuple[int, int], seed: int = 0) -> list[float]:
 
 @pytest.mark.parametrize("n", [1, 2, 3, 16, 17, 48, 100, 256, 4096, 4099, 50257])
 def test_row_group_split(n: int) -> None:
+    few = row_group_split(n, spread=False)
     split = row_group_split(n)
+    assert (few is None) == (split is None)  # the same rows fit, whichever split is chosen
+    if few is not None:
+        assert few[0] * few[1] == n and few[0] <= split[0]
     if split is None:  # only rows with a large prime factor have no split
         assert n in (4099, 50257) or n > 256 * 256
         return
@@ -39,16 +52,19 @@ def test_row_group_split(n: int) -> None:
 
 
 @needs_cl
+@pytest.mark.parametrize("gpu", [False, True], ids=["pocl", "as-gpu"])
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("shape", [(3, 48), (2, 100), (5, 8), (2, 3), (2, 1024)])
-def test_row_kernel_on_cl_is_one_work_group_per_row(kind: str, shape: tuple[int, int]) -> None:
+def test_row_kernel_on_cl_is_one_work_group_per_row(kind: str, shape: tuple[int, int], gpu: bool) -> None:
+    # PoCL's own form (few work-items, contiguous pieces in SIMD lanes) and the GPU's (about sqrt(n) work-items
+    # on neighbouring elements), both run on the CL device here
     ast = _case(kind, shape)
-    k = Kernel(ast, caps_of("CL"))
+    k = Kernel(ast, gpu_cl_caps() if gpu else caps_of("CL"))
     hand_coded_optimizations(k)
-    items, per_item = row_group_split(shape[1]) or (0, 0)
+    items, per_item = row_group_split(shape[1], spread=gpu) or (0, 0)
     assert math.prod(s for s, t in zip(k.full_shape, k.types) if t is AxisType.LOCAL) == items
     assert math.prod(s for s, t in zip(k.full_shape, k.types) if t is AxisType.UPCAST) == per_item
-    spec = get_program(ast, "CL")
+    spec = compile_kernel(k, "CL")
     if items > 1:
         assert "__local" in spec.src and "barrier(" in spec.src
     xs = _inputs(shape)
