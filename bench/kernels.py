@@ -23,7 +23,7 @@ Rows (each compares tg with what runs next to it; every tg result is checked aga
    result is stored NHWC and returned as an (N, Cout, H, W) view, a permute that costs nothing. Checked against
    torch.nn.functional.conv2d; GFLOP/s = 2*N*Cout*H*W*Cin*9 / time, next to torch's conv2d and tinygrad's.
 5. softmax over the rows of a 4096x4096 float32 matrix: milliseconds of tg (Tensor.softmax), numpy (exp / sum),
-   torch.softmax, tinygrad.
+   torch.softmax, tinygrad; log_softmax the same (`--rows logsoftmax`).
 6. layer norm over the rows of the same matrix (no weight or bias, eps 1e-5): tg's and tinygrad's `layernorm`,
    numpy, torch.nn.functional.layer_norm.
 Then the number of kernels tg runs for softmax, log_softmax and layer norm (`--rows kernels`; the target is one).
@@ -536,6 +536,19 @@ def row_softmax(n: int, repeat: int) -> Row:
     return row_rowwise("softmax", n, repeat, np_softmax, lambda x: x.softmax(-1), lambda x: torch.softmax(x, dim=-1))
 
 
+def np_log_softmax(xn: np.ndarray) -> np.ndarray:
+    d = xn - xn.max(axis=1, keepdims=True)
+    return d - np.log(np.exp(d).sum(axis=1, keepdims=True))
+
+
+def row_log_softmax(n: int, repeat: int) -> Row:
+    import torch
+
+    return row_rowwise(
+        "log_softmax", n, repeat, np_log_softmax, lambda x: x.log_softmax(-1), lambda x: torch.log_softmax(x, dim=-1)
+    )
+
+
 def row_layernorm(n: int, repeat: int) -> Row:
     """Layer norm over each row (no weight or bias; eps 1e-5): tg's and tinygrad's `layernorm`."""
     import torch
@@ -607,7 +620,7 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="smaller sizes, best of 2, no BEAM")
     p.add_argument(
         "--rows",
-        default="matmul,linear,cl,elementwise,conv,convlayer,softmax,layernorm,kernels",
+        default="matmul,linear,cl,elementwise,conv,convlayer,softmax,logsoftmax,layernorm,kernels",
         help="comma-separated rows to run",
     )
     args = p.parse_args()
@@ -663,6 +676,8 @@ def main() -> None:
         rows.extend(rows_conv_layer(2 if quick else 8, repeat))
     if "softmax" in wanted:
         rows.append(row_softmax(n_sm, repeat))
+    if "logsoftmax" in wanted:
+        rows.append(row_log_softmax(n_sm, repeat))
     if "layernorm" in wanted:
         rows.append(row_layernorm(n_sm, repeat))
     print_table(rows)

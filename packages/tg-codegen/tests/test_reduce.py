@@ -299,7 +299,8 @@ def test_reductions_over_an_output_axis_run_once_per_row() -> None:
     ids=str,
 )
 def test_reductions_over_an_upcast_output_axis(opts: list[Opt]) -> None:
-    # the row axis upcast (SIMD lanes for the store): the reductions over it unroll their own copy of the axis
+    # the row axis upcast (SIMD lanes for the store): the reductions over it get their own copy of the axis (SIMD
+    # lanes too, lanes combined after the loop, or unrolled where the upcast is not the lanes)
     shape = (4, 32)
     xs = [float((i * 7) % 11) / 4 - 1.0 for i in range(128)]
     ast = _row_softmax_ast(shape)

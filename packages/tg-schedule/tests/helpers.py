@@ -35,7 +35,8 @@ def leaf(
 
 def workgroup_device() -> str:
     """CL: a device whose kernels run every output element as a work-item (skips the test where it does not work).
-    There a row's reduction is realized before the kernels that read it broadcast (no row broadcast)."""
+    There a row's reduction is realized before the kernels that read it broadcast, unless the row fits one
+    work-group (tg_codegen.heuristic.row_group_split)."""
     if Device.available().get("CL") is not None:
         pytest.skip("no OpenCL device here")
     return "CL"

@@ -115,10 +115,13 @@ def test_matmul_of_transposed_input():
     assert view_values(becomes[out]) == expected
 
 
-def test_x_minus_max_is_one_kernel_on_cpu():
-    # each row's maximum is computed in the kernel that stores the row (README: row broadcasts)
+@pytest.mark.parametrize("device", ["CPU", "CL"])
+def test_x_minus_max_is_one_kernel(device):
+    # each row's maximum is computed in the kernel that stores the row (README: row broadcasts); on CL the row's
+    # work-items share it through local memory (tg_codegen.heuristic's row groups)
+    device = workgroup_device() if device == "CL" else device
     vals = [1.0, 5.0, 2.0, 7.0, 3.0, 0.0]
-    x = leaf(vals, (2, 3))
+    x = leaf(vals, (2, 3), device=device)
     out = x - x.reduce_axis(Ops.MAX, (1,)).expand((2, 3))
     sched, becomes = create_schedule([out])
     assert kinds(sched) == ["kernel"]
@@ -128,18 +131,20 @@ def test_x_minus_max_is_one_kernel_on_cpu():
 
 
 def test_x_minus_max_is_two_kernels_on_a_workgroup_device():
-    vals = [1.0, 5.0, 2.0, 7.0, 3.0, 0.0]
-    x = leaf(vals, (2, 3), device=workgroup_device())
+    # a row of 4099 (a prime) has no split into a work-group (row_group_split): the reduction is realized first
+    row = 4099
+    vals = [float((i * 7) % 11) for i in range(2 * row)]
+    x = leaf(vals, (2, row), device=workgroup_device())
     mx = x.reduce_axis(Ops.MAX, (1,))
-    out = x - mx.expand((2, 3))
+    out = x - mx.expand((2, row))
     sched, becomes = create_schedule([out])
     assert kinds(sched) == ["kernel", "kernel"]
     # the reduction runs first and its (2, 1) result is what the second kernel reads
     assert sched[0].outputs[0].size == 2
     assert sched[0].outputs[0] in sched[1].bufs[1:]
     run_schedule(sched)
-    assert contents(sched[0].outputs[0]) == [5.0, 7.0]
-    rows = [vals[:3], vals[3:]]
+    rows = [vals[:row], vals[row:]]
+    assert contents(sched[0].outputs[0]) == [max(r) for r in rows]
     assert view_values(check_becomes(out, becomes)) == [v - max(r) for r in rows for v in r]
 
 

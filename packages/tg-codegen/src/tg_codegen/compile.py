@@ -144,12 +144,19 @@ def compile_kernel(k: Kernel, device: str) -> ProgramSpec:
     ast = k.ast
     kinds = list(k.types)
     # the last axis, when upcast by a vector width, becomes SIMD lanes where the language has vectors
-    # (not with GROUP: partial results go to local memory one scalar at a time)
-    vector_ok = renderer.supports_vectors and AxisType.GROUP not in kinds
+    # (not with GROUP or a row reduced over LOCAL axes: partial results go to local memory one scalar at a time)
+    # (the row's own upcast axis may: its lanes are reduced before the share goes to local memory)
+    rows = [a for u in ast.toposort() if u.op is Ops.REDUCE_AXIS for a in u.arg[1]]
+    row_groups = any(kinds[a] is AxisType.LOCAL for a in rows) and len(kinds) - 1 not in rows
+    vector_ok = renderer.supports_vectors and AxisType.GROUP not in kinds and not row_groups
     if vector_ok and kinds and kinds[-1] is AxisType.UPCAST and k.full_shape[-1] in (2, 4, 8, 16):
         kinds[-1] = AxisType.VECTOR
     uops = linearize(
-        vectorize(expand(lower(ast, kinds, gpu=caps.has_workgroups, packed=k.packed)), renderer.supports_masks)
+        vectorize(
+            expand(lower(ast, kinds, gpu=caps.has_workgroups, packed=k.packed)),
+            renderer.supports_masks,
+            renderer.vector_math,
+        )
     )
     # every parameter of the AST stays in the signature, even one whose reads were simplified away
     present = set(uops)

@@ -29,6 +29,11 @@ and the device's capabilities (BEAM search can do better, at the cost of timing 
   tiled like the CPU: each work-item is a thread's loop iteration there.
   A reduction with few outputs (at most 16,384) over a long axis (256 or more) is shared by a work-group
   (GROUP, 16 to 256 work-items): a two-stage reduction through local memory.
+- On any device with work-groups (GPU or PoCL), a kernel that reduces an output axis (softmax, layer norm: a
+  row's max or sum read by the row's elements) keeps each row in one work-group: the row is split into
+  work-items (LOCAL, up to 256) of up to 256 upcast elements each (`row_group_split`): on a GPU about sqrt(n)
+  of each, adjacent work-items on adjacent elements; on PoCL few work-items, each with a contiguous piece in
+  SIMD lanes. The row's reductions meet in local memory (tg_codegen.lower).
   No GPU was available when these were written: they are compile-checked (nvcc) but not tuned.
 """
 
@@ -186,6 +191,58 @@ def _group_reduction(k: Kernel, red: int) -> None:
             return
 
 
+def row_group_split(n: int, spread: bool = True, limit: int = 256, most: int = 256) -> tuple[int, int] | None:
+    """(work-items, elements per work-item) keeping a row of n elements in one work-group, or None when n has
+    no such split (at most `limit` work-items of at most `most` upcast elements each). With `spread` (a GPU)
+    the split is near sqrt(n), since every work-item reads every other's share of each of the row's reductions
+    from local memory; without (OpenCL on a CPU, where work-items are loop iterations) it has the fewest
+    work-items, each with the most elements.
+
+    >>> row_group_split(4096), row_group_split(100), row_group_split(17), row_group_split(4099)
+    ((64, 64), (10, 10), (17, 1), None)
+    >>> row_group_split(4096, spread=False), row_group_split(100, spread=False)
+    ((16, 256), (1, 100))
+    """
+    splits = [
+        (w, n // w)
+        for w in range(1, min(n, limit) + 1)
+        if n % w == 0 and n // w <= most and _upcasts(n // w) is not None
+    ]
+    return min(splits, key=lambda s: (max(s), -s[0]) if spread else s, default=None)
+
+
+def _upcasts(n: int) -> list[int] | None:
+    # n as a product of upcast amounts (2..16), largest first, or None (a prime above 16)
+    out = []
+    while n > 1:
+        amt = next((a for a in range(16, 1, -1) if n % a == 0), None)
+        if amt is None:
+            return None
+        out.append(amt)
+        n //= amt
+    return out
+
+
+def _row_axes(k: Kernel) -> list[int]:
+    # output axes that a reduction of the kernel reduces (a row read back by its own elements)
+    reduced = {a for u in toposort([k.ast]) if u.op is Ops.REDUCE_AXIS for a in u.arg[1]}
+    return [a for a in sorted(reduced) if k.types[a] is AxisType.GLOBAL and k.full_shape[a] > 1]
+
+
+def _row_groups(k: Kernel) -> bool:
+    """A kernel reducing one output axis keeps each row in a work-group (see the module doc)."""
+    rows = _row_axes(k)
+    gpu = is_gpu(k)
+    if len(rows) != 1 or (split := row_group_split(k.full_shape[rows[0]], spread=gpu)) is None:
+        return False
+    items, per_item = split
+    local = [Opt(OptOps.LOCAL, rows[0], items)] if items > 1 else []
+    upcasts = [Opt(OptOps.UPCAST, rows[0], amt) for amt in _upcasts(per_item) or []]
+    # a GPU's neighbouring work-items read neighbouring elements (LOCAL inside); on a CPU each work-item reads
+    # its own contiguous piece of the row, in SIMD lanes (UPCAST inside)
+    return all(_try(k, opt) for opt in (local + upcasts if gpu else upcasts + local))
+
+
 def _simd_lanes(k: Kernel, widths: tuple[int, ...] = (16, 8, 4)) -> None:
     """An elementwise kernel computes its innermost output axis in vector lanes when the output is contiguous
     along it: the C compiler is not trusted to vectorize the loop itself (see tg-runtime's gcc flags)."""
@@ -242,6 +299,8 @@ def hand_coded_optimizations(k: Kernel) -> None:
         return
     reduces = [i for i, t in enumerate(k.types) if t is AxisType.REDUCE]
     tileable = len(reduces) == 1 and sum(t is AxisType.GLOBAL for t in k.types) >= 2
+    if caps.has_workgroups and _row_groups(k):
+        return
     if is_gpu(k):
         if tileable:
             _register_tile(k, vector=4, pair=False, rows=(4, 2))

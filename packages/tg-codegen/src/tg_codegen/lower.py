@@ -252,11 +252,13 @@ def _own_range(ctx: LowerContext, a: int) -> UOp:
 
     An output axis can be reduced too (a row's maximum read by every element of the row, all in one kernel):
     the reduction then gets a loop of its own over the whole axis, an unrolled one where the output axis was
-    upcast, whatever the output axis became (a thread's share, a launch index, SIMD lanes)."""
+    upcast, one in SIMD lanes where it was, whatever else the output axis became (a thread's share, a launch
+    index)."""
     rng, kind = ctx.ranges[a], ctx.kinds[a]
     if kind in (AxisType.REDUCE, AxisType.UNROLL):
         return rng.replace(arg=replace(rng.arg, instance=ctx.reduces))
-    own = AxisType.UNROLL if kind in (AxisType.UPCAST, AxisType.VECTOR) else AxisType.REDUCE
+    # SIMD lanes along the row for the row's own loop too (one vector accumulator, lanes combined after it)
+    own = {AxisType.UPCAST: AxisType.UNROLL, AxisType.VECTOR: AxisType.VECTOR}.get(kind, AxisType.REDUCE)
     size = UOp.const(ctx.index, ctx.axes.full_shape[a])
     return UOp(Ops.RANGE, ctx.index, (size,), RangeArg(a, own, ctx.reduces))
 
@@ -269,11 +271,49 @@ def _lower_reduce(ctx: LowerContext, r: UOp) -> UOp:
     reduced = [a for a in axes if ctx.axes.full_shape[a] != 1]
     if not reduced:
         return r.src[0]
+    # a row spread over the work-items of a group (LOCAL output axes reduced): each reduces its share, the
+    # shares meet in local memory
+    rows = [a for a in reduced if ctx.kinds[a] is AxisType.LOCAL]
+    reduced = [a for a in reduced if a not in rows]
     # each reduction loops over ranges of its own, so two reductions over one axis get two loops
     ctx.reduces += 1
     own = [_own_range(ctx, a) for a in reduced]
     body = substitute(r.src[0], {ctx.ranges[a]: o for a, o in zip(reduced, own, strict=True)})
-    return UOp(Ops.REDUCE, r.dtype, (_fresh_inner_loops(ctx, body, r.src[0]), *own), op)
+    part = UOp(Ops.REDUCE, r.dtype, (_fresh_inner_loops(ctx, body, r.src[0]), *own), op) if own else body
+    return _combine_row_shares(ctx, part, rows, op) if rows else part
+
+
+def _flat(dims: list[tuple[int, UOp]], index: DType) -> tuple[UOp, int]:
+    """The flat index over (size, index) dimensions, first slowest, and how many values it takes."""
+    flat, count = UOp.const(index, 0), 1
+    for size, idx in dims:
+        flat, count = flat * size + idx, count * size
+    return flat, count
+
+
+def _combine_row_shares(ctx: LowerContext, part: UOp, rows: list[int], op: Ops) -> UOp:
+    """A reduction over LOCAL axes (a row kept by one work-group): each work-item writes its share `part` to
+    local memory, waits for the others (barrier), and combines the row's shares in a loop, so every work-item
+    of the row holds the row's result (no work-item stores for the others: each stores its own elements)."""
+    if AxisType.GROUP in ctx.kinds:
+        raise LoweringError("a reduction over a work-group's row and a GROUP reduction in one kernel")
+    copies = free_ranges(part)
+    if any(c.arg.kind not in (AxisType.UPCAST, AxisType.UNROLL) for c in copies):
+        raise LoweringError("a reduction over a work-group's row cannot be inside a loop")
+    # one slot per work-item, per other work-item index of the group and per upcast/unroll copy
+    others = [i for i, k in enumerate(ctx.kinds) if k is AxisType.LOCAL and i not in rows]
+    flat, count = _flat(
+        [(ctx.axes.full_shape[a], ctx.ranges[a]) for a in others] + [(c.src[0].arg, c) for c in copies], ctx.index
+    )
+    row_flat, n = _flat([(ctx.axes.full_shape[a], ctx.ranges[a]) for a in rows], ctx.index)
+    buf = UOp(Ops.DEFINE_LOCAL, part.dtype.ptr(count * n, local=True), (), ctx.buffers)
+    ctx.buffers += 1
+    write = UOp(Ops.STORE, dtypes.void, (UOp(Ops.INDEX, buf.dtype, (buf, flat * n + row_flat)), part))
+    barrier = UOp(Ops.BARRIER, dtypes.void, (write,))
+    ctx.reduces += 1
+    rng = UOp(Ops.RANGE, ctx.index, (UOp.const(ctx.index, n),), RangeArg(-1, AxisType.REDUCE, ctx.reduces))
+    read = UOp(Ops.LOAD, part.dtype, (UOp(Ops.INDEX, buf.dtype, (buf, flat * n + rng)), barrier))
+    return UOp(Ops.REDUCE, part.dtype, (read, rng), op)
 
 
 def _fresh_inner_loops(ctx: LowerContext, body: UOp, before: UOp) -> UOp:

@@ -3,10 +3,12 @@
 Loads whose index moves by one element per lane become one vector load (a gather of lane loads otherwise);
 arithmetic on vectors stays vector; comparisons, where and max stay vector when the renderer has lane masks
 (4-byte lanes); what has no vector form (math functions, bool logic) is done lane by lane and packed again
-(VECTORIZE of GEPs). Values that do not depend on the
-lane stay scalar and are broadcast where they meet a vector. Stores whose index moves by one element per
-lane become one vector store (lane stores otherwise). A reduction of a vector body keeps a vector
-accumulator.
+(VECTORIZE of GEPs), except the math functions the renderer computes on whole vectors. Values that do not
+depend on the lane stay scalar and are broadcast where they meet a vector. Stores whose index moves by one
+element per lane become one vector store (lane stores otherwise). A reduction of a vector body keeps a vector
+accumulator; one over the vector range itself (a row reduced in its own loop, lanes along the row) keeps one
+too and combines its lanes after the loop. A graph may hold several vector ranges, one per loop: each is
+vectorized in turn.
 
 >>> from tg_uop import AxisType, Ops, RangeArg, UOp, dtypes
 >>> g = UOp(Ops.DEFINE_GLOBAL, dtypes.float.ptr(8), (), 0)
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tg_uop.dtype import DType
+from tg_uop.dtype import DType, dtypes
 from tg_uop.ops import AxisType, GroupOp, Ops
 from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite, substitute
 from tg_uop.symbolic import linear_terms, pm_symbolic
@@ -48,6 +50,7 @@ class _Lanes:
     vec: UOp  # the vector RANGE
     width: int
     masks: bool = False  # whether comparisons may produce lane masks (bool vectors) for selects
+    math: frozenset[Ops] = frozenset()  # math functions the renderer computes on whole vectors
     dep: dict[UOp, bool] = field(default_factory=dict)
 
     def depends(self, x: UOp) -> bool:
@@ -99,7 +102,7 @@ def _alu(ctx: _Lanes, x: UOp) -> UOp | None:
     if x.dtype.count > 1 or not any(s.dtype.count > 1 for s in x.src):
         return None
     bools = x.dtype.is_bool or any(s.dtype.scalar().is_bool for s in x.src)
-    if x.op in VECTOR_OPS and not bools:
+    if (x.op in VECTOR_OPS or (x.op in ctx.math and x.dtype == dtypes.float32)) and not bools:
         # a scalar that is the same in every lane meets the vector as it is (C broadcasts it); one that
         # changes from lane to lane is packed first
         src = tuple(ctx.as_vector(s) if s.dtype.count == 1 and ctx.depends(s) else s for s in x.src)
@@ -123,18 +126,27 @@ def _maskable(x: UOp) -> bool:
 
 
 def _reduce(ctx: _Lanes, r: UOp) -> UOp | None:
-    body = r.src[0]
-    if r.dtype.count > 1 or (body.dtype.count == 1 and not ctx.depends(body)):
+    body, over = r.src[0], ctx.vec in r.src[1:]
+    if r.dtype.count > 1 or (not over and body.dtype.count == 1 and not ctx.depends(body)):
         return None
+    loops = tuple(s for s in r.src[1:] if s is not ctx.vec)
     if (r.arg in (Ops.ADD, Ops.MUL) and not r.dtype.is_bool) or (ctx.masks and r.arg is Ops.MAX and _lane4(r.dtype)):
-        return UOp(
-            Ops.REDUCE,
-            body.dtype.vec(ctx.width) if body.dtype.count == 1 else body.dtype,
-            (ctx.as_vector(body), *r.src[1:]),
-            r.arg,
-        )
-    lanes = [UOp(Ops.REDUCE, r.dtype, (ctx.lane(body, c), *r.src[1:]), r.arg) for c in range(ctx.width)]
-    return UOp(Ops.VECTORIZE, r.dtype.vec(ctx.width), tuple(lanes))
+        acc = ctx.as_vector(body)
+        if loops:
+            acc = UOp(Ops.REDUCE, acc.dtype, (acc, *loops), r.arg)
+        if not over:
+            return acc
+        lanes = [ctx.lane(acc, c) for c in range(ctx.width)]
+    else:
+        lanes = [UOp(Ops.REDUCE, r.dtype, (ctx.lane(body, c), *loops), r.arg) for c in range(ctx.width)]
+        if not loops:
+            lanes = [ctx.lane(body, c) for c in range(ctx.width)]
+        if not over:
+            return UOp(Ops.VECTORIZE, r.dtype.vec(ctx.width), tuple(lanes))
+    # the reduction runs over the lanes too: combine them pairwise once its loop is done
+    while len(lanes) > 1:
+        lanes = [a.alu(r.arg, b) for a, b in zip(lanes[::2], lanes[1::2], strict=True)] + lanes[len(lanes) & ~1 :]
+    return lanes[0]
 
 
 def _stores(ctx: _Lanes, sink: UOp) -> UOp | None:
@@ -165,14 +177,14 @@ pm_vectorize = PatternMatcher(
 )
 
 
-def vectorize(graph: UOp, masks: bool = False) -> UOp:
-    """Turn the loop graph's VECTOR RANGE (if any) into SIMD lanes. With `masks`, comparisons, where and
-    max stay vector operations (bool vectors are lane masks), else they run lane by lane."""
+def vectorize(graph: UOp, masks: bool = False, math: frozenset[Ops] = frozenset()) -> UOp:
+    """Turn the loop graph's VECTOR RANGEs (if any) into SIMD lanes. With `masks`, comparisons, where and
+    max stay vector operations (bool vectors are lane masks), else they run lane by lane; float32 math
+    functions in `math` stay vector operations too."""
     vecs = [u for u in toposort([graph]) if u.op is Ops.RANGE and u.arg.kind is AxisType.VECTOR]
-    if not vecs:
-        return graph
-    (vec,) = vecs
-    out = graph_rewrite(graph_rewrite(graph, pm_vectorize, ctx=_Lanes(vec, vec.src[0].arg, masks)), pm_symbolic)
-    if any(u is vec for u in toposort([out])):
-        raise AssertionError("vectorize: the vector range is still used after vectorizing")
-    return out
+    for vec in sorted(vecs, key=lambda u: u.arg):
+        lanes = _Lanes(vec, vec.src[0].arg, masks, math)
+        graph = graph_rewrite(graph_rewrite(graph, pm_vectorize, ctx=lanes), pm_symbolic)
+        if any(u is vec for u in toposort([graph])):
+            raise AssertionError("vectorize: the vector range is still used after vectorizing")
+    return graph

@@ -25,6 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from tg_codegen.heuristic import row_group_split
 from tg_runtime.buffer import Buffer
 from tg_runtime.device import Device
 from tg_uop.dtype import DType, dtypes
@@ -99,7 +100,7 @@ def _realize_under_movement(ctx: RealizeContext, m: UOp) -> None:
     src = m.src[0]
     if src.op in GroupOp.Movement or not ctx.pending[src] or _unit_reshapes_only(m, ctx.users, ctx.want):
         return
-    if not row_broadcast(m, ctx.pending) or not _read_along_rows(ctx, m) or not loops_over_rows(m.device):
+    if not row_broadcast(m, ctx.pending) or not _read_along_rows(ctx, m) or not loops_over_rows(m):
         ctx.realize(src)
 
 
@@ -160,11 +161,18 @@ def _read_along_rows(ctx: RealizeContext, m: UOp) -> bool:
     return True
 
 
-def loops_over_rows(device: str | None) -> bool:
-    """Whether kernels on `device` run their output axes as loops (no work-groups): there a row's reductions
-    run once per row before the row's elements are stored. On a work-group device every element is a work-item
-    that would reduce its whole row again."""
-    return device is not None and not Device[device].caps.has_workgroups
+def loops_over_rows(m: UOp) -> bool:
+    """Whether the kernel storing the rows that `m` broadcasts a reduction over runs each row's reductions once
+    per row. On a device without work-groups output axes are loops: always. On a work-group device, when the
+    row is one axis that fits a work-group (tg_codegen.heuristic.row_group_split): its work-items share the
+    row's reductions through local memory; otherwise every element would reduce its whole row again."""
+    if m.device is None:
+        return False
+    if not Device[m.device].caps.has_workgroups:
+        return True
+    axes = changed_axes(m.src[0], m)
+    assert m.shape is not None
+    return len(axes) == 1 and row_group_split(m.shape[min(axes)]) is not None
 
 
 # the passes only record in the context (each rule returns None): the graph itself does not change

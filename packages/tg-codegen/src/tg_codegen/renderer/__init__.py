@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tg_uop.ops import Ops
 from tg_uop.uop import UOp
 
 
@@ -11,6 +12,7 @@ class Renderer:
     language: str = ""
     supports_vectors: bool = False  # whether a "vector" axis may become SIMD types in this language
     supports_masks: bool = False  # whether vector comparisons, where and max are rendered with lane masks
+    vector_math: frozenset[Ops] = frozenset()  # float32 math functions rendered on whole vectors (not per lane)
 
     def __init__(self, threads: int = 1) -> None:
         self.threads = threads

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from tg_codegen.renderer import Renderer
+from tg_codegen.renderer.cmath import exp2_function_name, exp2_vector_c
 from tg_uop.dtype import DType, PtrDType, dtypes
 from tg_uop.ops import AxisType, GroupOp, Ops
 from tg_uop.rewrite import PatternMatcher, UPat
@@ -326,9 +327,11 @@ class CStyleRenderer(Renderer):
     def alu(self, op: Ops, dt: DType, *a: str) -> str:
         fdt = dt if dt.is_float else None
         f = self.float_suffix(dt) if fdt is not None else ""
+        # a float literal: OpenCL's plain 1.0 is a double, which a float vector does not take
+        one = _float_literal(1.0, dt.scalar()) if dt.scalar() in (dtypes.float32, dtypes.float64) else "1"
         table: dict[Ops, Callable[..., str]] = {
             Ops.NEG: lambda x: f"(!{x})" if dt.is_bool else f"(-{x})",
-            Ops.RECIP: lambda x: f"(1.0{f}/{x})" if fdt in (dtypes.float32, dtypes.float64) else f"(1/{x})",
+            Ops.RECIP: lambda x: f"({one}/{x})",
             Ops.SQRT: lambda x: f"sqrt{f}({x})",
             Ops.EXP2: lambda x: f"exp2{f}({x})",
             Ops.LOG2: lambda x: f"log2{f}({x})",
@@ -452,7 +455,18 @@ class CRenderer(CStyleRenderer):
 
     language = "C"
     supports_masks = True
+    vector_math = frozenset({Ops.EXP2})  # see tg_codegen.renderer.cmath
     pm_render = pm_render_cpu
+
+    def alu(self, op: Ops, dt: DType, *a: str) -> str:
+        if op is Ops.EXP2 and dt.count > 1:
+            return f"{exp2_function_name(self.vector_type(dt))}({a[0]})"
+        return super().alu(op, dt, *a)
+
+    def header(self, uops: list[UOp]) -> str:
+        exp2 = {u.dtype for u in uops if u.op is Ops.EXP2 and u.dtype.count > 1}
+        helpers = [exp2_vector_c(self.vector_type(d), self.vector_type(dtypes.int32.vec(d.count))) for d in exp2]
+        return super().header(uops) + "".join(h + "\n" for h in sorted(helpers))
 
     def vector_type(self, dt: DType) -> str:
         return super().vector_type(dtypes.int32.vec(dt.count) if dt.scalar().is_bool else dt)
