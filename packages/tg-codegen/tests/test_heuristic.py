@@ -283,3 +283,20 @@ def test_channel_statistics_over_several_axes_get_partial_sums(hw: int, unroll: 
     want = [sum(data[(b * c + ch) * hw + j] for b in range(n) for j in range(hw)) for ch in range(c)]
     assert got[0] == plain[0] == want
     assert got[1] == plain[1]
+
+
+def test_threads_share_an_even_first_loop() -> None:
+    # outputs (3, 4), e.g. a 3x3 weight gradient's kernel rows by channel blocks: 3 rows over 2 threads would
+    # leave one thread a third of the work; the 4-loop goes first (SWAP) and the threads split it evenly
+    a, b, n = 3, 4, 8192
+    x = load(param(1, dtypes.float32, a * b * n), contig((b, a, n)).permute((1, 0, 2)))  # axes do not merge
+    ast = sink(store(param(0, dtypes.float32, a * b), contig((a, b, 1)), x.reduce_axis(Ops.ADD, (2,))))
+    k = heuristic(ast, cpu_caps(2))
+    assert k.types[0] is AxisType.THREAD and k.full_shape[0] == 4
+    assert any(o.op is OptOps.SWAP for o in k.applied)
+    data = [float((i * 7) % 11 - 5) for i in range(a * b * n)]
+    want = [sum(data[(j * a + i) * n : (j * a + i + 1) * n]) for i in range(a) for j in range(b)]
+    assert launch(compile_kernel(k, "CPU"), ast, {1: data})[0] == want
+    # an even first loop, or a long one, stays first
+    assert not any(o.op is OptOps.SWAP for o in heuristic(elementwise(512, 256), cpu_caps(2)).applied)
+    assert not any(o.op is OptOps.SWAP for o in heuristic(elementwise(17, 4096), cpu_caps(2)).applied)

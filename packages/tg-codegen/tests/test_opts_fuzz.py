@@ -107,6 +107,46 @@ def test_random_kernel_with_random_opts(seed: int) -> None:
             assert out[i] == data, f"seed {seed} on {dev} with {k.applied}: input {i} was written"
 
 
+def _lanes_draw(seed: int) -> Kernel | None:
+    """Random Opts, then the innermost reduce axis unrolled by the widest vector width that divides it (so it
+    is the last axis and becomes SIMD lanes with a vector accumulator); None when the case has no such axis."""
+    ast = build_case(seed)[0]
+    rng = random.Random(f"{seed}-lanes")
+    k = apply_random_opts(rng, Kernel(ast, caps_of("CPU")), rng.randint(0, 3))
+    for axis in reversed(range(len(k.types))):
+        if k.types[axis] is AxisType.REDUCE:
+            for width in (16, 8, 4, 2):
+                if k.full_shape[axis] % width == 0:
+                    try:
+                        k.apply(Opt(OptOps.UNROLL, axis, width))
+                    except KernelOptError:
+                        continue
+                    return k if k.types[-1] is AxisType.UNROLL else None
+    return None
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=lambda s: f"seed_{s}")
+def test_random_reduction_with_unrolled_lanes(seed: int) -> None:
+    k = _lanes_draw(seed)
+    if k is None:
+        return  # counted by test_fuzzer_unrolls_lanes
+    ast, inputs, want, _ = build_case(seed)
+    spec = get_program(ast, "CPU", opts=k.applied)
+    loop_program_checks(spec.uops)
+    out = launch(spec, ast, inputs)
+    for i, w in want.items():
+        assert out[i] == w, f"seed {seed} on CPU with {k.applied}: output {i}"
+
+
+def test_fuzzer_unrolls_lanes() -> None:
+    drawn = [(seed, k) for seed, k in ((seed, _lanes_draw(seed)) for seed in SEEDS) if k is not None]
+    assert len(drawn) >= 8
+    # vector code in most (bool data stays scalar); some keep a vector accumulator over a loop
+    progs = [get_program(build_case(seed)[0], "CPU", opts=k.applied) for seed, k in drawn]
+    assert sum(any(u.dtype.count > 1 for u in p.uops) for p in progs) >= 5
+    assert sum(any(u.op is Ops.DEFINE_ACC and u.dtype.count > 1 for u in p.uops) for p in progs) >= 3
+
+
 def _broadcast_case(seed: int) -> tuple[UOp, dict[int, list[Any]], dict[int, list[Any]]]:
     """A random kernel whose inputs are each broadcast along one output axis (an outer product or a matmul
     under random views): the kind of kernel whose inputs a loop reuses, which PACK needs."""

@@ -141,10 +141,12 @@ def compile_kernel(k: Kernel, device: str) -> ProgramSpec:
     renderer = renderer_for(caps.language, caps.threads)
     ast = k.ast
     kinds = list(k.types)
-    # the last axis, when upcast by a vector width, becomes SIMD lanes where the language has vectors
-    # (not with GROUP: partial results go to local memory one scalar at a time)
+    # the last axis, when upcast or unrolled by a vector width, becomes SIMD lanes where the language has
+    # vectors (not with GROUP: partial results go to local memory one scalar at a time); an unrolled one keeps
+    # a vector accumulator whose lanes are combined after the loop, in the order the unrolled copies were
     vector_ok = renderer.supports_vectors and AxisType.GROUP not in kinds
-    if vector_ok and kinds and kinds[-1] is AxisType.UPCAST and k.full_shape[-1] in (2, 4, 8, 16):
+    lanes = (AxisType.UPCAST, AxisType.UNROLL)
+    if vector_ok and kinds and kinds[-1] in lanes and k.full_shape[-1] in (2, 4, 8, 16):
         kinds[-1] = AxisType.VECTOR
     uops = linearize(
         vectorize(expand(lower(ast, kinds, gpu=caps.has_workgroups, packed=k.packed)), renderer.supports_masks)

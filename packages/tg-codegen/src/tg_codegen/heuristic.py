@@ -263,5 +263,19 @@ def hand_coded_optimizations(k: Kernel) -> None:
         if not reduces and not k.applied:
             _simd_lanes(k)
     shape = k.full_shape
-    if caps.has_threads and caps.threads > 1 and math.prod(shape) >= THREAD_MIN_WORK and shape[0] >= caps.threads:
-        _try(k, Opt(OptOps.THREAD, 0, caps.threads))
+    if caps.has_threads and caps.threads > 1 and math.prod(shape) >= THREAD_MIN_WORK:
+        _balance_threads(k, caps.threads)
+        if k.full_shape[0] >= caps.threads:
+            _try(k, Opt(OptOps.THREAD, 0, caps.threads))
+
+
+def _balance_threads(k: Kernel, threads: int) -> None:
+    """The threads share the first loop: when it is short and uneven (a 3x3 convolution's weight gradient, whose
+    first output loop is the 3 kernel rows: one thread would do two of them, the other one), an output loop
+    that the threads divide evenly goes first instead (SWAP; the outer loops' order does not matter to memory)."""
+    shape = k.full_shape
+    if k.types[0] is not AxisType.GLOBAL or shape[0] % threads == 0 or shape[0] >= 8 * threads:
+        return
+    for i, t in enumerate(k.types):
+        if t is AxisType.GLOBAL and shape[i] % threads == 0 and _try(k, Opt(OptOps.SWAP, 0, i)):
+            return

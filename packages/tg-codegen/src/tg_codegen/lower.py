@@ -253,7 +253,8 @@ def _own_range(ctx: LowerContext, a: int) -> UOp:
     the reduction then gets a loop of its own over the whole axis, an unrolled one where the output axis was
     upcast, whatever the output axis became (a thread's share, a launch index, SIMD lanes)."""
     rng, kind = ctx.ranges[a], ctx.kinds[a]
-    if kind in (AxisType.REDUCE, AxisType.UNROLL):
+    # a reduce axis keeps its kind (SIMD lanes of an unrolled reduce axis stay lanes)
+    if kind in (AxisType.REDUCE, AxisType.UNROLL) or (kind is AxisType.VECTOR and a in ctx.axes.reduce_axes):
         return rng.replace(arg=replace(rng.arg, instance=ctx.reduces))
     own = AxisType.UNROLL if kind in (AxisType.UPCAST, AxisType.VECTOR) else AxisType.REDUCE
     size = UOp.const(dtypes.index, ctx.axes.full_shape[a])
