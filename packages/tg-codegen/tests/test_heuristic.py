@@ -24,6 +24,7 @@ from helpers import (
     store,
 )
 
+from tg_codegen.compile import lane_axis
 from tg_codegen.heuristic import THREAD_MIN_WORK, hand_coded_optimizations
 from tg_codegen.kernel import AxisType, Kernel, OptOps
 from tg_codegen.program import compile_kernel
@@ -300,3 +301,32 @@ def test_threads_share_an_even_first_loop() -> None:
     # an even first loop, or a long one, stays first
     assert not any(o.op is OptOps.SWAP for o in heuristic(elementwise(512, 256), cpu_caps(2)).applied)
     assert not any(o.op is OptOps.SWAP for o in heuristic(elementwise(17, 4096), cpu_caps(2)).applied)
+
+
+def test_weight_gradient_gets_lanes_along_its_reduction() -> None:
+    # dw[a, c] = sum over n, w of x[n, w, a] * g[n, c, w]: like a convolution's weight gradient, the output is
+    # not contiguous in g along c (rows of w apart) but g is along the innermost reduce axis w, and x is the
+    # same for every c; so w becomes SIMD lanes (UNROLL, one vector accumulator per output) and c rows (UPCAST)
+    a, c, n, w = 3, 8, 16, 32
+    full = (a, c, n, w)
+    x = load(
+        param(1, dtypes.float32, n * w * a), contig((n, w, a)).permute((2, 0, 1)).reshape((a, 1, n, w)).expand(full)
+    )
+    g = load(
+        param(2, dtypes.float32, n * c * w), contig((n, c, w)).permute((1, 0, 2)).reshape((1, c, n, w)).expand(full)
+    )
+    ast = sink(store(param(0, dtypes.float32, a * c), contig((a, c, 1, 1)), (x * g).reduce_axis(Ops.ADD, (2, 3))))
+    k = heuristic(ast, cpu_caps(2))
+    lanes = lane_axis(k)
+    assert lanes is not None and k.types[lanes] is AxisType.UNROLL and k.full_shape[lanes] == 16
+    assert upcast_from(k, 1) == 8
+    spec = compile_kernel(k, "CPU")
+    assert "vfloat16 acc" in spec.src, spec.src
+    xs = [float((i * 7) % 11 - 5) for i in range(n * w * a)]
+    gs = [float((i * 5) % 13 - 6) for i in range(n * c * w)]
+    want = [
+        sum(xs[(b * w + j) * a + i] * gs[(b * c + ch) * w + j] for b in range(n) for j in range(w))
+        for i in range(a)
+        for ch in range(c)
+    ]
+    assert launch(spec, ast, {1: xs, 2: gs})[0] == want

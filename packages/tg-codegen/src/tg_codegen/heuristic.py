@@ -167,6 +167,28 @@ def _channel_tile(k: Kernel, vector: int = 16, rows: tuple[int, ...] = (4, 7, 6,
                 return
 
 
+def _lane_tile(k: Kernel, rows: tuple[int, ...] = (8, 4), widths: tuple[int, ...] = (16, 8, 4)) -> None:
+    """A vector tile for a reduction over several axes whose innermost reduce axis some input walks in order
+    while the outputs do not (a convolution's weight gradient: dw[co, kh, kw] sums image windows times the
+    output gradient over N, H, W, and the gradient is contiguous along W): that axis becomes SIMD lanes (UNROLL
+    by a vector width: one vector accumulator per output), and an output axis along which another input is
+    broadcast is upcast as rows (the image is the same for every output channel), so each loaded image vector
+    serves several channels. Tried on a copy, kept only when both apply (see tg_codegen.compile.lane_axis)."""
+    shape, loads = k.full_shape, _load_strides(k)
+    red = max(i for i, t in enumerate(k.types) if t is AxisType.REDUCE)
+    globals_ = [i for i, t in enumerate(k.types) if t is AxisType.GLOBAL and shape[i] > 1]
+    walks, others = [s for s in loads if s[red] == 1], [s for s in loads if s[red] != 1]
+    # rows: an output axis every contiguous input walks along and another input is broadcast along
+    row = next(
+        (i for i in globals_ if all(s[i] not in (0, None) for s in walks) and any(s[i] == 0 for s in others)), None
+    )
+    if not walks or row is None:
+        return
+    trial = k.copy()
+    if _try_first(trial, OptOps.UNROLL, red, widths) and _try_first(trial, OptOps.UPCAST, row, rows):
+        k.__dict__.update(trial.__dict__)
+
+
 # a GPU reduction with at most this many outputs and at least GROUP_MIN_REDUCE elements each is shared by the
 # work-items of a group (two-stage reduction): one work-item per output would leave most of the GPU idle
 GROUP_MAX_OUTPUTS = 1 << 14
@@ -256,6 +278,8 @@ def hand_coded_optimizations(k: Kernel) -> None:
             _block(k)
         if len(reduces) > 1 and not k.applied and caps.language == "C":
             _channel_tile(k)
+        if len(reduces) > 1 and not k.applied and caps.language == "C":
+            _lane_tile(k)
         if len(reduces) > 1 and not k.applied:
             _window_tile(k)
         if reduces and not k.applied:
