@@ -330,3 +330,25 @@ def test_weight_gradient_gets_lanes_along_its_reduction() -> None:
         for ch in range(c)
     ]
     assert launch(spec, ast, {1: xs, 2: gs})[0] == want
+
+
+def test_channels_last_weight_gradient_gets_whole_vectors() -> None:
+    # dw[co, ci] = sum over n, p of g[n, co, p] * x[n, p, ci], x channels-last: the columns (ci) are contiguous
+    # in x, so the scalar window tile makes them one 16-lane vector (was 8), rows of co; the channel tile's
+    # packed copy of x (n * p * 16 floats, over 1 MiB) and the lane tile (p = 130 takes no vector width) do not
+    # apply. Integers: exactly the plain loop's result.
+    n, co, ci, p = 128, 8, 16, 130
+    full = (co, ci, n, p)
+    g_st = contig((n, co, p)).permute((1, 0, 2)).reshape((co, 1, n, p)).expand(full)
+    x_st = contig((n, p, ci)).permute((2, 0, 1)).reshape((1, ci, n, p)).expand(full)
+    g, x = load(param(1, dtypes.float32, n * co * p), g_st), load(param(2, dtypes.float32, n * p * ci), x_st)
+    ast = sink(store(param(0, dtypes.float32, co * ci), contig((co, ci, 1, 1)), (g * x).reduce_axis(Ops.ADD, (2, 3))))
+    k = heuristic(ast, cpu_caps(2))
+    assert not k.packed and upcast_from(k, 1) == 16 and upcast_from(k, 0) == 8
+    spec = compile_kernel(k, "CPU")
+    assert "vfloat16 acc" in spec.src
+    gs = [float((i * 5) % 13 - 6) for i in range(n * co * p)]
+    xs = [float((i * 7) % 11 - 5) for i in range(n * p * ci)]
+    with Context(NOOPT=1):
+        plain = launch(get_program(ast, "CPU"), ast, {1: gs, 2: xs})
+    assert launch(spec, ast, {1: gs, 2: xs})[0] == plain[0]

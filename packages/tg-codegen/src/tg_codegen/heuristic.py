@@ -9,7 +9,10 @@ and the device's capabilities (BEAM search can do better, at the cost of timing 
   weight is), 8 by up to 8. On the CPU (C), where output channels come in multiples of 16 and the weight
   can be packed, the channel tile comes first: channels become the last loop and SIMD lanes (16 or 2x16),
   output columns the rows (4 or 7), and the weight is packed so each lane vector is one contiguous load
-  (a 16->32 layer at 14x14: ~15 -> ~180 GFLOP/s).
+  (a 16->32 layer at 14x14: ~15 -> ~180 GFLOP/s). Where no output axis is contiguous in the inputs but the
+  innermost reduce axis is (a weight gradient: the output gradient walks W), that axis becomes SIMD lanes
+  (UNROLL, a vector accumulator per output) with output channels as rows; the scalar tile's columns are one
+  16-lane vector where an input is contiguous along them (a channels-last weight gradient).
 - A large matmul-like tile on the CPU (BLOCK_MIN_WORK multiply-adds or more) is blocked: the output axis
   along which the vector input (the one read in SIMD lanes) changes becomes the outer loop, and that input is
   packed (PACK): each thread copies the panel of it that the inner loops read (the reduce axis by the tile's
@@ -132,6 +135,10 @@ def _window_tile(k: Kernel, rows: tuple[int, ...] = (8, 4, 2), cols: tuple[int, 
     row = next((i for i in globals_ if reused_by[i] and not reused_by[i] & reused_by[col]), None)
     if row is None:
         return
+    # columns an input is contiguous along are SIMD lanes in C: a whole 16-lane vector where they divide (a
+    # channels-last weight gradient's input channels: each loaded output-gradient value then feeds 16 lanes)
+    if k.caps is not None and k.caps.language == "C" and any(s[col] == 1 for s in loads):
+        cols = (16, *cols)
     _try_first(k, OptOps.UPCAST, col, cols)  # the column upcast first: it does not shift the row axis's index
     _try_first(k, OptOps.UPCAST, row, rows)
 
