@@ -24,6 +24,7 @@ from helpers import (
     store,
 )
 
+from tg_codegen.compile import lane_axis
 from tg_codegen.heuristic import THREAD_MIN_WORK, hand_coded_optimizations
 from tg_codegen.kernel import AxisType, Kernel, OptOps
 from tg_codegen.program import compile_kernel
@@ -283,3 +284,71 @@ def test_channel_statistics_over_several_axes_get_partial_sums(hw: int, unroll: 
     want = [sum(data[(b * c + ch) * hw + j] for b in range(n) for j in range(hw)) for ch in range(c)]
     assert got[0] == plain[0] == want
     assert got[1] == plain[1]
+
+
+def test_threads_share_an_even_first_loop() -> None:
+    # outputs (3, 4), e.g. a 3x3 weight gradient's kernel rows by channel blocks: 3 rows over 2 threads would
+    # leave one thread a third of the work; the 4-loop goes first (SWAP) and the threads split it evenly
+    a, b, n = 3, 4, 8192
+    x = load(param(1, dtypes.float32, a * b * n), contig((b, a, n)).permute((1, 0, 2)))  # axes do not merge
+    ast = sink(store(param(0, dtypes.float32, a * b), contig((a, b, 1)), x.reduce_axis(Ops.ADD, (2,))))
+    k = heuristic(ast, cpu_caps(2))
+    assert k.types[0] is AxisType.THREAD and k.full_shape[0] == 4
+    assert any(o.op is OptOps.SWAP for o in k.applied)
+    data = [float((i * 7) % 11 - 5) for i in range(a * b * n)]
+    want = [sum(data[(j * a + i) * n : (j * a + i + 1) * n]) for i in range(a) for j in range(b)]
+    assert launch(compile_kernel(k, "CPU"), ast, {1: data})[0] == want
+    # an even first loop, or a long one, stays first
+    assert not any(o.op is OptOps.SWAP for o in heuristic(elementwise(512, 256), cpu_caps(2)).applied)
+    assert not any(o.op is OptOps.SWAP for o in heuristic(elementwise(17, 4096), cpu_caps(2)).applied)
+
+
+def test_weight_gradient_gets_lanes_along_its_reduction() -> None:
+    # dw[a, c] = sum over n, w of x[n, w, a] * g[n, c, w]: like a convolution's weight gradient, the output is
+    # not contiguous in g along c (rows of w apart) but g is along the innermost reduce axis w, and x is the
+    # same for every c; so w becomes SIMD lanes (UNROLL, one vector accumulator per output) and c rows (UPCAST)
+    a, c, n, w = 3, 8, 16, 32
+    full = (a, c, n, w)
+    x = load(
+        param(1, dtypes.float32, n * w * a), contig((n, w, a)).permute((2, 0, 1)).reshape((a, 1, n, w)).expand(full)
+    )
+    g = load(
+        param(2, dtypes.float32, n * c * w), contig((n, c, w)).permute((1, 0, 2)).reshape((1, c, n, w)).expand(full)
+    )
+    ast = sink(store(param(0, dtypes.float32, a * c), contig((a, c, 1, 1)), (x * g).reduce_axis(Ops.ADD, (2, 3))))
+    k = heuristic(ast, cpu_caps(2))
+    lanes = lane_axis(k)
+    assert lanes is not None and k.types[lanes] is AxisType.UNROLL and k.full_shape[lanes] == 16
+    assert upcast_from(k, 1) == 8
+    spec = compile_kernel(k, "CPU")
+    assert "vfloat16 acc" in spec.src, spec.src
+    xs = [float((i * 7) % 11 - 5) for i in range(n * w * a)]
+    gs = [float((i * 5) % 13 - 6) for i in range(n * c * w)]
+    want = [
+        sum(xs[(b * w + j) * a + i] * gs[(b * c + ch) * w + j] for b in range(n) for j in range(w))
+        for i in range(a)
+        for ch in range(c)
+    ]
+    assert launch(spec, ast, {1: xs, 2: gs})[0] == want
+
+
+def test_channels_last_weight_gradient_gets_whole_vectors() -> None:
+    # dw[co, ci] = sum over n, p of g[n, co, p] * x[n, p, ci], x channels-last: the columns (ci) are contiguous
+    # in x, so the scalar window tile makes them one 16-lane vector (was 8), rows of co; the channel tile's
+    # packed copy of x (n * p * 16 floats, over 1 MiB) and the lane tile (p = 130 takes no vector width) do not
+    # apply. Integers: exactly the plain loop's result.
+    n, co, ci, p = 128, 8, 16, 130
+    full = (co, ci, n, p)
+    g_st = contig((n, co, p)).permute((1, 0, 2)).reshape((co, 1, n, p)).expand(full)
+    x_st = contig((n, p, ci)).permute((2, 0, 1)).reshape((1, ci, n, p)).expand(full)
+    g, x = load(param(1, dtypes.float32, n * co * p), g_st), load(param(2, dtypes.float32, n * p * ci), x_st)
+    ast = sink(store(param(0, dtypes.float32, co * ci), contig((co, ci, 1, 1)), (g * x).reduce_axis(Ops.ADD, (2, 3))))
+    k = heuristic(ast, cpu_caps(2))
+    assert not k.packed and upcast_from(k, 1) == 16 and upcast_from(k, 0) == 8
+    spec = compile_kernel(k, "CPU")
+    assert "vfloat16 acc" in spec.src
+    gs = [float((i * 5) % 13 - 6) for i in range(n * co * p)]
+    xs = [float((i * 7) % 11 - 5) for i in range(n * p * ci)]
+    with Context(NOOPT=1):
+        plain = launch(get_program(ast, "CPU"), ast, {1: gs, 2: xs})
+    assert launch(spec, ast, {1: gs, 2: xs})[0] == plain[0]

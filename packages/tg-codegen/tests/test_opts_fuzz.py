@@ -38,6 +38,7 @@ from helpers import (
     store,
 )
 
+from tg_codegen.compile import lane_axis
 from tg_codegen.kernel import AxisType, Kernel, KernelOptError, Opt, OptOps
 from tg_uop import DType, Ops, UOp, dtypes
 
@@ -105,6 +106,67 @@ def test_random_kernel_with_random_opts(seed: int) -> None:
             assert out[i] == w, f"seed {seed} on {dev} with {k.applied}: output {i}"
         for i, data in inputs.items():
             assert out[i] == data, f"seed {seed} on {dev} with {k.applied}: input {i} was written"
+
+
+def _lanes_draw(seed: int) -> Kernel | None:
+    """Random Opts, then the innermost reduce axis unrolled by the widest vector width that divides it (SIMD
+    lanes with a vector accumulator: the last axis, or one before an upcast axis no input is contiguous along);
+    None when the case has no such axis or the lanes end up elsewhere."""
+    ast = build_case(seed)[0]
+    rng = random.Random(f"{seed}-lanes")
+    k = apply_random_opts(rng, Kernel(ast, caps_of("CPU")), rng.randint(0, 3))
+    for axis in reversed(range(len(k.types))):
+        if k.types[axis] is AxisType.REDUCE:
+            for width in (16, 8, 4, 2):
+                if k.full_shape[axis] % width == 0:
+                    try:
+                        k.apply(Opt(OptOps.UNROLL, axis, width))
+                    except KernelOptError:
+                        continue
+                    _upcast_after(rng, k)
+                    lanes = lane_axis(k)
+                    return k if lanes is not None and k.types[lanes] is AxisType.UNROLL else None
+    return None
+
+
+def _upcast_after(rng: random.Random, k: Kernel) -> None:
+    # half the time an output axis upcast after the unroll (rows), which keeps the lanes on the unrolled axis
+    # where no input is contiguous along it (tg_codegen.compile.lane_axis)
+    globals_ = [i for i, t in enumerate(k.types) if t is AxisType.GLOBAL and k.full_shape[i] > 1]
+    if globals_ and rng.random() < 0.5:
+        axis = rng.choice(globals_)
+        for amt in (4, 3, 2):
+            try:
+                k.apply(Opt(OptOps.UPCAST, axis, amt))
+                return
+            except KernelOptError:
+                continue
+
+
+LANE_SEEDS = range(60)
+
+
+@pytest.mark.parametrize("seed", LANE_SEEDS, ids=lambda s: f"seed_{s}")
+def test_random_reduction_with_unrolled_lanes(seed: int) -> None:
+    k = _lanes_draw(seed)
+    if k is None:
+        return  # counted by test_fuzzer_unrolls_lanes
+    ast, inputs, want, _ = build_case(seed)
+    spec = get_program(ast, "CPU", opts=k.applied)
+    loop_program_checks(spec.uops)
+    out = launch(spec, ast, inputs)
+    for i, w in want.items():
+        assert out[i] == w, f"seed {seed} on CPU with {k.applied}: output {i}"
+
+
+def test_fuzzer_unrolls_lanes() -> None:
+    drawn = [(seed, k) for seed, k in ((seed, _lanes_draw(seed)) for seed in LANE_SEEDS) if k is not None]
+    assert len(drawn) >= 12
+    assert sum(k.types[-1] is AxisType.UPCAST for _, k in drawn) >= 2  # lanes before upcast rows
+    # vector code in most (bool data stays scalar); some keep a vector accumulator over a loop
+    progs = [get_program(build_case(seed)[0], "CPU", opts=k.applied) for seed, k in drawn]
+    assert sum(any(u.dtype.count > 1 for u in p.uops) for p in progs) >= 8
+    assert sum(any(u.op is Ops.DEFINE_ACC and u.dtype.count > 1 for u in p.uops) for p in progs) >= 3
 
 
 def _broadcast_case(seed: int) -> tuple[UOp, dict[int, list[Any]], dict[int, list[Any]]]:

@@ -14,9 +14,11 @@ import pytest
 from helpers import (
     DEVICES,
     Arr,
+    assert_close,
     bconst,
     caps_of,
     contig,
+    f32,
     launch,
     load,
     matmul_case,
@@ -176,6 +178,63 @@ def test_c_max_down_columns_keeps_a_vector_accumulator() -> None:
     spec, out = run_opts(ast, "CPU", {1: XS}, [Opt(U, 0, 8)])
     assert re.search(r"vfloat8 acc\d+ = ", spec.src) and not re.search(r"\[\d\]", spec.src), spec.src
     assert out[0] == [max(XS[r * 8 + c] for r in range(8)) for c in range(8)]
+
+
+def _row_sums_and_max(n_rows: int, n: int) -> UOp:
+    # two reductions of one input over its contiguous axis: sum of x*y + 1 and max of x
+    s = contig((n_rows, n))
+    x, y = load(param(2, dtypes.float, n_rows * n), s), load(param(3, dtypes.float, n_rows * n), s)
+    out = contig((n_rows, 1))
+    return sink(
+        store(param(0, dtypes.float, n_rows), out, (x * y + 1.0).reduce_axis(Ops.ADD, (1,))),
+        store(param(1, dtypes.float, n_rows), out, x.reduce_axis(Ops.MAX, (1,))),
+    )
+
+
+@pytest.mark.parametrize("width", [4, 8, 16])
+def test_c_unrolled_reduce_axis_is_vector_lanes(width: int) -> None:
+    # an UNROLL by a vector width on the last axis: each reduction keeps one vector accumulator (one lane per
+    # unrolled copy) and combines its lanes after the loop in the copies' order, so a sum gives the same bits as
+    # the unrolled scalar copies (the PYTHON device has no vectors); products may be fused (fp-contract) there
+    rows, n = 4, 64
+    xs = [f32(((i * 37) % 101) / 7.0 - 6.5) for i in range(rows * n)]
+    ys = [f32(((i * 53) % 89) / 11.0 - 3.25) for i in range(rows * n)]
+    opts = [Opt(R, 1, width)]
+    spec, out = run_opts(_row_sums_and_max(rows, n), "CPU", {2: xs, 3: ys}, opts)
+    assert len(re.findall(rf"vfloat{width} acc\d+ = ", spec.src)) == 2, spec.src
+    assert re.search(rf"\(\*\(\(vfloat{width}_u\*\)\(data2", spec.src), spec.src  # whole-vector loads
+    _, ref = run_opts(_row_sums_and_max(rows, n), "PYTHON", {2: xs, 3: ys}, opts)
+    assert out[1] == ref[1] == [max(xs[r * n : (r + 1) * n]) for r in range(rows)]
+    assert_close(out[0], ref[0])
+    # a plain sum: bit for bit the unrolled scalar order
+    s = contig((rows, n))
+    ast = sink(
+        store(
+            param(0, dtypes.float, rows),
+            contig((rows, 1)),
+            load(param(1, dtypes.float, rows * n), s).reduce_axis(Ops.ADD, (1,)),
+        )
+    )
+    assert run_opts(ast, "CPU", {1: xs}, opts)[1][0] == run_opts(ast, "PYTHON", {1: xs}, opts)[1][0]
+
+
+def test_c_unrolled_lanes_over_several_axes_and_gathers() -> None:
+    # a reduction over two axes whose unrolled inner one is strided in memory (lanes gathered one by one),
+    # inside an outer loop shared by threads; integers, so every order gives the same exact result
+    xs = [float((i * 7) % 23 - 11) for i in range(8 * 8 * 16)]
+    st = contig((16, 8, 8)).permute((1, 2, 0))  # out[a] = sum over b, c of x[c, a, b]: c is the strided axis
+    ast = sink(
+        store(
+            param(0, dtypes.float, 8),
+            contig((8, 1, 1)),
+            load(param(1, dtypes.float, 1024), st).reduce_axis(Ops.ADD, (1, 2)),
+        )
+    )
+    want = [sum(xs[c * 64 + a * 8 + b] for b in range(8) for c in range(16)) for a in range(8)]
+    for opts in ([Opt(R, 1, 8)], [Opt(T, 0, 2), Opt(R, 1, 4), Opt(R, 1, 2)]):
+        spec, out = run_opts(ast, "CPU", {1: xs}, opts)
+        assert re.search(r"vfloat\d+ acc\d+ = ", spec.src), spec.src
+        assert out[0] == want, opts
 
 
 def test_c_lanes_of_a_mask_are_bools() -> None:

@@ -132,6 +132,33 @@ def _spec_view(uops: list[UOp]) -> list[UOp]:
     return list(graph_rewrite(UOp(Ops.SINK, dtypes.void, tuple(uops)), pm_locals_as_globals).src)
 
 
+VECTOR_WIDTHS = (2, 4, 8, 16)
+
+
+def _contiguous(k: Kernel, axis: int) -> bool:
+    # some input is read one element after the other along the axis (loads repeat in the loop, stores do not)
+    return any(u.src[1].arg.real_strides()[axis] == 1 for u in k.ast.toposort() if u.op is Ops.LOAD)
+
+
+def lane_axis(k: Kernel) -> int | None:
+    """The axis that becomes SIMD lanes: the last one, when upcast or unrolled by a vector width (an unrolled
+    one keeps a vector accumulator whose lanes are combined after the loop, in the order the unrolled copies
+    were); but the last unrolled axis where an input is read contiguously along it and along the last axis none
+    is (a weight gradient's rows are upcast across output channels that its input holds 784 elements apart,
+    while the reduction walks each channel's row in order)."""
+    kinds, shape = k.types, k.full_shape
+    if not kinds:
+        return None
+    last: int | None = len(kinds) - 1
+    if kinds[-1] not in (AxisType.UPCAST, AxisType.UNROLL) or shape[-1] not in VECTOR_WIDTHS:
+        last = None
+    unrolled = [i for i, t in enumerate(kinds) if t is AxisType.UNROLL]
+    if unrolled and unrolled[-1] != last and shape[unrolled[-1]] in VECTOR_WIDTHS and _contiguous(k, unrolled[-1]):
+        if last is None or not _contiguous(k, last):
+            return unrolled[-1]
+    return last
+
+
 def compile_kernel(k: Kernel, device: str) -> ProgramSpec:
     """The ProgramSpec of an (optimized) kernel: lower, expand, linearize, render.
 
@@ -143,14 +170,14 @@ def compile_kernel(k: Kernel, device: str) -> ProgramSpec:
     renderer = renderer_for(caps.language, caps.threads)
     ast = k.ast
     kinds = list(k.types)
-    # the last axis, when upcast by a vector width, becomes SIMD lanes where the language has vectors
-    # (not with GROUP or a row reduced over LOCAL axes: partial results go to local memory one scalar at a time)
-    # (the row's own upcast axis may: its lanes are reduced before the share goes to local memory)
+    # SIMD lanes where the language has vectors (not with GROUP or a row reduced over LOCAL axes: partial results
+    # go to local memory one scalar at a time; the row's own upcast axis may, its lanes are reduced before)
     rows = [a for u in ast.toposort() if u.op is Ops.REDUCE_AXIS for a in u.arg[1]]
     row_groups = any(kinds[a] is AxisType.LOCAL for a in rows) and len(kinds) - 1 not in rows
     vector_ok = renderer.supports_vectors and AxisType.GROUP not in kinds and not row_groups
-    if vector_ok and kinds and kinds[-1] is AxisType.UPCAST and k.full_shape[-1] in (2, 4, 8, 16):
-        kinds[-1] = AxisType.VECTOR
+    lanes = lane_axis(k) if vector_ok else None
+    if lanes is not None:
+        kinds[lanes] = AxisType.VECTOR
     uops = linearize(
         vectorize(
             expand(lower(ast, kinds, gpu=caps.has_workgroups, packed=k.packed)),

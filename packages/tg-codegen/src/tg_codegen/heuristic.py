@@ -9,7 +9,10 @@ and the device's capabilities (BEAM search can do better, at the cost of timing 
   weight is), 8 by up to 8. On the CPU (C), where output channels come in multiples of 16 and the weight
   can be packed, the channel tile comes first: channels become the last loop and SIMD lanes (16 or 2x16),
   output columns the rows (4 or 7), and the weight is packed so each lane vector is one contiguous load
-  (a 16->32 layer at 14x14: ~15 -> ~180 GFLOP/s).
+  (a 16->32 layer at 14x14: ~15 -> ~180 GFLOP/s). Where no output axis is contiguous in the inputs but the
+  innermost reduce axis is (a weight gradient: the output gradient walks W), that axis becomes SIMD lanes
+  (UNROLL, a vector accumulator per output) with output channels as rows; the scalar tile's columns are one
+  16-lane vector where an input is contiguous along them (a channels-last weight gradient).
 - A large matmul-like tile on the CPU (BLOCK_MIN_WORK multiply-adds or more) is blocked: the output axis
   along which the vector input (the one read in SIMD lanes) changes becomes the outer loop, and that input is
   packed (PACK): each thread copies the panel of it that the inner loops read (the reduce axis by the tile's
@@ -137,6 +140,10 @@ def _window_tile(k: Kernel, rows: tuple[int, ...] = (8, 4, 2), cols: tuple[int, 
     row = next((i for i in globals_ if reused_by[i] and not reused_by[i] & reused_by[col]), None)
     if row is None:
         return
+    # columns an input is contiguous along are SIMD lanes in C: a whole 16-lane vector where they divide (a
+    # channels-last weight gradient's input channels: each loaded output-gradient value then feeds 16 lanes)
+    if k.caps is not None and k.caps.language == "C" and any(s[col] == 1 for s in loads):
+        cols = (16, *cols)
     _try_first(k, OptOps.UPCAST, col, cols)  # the column upcast first: it does not shift the row axis's index
     _try_first(k, OptOps.UPCAST, row, rows)
 
@@ -170,6 +177,28 @@ def _channel_tile(k: Kernel, vector: int = 16, rows: tuple[int, ...] = (4, 7, 6,
                     _try(trial, Opt(OptOps.UPCAST, last, 2))
                 k.__dict__.update(trial.__dict__)
                 return
+
+
+def _lane_tile(k: Kernel, rows: tuple[int, ...] = (8, 4), widths: tuple[int, ...] = (16, 8, 4)) -> None:
+    """A vector tile for a reduction over several axes whose innermost reduce axis some input walks in order
+    while the outputs do not (a convolution's weight gradient: dw[co, kh, kw] sums image windows times the
+    output gradient over N, H, W, and the gradient is contiguous along W): that axis becomes SIMD lanes (UNROLL
+    by a vector width: one vector accumulator per output), and an output axis along which another input is
+    broadcast is upcast as rows (the image is the same for every output channel), so each loaded image vector
+    serves several channels. Tried on a copy, kept only when both apply (see tg_codegen.compile.lane_axis)."""
+    shape, loads = k.full_shape, _load_strides(k)
+    red = max(i for i, t in enumerate(k.types) if t is AxisType.REDUCE)
+    globals_ = [i for i, t in enumerate(k.types) if t is AxisType.GLOBAL and shape[i] > 1]
+    walks, others = [s for s in loads if s[red] == 1], [s for s in loads if s[red] != 1]
+    # rows: an output axis every contiguous input walks along and another input is broadcast along
+    row = next(
+        (i for i in globals_ if all(s[i] not in (0, None) for s in walks) and any(s[i] == 0 for s in others)), None
+    )
+    if not walks or row is None:
+        return
+    trial = k.copy()
+    if _try_first(trial, OptOps.UNROLL, red, widths) and _try_first(trial, OptOps.UPCAST, row, rows):
+        k.__dict__.update(trial.__dict__)
 
 
 # a GPU reduction with at most this many outputs and at least GROUP_MIN_REDUCE elements each is shared by the
@@ -315,6 +344,8 @@ def hand_coded_optimizations(k: Kernel) -> None:
             _block(k)
         if len(reduces) > 1 and not k.applied and caps.language in HOST_LANGUAGES:
             _channel_tile(k)
+        if len(reduces) > 1 and not k.applied and caps.language == "C":
+            _lane_tile(k)
         if len(reduces) > 1 and not k.applied:
             _window_tile(k)
         if reduces and not k.applied:
@@ -322,5 +353,19 @@ def hand_coded_optimizations(k: Kernel) -> None:
         if not reduces and not k.applied:
             _simd_lanes(k)
     shape = k.full_shape
-    if caps.has_threads and caps.threads > 1 and math.prod(shape) >= THREAD_MIN_WORK and shape[0] >= caps.threads:
-        _try(k, Opt(OptOps.THREAD, 0, caps.threads))
+    if caps.has_threads and caps.threads > 1 and math.prod(shape) >= THREAD_MIN_WORK:
+        _balance_threads(k, caps.threads)
+        if k.full_shape[0] >= caps.threads:
+            _try(k, Opt(OptOps.THREAD, 0, caps.threads))
+
+
+def _balance_threads(k: Kernel, threads: int) -> None:
+    """The threads share the first loop: when it is short and uneven (a 3x3 convolution's weight gradient, whose
+    first output loop is the 3 kernel rows: one thread would do two of them, the other one), an output loop
+    that the threads divide evenly goes first instead (SWAP; the outer loops' order does not matter to memory)."""
+    shape = k.full_shape
+    if k.types[0] is not AxisType.GLOBAL or shape[0] % threads == 0 or shape[0] >= 8 * threads:
+        return
+    for i, t in enumerate(k.types):
+        if t is AxisType.GLOBAL and shape[i] % threads == 0 and _try(k, Opt(OptOps.SWAP, 0, i)):
+            return

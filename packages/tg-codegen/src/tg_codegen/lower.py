@@ -255,7 +255,8 @@ def _own_range(ctx: LowerContext, a: int) -> UOp:
     upcast, one in SIMD lanes where it was, whatever else the output axis became (a thread's share, a launch
     index)."""
     rng, kind = ctx.ranges[a], ctx.kinds[a]
-    if kind in (AxisType.REDUCE, AxisType.UNROLL):
+    # a reduce axis keeps its kind (SIMD lanes of an unrolled reduce axis stay lanes)
+    if kind in (AxisType.REDUCE, AxisType.UNROLL) or (kind is AxisType.VECTOR and a in ctx.axes.reduce_axes):
         return rng.replace(arg=replace(rng.arg, instance=ctx.reduces))
     # SIMD lanes along the row for the row's own loop too (one vector accumulator, lanes combined after it)
     own = {AxisType.UPCAST: AxisType.UNROLL, AxisType.VECTOR: AxisType.VECTOR}.get(kind, AxisType.REDUCE)

@@ -6,9 +6,9 @@ arithmetic on vectors stays vector; comparisons, where and max stay vector when 
 (VECTORIZE of GEPs), except the math functions the renderer computes on whole vectors. Values that do not
 depend on the lane stay scalar and are broadcast where they meet a vector. Stores whose index moves by one
 element per lane become one vector store (lane stores otherwise). A reduction of a vector body keeps a vector
-accumulator; one over the vector range itself (a row reduced in its own loop, lanes along the row) keeps one
-too and combines its lanes after the loop. A graph may hold several vector ranges, one per loop: each is
-vectorized in turn.
+accumulator; a reduction over the lanes themselves (an unrolled reduce axis made lanes, or a row reduced in its
+own loop with lanes along the row) combines them after its loops, lane 0 first, as the unrolled copies would
+be. A graph may hold several vector ranges, one per loop: each is vectorized in turn.
 
 >>> from tg_uop import AxisType, Ops, RangeArg, UOp, dtypes
 >>> g = UOp(Ops.DEFINE_GLOBAL, dtypes.float.ptr(8), (), 0)
@@ -125,28 +125,41 @@ def _maskable(x: UOp) -> bool:
     return x.op in MASK_OPS and all(_lane4(v.dtype) for v in values)
 
 
+def _lane_wise(ctx: _Lanes, r: UOp) -> bool:
+    return (r.arg in (Ops.ADD, Ops.MUL) and not r.dtype.is_bool) or (ctx.masks and r.arg is Ops.MAX and _lane4(r.dtype))
+
+
 def _reduce(ctx: _Lanes, r: UOp) -> UOp | None:
-    body, over = r.src[0], ctx.vec in r.src[1:]
-    if r.dtype.count > 1 or (not over and body.dtype.count == 1 and not ctx.depends(body)):
+    body = r.src[0]
+    if ctx.vec in r.src[1:]:
+        return _reduce_lanes(ctx, r)
+    if r.dtype.count > 1 or (body.dtype.count == 1 and not ctx.depends(body)):
         return None
-    loops = tuple(s for s in r.src[1:] if s is not ctx.vec)
-    if (r.arg in (Ops.ADD, Ops.MUL) and not r.dtype.is_bool) or (ctx.masks and r.arg is Ops.MAX and _lane4(r.dtype)):
-        acc = ctx.as_vector(body)
-        if loops:
-            acc = UOp(Ops.REDUCE, acc.dtype, (acc, *loops), r.arg)
-        if not over:
-            return acc
-        lanes = [ctx.lane(acc, c) for c in range(ctx.width)]
-    else:
-        lanes = [UOp(Ops.REDUCE, r.dtype, (ctx.lane(body, c), *loops), r.arg) for c in range(ctx.width)]
-        if not loops:
-            lanes = [ctx.lane(body, c) for c in range(ctx.width)]
-        if not over:
-            return UOp(Ops.VECTORIZE, r.dtype.vec(ctx.width), tuple(lanes))
-    # the reduction runs over the lanes too: combine them pairwise once its loop is done
-    while len(lanes) > 1:
-        lanes = [a.alu(r.arg, b) for a, b in zip(lanes[::2], lanes[1::2], strict=True)] + lanes[len(lanes) & ~1 :]
-    return lanes[0]
+    if _lane_wise(ctx, r):
+        return UOp(
+            Ops.REDUCE,
+            body.dtype.vec(ctx.width) if body.dtype.count == 1 else body.dtype,
+            (ctx.as_vector(body), *r.src[1:]),
+            r.arg,
+        )
+    lanes = [UOp(Ops.REDUCE, r.dtype, (ctx.lane(body, c), *r.src[1:]), r.arg) for c in range(ctx.width)]
+    return UOp(Ops.VECTORIZE, r.dtype.vec(ctx.width), tuple(lanes))
+
+
+def _reduce_lanes(ctx: _Lanes, r: UOp) -> UOp:
+    """A reduction over the lanes themselves (an unrolled reduce axis made SIMD lanes): its other loops keep a
+    vector accumulator, whose lanes are combined after them in lane order, as the unrolled copies would be."""
+    body, loops = r.src[0], tuple(x for x in r.src[1:] if x is not ctx.vec)
+    if loops:
+        if _lane_wise(ctx, r):
+            body = UOp(Ops.REDUCE, r.dtype.vec(ctx.width), (ctx.as_vector(body), *loops), r.arg)
+        else:
+            lanes = [UOp(Ops.REDUCE, r.dtype, (ctx.lane(body, c), *loops), r.arg) for c in range(ctx.width)]
+            body = UOp(Ops.VECTORIZE, r.dtype.vec(ctx.width), tuple(lanes))
+    out = ctx.lane(body, 0)
+    for c in range(1, ctx.width):
+        out = out.alu(r.arg, ctx.lane(body, c))
+    return out
 
 
 def _stores(ctx: _Lanes, sink: UOp) -> UOp | None:
@@ -181,10 +194,16 @@ def vectorize(graph: UOp, masks: bool = False, math: frozenset[Ops] = frozenset(
     """Turn the loop graph's VECTOR RANGEs (if any) into SIMD lanes. With `masks`, comparisons, where and
     max stay vector operations (bool vectors are lane masks), else they run lane by lane; float32 math
     functions in `math` stay vector operations too."""
-    vecs = [u for u in toposort([graph]) if u.op is Ops.RANGE and u.arg.kind is AxisType.VECTOR]
-    for vec in sorted(vecs, key=lambda u: u.arg):
+    # one range, or one per reduction over an unrolled reduce axis made lanes (each reduction has its own loop)
+    vecs = sorted({u for u in toposort([graph]) if u.op is Ops.RANGE and u.arg.kind is AxisType.VECTOR}, key=_order)
+    out = graph
+    for vec in vecs:
         lanes = _Lanes(vec, vec.src[0].arg, masks, math)
-        graph = graph_rewrite(graph_rewrite(graph, pm_vectorize, ctx=lanes), pm_symbolic)
-        if any(u is vec for u in toposort([graph])):
+        out = graph_rewrite(graph_rewrite(out, pm_vectorize, ctx=lanes), pm_symbolic)
+        if any(u is vec for u in toposort([out])):
             raise AssertionError("vectorize: the vector range is still used after vectorizing")
-    return graph
+    return out
+
+
+def _order(rng: UOp) -> tuple[int, int]:
+    return rng.arg.axis, rng.arg.instance
