@@ -13,16 +13,12 @@ import time
 from collections.abc import Iterator
 
 import numpy as np
+from progress import Progress  # examples/progress.py: tqdm's bar on a terminal, plain lines in a log
 
 from tg_nn import BatchNorm2d, Conv2d, Linear, Sequential, lr_scheduler, optim
 from tg_nn.datasets import fashion_mnist
 from tg_nn.state import get_parameters, get_state_dict, safe_save
 from tg_tensor import Tensor, TinyJit, no_grad
-
-try:
-    from tqdm import tqdm
-except ImportError:  # the demo session installs tqdm; without it the loop prints a line per epoch instead
-    tqdm = None
 
 
 def make_model() -> Sequential:
@@ -106,15 +102,14 @@ def main() -> None:
     for epoch in range(1, args.epochs + 1):
         epoch_start = time.perf_counter()
         with Tensor.train():
-            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}", unit="step") if tqdm else None
+            bar = Progress(steps_per_epoch, f"epoch {epoch}", "step")
             for step, idx in enumerate(batches(len(xtr), args.batch, rng), 1):
                 loss = train_step(Tensor(xtr[idx]), Tensor(ytr[idx]))
-                if bar is not None and (step % 10 == 0 or step == steps_per_epoch):
+                if step % 10 == 0 or step == steps_per_epoch:
                     rate = step * args.batch / (time.perf_counter() - epoch_start)
                     bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{rate:.0f}")
                     bar.update(step - bar.n)
-            if bar is not None:
-                bar.close()
+            bar.close()
         train_time = time.perf_counter() - epoch_start
         accuracy = evaluate(model, xte, yte)
         print(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -130,14 +131,20 @@ class _Registry:
     def __init__(self) -> None:
         self._devices: dict[str, Compiled] = {}
         self._default: str | None = None
+        # threads using a device for the first time at once must get one instance (two OpenCL contexts would
+        # each reject the other's buffers): creation is serialized; reentrant, as a backend may look up another
+        self._lock = threading.RLock()
 
     def __getitem__(self, name: str) -> Compiled:
         key = canonicalize(name)
-        if key not in self._devices:
-            base = key.split(":")[0]
-            module = importlib.import_module(BACKENDS[base])
-            self._devices[key] = module.create_device(key)
-        return self._devices[key]
+        if (dev := self._devices.get(key)) is not None:
+            return dev
+        with self._lock:
+            if key not in self._devices:
+                base = key.split(":")[0]
+                module = importlib.import_module(BACKENDS[base])
+                self._devices[key] = module.create_device(key)
+            return self._devices[key]
 
     def available(self) -> dict[str, str | None]:
         """Every known device: None when it works here, else the reason it does not."""
