@@ -228,3 +228,19 @@ def test_too_many_keys_name_the_changing_argument() -> None:
 
 def test_a_new_shape_is_captured_again() -> None:
     compare(lambda x: (x.sum(0) * 2).realize(), lambda i: ((fixed(i, 2 + i % 2, 3),), {}), n=8)
+
+
+def test_a_warm_up_that_raised_is_done_again() -> None:
+    calls = []
+
+    def f(x: Tensor) -> Tensor:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("first call fails")
+        return (x * 2).realize()
+
+    jitted = TinyJit(f)
+    with pytest.raises(RuntimeError):
+        jitted(Tensor([1.0]))
+    assert [jitted(Tensor([float(i)])).tolist() for i in range(5)] == [[0.0], [2.0], [4.0], [6.0], [8.0]]
+    assert len(calls) == 3  # the failed call, a warm-up, the capture; then replays
