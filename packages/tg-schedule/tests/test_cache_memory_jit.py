@@ -129,3 +129,26 @@ def test_replay_refuses_inputs_of_another_size() -> None:
         realize([x * const(2.0, (2,))])
     with pytest.raises(ValueError, match="captured"):
         CapturedRun(items, [x.arg]).replay([leaf([1.0, 2.0, 3.0]).arg])
+
+
+def test_replay_gives_fresh_output_buffers() -> None:
+    x = leaf([1.0, 2.0])
+    with capture() as items:
+        becomes = realize([x * const(3.0, (2,))])
+    out = next(iter(becomes.values())).base.arg
+    run = CapturedRun(items, [x.arg], fresh=[out])
+    made = [run.replay([leaf([float(i), 1.0]).arg])[0] for i in range(4)]
+    assert [contents(b) for b in made] == [[0.0, 3.0], [3.0, 3.0], [6.0, 3.0], [9.0, 3.0]]  # none overwritten
+    assert contents(out) == [3.0, 6.0]
+
+
+# ---- a run that fails writes nothing ----
+
+
+def test_a_failed_allocation_stops_the_schedule_before_any_write() -> None:
+    target = leaf([1.0, 2.0])
+    update = assign(target, target + const(1.0, (2,)))
+    huge = const(1.0, (2**48,)) + const(2.0, (2**48,))
+    with pytest.raises(MemoryError):
+        realize([update, huge])
+    assert contents(target.arg) == [1.0, 2.0]

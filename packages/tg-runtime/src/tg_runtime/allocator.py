@@ -83,6 +83,9 @@ class Allocator:
     def copyout(self, dest: memoryview, src: Any) -> None:
         self._copyout(dest, src)
 
+    def check_readable(self, opaque: Any) -> None:
+        """Raise if the memory cannot be copied out now (a DISK file that shrank); a no-op elsewhere."""
+
     def offset(self, opaque: Any, offset: int, nbytes: int) -> Any:
         """A handle to `nbytes` bytes starting `offset` bytes into `opaque` (for sub-buffer views)."""
         return self._offset(opaque, offset, nbytes)

@@ -10,21 +10,40 @@
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from typing import Any
 
 from tg_runtime.device import Device, canonicalize
 from tg_uop.dtype import DType
 
+# numbers Buffers in the order they are made: TinyJit tells the buffers a captured call made (its outputs) from
+# the ones that existed before it (weights, state)
+_serials = itertools.count()
+
+# the largest buffer a 64-bit byte offset can address: bigger ones fail when they are made, not when used
+MAX_BYTES = 2**63 - 1
+
+
+def next_buffer_serial() -> int:
+    """A number smaller than the `serial` of every Buffer made from now on."""
+    return next(_serials)
+
 
 class Buffer:
-    """`size` elements of `dtype` on `device`. A view (`base`, `offset`) shares its base's memory."""
+    """`size` elements of `dtype` on `device`. A view (`base`, `offset`) shares its base's memory.
+    `serial` numbers buffers in the order they were made."""
 
     def __init__(self, device: str, size: int, dtype: DType, base: Buffer | None = None, offset: int = 0) -> None:
         if size < 0:
             raise ValueError(f"Buffer: size must be >= 0, got {size}")
+        if size * dtype.itemsize > MAX_BYTES:
+            raise MemoryError(
+                f"Buffer: {size} x {dtype!r} is {size * dtype.itemsize} bytes, more than any device holds"
+            )
         self.device, self.size, self.dtype = canonicalize(device), size, dtype
         self.base, self.offset = base, offset
+        self.serial = next(_serials)
         if base is not None:
             if base.base is not None:
                 raise ValueError("Buffer: a view must be made from a base buffer")
@@ -66,6 +85,10 @@ class Buffer:
     def handle(self) -> Any:
         """The backend's handle to the memory (allocating it if needed)."""
         return self.allocate()._handle
+
+    def check_readable(self) -> None:
+        """Raise now if copying the contents out would fail (a DISK file that shrank since it was mapped)."""
+        self.allocator.check_readable(self.handle)
 
     def view(self, size: int, dtype: DType, offset: int) -> Buffer:
         """A buffer of `size` `dtype`s sharing this buffer's memory from byte `offset`."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -136,6 +137,9 @@ class _Registry:
         self._devices: dict[str, Compiled] = {}
         self._default: str | None = None
         self._discovery: Discovery | None = None
+        # threads using a device for the first time at once must get one instance (two OpenCL contexts would
+        # each reject the other's buffers): creation is serialized; reentrant, as a backend may look up another
+        self._lock = threading.RLock()
 
     def plugins(self) -> dict[str, Plugin]:
         """The device plugins installed (entry point group `tg.devices`), by device name."""
@@ -158,9 +162,12 @@ class _Registry:
 
     def __getitem__(self, name: str) -> Compiled:
         key = self.canonical(name)
-        if key not in self._devices:
-            self._devices[key] = self._create(key)
-        return self._devices[key]
+        if (dev := self._devices.get(key)) is not None:
+            return dev
+        with self._lock:
+            if key not in self._devices:
+                self._devices[key] = self._create(key)
+            return self._devices[key]
 
     def _create(self, key: str) -> Compiled:
         base = key.split(":")[0]

@@ -1,9 +1,12 @@
 """JIT capture: record the schedule items a function runs, then replay them with other input buffers.
 
 `capture()` (defined next to `ScheduleItem`) collects every item `run_item` executes inside the block
-(kernels and copies, with their buffers and variable values). `CapturedRun(items, inputs)` replays them: each
-buffer of `inputs` is swapped for the buffer given at replay, everything else (weights, outputs,
-intermediates, the buffers that ASSIGNs update) is used as captured. That is what tg-tensor's TinyJit is built on.
+(kernels and copies, with their buffers and variable values). `CapturedRun(items, inputs, fresh)` replays them:
+each buffer of `inputs` is swapped for the buffer given at replay, each buffer of `fresh` (the outputs a caller
+keeps) is replaced by a newly allocated one on every replay, so values an earlier replay returned are never
+overwritten; everything else (weights, intermediates, the buffers that ASSIGNs update) is used as captured.
+A replay runs like any schedule: every buffer is allocated and every kernel compiled before the first item
+writes. That is what tg-tensor's TinyJit is built on.
 
 >>> import struct
 >>> from tg_uop import UOp, Ops, dtypes
@@ -13,11 +16,11 @@ intermediates, the buffers that ASSIGNs update) is used as captured. That is wha
 >>> x = Buffer("CPU", 2, dtypes.float).copyin(memoryview(struct.pack("2f", 1, 2)))
 >>> three = UOp.const(dtypes.float, 3.0, (UOp(Ops.DEVICE, arg="CPU"),)).reshape((1,)).expand((2,))
 >>> with capture() as items:
-...     out = realize([UOp(Ops.BUFFER, dtypes.float, (), x) * three])
+...     out = list(realize([UOp(Ops.BUFFER, dtypes.float, (), x) * three]).values())[0].base.arg
 >>> y = Buffer("CPU", 2, dtypes.float).copyin(memoryview(struct.pack("2f", 5, 7)))
->>> CapturedRun(items, [x]).replay([y])
->>> list(out.values())[0].base.arg.as_memoryview().cast("f").tolist()
-[15.0, 21.0]
+>>> [new_out] = CapturedRun(items, [x], fresh=[out]).replay([y])
+>>> new_out.as_memoryview().cast("f").tolist(), out.as_memoryview().cast("f").tolist()
+([15.0, 21.0], [3.0, 6.0])
 """
 
 from __future__ import annotations
@@ -26,42 +29,50 @@ from collections.abc import Sequence
 
 from tg_runtime.buffer import Buffer
 from tg_schedule.item import ScheduleItem, capture
-from tg_schedule.run import run_item
+from tg_schedule.run import run_schedule
 
 __all__ = ["CapturedRun", "capture"]
 
 
 class CapturedRun:
-    """Captured items, replayable with new input buffers in place of `inputs`."""
+    """Captured items, replayable with new input buffers in place of `inputs` and new `fresh` buffers."""
 
-    def __init__(self, items: Sequence[ScheduleItem], inputs: Sequence[Buffer]) -> None:
+    def __init__(self, items: Sequence[ScheduleItem], inputs: Sequence[Buffer], fresh: Sequence[Buffer] = ()) -> None:
         self.items = list(items)
         self.inputs = list(inputs)
-        # where each input sits: (item, parameter position, input number)
-        self.slots: list[tuple[int, int, int]] = []
-        for i, si in enumerate(self.items):
-            for pos, b in enumerate(si.bufs):
-                for k, inp in enumerate(self.inputs):
-                    if b is inp:
-                        self.slots.append((i, pos, k))
+        self.fresh = list(fresh)
+        if any(b.base is not None for b in self.fresh):
+            raise ValueError("CapturedRun: fresh buffers must be base buffers, not views")
+        if {id(b) for b in self.fresh} & {id(b) for b in self.inputs}:
+            raise ValueError("CapturedRun: a buffer cannot be both an input and a fresh output")
 
-    def replay(self, inputs: Sequence[Buffer]) -> None:
-        """Run the captured items with `inputs` in place of the captured inputs (same sizes and dtypes)."""
+    def replay(self, inputs: Sequence[Buffer]) -> list[Buffer]:
+        """Run the captured items with `inputs` in place of the captured inputs (same sizes and dtypes);
+        the new buffers that took the place of `fresh`, in its order."""
         if len(inputs) != len(self.inputs):
             raise ValueError(f"replay: {len(self.inputs)} input buffers were captured, {len(inputs)} given")
+        swap: dict[int, Buffer] = {}
         for new, old in zip(inputs, self.inputs, strict=True):
             if (new.device, new.size, new.dtype) != (old.device, old.size, old.dtype):
                 raise ValueError(
                     f"replay: input {old.device} {old.size} {old.dtype!r} was captured,"
                     f" {new.device} {new.size} {new.dtype!r} given"
                 )
-        swaps: dict[int, list[tuple[int, int]]] = {}
-        for i, pos, k in self.slots:
-            swaps.setdefault(i, []).append((pos, k))
-        for i, si in enumerate(self.items):
-            if i in swaps:
-                bufs = list(si.bufs)
-                for pos, k in swaps[i]:
-                    bufs[pos] = inputs[k]
-                si = ScheduleItem(si.ast, tuple(bufs), si.var_vals, si.assigns)
-            run_item(si, i)
+            if swap.setdefault(id(old), new) is not new:
+                raise ValueError("replay: one captured input buffer is given two different buffers")
+        made = [Buffer(b.device, b.size, b.dtype) for b in self.fresh]
+        swap.update({id(old): new for old, new in zip(self.fresh, made, strict=True)})
+        views: dict[int, Buffer] = {}
+
+        def swapped(b: Buffer) -> Buffer:
+            if id(b) in swap:
+                return swap[id(b)]
+            if b.base is not None and id(b.base) in swap:  # a view of a swapped buffer: the same view of the new
+                if id(b) not in views:
+                    views[id(b)] = swap[id(b.base)].view(b.size, b.dtype, b.offset)
+                return views[id(b)]
+            return b
+
+        items = [ScheduleItem(si.ast, tuple(swapped(b) for b in si.bufs), si.var_vals, si.assigns) for si in self.items]
+        run_schedule(items)
+        return made

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from tg_codegen.lower import kernel_axes
 from tg_codegen.program import ProgramSpec, get_program
-from tg_runtime.device import Device, Program
+from tg_runtime.device import Device, DeviceUnavailable, Program
 from tg_schedule.item import ScheduleItem, record
 from tg_schedule.schedule import create_schedule
 from tg_uop.helpers import DEBUG, colored
@@ -34,6 +34,11 @@ def get_kernel(ast: UOp, device: str) -> CompiledKernel:
     """Lower, render and compile a kernel AST for a device, once."""
     key = (ast, device)
     if key not in _programs:
+        if not Device[device].caps.language:  # DISK: memory only
+            raise DeviceUnavailable(
+                f"{device} runs no programs: it only holds bytes; copy the tensor to a compute device first"
+                " (`t.to('CPU')`) and compute there"
+            )
         spec = get_program(ast, device)
         _programs[key] = CompiledKernel(spec, Device[device].build(spec.name, spec.src))
     return _programs[key]
@@ -91,8 +96,23 @@ def run_item(si: ScheduleItem, index: int = 0) -> float:
     return elapsed
 
 
+def prepare_schedule(schedule: list[ScheduleItem]) -> None:
+    """Compile every kernel, allocate every buffer and check every copy's source can be read: what can fail
+    before anything runs fails here, so a schedule that fails has written nothing."""
+    for si in schedule:
+        if si.kind == "kernel":
+            get_kernel(si.ast, si.bufs[0].device)
+        for b in si.bufs:
+            b.allocate()
+        if si.kind == "copy":
+            si.bufs[1].check_readable()
+
+
 def run_schedule(schedule: list[ScheduleItem]) -> float:
-    """Run every item in order; the total seconds. Buffers are allocated as items first touch them."""
+    """Run every item in order; the total seconds. Everything is compiled and allocated first
+    (`prepare_schedule`): a compile error, an allocation that fails or an unreadable source raises before the
+    first item writes anything, leaving every buffer as it was."""
+    prepare_schedule(schedule)
     total = 0.0
     for i, si in enumerate(schedule):
         total += run_item(si, i)

@@ -19,7 +19,7 @@ from tg_runtime.device import Device, canonicalize
 from tg_schedule.item import ScheduleItem
 from tg_schedule.run import realize as realize_uops
 from tg_schedule.schedule import create_schedule
-from tg_tensor.autograd import set_custom_gradient
+from tg_tensor.autograd import full_like, set_custom_gradient
 from tg_tensor.errors import ArgumentError
 from tg_tensor.helpers import NP_TO_DTYPE, DTypeLike, Scalar, const_uop, dtype_arg, to_np_dtype, uop_from_numpy
 from tg_uop.dtype import DType, dtypes
@@ -97,6 +97,8 @@ class TensorCore:
             uop = uop_from_numpy(data, dev, dtype or NP_TO_DTYPE[data.dtype])
         else:
             raise TypeError(f"Tensor: cannot make a tensor from {type(data).__name__}")
+        if requires_grad and not uop.dtype.is_float:  # as in PyTorch: a gradient of an integer makes no sense
+            raise ArgumentError(f"Tensor: only floating point tensors can require gradients, not {uop.dtype!r}")
         self.uop: UOp = uop
         # None: not decided (an optimizer given this tensor turns it on), as in tinygrad
         self.requires_grad: bool | None = requires_grad
@@ -202,11 +204,12 @@ class TensorCore:
     def realize(self, *others: Self) -> Self:
         """Compute this tensor (and `others`, in one schedule). `Tensor.realize(a, b)` works too."""
         ts = (self, *others)
-        becomes = realize_uops([t.uop for t in ts])
-        for t in ts:
+        olds = [t.uop for t in ts]  # read first: a tensor may be given twice
+        becomes = realize_uops(olds)
+        for t, old in zip(ts, olds, strict=True):
             if t.requires_grad and t._parents and t._graph is None:
-                t._graph = t.uop  # keep the graph for backward after the value is realized
-            t.uop = becomes[t.uop]
+                t._graph = old  # keep the graph for backward after the value is realized
+            t.uop = becomes[old]
         return self
 
     def is_contiguous_buffer(self) -> bool:
@@ -254,7 +257,9 @@ class TensorCore:
         return self.numpy().tolist()
 
     def requires_grad_(self, requires_grad: bool = True) -> Self:
-        """Set `requires_grad` in place (PyTorch's spelling); returns self."""
+        """Set `requires_grad` in place (PyTorch's spelling); returns self. Only float tensors may require grad."""
+        if requires_grad and not self.dtype.is_float:
+            raise ArgumentError(f"requires_grad_: only floating point tensors can require gradients, not {self.dtype}")
         self.requires_grad = requires_grad
         return self
 
@@ -283,14 +288,22 @@ class TensorCore:
         return self.contiguous()
 
     def cast(self, dtype: DTypeLike) -> Self:
-        """The values converted to `dtype` (a tg dtype or its name, e.g. `"float16"`).
+        """The values converted to `dtype` (a tg dtype or its name, e.g. `"float16"`). Float to integer truncates
+        toward zero, and is the same on every device where C leaves it undefined: NaN gives 0, a value past the
+        integer type's range its min or max (as OpenCL's `convert_T_sat`).
 
         >>> from tg_tensor import Tensor
         >>> Tensor([1.7, -2.5]).cast("int").tolist()
         [1, -2]
+        >>> Tensor([float("nan"), float("inf"), -1e20, 300.0, -2.7]).cast("int8").tolist()
+        [0, 127, -128, 127, -2]
         """
         dtype = dtype_arg(dtype, None, "cast")
-        return self if self.dtype == dtype else self._apply(lambda u: u.cast(dtype))
+        if self.dtype == dtype:
+            return self
+        if self.dtype.is_float and dtype.is_int:
+            return self._apply(lambda u: saturating_cast(u, dtype))
+        return self._apply(lambda u: u.cast(dtype))
 
     # last in the class: after these, `int`, `float` and `bool` in annotations would name the methods
     def float(self) -> Self:
@@ -301,3 +314,15 @@ class TensorCore:
 
     def bool(self) -> Self:
         return self.cast(dtypes.bool)
+
+
+def saturating_cast(u: UOp, dtype: DType) -> UOp:
+    """Float `u` to integer `dtype`: NaN -> 0, at or past the range -> min or max, else truncated."""
+    lo, hi = dtype.min, dtype.max
+    src_max = float(u.dtype.max)
+    # the bounds as the float type holds them (2**31 - 1 rounds up to 2**31, past float16's range is inf)
+    f_hi = float(hi) if float(hi) <= src_max else float("inf")
+    f_lo = float(lo) if -float(lo) <= src_max else float("-inf")
+    inside = (full_like(u, f_lo) < u).where(u.cast(dtype), full_like(u, lo, dtype))
+    out = (u < full_like(u, f_hi)).where(inside, full_like(u, hi, dtype))
+    return u.ne(u).where(full_like(u, 0, dtype), out)

@@ -1,10 +1,23 @@
 """TinyJit: run a function twice to capture the kernels it launches, then replay them on new inputs.
 
-Call 1 runs the function normally (kernels compile). Call 2 runs it again while tg-schedule records every
-kernel and copy, and realizes the outputs and every pending `assign` (so side effects no output depends on,
-like running statistics, are captured too). Later calls skip the Python function entirely: the recorded
-kernels run with the new inputs' buffers in place of the captured ones, and the captured output tensors are
-returned, now holding the new results (copy them if you need to keep one). `JIT=0` calls the function plainly.
+A replay happens only for a call that is provably the same as the captured one. Each call is keyed on
+everything the captured kernels depend on:
+
+- the tensors found anywhere in the arguments (positional, keyword, inside lists, tuples, dicts and dataclass
+  fields): each one's shape, dtype, device and view of its buffer, and which arguments share one buffer;
+- every other argument's value (ints, floats, strings, numpy arrays by content; other objects by identity).
+
+The first call with a new key runs the function plainly (kernels compile, lazy state initializes), the second
+runs it again while tg-schedule records every kernel and copy, and realizes the outputs and every pending
+`assign` (so side effects no output depends on, like running statistics, are captured too). Later calls with
+that key skip the Python function: the recorded kernels run with the new inputs' buffers in place of the
+captured ones. Up to `max_captures` keys are kept; a call with one more key raises a `ValueError` naming the
+arguments that changed. Outputs are rebuilt on every replay: a computed output gets a fresh buffer (values an
+earlier call returned keep their values), an input returned (or a view of one) is the new input (or the same
+view of it). Inputs are used where they are: a view stays a view of its base (nothing is copied).
+
+What TinyJit cannot see: Python state the function reads other than its arguments (globals, attributes of an
+object argument) is taken as captured. `JIT=0` calls the function plainly.
 
 >>> from tg_tensor import Tensor
 >>> @TinyJit
@@ -16,85 +29,282 @@ returned, now holding the new results (copy them if you need to keep one). `JIT=
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import functools
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
+import numpy as np
+
+from tg_runtime.buffer import Buffer, next_buffer_serial
 from tg_schedule.jit import CapturedRun, capture
+from tg_tensor.errors import ArgumentError
 from tg_tensor.tensor import Tensor, flush_pending_assigns
 from tg_uop.helpers import JIT
+from tg_uop.ops import Ops
+from tg_uop.uop import UOp
 
 R = TypeVar("R")
+Key = tuple[tuple[str, Hashable], ...]  # (argument path, what the capture depends on there), in argument order
+
+_MOVEMENT = (Ops.RESHAPE, Ops.PERMUTE, Ops.EXPAND, Ops.SHRINK, Ops.FLIP, Ops.PAD)
 
 
-def _tensors(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Tensor]:
-    return [a for a in args if isinstance(a, Tensor)] + [
-        kwargs[k] for k in sorted(kwargs) if isinstance(kwargs[k], Tensor)
-    ]
+class _Same:
+    """An argument compared by identity (an object TinyJit cannot compare by value); keeps it alive."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.obj is self.obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __repr__(self) -> str:
+        return f"<{type(self.obj).__name__} at {id(self.obj):#x}>"
 
 
-def _outputs(result: Any) -> list[Tensor]:
-    if isinstance(result, Tensor):
-        return [result]
-    if isinstance(result, (list, tuple)):
-        return [r for r in result if isinstance(r, Tensor)]
-    if isinstance(result, dict):
-        return [r for r in result.values() if isinstance(r, Tensor)]
-    return []
+def _value_key(v: Any) -> Hashable:
+    """What a non-tensor argument contributes to the key: its value where Python can compare it."""
+    if isinstance(v, float) and math.isnan(v):
+        return (float, "nan")
+    if v is None or isinstance(v, (bool, int, float, complex, str, bytes)):
+        return (type(v), v)
+    if isinstance(v, np.ndarray):
+        return (np.ndarray, v.dtype.str, v.shape, v.tobytes())
+    if isinstance(v, np.generic):
+        return (type(v), v.item())
+    return _Same(v)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Node:
+    """A container in the arguments: its type and item names (part of the key)."""
+
+    kind: type
+    names: tuple[str, ...]
+
+
+def _is_dataclass_instance(obj: Any) -> bool:
+    return dataclasses.is_dataclass(obj) and not isinstance(obj, type)
+
+
+def _children(obj: Any) -> list[tuple[str, Any]] | None:
+    """The (path suffix, value) of a container's items; None for a leaf."""
+    if isinstance(obj, (list, tuple)):
+        return [(f"[{i}]", x) for i, x in enumerate(obj)]
+    if isinstance(obj, dict):
+        return [(f"[{k!r}]", x) for k, x in obj.items()]
+    if _is_dataclass_instance(obj):
+        return [(f".{f.name}", getattr(obj, f.name)) for f in dataclasses.fields(obj)]
+    return None
+
+
+def _flatten(obj: Any, path: str, out: list[tuple[str, Any]]) -> None:
+    """Every leaf under `obj` as (path, leaf); containers add (path, their type and size) for the key."""
+    kids = None if isinstance(obj, (Tensor, _Node)) else _children(obj)
+    if kids is None:
+        out.append((path, obj))
+        return
+    out.append((path, _Node(type(obj), tuple(k for k, _ in kids))))
+    for suffix, x in kids:
+        _flatten(x, path + suffix, out)
+
+
+def _rebuild(obj: Any, fn: Callable[[Tensor], Any]) -> Any:
+    """`obj` with every tensor t in it replaced by fn(t), containers rebuilt with the same types."""
+    if isinstance(obj, Tensor):
+        return fn(obj)
+    if isinstance(obj, list):
+        return [_rebuild(x, fn) for x in obj]
+    if isinstance(obj, tuple):
+        items = [_rebuild(x, fn) for x in obj]
+        return type(obj)(*items) if hasattr(obj, "_fields") else type(obj)(items)
+    if isinstance(obj, dict):
+        return type(obj)((k, _rebuild(x, fn)) for k, x in obj.items())
+    if _is_dataclass_instance(obj):
+        new = copy.copy(obj)
+        for f in dataclasses.fields(obj):
+            object.__setattr__(new, f.name, _rebuild(getattr(obj, f.name), fn))
+        return new
+    return obj
+
+
+def _view_of(u: UOp) -> tuple[tuple[tuple[Ops, Any], ...], UOp] | None:
+    """A realized tensor's view: the movement ops over its BUFFER node (outermost first), or None."""
+    chain = []
+    while u.op in _MOVEMENT:
+        chain.append((u.op, u.arg))
+        u = u.src[0]
+    return (tuple(chain), u) if u.op is Ops.BUFFER else None
+
+
+def _root(b: Buffer) -> Buffer:
+    return b.base if b.base is not None else b
+
+
+@dataclasses.dataclass
+class _Capture:
+    """One key's state: warmed up, then captured (the run, its inputs, how to rebuild the result)."""
+
+    run: CapturedRun | None = None
+    result: Any = None
+    outputs: dict[int, Callable[[list[Tensor], list[Buffer]], Tensor]] = dataclasses.field(default_factory=dict)
 
 
 class TinyJit(Generic[R]):
-    """Decorator: capture a function's kernels on its second call and replay them afterwards."""
+    """Decorator: capture a function's kernels on the second call with a given key and replay them afterwards.
 
-    def __init__(self, fn: Callable[..., R]) -> None:
+    `max_captures`: how many different keys (argument shapes, values, aliasing) are captured before a call
+    with a new one raises.
+    """
+
+    def __init__(self, fn: Callable[..., R], max_captures: int = 4) -> None:
         self.fn = fn
-        self.calls = 0
-        self.captured: CapturedRun | None = None
-        self.signature: list[tuple[Any, ...]] = []
-        self.result: R | None = None
+        self.max_captures = max_captures
+        self.captures: dict[Key, _Capture] = {}
+        self.captured: CapturedRun | None = None  # the latest capture
         functools.update_wrapper(self, fn)
 
     def reset(self) -> None:
-        """Forget the capture (the next two calls capture again)."""
-        self.calls, self.captured, self.result = 0, None, None
+        """Forget every capture (the next two calls with each key capture again)."""
+        self.captures, self.captured = {}, None
 
     def __call__(self, *args: Any, **kwargs: Any) -> R:
         if not JIT:
             return self.fn(*args, **kwargs)
-        inputs = _tensors(args, kwargs)
-        # inputs are read from their buffers: give every input one of its own, laid out in order
-        for t in inputs:
-            if not t.is_contiguous_buffer():
-                t.replace_uop(t.contiguous().realize().uop)
-        # assigns made before this call belong to the caller, not to the function: apply them now (with the
-        # inputs, in one schedule), or the capture would record them and every replay would apply them again
-        if todo := [*inputs, *flush_pending_assigns()]:
-            Tensor.realize(*todo)
-        signature = [(t.shape, t.dtype, t.device) for t in inputs]
-        buffers = [t.buffer() for t in inputs]
-        if self.captured is not None:
-            if signature != self.signature:
-                raise ValueError(
-                    f"TinyJit({self.fn.__name__}): inputs {signature} differ from the captured {self.signature};"
-                    " call .reset() to capture again"
-                )
-            self.captured.replay(buffers)
-            assert self.result is not None
-            return self.result
-        self.calls += 1
-        if self.calls == 1:  # warm-up: everything compiles
+        leaves: list[tuple[str, Any]] = []
+        _flatten(list(args), "args", leaves)
+        _flatten(dict(sorted(kwargs.items())), "kwargs", leaves)  # f(a=1, b=2) and f(b=2, a=1) are one call
+        inputs = _prepare_inputs([t for _, t in leaves if isinstance(t, Tensor)])
+        key = _key(leaves)
+        entry = self.captures.get(key)
+        if entry is not None and entry.run is not None:
+            return _replay(entry, inputs)
+        if entry is None:  # warm-up: everything compiles and lazy state initializes
+            if len(self.captures) >= self.max_captures:
+                raise ArgumentError(self._too_many(key))
             result = self.fn(*args, **kwargs)
             _realize_all(result)
+            self.captures[key] = _Capture()  # only now: a warm-up that raised is done again
             return result
+        start = next_buffer_serial()
         with capture() as items:
             result = self.fn(*args, **kwargs)
             _realize_all(result)
-        self.captured, self.signature, self.result = CapturedRun(items, buffers), signature, result
+        _finish(entry, items, inputs, result, start)
+        self.captured = entry.run
         return result
+
+    def _too_many(self, key: Key) -> str:
+        first = next(iter(self.captures))
+        by_path = dict(first)
+        changed = [str(p) for p, v in key if by_path.get(p) != v] or ["the number of arguments"]
+        changed += [f"{p} (missing)" for p in by_path if p not in dict(key)]
+        return (
+            f"TinyJit({self.fn.__name__}): the inputs differ from the captured calls ({len(self.captures)} of"
+            f" max_captures={self.max_captures}) in {', '.join(changed)}; pass tensors of one shape and view"
+            " (`.contiguous()` for a slice that moves) and keep other arguments fixed, raise max_captures, or call"
+            " .reset() to capture again"
+        )
+
+
+def _prepare_inputs(inputs: list[Tensor]) -> list[Tensor]:
+    """Apply the caller's pending work (the inputs' graphs, assigns made before the call) in one schedule:
+    it belongs to the caller, or the capture would record it and every replay would apply it again."""
+    if todo := [*inputs, *flush_pending_assigns()]:
+        Tensor.realize(*todo)
+    for t in inputs:
+        if _view_of(t.uop) is None:  # realized to something that is not a buffer view: give it a buffer
+            t.replace_uop(t.contiguous().realize().uop)
+    return inputs
+
+
+def _key(leaves: list[tuple[str, Any]]) -> Key:
+    """What a capture depends on, per argument path."""
+    key: list[tuple[str, Hashable]] = []
+    roots: list[Buffer] = []
+    for path, v in leaves:
+        if not isinstance(v, Tensor):
+            key.append((path, v if isinstance(v, _Node) else _value_key(v)))
+            continue
+        view = _view_of(v.uop)
+        assert view is not None
+        chain, node = view
+        buf: Buffer = node.arg
+        # aliasing: the first argument with the same memory (an argument passed twice, or views of one base)
+        alias = next((i for i, r in enumerate(roots) if r is _root(buf)), len(roots))
+        roots.append(_root(buf))
+        memory = (buf.size, buf.dtype, buf.offset, alias)
+        key.append((path, ("tensor", v.shape, v.dtype, v.device, chain, memory, v.requires_grad)))
+    return tuple(key)
+
+
+def _finish(entry: _Capture, items: list[Any], inputs: list[Tensor], result: Any, start: int) -> None:
+    """Record how to replay a capture and rebuild its result on later calls. Buffers with a serial from `start`
+    on were made by the captured call: an output in one gets a fresh buffer on every replay."""
+    in_nodes = [_view_of(t.uop)[1] for t in inputs]  # type: ignore[index]
+    in_bufs: list[Buffer] = [n.arg for n in in_nodes]
+    written = {id(_root(b)) for si in items for b in si.outputs if _root(b).serial >= start}
+    fresh: list[Buffer] = []
+    outs: dict[int, Callable[[list[Tensor], list[Buffer]], Tensor]] = {}
+    leaves: list[tuple[str, Any]] = []
+    _flatten(result, "", leaves)
+    for _, o in leaves:
+        if not isinstance(o, Tensor) or id(o) in outs:
+            continue
+        view = _view_of(o.uop)
+        k = next((i for i, t in enumerate(inputs) if t is o), None)
+        if k is not None:  # the input itself
+            outs[id(o)] = functools.partial(lambda k, ins, _: ins[k], k)
+        elif view is None:  # a constant: no buffer depends on the inputs
+            outs[id(o)] = functools.partial(lambda o, ins, _: o, o)
+        elif (k := next((i for i, b in enumerate(in_bufs) if b is view[1].arg), None)) is not None:
+            outs[id(o)] = functools.partial(_input_view, o.uop, in_nodes[k], k)
+        elif id(root := _root(view[1].arg)) in written:
+            if not any(b is root for b in fresh):
+                fresh.append(root)
+            j = next(i for i, b in enumerate(fresh) if b is root)
+            outs[id(o)] = functools.partial(_fresh_view, o.uop, view[1], j)
+        else:  # state that existed before the call (a weight): the same tensor
+            outs[id(o)] = functools.partial(lambda o, ins, _: o, o)
+    entry.run, entry.result, entry.outputs = CapturedRun(items, in_bufs, fresh), result, outs
+
+
+def _input_view(u: UOp, node: UOp, k: int, ins: list[Tensor], _: list[Buffer]) -> Tensor:
+    new = _view_of(ins[k].uop)
+    assert new is not None
+    return Tensor._wrap(u.substitute({node: new[1]}))
+
+
+def _fresh_view(u: UOp, node: UOp, j: int, _: list[Tensor], made: list[Buffer]) -> Tensor:
+    old: Buffer = node.arg  # the fresh buffer itself, or a view of it
+    new = made[j] if old.base is None else made[j].view(old.size, old.dtype, old.offset)
+    return Tensor._wrap(u.substitute({node: UOp(Ops.BUFFER, node.dtype, (), new)}))
+
+
+def _replay(entry: _Capture, inputs: list[Tensor]) -> Any:
+    assert entry.run is not None
+    bufs = []
+    for t in inputs:
+        view = _view_of(t.uop)
+        assert view is not None
+        bufs.append(view[1].arg)
+    made = entry.run.replay(bufs)
+    return _rebuild(entry.result, lambda o: entry.outputs[id(o)](inputs, made))
 
 
 def _realize_all(result: Any) -> None:
     """Realize a call's output tensors and every pending assign, in one schedule."""
-    todo = _outputs(result) + flush_pending_assigns()
+    leaves: list[tuple[str, Any]] = []
+    _flatten(result, "", leaves)
+    todo = [t for _, t in leaves if isinstance(t, Tensor)]
+    todo = list({id(t): t for t in todo}.values()) + flush_pending_assigns()
     if todo:
         Tensor.realize(*todo)

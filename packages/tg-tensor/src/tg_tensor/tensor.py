@@ -28,10 +28,12 @@ _pending_assigns: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDi
 
 
 def flush_pending_assigns() -> list[Tensor]:
-    """The tensors with an assign not yet realized (and forget them)."""
-    out = [t for t in list(_pending_assigns.values()) if t.uop.op is Ops.ASSIGN]
-    _pending_assigns.clear()
-    return out
+    """The tensors with an assign not yet realized. Tensors realized since are forgotten; the pending ones stay
+    registered until they are realized, so a realize that fails leaves them pending."""
+    for key, t in list(_pending_assigns.items()):
+        if t.uop.op is not Ops.ASSIGN:
+            del _pending_assigns[key]
+    return list(_pending_assigns.values())
 
 
 class _Mode(contextlib.ContextDecorator):

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import hashlib
 import mmap
 import os
+import pathlib
 import shutil
 import subprocess
 import tempfile
@@ -140,17 +142,27 @@ class CPUProgram(Program):
         return time.perf_counter() - start if how.wait else None
 
 
-def _load_library(lib: bytes) -> ctypes.CDLL:
-    """dlopen needs a file: keep it next to the compile cache, named by content, or in a temporary file that
-    is deleted once loaded (the mapping stays valid) when the cache is off or its folder is unusable."""
-    import hashlib
+def _intact(path: pathlib.Path, digest: str) -> bool:
+    """Whether the file at `path` holds exactly the bytes whose SHA-256 is `digest` (read and hashed: a file of the
+    right size can still be corrupted, and dlopen would run whatever it holds)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    except OSError:
+        return False
 
+
+def _load_library(lib: bytes) -> ctypes.CDLL:
+    """dlopen needs a file: keep it next to the compile cache, named by the SHA-256 of its content and verified
+    against it before every load (a mismatch is written again from `lib`, which the compile cache verified), or
+    in a temporary file that is deleted once loaded (the mapping stays valid) when the cache is off or its folder
+    is unusable."""
     if cache_enabled():
         try:
             folder = cache_dir() / "lib"
             folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"{hashlib.sha256(lib).hexdigest()}.so"
-            if not (path.exists() and path.stat().st_size == len(lib)):
+            digest = hashlib.sha256(lib).hexdigest()
+            path = folder / f"{digest}.so"
+            if not _intact(path, digest):
                 fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".so")
                 with os.fdopen(fd, "wb") as f:
                     f.write(lib)

@@ -142,6 +142,9 @@ class DiskAllocator(Allocator):
         self.file.check(opaque.offset + offset, nbytes)
         return DiskMemory(self.file, opaque.mapping, opaque.offset + offset, nbytes)
 
+    def check_readable(self, opaque: DiskMemory) -> None:
+        self.file.check(opaque.offset, opaque.nbytes)
+
     def _copyout(self, dest: memoryview, src: DiskMemory) -> None:
         self.file.check(src.offset, src.nbytes)  # a file that shrank since: raise rather than SIGBUS
         dest[:] = src.mv
