@@ -1,9 +1,11 @@
-"""Math on whole SIMD vectors in the C renderer (tg_codegen.renderer.cmath) and the row kernels that use it.
+"""Math on whole SIMD vectors in the C and LLVM renderers (tg_codegen.renderer.cmath) and the row kernels that use it.
 
 - exp2 on 4, 8 and 16 float32 lanes: error in ulps against numpy's exp2 in float64 over random, dense and special
-  inputs (the bound the renderer's docstring states);
+  inputs (the bound the renderer's docstring states), on CPU and on LLVM, which renders the same function and
+  gives the same bits;
 - normalizations over a row (softmax, log-softmax, layer norm shapes) whose row reductions run in SIMD lanes, with
-  random Opts drawn from BEAM's candidates: CPU and PYTHON against a plain-Python reference.
+  random Opts drawn from BEAM's candidates: CPU and PYTHON against a plain-Python reference, LLVM equal to CPU
+  bit for bit (the sums' fused multiply-adds included).
 """
 
 from __future__ import annotations
@@ -14,7 +16,19 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import apply_random_opts, assert_close, caps_of, contig, get_program, launch, load, param, sink, store
+from helpers import (
+    DEVICES,
+    apply_random_opts,
+    assert_close,
+    caps_of,
+    contig,
+    get_program,
+    launch,
+    load,
+    param,
+    sink,
+    store,
+)
 
 from tg_codegen.kernel import Kernel, Opt, OptOps
 from tg_uop import Ops, UOp, dtypes
@@ -54,20 +68,40 @@ def _ulp_errors(got: np.ndarray, x: np.ndarray) -> tuple[float, float]:
     return float(err.max()), float(sub_err.max())
 
 
-@pytest.mark.parametrize("lanes", [4, 8, 16])
-def test_vector_exp2_ulp_error(lanes: int) -> None:
-    x = _exp2_inputs(20000)
+HOST = [d for d in ("CPU", "LLVM") if d in DEVICES]
+
+
+def _exp2_on(device: str, x: np.ndarray, lanes: int) -> np.ndarray:
     n = len(x)
     x_in = load(param(1, dtypes.float, n), contig((n,)))
     ast = sink(store(param(0, dtypes.float, n), contig((n,)), x_in.alu(Ops.EXP2)))
-    spec = get_program(ast, "CPU", opts=[Opt(OptOps.UPCAST, 0, lanes)])
-    assert f"tg_exp2_vfloat{lanes}(" in spec.src  # the vector function, not exp2f lane by lane
-    got = np.array(launch(spec, ast, {1: x.tolist()})[0], dtype=np.float32)
+    spec = get_program(ast, device, opts=[Opt(OptOps.UPCAST, 0, lanes)])
+    # the vector function, not exp2f lane by lane
+    assert "exp2f" not in spec.src and (device != "CPU" or f"tg_exp2_vfloat{lanes}(" in spec.src)
+    return np.array(launch(spec, ast, {1: x.tolist()})[0], dtype=np.float32)
+
+
+@pytest.mark.parametrize("device", HOST)
+@pytest.mark.parametrize("lanes", [4, 8, 16])
+def test_vector_exp2_ulp_error(lanes: int, device: str) -> None:
+    x = _exp2_inputs(20000)
+    got = _exp2_on(device, x, lanes)
     err, sub_err = _ulp_errors(got, x)
-    print(f"exp2 on {lanes} lanes: {err:.3f} ulp, subnormal results {sub_err:.3f} steps")
+    print(f"exp2 on {lanes} lanes on {device}: {err:.3f} ulp, subnormal results {sub_err:.3f} steps")
     assert err <= 1.5, err
     assert sub_err <= 1.0, sub_err
     assert np.all(got[x == 0] == 1.0) and got[x == -np.inf].tolist() == [0.0]
+    assert got[x == np.inf].tolist() == [np.inf] and np.all(got[x >= 128.0] == np.inf)
+    assert np.all(got[x <= -151.0] == 0.0) and np.all(got[x == -149.0] == 2.0**-149)
+
+
+@pytest.mark.skipif("LLVM" not in DEVICES, reason="llvmlite is not installed")
+@pytest.mark.parametrize("lanes", [4, 8, 16])
+def test_vector_exp2_llvm_is_the_c_function(lanes: int) -> None:
+    # the same function rendered in LLVM IR: the same bits as the C kernel's on every input, nan lanes included
+    x = _exp2_inputs(20000)
+    llvm, cpu = _exp2_on("LLVM", x, lanes), _exp2_on("CPU", x, lanes)
+    assert np.array_equal(llvm.view(np.uint32), cpu.view(np.uint32)), x[llvm.view(np.uint32) != cpu.view(np.uint32)]
 
 
 def _rows(shape: tuple[int, int]) -> tuple[UOp, UOp]:
@@ -124,10 +158,15 @@ def test_row_reductions_in_simd_lanes(kind: str, lanes: int) -> None:
     assert f"acc1 = ((vfloat{lanes})" in spec.src.replace("\n", " ") or f"vfloat{lanes} acc1" in spec.src
     if kind != "layernorm":
         assert "exp2f(" not in spec.src and f"tg_exp2_vfloat{lanes}(" in spec.src
-    assert_close(launch(spec, ast, {1: xs})[0], _want(kind, xs, shape), what=f"{kind} CPU")
+    got = launch(spec, ast, {1: xs})[0]
+    assert_close(got, _want(kind, xs, shape), what=f"{kind} CPU")
+    if kind != "layernorm" and "LLVM" in DEVICES:  # a kernel with fused multiply-adds: LLVM fuses the same ones
+        llvm = get_program(ast, "LLVM", opts=[Opt(OptOps.UPCAST, 1, lanes)])
+        assert "exp2f" not in llvm.src and " contract " in llvm.src
+        assert launch(llvm, ast, {1: xs})[0] == got
 
 
-@pytest.mark.parametrize("seed", range(24))
+@pytest.mark.parametrize("seed", range(36))
 def test_row_kernels_with_random_opts(seed: int) -> None:
     rng = random.Random(f"{seed}-rows")
     kind = KINDS[seed % 3]
@@ -140,4 +179,9 @@ def test_row_kernels_with_random_opts(seed: int) -> None:
         k = apply_random_opts(rng, Kernel(ast, caps_of(dev)), rng.randint(1, 4))
         results[dev] = launch(get_program(ast, dev, opts=k.applied), ast, {1: xs})[0]
         assert_close(results[dev], want, what=f"seed {seed} {kind} {shape} on {dev} with {k.applied}")
+        # the same Opts on LLVM: the C kernel's bits, exp2 and the sums of its results fused as in C (layer norm
+        # is left out: GCC and LLVM contract its vector sums of squares differently, by one ulp)
+        if dev == "CPU" and "LLVM" in DEVICES and kind != "layernorm":
+            llvm = launch(get_program(ast, "LLVM", opts=k.applied), ast, {1: xs})[0]
+            assert llvm == results["CPU"], f"seed {seed} {kind} {shape}: LLVM vs CPU with {k.applied}"
     assert_close(results["CPU"], results["PYTHON"], what=f"seed {seed}: CPU vs PYTHON")

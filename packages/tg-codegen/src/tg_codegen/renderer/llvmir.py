@@ -3,7 +3,8 @@
 The IR follows the C renderer's semantics op for op, so the two CPU backends give the same bits: no fast-math
 flags (a*b+c rounds twice; only kernels with vector float accumulators get `contract`, as the C kernels get
 `fp-contract=fast`), math functions are the C library's (`exp2f`, `log2f`, `sinf`; half precision through
-double, like C's promotion, rounded to half in plain instructions: no runtime helper library needed), `sqrt`
+double, like C's promotion, rounded to half in plain instructions: no runtime helper library needed) except exp2
+on float32 vectors, which is the C renderer's own branch-free function (tg_codegen.renderer.cmath), `sqrt`
 and `trunc` are LLVM's exact intrinsics, float MAX is `llvm.maxnum` (C's `fmaxf`) in scalar code and a lane
 select in vector code. Half precision is LLVM's `half`, which the
 target computes in float and rounds back after every op, as the PYTHON reference does.
@@ -37,6 +38,7 @@ from __future__ import annotations
 import struct
 
 from tg_codegen.renderer import Renderer
+from tg_codegen.renderer.cmath import EXP2_COEFFS, EXP2_HIGH, EXP2_LOW, EXP2_ROUNDER, float32_bits
 from tg_uop.dtype import DType, PtrDType, dtypes, truncate
 from tg_uop.ops import AxisType, GroupOp, Ops
 from tg_uop.rewrite import PatternMatcher, UPat
@@ -311,7 +313,34 @@ def _unary(ctx: LLVMContext, op: Ops, dt: DType, a: str) -> str:
         return ctx.emit(f"fdiv {t} {lconst(1.0, dt)}, {a}")
     if op in (Ops.SQRT, Ops.TRUNC):
         return _intrinsic(ctx, op.name.lower(), dt, a)
+    if op is Ops.EXP2 and dt.count > 1 and dt.scalar() == dtypes.float32:
+        return _exp2_vector(ctx, dt.count, a)
     return _libm(ctx, op, dt, a)
+
+
+def _exp2_vector(ctx: LLVMContext, n: int, x: str) -> str:
+    # the C renderer's exp2 (cmath.exp2_vector_c) op for op: its constants, its rounding steps, fused multiply-adds
+    # allowed where the C kernel allows them (its `fp-contract=fast` covers the function), so both give the same bits
+    f32, i32 = dtypes.float32.vec(n), dtypes.int32.vec(n)
+    t, it, bt = ltype(f32), ltype(i32), ltype(dtypes.bool.vec(n))
+    hi, lo, rnd = (lconst(v, f32) for v in (EXP2_HIGH, EXP2_LOW, EXP2_ROUNDER))
+    # C selects the clamp's bit patterns under lane masks: the same as selecting the values
+    low = ctx.emit(f"select {bt} {ctx.emit(f'fcmp olt {t} {x}, {lo}')}, {t} {lo}, {t} {x}")
+    xc = ctx.emit(f"select {bt} {ctx.emit(f'fcmp ogt {t} {x}, {hi}')}, {t} {hi}, {t} {low}")
+    r = _binary(ctx, Ops.ADD, f32, xc, rnd)
+    f = _binary(ctx, Ops.SUB, f32, xc, _binary(ctx, Ops.SUB, f32, r, rnd))
+    bits = ctx.emit(f"bitcast {t} {r} to {it}")
+    k = _binary(ctx, Ops.SUB, i32, bits, lconst(float32_bits(EXP2_ROUNDER), i32))
+    k = ctx.emit(f"select {bt} {ctx.emit(f'fcmp oeq {t} {xc}, {xc}')}, {it} {k}, {it} {lconst(0, i32)}")
+    k1 = _binary(ctx, Ops.SHR, i32, k, lconst(1, i32))
+    k2 = _binary(ctx, Ops.SUB, i32, k, k1)
+    p = lconst(EXP2_COEFFS[-1], f32)
+    for c in (*EXP2_COEFFS[-2::-1], 1.0):
+        p = _binary(ctx, Ops.ADD, f32, _binary(ctx, Ops.MUL, f32, p, f), lconst(c, f32))
+    for half in (k1, k2):  # 2^k in two halves, so that subnormal results are scaled exactly and rounded once
+        exponent = _binary(ctx, Ops.SHL, i32, _binary(ctx, Ops.ADD, i32, half, lconst(127, i32)), lconst(23, i32))
+        p = _binary(ctx, Ops.MUL, f32, p, ctx.emit(f"bitcast {it} {exponent} to {t}"))
+    return p
 
 
 # ---------------------------------------------------------------- memory and loops
@@ -476,6 +505,7 @@ class LLVMRenderer(Renderer):
     language = "LLVM"
     supports_vectors = True
     supports_masks = True  # vector comparisons are <N x i1>, selected by `select`
+    vector_math = frozenset({Ops.EXP2})  # float32 vectors: the C renderer's function (tg_codegen.renderer.cmath)
 
     def render(self, name: str, uops: list[UOp]) -> str:
         ctx = LLVMContext(self, uops)
