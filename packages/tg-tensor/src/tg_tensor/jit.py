@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 
 from tg_schedule.jit import CapturedRun, capture
 from tg_tensor.tensor import Tensor, flush_pending_assigns
+from tg_uop import trace
 from tg_uop.helpers import JIT
 
 R = TypeVar("R")
@@ -90,6 +91,7 @@ class TinyJit(Generic[R]):
             result = self.fn(*args, **kwargs)
             _realize_all(result)
         self.captured, self.signature, self.result = CapturedRun(items, buffers), signature, result
+        trace.emit("jit", fn=self.fn.__name__, kernels=[trace.Ref(i.ast) for i in items if i.kind == "kernel"])
         return result
 
 
