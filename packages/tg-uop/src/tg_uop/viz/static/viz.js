@@ -210,7 +210,7 @@ function drawGraph(el, nodes, roots, marks = {}) {
 function panZoom(svg, L) {
   const vp = svg.querySelector(".vp"), box = svg.getBoundingClientRect();
   let k = Math.min(1, (box.width - 20) / Math.max(L.width, 1), (box.height - 20) / Math.max(L.height, 1));
-  k = Math.max(k, 0.05);
+  k = Math.max(k, 0.45); // big graphs open readable at their start (sources); drag and wheel to explore
   let tx = 10, ty = 10, drag = null;
   const apply = () => vp.setAttribute("transform", `translate(${tx},${ty}) scale(${k})`);
   apply();
@@ -374,7 +374,7 @@ function showTimeline() {
 
 document.addEventListener("click", (e) => {
   const t = e.target;
-  if (t.dataset.tab) { S.tab = t.dataset.tab; S.sel = null; $("#list").scrollTop = 0; setTab(); refreshList(); }
+  if (t.dataset.tab) { S.tab = t.dataset.tab; S.sel = null; S.filter = $("#filter").value = ""; $("#list").scrollTop = 0; setTab(); refreshList(); }
   else if (t.classList.contains("row")) { const i = +t.dataset.i; S.sel = S.tab + i; rowAt(i).open(); drawRows(); }
   else if (t.dataset.kernel !== undefined) showKernel(+t.dataset.kernel);
   else if (t.dataset.part) showKernel(+$("#kernel-parts").dataset.ref, t.dataset.part);
