@@ -141,16 +141,6 @@ def test_loop_program_and_highlighted_source(page):
     _shot(d, "source.png")
 
 
-def _reachable(root: int, nodes: list) -> set[int]:
-    seen, todo = set(), [root]
-    while todo:
-        n = todo.pop()
-        if n not in seen:
-            seen.add(n)
-            todo.extend(nodes[n][3])
-    return seen
-
-
 def test_stepping_through_a_rewrite_pass_changes_the_graph(page):
     d, recs = page
     passes = [r for r in recs if r["k"] == "pass"]
@@ -160,7 +150,7 @@ def test_stepping_through_a_rewrite_pass_changes_the_graph(page):
     _filter(d, f"#{index} ")[0].click()
     graph = lambda: d.find_element(By.CSS_SELECTOR, "#graph svg")  # noqa: E731
     drawn = [graph().get_attribute("innerHTML")]
-    assert int(graph().get_attribute("data-nodes")) == len(_reachable(p["root"], p["graph"]["nodes"]))
+    assert int(graph().get_attribute("data-nodes")) == len(trace.reachable(p["root"], p["graph"]["nodes"]))
     for k in range(1, 4):
         d.find_element(By.ID, "step-next").click()
         assert d.find_element(By.ID, "step-label").text == f"step {k} of {len(p['steps'])}"
@@ -173,7 +163,7 @@ def test_stepping_through_a_rewrite_pass_changes_the_graph(page):
             _shot(d, "rewrite.png")
     d.find_element(By.ID, "step-last").click()
     root, nodes = trace.replay(p, len(p["steps"]))
-    assert root == p["out"] and int(graph().get_attribute("data-nodes")) == len(_reachable(root, nodes))
+    assert root == p["out"] and int(graph().get_attribute("data-nodes")) == len(trace.reachable(root, nodes))
     _no_errors(d)
 
 

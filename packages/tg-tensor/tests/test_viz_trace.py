@@ -5,16 +5,6 @@ from tg_tensor import Tensor, TinyJit
 from tg_uop import trace
 
 
-def _reachable(root, nodes):
-    seen, todo = set(), [root]
-    while todo:
-        n = todo.pop()
-        if n not in seen:
-            seen.add(n)
-            todo.extend(nodes[n][3])
-    return seen
-
-
 def test_every_stage_of_a_training_step_is_recorded():
     # shapes no other test uses, so the kernels are compiled (and recorded) here
     w = Tensor.rand(7, 5, requires_grad=True).realize()
@@ -56,5 +46,5 @@ def test_every_rewrite_pass_of_a_realize_replays_to_its_output():
     for p in passes:
         for k, (before, _, _) in enumerate(p["steps"]):
             root, nodes = trace.replay(p, k)
-            assert before in _reachable(root, nodes) or any(s[0] == before for s in p["steps"][:k])
+            assert before in trace.reachable(root, nodes) or any(s[0] == before for s in p["steps"][:k])
         assert trace.replay(p, len(p["steps"]))[0] == p["out"], p["name"]

@@ -68,22 +68,12 @@ def test_before_and_after_of_each_step_reproduce_the_rewrite():
     assert out.render() == "(x+y)"
 
 
-def _reachable(root, nodes):
-    seen, todo = set(), [root]
-    while todo:
-        n = todo.pop()
-        if n not in seen:
-            seen.add(n)
-            todo.extend(nodes[n][3])
-    return seen
-
-
 def assert_steps_replay(p):
     """Replaying a pass's first k steps shows step k's node in the graph (the viewer's 'before'), unless an
     earlier step already rewrote that same node (two nodes may rebuild into one); all steps give the output."""
     for k, (before, _, _) in enumerate(p["steps"]):
         root, nodes = trace.replay(p, k)
-        assert before in _reachable(root, nodes) or any(b == before for b, _, _ in p["steps"][:k]), (p["name"], k)
+        assert before in trace.reachable(root, nodes) or any(b == before for b, _, _ in p["steps"][:k]), (p["name"], k)
     assert trace.replay(p, len(p["steps"]))[0] == p["out"], p["name"]
 
 

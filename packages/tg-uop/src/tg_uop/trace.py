@@ -235,6 +235,17 @@ def replay(record: dict[str, Any], upto: int) -> tuple[int, list[list[Any]]]:
     return done[record["root"]], nodes
 
 
+def reachable(root: int, nodes: list[list[Any]]) -> set[int]:
+    """The ids of a recorded graph's nodes under `root` (itself included), e.g. of a replayed pass."""
+    seen, todo = set(), [root]
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo.extend(nodes[n][3])
+    return seen
+
+
 def _rebuilt(n: int, srcs: list[int], nodes: list[list[Any]], key: dict[str, int]) -> int:
     if srcs == nodes[n][3]:
         return n
