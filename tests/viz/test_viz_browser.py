@@ -124,6 +124,25 @@ def test_clicking_a_kernel_draws_its_whole_ast(page):
     _no_errors(d)
 
 
+def test_collapsing_elementwise_chains_draws_fewer_nodes(page):
+    d, recs = page
+    kernels = [r for r in recs if r["k"] == "kernel"]
+    _tab(d, "kernels")
+    fewer = 0
+    for i, k in enumerate(kernels):
+        d.find_elements(By.CSS_SELECTOR, "#list .row")[i].click()
+        d.find_element(By.ID, "collapse").click()  # on
+        collapsed = d.find_elements(By.CSS_SELECTOR, "#part svg .node")
+        labels = [n.find_element(By.TAG_NAME, "title").get_attribute("textContent") for n in collapsed]
+        assert len(collapsed) <= len(k["ast"]["nodes"])
+        if len(collapsed) < len(k["ast"]["nodes"]):
+            fewer += 1
+            assert any(" ops " in label and " > " in label for label in labels)
+        d.find_element(By.ID, "collapse").click()  # off again
+        assert len(d.find_elements(By.CSS_SELECTOR, "#part svg .node")) == len(k["ast"]["nodes"])
+    assert fewer > 0
+
+
 def test_loop_program_and_highlighted_source(page):
     d, recs = page
     k = next(r for r in recs if r["k"] == "kernel")

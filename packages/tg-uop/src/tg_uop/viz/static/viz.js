@@ -6,7 +6,7 @@ const S = {
   next: 0, live: false, warnings: [], records: 0,
   realizes: [], kernels: new Map(), kernelRefs: [], passes: [], rules: new Map(), launches: [], jits: [],
   runs: new Map(), steps: 0, cache: { schedule: [0, 0], compile: [0, 0] },
-  tab: "realizes", filter: "", rows: [], sel: null,
+  tab: "realizes", filter: "", rows: [], sel: null, collapse: false, redraw: null,
 };
 const MAX_DRAWN = 1500; // larger graphs are drawn around the node of interest
 const $ = (q) => document.querySelector(q);
@@ -128,7 +128,35 @@ const FAMILY = [
   [/^(SINK|RANGE|ENDRANGE|IF|ENDIF|SPECIAL|BARRIER|VECTORIZE|GEP|NOOP)$/, "#d0d4dc", "control"],
 ];
 function colorOf(op) { for (const [re, c] of FAMILY) if (re.test(op)) return c; return "#eeeeee"; }
-const legend = () => '<div class="legend">' + FAMILY.map(([, c, n]) => `<span style="background:${c}">${n}</span>`).join("") + "</div>";
+const legend = () => '<div class="legend">' + FAMILY.map(([, c, n]) => `<span style="background:${c}">${n}</span>`).join("") +
+  `<label><input type="checkbox" id="collapse"${S.collapse ? " checked" : ""}> collapse elementwise chains</label></div>`;
+const ELEMENTWISE = /^(NEG|RECIP|SQRT|EXP2|LOG2|SIN|TRUNC|CAST|BITCAST|ADD|SUB|MUL|FDIV|IDIV|MOD|MAX|CMPLT|CMPNE|CMPEQ|AND|OR|XOR|SHL|SHR|WHERE|MULACC)$/;
+
+function collapseChains(nodes, ids) {
+  // an elementwise node whose only user is elementwise joins that user's box; chains of 3 or more become one node
+  const users = new Map(), next = new Map();
+  for (const id of ids) for (const s of nodes[id][3]) if (ids.has(s)) users.set(s, (users.get(s) || []).concat([id]));
+  for (const id of ids) {
+    const us = users.get(id) || [];
+    if (ELEMENTWISE.test(nodes[id][0]) && us.length === 1 && ELEMENTWISE.test(nodes[us[0]][0])) next.set(id, us[0]);
+  }
+  const head = (id) => { while (next.has(id)) id = next.get(id); return id; };
+  const groups = new Map();
+  for (const id of [...ids].sort((a, b) => a - b)) { const h = head(id); groups.set(h, (groups.get(h) || []).concat([id])); }
+  const out = nodes.slice(), keep = new Set(), rep = new Map();
+  for (const [h, members] of groups) {
+    const whole = members.length >= 3;
+    for (const m of members) rep.set(m, whole ? h : m);
+    for (const m of whole ? [h] : members) keep.add(m);
+  }
+  for (const [h, members] of groups) {
+    if (members.length < 3) continue;
+    const srcs = [...new Set(members.flatMap((m) => nodes[m][3]).map((s) => rep.get(s) ?? s).filter((s) => s !== h))];
+    const ops = members.map((m) => nodes[m][0]).join(" > ");
+    out[h] = [`${members.length} ops`, nodes[h][1], ops, srcs, nodes[h][4], null];
+  }
+  return { nodes: out, ids: keep };
+}
 
 function reachable(nodes, roots) {
   const seen = new Set(), todo = [...roots];
@@ -186,6 +214,7 @@ function drawGraph(el, nodes, roots, marks = {}) {
     ids = around(nodes, ids, [marks.before, marks.after].filter((x) => x !== undefined));
     note = `showing ${ids.size} of ${total} nodes, nearest the rewritten node`;
   }
+  if (S.collapse) ({ nodes, ids } = collapseChains(nodes, ids));
   const L = layout(nodes, ids);
   let edges = "", boxes = "";
   for (const id of ids) {
@@ -270,13 +299,13 @@ function replay(p, upto) {
 
 // ---- views ----
 
-function view(html) { $("#main").innerHTML = html; return $("#main"); }
+function view(html, redraw = null) { $("#main").innerHTML = html; S.redraw = redraw; return $("#main"); }
 
 function showRealize(i) {
   const r = S.realizes[i];
   const links = r.kernels.map((ref) => S.kernels.has(ref) ? `<a class="link" data-kernel="${ref}">${esc(S.kernels.get(ref).name)}</a>` : `<span class="meta">kernel ${ref} (compiled before)</span>`).join("");
   const m = view(`<h2>realize #${i}</h2><div class="meta">${r.graph.nodes.length} nodes in the tensor graph, cut into ${r.kernels.length} kernels${r.hit ? ", schedule from the schedule cache" : ""}</div>` +
-    `<div class="bar">kernels: ${links || "none"}</div>${legend()}<div id="graph" class="graph-box"></div>`);
+    `<div class="bar">kernels: ${links || "none"}</div>${legend()}<div id="graph" class="graph-box"></div>`, () => showRealize(i));
   drawGraph(m.querySelector("#graph"), r.graph.nodes, r.graph.roots);
 }
 
@@ -286,7 +315,7 @@ function showKernel(ref, part = "ast") {
   const perf = runs.length ? ` · ${runs.length} runs, avg ${fmtTime(avg)} · ${(k.ops / avg / 1e9).toFixed(3)} GFLOP/s · ${(k.mem / avg / 1e9).toFixed(3)} GB/s` : " · not run yet";
   const tabs = ["ast", "program", "source"].map((t) => `<button data-part="${t}" class="${t === part ? "on" : ""}">${{ ast: "kernel AST", program: "loop program", source: "source" }[t]}</button>`).join("");
   const m = view(`<h2 id="kernel-name">${esc(k.name)}</h2><div class="meta">${esc(k.device)} · opts ${esc(k.opts.join(", ") || "none")}${perf}</div>` +
-    `<div class="bar" id="kernel-parts" data-ref="${ref}">${tabs}</div><div id="part" class="graph-box"></div>`);
+    `<div class="bar" id="kernel-parts" data-ref="${ref}">${tabs}</div><div id="part" class="graph-box"></div>`, () => showKernel(ref, part));
   const el = m.querySelector("#part");
   if (part === "ast") { el.insertAdjacentHTML("beforebegin", legend()); drawGraph(el, k.ast.nodes, k.ast.roots); }
   else if (part === "program") el.innerHTML = `<pre id="program">${esc(listing(k.program))}</pre>`;
@@ -326,7 +355,7 @@ function showPass(i, k) {
     `<div class="bar" id="stepper" data-pass="${i}" data-step="${k}"><button id="step-first">|&lt;</button><button id="step-prev">&lt; prev</button>` +
     `<input id="step-range" type="range" min="0" max="${n}" value="${k}" style="width:300px"><button id="step-next">next &gt;</button><button id="step-last">&gt;|</button>` +
     `<span id="step-label">step ${k} of ${n}</span><span class="meta">red: matched by the next rule · green: made by this step's rule</span></div>` +
-    `${ruleHtml}${legend()}<div id="graph" class="graph-box"></div>`);
+    `${ruleHtml}${legend()}<div id="graph" class="graph-box"></div>`, () => showPass(i, k));
   drawGraph(m.querySelector("#graph"), cur.nodes, [cur.root], { before: nextStep ? nextStep[0] : undefined, after: step ? step[1] : undefined });
 }
 
@@ -382,6 +411,9 @@ document.addEventListener("click", (e) => {
     const st = $("#stepper"), i = +st.dataset.pass, k = +st.dataset.step, n = S.passes[i].steps.length;
     showPass(i, { "step-first": 0, "step-prev": k - 1, "step-next": k + 1, "step-last": n }[t.id]);
   }
+});
+document.addEventListener("change", (e) => {
+  if (e.target.id === "collapse") { S.collapse = e.target.checked; if (S.redraw) S.redraw(); }
 });
 document.addEventListener("change", (e) => { if (e.target.id === "step-range") showPass(+$("#stepper").dataset.pass, +e.target.value); });
 document.addEventListener("keydown", (e) => {
