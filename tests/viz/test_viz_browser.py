@@ -204,6 +204,10 @@ def test_timeline_jit_and_caches(page):
     d, recs = page
     _tab(d, "timeline")
     assert d.find_element(By.ID, "timeline").size["width"] > 100
+    launches = [r for r in recs if r["k"] == "launch"]
+    rows = d.find_elements(By.CSS_SELECTOR, "#time-table tr")[1:]
+    runs = sum(int(r.find_elements(By.TAG_NAME, "td")[1].text) for r in rows)
+    assert runs == len(launches) or len(rows) == 30  # every launch counted (the table keeps the top 30)
     _shot(d, "timeline.png")
     _tab(d, "jit")
     (row,) = _filter(d, "")

@@ -375,9 +375,19 @@ function showCaches() {
   view(`<h2>caches</h2><table id="caches"><tr><th>cache</th><th>hits</th><th>misses</th><th>hit rate</th></tr>${row("schedule cache", S.cache.schedule)}${row("compile cache (disk)", S.cache.compile)}</table>`);
 }
 
+function timeTable() {
+  // where the device time went: the 30 kernels (and copies) with the most total run time
+  const by = new Map();
+  for (const l of S.launches) { const key = l.device + " " + l.name, e = by.get(key) || [0, 0]; e[0]++; e[1] += l.dt; by.set(key, e); }
+  const total = S.launches.reduce((a, l) => a + l.dt, 0) || 1;
+  const rows = [...by].sort((a, b) => b[1][1] - a[1][1]).slice(0, 30)
+    .map(([key, [n, t]]) => `<tr><td>${esc(key)}</td><td>${n}</td><td>${fmtTime(t)}</td><td>${((100 * t) / total).toFixed(1)} %</td></tr>`).join("");
+  return `<table id="time-table"><tr><th>device and kernel</th><th>runs</th><th>total</th><th>share</th></tr>${rows}</table>`;
+}
+
 function showTimeline() {
   const devices = [...new Set(S.launches.map((l) => l.device))];
-  const m = view(`<h2>timeline</h2><div class="meta">kernel (blue) and copy (orange) run times per device; ${S.launches.length} launches; hover for names</div><canvas id="timeline" height="${40 + devices.length * 40}"></canvas><div id="tl-tip" class="meta"></div>`);
+  const m = view(`<h2>timeline</h2><div class="meta">kernel (blue) and copy (orange) run times per device; ${S.launches.length} launches; hover for names</div><canvas id="timeline" height="${40 + devices.length * 40}"></canvas><div id="tl-tip" class="meta"></div>${timeTable()}`);
   const cv = m.querySelector("#timeline"), ctx = cv.getContext("2d");
   cv.width = m.clientWidth - 30;
   if (!S.launches.length) return;
