@@ -1,6 +1,7 @@
 """Write a large trace: `python big_trace.py out.jsonl [rewrites] [kernels]` (default 100,000 and 5,000).
 
-The rewrites are real, traced graph_rewrite passes (1,000 passes); the kernels are records with small ASTs."""
+The rewrites are real, traced graph_rewrite passes (999 passes: one of 5,000 rewrites on a graph too large to draw
+whole, the rest of about 100 each); the kernels are records with small ASTs."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ drop_add_zero = PatternMatcher([(UPat.var("a") + 0, lambda a: a)])
 
 def write(path: str, rewrites: int = 100_000, kernels: int = 5_000) -> None:
     f = trace.write_to(path)
-    per_pass = 100
-    for p in range(rewrites // per_pass):
+    big = min(5_000, rewrites)
+    sizes = [big] + [(rewrites - big) // 998 + (i < (rewrites - big) % 998) for i in range(998)]
+    for p, size in enumerate(sizes):
         e = UOp.variable(f"v{p}", 0, 9)
-        for _ in range(per_pass):
-            e = e + 0
+        for i in range(size):
+            # the big pass adds a new variable at each level, so no two levels are the same node
+            e = (e + 0) + UOp.variable(f"w{i}", 0, 9) if p == 0 else e + 0
         graph_rewrite(e * 2, drop_add_zero)
     for k in range(kernels):
         g = UOp(Ops.DEFINE_GLOBAL, dtypes.float32.ptr(), arg=0)
