@@ -10,7 +10,9 @@ sessions:
     lint                           ruff check + ruff format --check
     build                          sdist + wheel for every package, tg-uop wheel smoke test
 
-Extra sessions, run on demand: `nox -s typecheck`, `nox -s demo`, `nox -s embed`.
+Extra sessions, run on demand: `nox -s typecheck`, `nox -s demo`, `nox -s embed`; and those `.ci/run` also runs:
+`nox -s mpi` (tg_nn.distributed under mpirun), `nox -s tests-llvm` (the LLVM backend, the tg-tensor suite on it),
+`nox -s device-plugin` (the template plugin), `nox -s viz` (the viewer in headless chromium).
 Arguments after `--` go to pytest in the test sessions, e.g. `nox -s tests-tg-uop -- -k rewrite -x`.
 """
 
@@ -481,3 +483,31 @@ def device_plugin(session: nox.Session) -> None:
         env = {"PYTHONPATH": None, "DEVICE": "CLANGCC"}
         session.run("pytest", *pytest_args, "--pyargs", "tg_runtime.conformance", env=env)
         session.run("pytest", *pytest_args, str(plugin / "tests"), env={"PYTHONPATH": None})
+
+
+SELENIUM = "selenium>=4.20"
+
+
+@nox.session
+def viz(session: nox.Session) -> None:
+    """The VIZ viewer in a real headless browser: Debian's chromium and chromedriver (`.ci/run` installs them),
+    driven by selenium, against the six packages installed (the page's assets come from the tg-uop wheel).
+    Screenshots are kept in .nox/viz-artifacts."""
+    for exe in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
+        if not Path(exe).exists():
+            session.error(f"{exe} is missing: apt-get install chromium chromium-driver")
+    _install_local(session, LAYERS, test=False, opencl=False, extra=(*TEST_TOOLS, SELENIUM))
+    artifacts = ROOT / ".nox" / "viz-artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    with session.chdir(session.create_tmp()):
+        session.run(
+            "pytest",
+            "-c",
+            str(CONFIG),
+            "--rootdir",
+            str(ROOT),
+            str(ROOT / "tests" / "viz"),
+            *session.posargs,
+            env={"PYTHONPATH": None, "VIZ": None, "VIZ_OUT": None, "VIZ_ARTIFACTS": str(artifacts)},
+        )
+    session.log(f"screenshots: {artifacts}")

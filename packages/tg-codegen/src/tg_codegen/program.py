@@ -16,6 +16,7 @@ from tg_codegen.compile import Estimates, ProgramSpec, compile_kernel, renderer_
 from tg_codegen.heuristic import hand_coded_optimizations
 from tg_codegen.kernel import Kernel, KernelOptError, Opt
 from tg_runtime.device import Device
+from tg_uop import trace
 from tg_uop.helpers import BEAM, NOOPT
 from tg_uop.uop import UOp
 
@@ -45,4 +46,7 @@ def get_program(ast: UOp, device: str, opts: list[Opt] | None = None) -> Program
             hand_coded_optimizations(k)
     else:
         hand_coded_optimizations(k)
-    return compile_kernel(k, device)
+    spec = compile_kernel(k, device)
+    kw = {"opts": k.applied, "ast": ast, "program": spec.uops, "src": spec.src, "ops": spec.estimates.ops}
+    trace.emit("kernel", ref=trace.Ref(ast), name=spec.name, device=device, mem=spec.estimates.mem, **kw)
+    return spec

@@ -13,6 +13,8 @@ import os
 import pathlib
 import tempfile
 
+from tg_uop import trace
+
 _MAGIC = b"TGC1"
 
 
@@ -55,6 +57,7 @@ class Compiler:
             return self.compile(src)
         path = self.cache_path(src)
         cached = _read_entry(path)
+        trace.emit("cache", what="compile", hit=cached is not None)
         if cached is not None:
             return cached
         lib = self.compile(src)

@@ -16,6 +16,7 @@ from tg_codegen.program import ProgramSpec, get_program
 from tg_runtime.device import Device, DeviceUnavailable, Program
 from tg_schedule.item import ScheduleItem, record
 from tg_schedule.schedule import create_schedule
+from tg_uop import trace
 from tg_uop.helpers import DEBUG, colored
 from tg_uop.uop import UOp
 
@@ -72,6 +73,7 @@ def run_item(si: ScheduleItem, index: int = 0) -> float:
                 f"*** {dst.device:6s} {index:4d} {colored('copy', 'yellow'):30s} {src.nbytes:>10d} bytes"
                 f" from {src.device} {elapsed * 1e6:9.2f} us"
             )
+        trace.emit("launch", ref=None, name="copy", device=dst.device, dt=elapsed, nbytes=src.nbytes)
         return elapsed
     device = si.bufs[0].device
     k = get_kernel(si.ast, device)
@@ -85,6 +87,8 @@ def run_item(si: ScheduleItem, index: int = 0) -> float:
     elapsed = (
         k.program(*handles, global_size=k.spec.global_size, local_size=k.spec.local_size, vals=vals, wait=True) or 0.0
     )
+    if trace.ON:  # VIZ (checked here: building the fields costs a microsecond per launch)
+        trace.emit("launch", ref=trace.Ref(si.ast), name=k.spec.name, device=device, dt=elapsed)
     if DEBUG >= 2:
         gflops = k.spec.estimates.ops / max(elapsed, 1e-9) / 1e9
         gbs = k.spec.estimates.mem / max(elapsed, 1e-9) / 1e9

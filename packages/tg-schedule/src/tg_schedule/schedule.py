@@ -18,6 +18,7 @@ from tg_schedule.fuse import fuse_outputs
 from tg_schedule.item import ScheduleItem
 from tg_schedule.kernelize import FusionFailed, buffer_of, build_ast, find_realizes
 from tg_schedule.memory import plan_memory
+from tg_uop import trace
 from tg_uop.helpers import SPEC
 from tg_uop.ops import Ops
 from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
@@ -65,6 +66,7 @@ def create_schedule(outs: list[UOp]) -> tuple[list[ScheduleItem], dict[UOp, UOp]
     (a view of a BUFFER node). Graphs seen before (up to their buffers) come from the schedule cache."""
     key, buffers = abstract(outs)
     entry = SCHEDULES.get(key)
+    cached = entry is not None
     if entry is None:
         slot_outs = list(key.src)
         forced: frozenset[UOp] = frozenset()
@@ -78,6 +80,8 @@ def create_schedule(outs: list[UOp]) -> tuple[list[ScheduleItem], dict[UOp, UOp]
         entry = CachedSchedule(plan_memory(items, kept), [becomes[o] for o in slot_outs])
         SCHEDULES.put(key, entry)
     items, results = entry.instantiate(buffers)
+    if trace.ON:  # VIZ: the tensor graph, the kernels it was cut into, and whether the schedule cache had it
+        trace.emit("realize", graph=outs, kernels=[trace.Ref(i.ast) for i in items if i.kind == "kernel"], hit=cached)
     return items, dict(zip(outs, results, strict=True))
 
 

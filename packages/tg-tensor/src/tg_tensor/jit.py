@@ -42,6 +42,7 @@ from tg_runtime.buffer import Buffer, next_buffer_serial
 from tg_schedule.jit import CapturedRun, capture
 from tg_tensor.errors import ArgumentError
 from tg_tensor.tensor import Tensor, flush_pending_assigns
+from tg_uop import trace
 from tg_uop.helpers import JIT
 from tg_uop.ops import Ops
 from tg_uop.uop import UOp
@@ -200,6 +201,7 @@ class TinyJit(Generic[R]):
             _realize_all(result)
         _finish(entry, items, inputs, result, start)
         self.captured = entry.run
+        trace.emit("jit", fn=self.fn.__name__, kernels=[trace.Ref(i.ast) for i in items if i.kind == "kernel"])
         return result
 
     def _too_many(self, key: Key) -> str:

@@ -7,6 +7,7 @@
 '(x+2)'
 """
 
+from tg_uop import trace
 from tg_uop.dtype import DType, PtrDType, dtypes, least_upper_dtype, least_upper_float
 from tg_uop.helpers import BEAM, DEBUG, JIT, NOOPT, SPEC, VIZ, Context, ContextVar, getenv
 from tg_uop.ops import AxisType, GroupOp, Ops, RangeArg, exec_alu
@@ -18,6 +19,11 @@ from tg_uop.view import ShapeTracker, View
 __version__ = "0.1.0"
 
 Variable = UOp.variable
+
+if VIZ:  # the live viewer only when asked for (its HTTP server costs 20 ms of import time)
+    from tg_uop.viz.server import serve_live
+
+    serve_live()
 
 __all__ = [
     "AxisType",
@@ -53,5 +59,6 @@ __all__ = [
     "sym_infer",
     "symbolic",
     "toposort",
+    "trace",
     "track_rewrites",
 ]

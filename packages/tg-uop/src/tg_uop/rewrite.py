@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tg_uop import trace
 from tg_uop.dtype import DType
 from tg_uop.ops import GroupOp, Ops
 from tg_uop.uop import ConstType, UOp, extensions
@@ -307,6 +308,17 @@ class PatternMatcher:
     def __len__(self) -> int:
         return len(self.patterns)
 
+    def rewrite_with_rule(self, u: UOp, ctx: Any = None) -> tuple[Any, Rule | None]:
+        """`rewrite`, also naming the callback that produced the result (for the trace)."""
+        for match, fn, wants_ctx, where, pat in self._by_op[u.op]:
+            for store in match(u):
+                out = fn(ctx=ctx, **store) if wants_ctx else fn(**store)
+                if out is not None and out is not u:
+                    for log in _trackers:
+                        log.append(RewriteRecord(u, out, pat, where))
+                    return out, fn
+        return None, None
+
     def rewrite(self, u: UOp, ctx: Any = None) -> Any:
         """Apply the first matching rule to `u` (not to its sources): its result (a UOp for graph rewriting),
         or None when no rule applies."""
@@ -318,6 +330,19 @@ class PatternMatcher:
                         log.append(RewriteRecord(u, out, pat, where))
                     return out
         return None
+
+
+class _Recorder:
+    """Stands in for a PatternMatcher in a traced pass, keeping each step with the rule that made it."""
+
+    def __init__(self, pm: PatternMatcher, steps: list[tuple[UOp, UOp, Rule]]) -> None:
+        self.pm, self.steps = pm, steps
+
+    def rewrite(self, u: UOp, ctx: Any = None) -> Any:
+        out, fn = self.pm.rewrite_with_rule(u, ctx)
+        if out is not None and fn is not None:
+            self.steps.append((u, out, fn))
+        return out
 
 
 class RewriteLimitError(RuntimeError):
@@ -338,8 +363,14 @@ def graph_rewrite(
     With `bottom_up=True` patterns are tried on a node before its sources are visited; after a node is
     replaced, the replacement is processed the same way. With `once=True` a replacement is final: it is
     not rewritten again (for maps applied once per node, whose results may look like their inputs).
-    Iterative: deep graphs are fine.
+    Iterative: deep graphs are fine. While tracing (VIZ), each pass that changes the graph is recorded.
     """
+    # not tracing costs one attribute check (no extra call); tracing recurses once with a recording matcher
+    if trace.ON and pm.__class__ is not _Recorder:  # type: ignore[comparison-overlap]
+        record: list[tuple[UOp, UOp, Rule]] = []
+        out = graph_rewrite(root, _Recorder(pm, record), ctx, bottom_up, limit, once)  # type: ignore[arg-type]
+        trace.emit_pass(root, out, record, once)
+        return out
     done: dict[UOp, UOp] = {}
     # stack entries: (node, stage, replacement). stage 0: first visit; 1: sources done; 2: wait for replacement
     stack: list[tuple[UOp, int, UOp | None]] = [(root, 0, None)]
