@@ -2,9 +2,11 @@
 
 `capture()` (defined next to `ScheduleItem`) collects every item `run_item` executes inside the block
 (kernels and copies, with their buffers and variable values). `CapturedRun(items, inputs, fresh)` replays them:
-each buffer of `inputs` is swapped for the buffer given at replay, each buffer of `fresh` (the outputs a caller
-keeps) is replaced by a newly allocated one on every replay, so values an earlier replay returned are never
-overwritten; everything else (weights, intermediates, the buffers that ASSIGNs update) is used as captured.
+each buffer of `inputs` is swapped for the buffer given at replay; everything else (weights, intermediates,
+the buffers that ASSIGNs update, the outputs) is used as captured, so state that refers to a captured buffer
+(a gradient a first function left in `p.grad` for a second to read) follows every replay, as in tinygrad. The
+outputs a caller keeps (`fresh`) are then copied to new buffers (`copies()`), returned by each replay, so values
+an earlier call returned are never overwritten by a later one.
 A replay runs like any schedule: every buffer is allocated and every kernel compiled before the first item
 writes. That is what tg-tensor's TinyJit is built on.
 
@@ -20,7 +22,9 @@ writes. That is what tg-tensor's TinyJit is built on.
 >>> y = Buffer("CPU", 2, dtypes.float).copyin(memoryview(struct.pack("2f", 5, 7)))
 >>> [new_out] = CapturedRun(items, [x], fresh=[out]).replay([y])
 >>> new_out.as_memoryview().cast("f").tolist(), out.as_memoryview().cast("f").tolist()
-([15.0, 21.0], [3.0, 6.0])
+([15.0, 21.0], [15.0, 21.0])
+>>> new_out is out
+False
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ __all__ = ["CapturedRun", "capture"]
 
 
 class CapturedRun:
-    """Captured items, replayable with new input buffers in place of `inputs` and new `fresh` buffers."""
+    """Captured items, replayable with new input buffers in place of `inputs`; each replay returns copies of the
+    `fresh` outputs."""
 
     def __init__(self, items: Sequence[ScheduleItem], inputs: Sequence[Buffer], fresh: Sequence[Buffer] = ()) -> None:
         self.items = list(items)
@@ -48,7 +53,7 @@ class CapturedRun:
 
     def replay(self, inputs: Sequence[Buffer]) -> list[Buffer]:
         """Run the captured items with `inputs` in place of the captured inputs (same sizes and dtypes);
-        the new buffers that took the place of `fresh`, in its order."""
+        copies of the `fresh` outputs after the run, in its order."""
         if len(inputs) != len(self.inputs):
             raise ValueError(f"replay: {len(self.inputs)} input buffers were captured, {len(inputs)} given")
         swap: dict[int, Buffer] = {}
@@ -60,8 +65,6 @@ class CapturedRun:
                 )
             if swap.setdefault(id(old), new) is not new:
                 raise ValueError("replay: one captured input buffer is given two different buffers")
-        made = [Buffer(b.device, b.size, b.dtype) for b in self.fresh]
-        swap.update({id(old): new for old, new in zip(self.fresh, made, strict=True)})
         views: dict[int, Buffer] = {}
 
         def swapped(b: Buffer) -> Buffer:
@@ -75,4 +78,8 @@ class CapturedRun:
 
         items = [ScheduleItem(si.ast, tuple(swapped(b) for b in si.bufs), si.var_vals, si.assigns) for si in self.items]
         run_schedule(items)
-        return made
+        return self.copies()
+
+    def copies(self) -> list[Buffer]:
+        """New buffers holding the current contents of the `fresh` outputs, in its order."""
+        return [b.copy_to(b.device) for b in self.fresh]

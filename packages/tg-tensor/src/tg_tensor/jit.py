@@ -202,7 +202,11 @@ class TinyJit(Generic[R]):
         _finish(entry, items, inputs, result, start)
         self.captured = entry.run
         trace.emit("jit", fn=self.fn.__name__, kernels=[trace.Ref(i.ast) for i in items if i.kind == "kernel"])
-        return result
+        # replays write the captured buffers (state left in them, e.g. gradients, follows each call): the caller
+        # gets copies, as from every replay, so later calls never overwrite what this one returned
+        assert entry.run is not None
+        made = entry.run.copies()
+        return _rebuild(entry.result, lambda o: entry.outputs[id(o)](inputs, made))
 
     def _too_many(self, key: Key) -> str:
         first = next(iter(self.captures))
