@@ -18,8 +18,9 @@ Decisions (where tg differs from PyTorch, or PyTorch leaves a choice):
   copy, and a sync). The unchecked fast path is asked for explicitly, with `Context(CHECK_INDEX=0)` (or the
   environment variable `CHECK_INDEX=0`): nothing is read back, and an out-of-range index selects nothing,
   so `t[idx]` reads 0 there and `t[idx] = v` writes nothing there. Python lists and numpy arrays of indices
-  are on the host and are always checked. Negative indices count from the end, in `t[idx]`, `gather` and
-  `scatter` (PyTorch refuses them in the last two); `one_hot` and class labels take no negative values.
+  are on the host and are always checked. A `TinyJit` replay checks the indices again (see `tg_tensor.jit`).
+  Negative indices count from the end, in `t[idx]`, `gather` and `scatter` (PyTorch refuses them in the last
+  two); `one_hot` and class labels take no negative values.
 - `scatter` without a reduction: where several entries point at one place, the last one wins (PyTorch leaves
   it undefined).
 - Negative slice steps are accepted, as in numpy and Python (PyTorch refuses them).
@@ -48,6 +49,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -64,6 +66,52 @@ from tg_uop.ops import Ops
 CHECK_INDEX = ContextVar("CHECK_INDEX", 1)
 
 
+@dataclass(frozen=True)
+class IndexBound:
+    """What one index check allows: values in [-size, size) (in [0, size) without `negative`), and `ignore`."""
+
+    size: int
+    op: str
+    where: str
+    negative: bool = True
+    ignore: int | None = None
+
+    def check(self, vals: np.ndarray) -> None:
+        """Raise IndexError naming the first value of `vals` that is not allowed."""
+        low = -self.size if self.negative else 0
+        bad = (vals < low) | (vals >= self.size)
+        if self.ignore is not None:
+            bad &= vals != self.ignore
+        if bad.any():
+            raise IndexError(
+                f"{self.op}: index {int(vals[bad][0])} is out of range for {self.where} of size {self.size}"
+                f" (valid: {low} to {self.size - 1})"
+            )
+
+
+# the lists recording the checks made inside `record_index_checks()` blocks, innermost last
+_recorders: list[list[tuple[Any, IndexBound]]] = []
+
+
+@contextmanager
+def record_index_checks() -> Iterator[list[tuple[Any, IndexBound]]]:
+    """Collect (the realized index's UOp, its bound) for every check `check_indices` makes inside the block:
+    TinyJit records them while capturing, to check the indices of every replay again.
+
+    >>> from tg_tensor import Tensor
+    >>> with record_index_checks() as checks:
+    ...     check_indices(Tensor([0, 2]), 3, "demo", "axis 0")
+    >>> [bound.size for _, bound in checks]
+    [3]
+    """
+    checks: list[tuple[Any, IndexBound]] = []
+    _recorders.append(checks)
+    try:
+        yield checks
+    finally:
+        _recorders.remove(checks)
+
+
 def check_indices(index: Any, size: int, op: str, where: str, negative: bool = True, ignore: int | None = None) -> None:
     """Raise IndexError naming the first value of the integer tensor `index` outside [-size, size) (outside
     [0, size) without `negative`; the value `ignore` is allowed too). Reads the index to the host; does nothing
@@ -78,15 +126,11 @@ def check_indices(index: Any, size: int, op: str, where: str, negative: bool = T
     """
     if not CHECK_INDEX.value or index.numel() == 0:
         return
+    bound = IndexBound(size, op, where, negative, ignore)
     vals = index.realize().numpy()  # realized in place: the op reads the buffer, not a recomputation
-    low = -size if negative else 0
-    bad = (vals < low) | (vals >= size)
-    if ignore is not None:
-        bad &= vals != ignore
-    if bad.any():
-        raise IndexError(
-            f"{op}: index {int(vals[bad][0])} is out of range for {where} of size {size} (valid: {low} to {size - 1})"
-        )
+    if _recorders:
+        _recorders[-1].append((index.uop, bound))
+    bound.check(vals)
 
 
 @dataclass

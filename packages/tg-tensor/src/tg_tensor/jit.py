@@ -15,6 +15,9 @@ captured ones. Up to `max_captures` keys are kept; a call with one more key rais
 arguments that changed. Outputs are rebuilt on every replay: a computed output gets a fresh buffer (values an
 earlier call returned keep their values), an input returned (or a view of one) is the new input (or the same
 view of it). Inputs are used where they are: a view stays a view of its base (nothing is copied).
+The index checks of tg-tensor's index rule made while capturing run again on every replay with the replay's
+buffers: an index passed in is checked before the kernels run (a bad one raises IndexError and writes nothing),
+an index the function computes after the kernels that write it (raising before anything is returned).
 
 What TinyJit cannot see: Python state the function reads other than its arguments (globals, attributes of an
 object argument) is taken as captured. `JIT=0` calls the function plainly.
@@ -41,6 +44,7 @@ import numpy as np
 from tg_runtime.buffer import Buffer, next_buffer_serial
 from tg_schedule.jit import CapturedRun, capture
 from tg_tensor.errors import ArgumentError
+from tg_tensor.indexing import IndexBound, record_index_checks
 from tg_tensor.tensor import Tensor, flush_pending_assigns
 from tg_uop import trace
 from tg_uop.helpers import JIT
@@ -150,13 +154,35 @@ def _root(b: Buffer) -> Buffer:
     return b.base if b.base is not None else b
 
 
+@dataclasses.dataclass(frozen=True)
+class _IndexCheck:
+    """An index check the captured call made, run again on every replay: the index (a view of the buffer of
+    `node`) and its bound. `before`: the buffer is an input or state the call does not write, so it is checked
+    before the kernels run (nothing is written); an index the call computes is checked after them."""
+
+    uop: UOp
+    node: UOp
+    bound: IndexBound
+    before: bool
+
+    def run(self, roots: dict[int, Buffer]) -> None:
+        """Read the index from the replay's buffers (`roots`: captured root buffer id -> the replay's one)."""
+        old: Buffer = self.node.arg
+        root = roots.get(id(_root(old)), _root(old))
+        new = old if root is _root(old) else root if old.base is None else root.view(old.size, old.dtype, old.offset)
+        index = Tensor._wrap(self.uop.substitute({self.node: UOp(Ops.BUFFER, self.node.dtype, (), new)}))
+        self.bound.check(index.numpy())
+
+
 @dataclasses.dataclass
 class _Capture:
-    """One key's state: warmed up, then captured (the run, its inputs, how to rebuild the result)."""
+    """One key's state: warmed up, then captured (the run, its inputs, how to rebuild the result, the index
+    checks to run again)."""
 
     run: CapturedRun | None = None
     result: Any = None
     outputs: dict[int, Callable[[list[Tensor], list[Buffer]], Tensor]] = dataclasses.field(default_factory=dict)
+    checks: list[_IndexCheck] = dataclasses.field(default_factory=list)
 
 
 class TinyJit(Generic[R]):
@@ -196,10 +222,11 @@ class TinyJit(Generic[R]):
             self.captures[key] = _Capture()  # only now: a warm-up that raised is done again
             return result
         start = next_buffer_serial()
-        with capture() as items:
+        with capture() as items, record_index_checks() as checks:
             result = self.fn(*args, **kwargs)
             _realize_all(result)
         _finish(entry, items, inputs, result, start)
+        entry.checks = _index_checks(checks, items, start)
         self.captured = entry.run
         trace.emit("jit", fn=self.fn.__name__, kernels=[trace.Ref(i.ast) for i in items if i.kind == "kernel"])
         # replays write the captured buffers (state left in them, e.g. gradients, follows each call): the caller
@@ -283,6 +310,16 @@ def _finish(entry: _Capture, items: list[Any], inputs: list[Tensor], result: Any
     entry.run, entry.result, entry.outputs = CapturedRun(items, in_bufs, fresh), result, outs
 
 
+def _index_checks(checks: list[tuple[UOp, IndexBound]], items: list[Any], start: int) -> list[_IndexCheck]:
+    """The index checks made while capturing, to run on every replay (an index with no buffer is a constant)."""
+    written = {id(_root(b)) for si in items for b in si.outputs if _root(b).serial >= start}
+    out = []
+    for u, bound in checks:
+        if (view := _view_of(u)) is not None:
+            out.append(_IndexCheck(u, view[1], bound, id(_root(view[1].arg)) not in written))
+    return out
+
+
 def _input_view(u: UOp, node: UOp, k: int, ins: list[Tensor], _: list[Buffer]) -> Tensor:
     new = _view_of(ins[k].uop)
     assert new is not None
@@ -302,7 +339,15 @@ def _replay(entry: _Capture, inputs: list[Tensor]) -> Any:
         view = _view_of(t.uop)
         assert view is not None
         bufs.append(view[1].arg)
+    roots = {id(_root(old)): _root(new) for old, new in zip(entry.run.inputs, bufs, strict=True)}
+    for c in entry.checks:
+        if c.before:  # an index in an input: checked before anything is written
+            c.run(roots)
     made = entry.run.replay(bufs)
+    roots.update({id(old): new for old, new in zip(entry.run.fresh, made, strict=True)})
+    for c in entry.checks:
+        if not c.before:  # an index the call computes: checked once the kernels wrote it, before returning
+            c.run(roots)
     return _rebuild(entry.result, lambda o: entry.outputs[id(o)](inputs, made))
 
 
