@@ -73,6 +73,8 @@ class Ops(Enum):
     DETACH = auto()
     COPY = auto()
     ASSIGN = auto()
+    # a user's prebuilt kernel in a tensor graph (arg: CustomKernel); its sources are its inputs
+    CUSTOM = auto()
     VIEW = auto()
     DEFINE_GLOBAL = auto()
     DEFINE_LOCAL = auto()
@@ -180,6 +182,16 @@ class AxisType(Enum):
     UNROLL = "unroll"  # a reduce axis unrolled: one accumulator per value
     UPCAST = "upcast"  # an output axis unrolled: one value per copy, computed by one thread
     VECTOR = "vector"  # an upcast axis whose copies are the lanes of one SIMD value
+
+
+@dataclass(frozen=True)
+class CustomKernel:
+    """The arg of a CUSTOM tensor-graph node: a kernel AST written by hand (a SINK of one STORE to parameter 0,
+    reading the node's sources as parameters 1..n in order), the output's shape, and a name for DEBUG."""
+
+    ast: Any  # a UOp (tg_uop.uop imports this module)
+    shape: tuple[int, ...]
+    name: str = "custom"
 
 
 @dataclass(frozen=True)
