@@ -3,6 +3,7 @@ tg ops (a fused GELU, a reduction with its gradient against finite differences, 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -139,3 +140,33 @@ def test_bad_bodies_and_missing_gradient_raise_clear_errors() -> None:
     y = x.custom_kernel(kernel=gelu_kernel(2), shape=(2,))
     with pytest.raises(ArgumentError, match="no backward"):
         y.sum().backward()
+
+
+C_SRC = "void axpb(float* restrict data0, const float* restrict data1) { for (int i = 0; i < 8; i++) data0[i] = data1[i] * 2.0f + 1.0f; }"  # noqa: E501
+CL_SRC = "__kernel void axpb(__global float* data0, __global const float* data1) { int i = get_global_id(0); data0[i] = data1[i] * 2.0f + 1.0f; }"  # noqa: E501
+
+
+@pytest.mark.parametrize("device,src", [("CPU", C_SRC), *((("CL", CL_SRC),) if "CL" in DEVICES else ())])
+def test_source_kernel_for_one_device(device: str, src: str) -> None:
+    xs = RNG.uniform(-2, 2, 8).astype(np.float32)
+    x = Tensor(xs, device=device).realize()
+    y = x.custom_kernel(src=src, shape=(8,), global_size=(8, 1, 1), name="axpb", reference=lambda t: t * 2 + 1)
+    np.testing.assert_allclose((y + 1).numpy(), xs * 2 + 2, rtol=1e-6)
+
+    @TinyJit
+    def f(t: Tensor) -> Tensor:
+        return t.custom_kernel(src=src, shape=(8,), global_size=(8, 1, 1), name="axpb")
+
+    for _ in range(3):
+        xs = RNG.uniform(-2, 2, 8).astype(np.float32)
+        np.testing.assert_allclose(f(Tensor(xs, device=device)).numpy(), xs * 2 + 1, rtol=1e-6)
+    assert f.captured is not None and any(si.ast.op is Ops.CUSTOM for si in f.captured.items)
+
+
+def test_source_kernel_refuses_another_device() -> None:
+    y = Tensor.ones(8, device="PYTHON").custom_kernel(src=C_SRC, shape=(8,), name="axpb")
+    y.uop = y.uop.replace(arg=dataclasses.replace(y.uop.arg, device="CPU"))  # source for CPU, inputs on PYTHON
+    with pytest.raises(ValueError, match="is source for CPU"):
+        y.realize()
+    with pytest.raises(ArgumentError, match="either kernel= .* or src="):
+        Tensor.ones(2).custom_kernel(shape=(2,))

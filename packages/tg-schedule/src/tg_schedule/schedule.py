@@ -146,9 +146,14 @@ def _custom_item(rp: UOp, device: str, realized: dict[UOp, tuple[Buffer, ShapeTr
     ins = [buffer_of(s) or realized[s][0] for s in rp.src]
     if any(b.device != device for b in ins):
         raise ValueError(f"custom kernel {rp.arg.name!r}: its inputs are on several devices; move them to one")
+    out = Buffer(device, int(rp.size), rp.dtype)
+    if rp.arg.ast is None:  # source text for one kind of device: the item holds the node, without its sources
+        if device.split(":")[0] != rp.arg.device:
+            raise ValueError(f"custom kernel {rp.arg.name!r} is source for {rp.arg.device}, its inputs are on {device}")
+        return ScheduleItem(UOp(Ops.CUSTOM, rp.dtype, (), rp.arg), (out, *ins))
     if SPEC:
         verify(rp.arg.ast, "kernel")
-    return ScheduleItem(rp.arg.ast, (Buffer(device, int(rp.size), rp.dtype), *ins))
+    return ScheduleItem(rp.arg.ast, (out, *ins))
 
 
 def order_items(items: list[ScheduleItem], reads: list[_Reads]) -> list[ScheduleItem]:

@@ -67,14 +67,23 @@ def _checked_ast(ast: UOp, n_inputs: int, name: str) -> UOp:
     return ast
 
 
+def _check(got: np.ndarray, want: np.ndarray, atol: float, rtol: float, name: str) -> None:
+    if got.shape != want.shape or not np.allclose(got, want, atol=atol, rtol=rtol, equal_nan=True):
+        err = np.max(np.abs(got - want)) if got.shape == want.shape else f"shape {got.shape} != {want.shape}"
+        raise AssertionError(f"custom_kernel {name!r} differs from its reference: max error {err}")
+
+
 class CustomKernelMixin(SelectionMixin):
     """`Tensor.custom_kernel`."""
 
     def custom_kernel(
         self,
         *others: Self,
-        kernel: Callable[..., UOp],
-        shape: Sequence[int],
+        kernel: Callable[..., UOp] | None = None,
+        shape: Sequence[int] = (),
+        src: str | None = None,
+        global_size: Sequence[int] = (1, 1, 1),
+        local_size: Sequence[int] | None = None,
         dtype: DTypeLike | None = None,
         backward: Callable[..., Sequence[Self | None]] | None = None,
         reference: Callable[..., Self] | None = None,
@@ -91,6 +100,10 @@ class CustomKernelMixin(SelectionMixin):
         With `reference` (a function of the same inputs in plain tg ops), the result is realized and checked
         against it (`atol`, `rtol`): AssertionError on a mismatch.
 
+        Instead of `kernel`, `src` is the text of a program for the inputs' kind of device only (C for CPU,
+        OpenCL C for CL) defining the function `name` with the same parameters, launched over `global_size`
+        (and `local_size` on work-group devices); run on another kind of device, it raises.
+
         >>> from tg_tensor import Tensor
         >>> x = Tensor([[1.0, 2.0], [3.0, 4.0]])
         >>> rows = lambda out, a: store(out, (2, 1), load(a, (2, 2)).reduce_axis(Ops.ADD, (1,)))
@@ -102,9 +115,15 @@ class CustomKernelMixin(SelectionMixin):
         shape = tuple(int(d) for d in shape)
         if any(t.device != self.device for t in others):
             raise ArgumentError(f"custom_kernel {name!r}: the inputs are on several devices; move them to one")
-        params = [UOp(Ops.DEFINE_GLOBAL, out_dtype.ptr(prod(shape)), (), 0)]
-        params += [UOp(Ops.DEFINE_GLOBAL, t.dtype.ptr(t.numel()), (), i + 1) for i, t in enumerate(ins)]
-        arg = CustomKernel(_checked_ast(kernel(*params), len(ins), name), shape, name)
+        if (kernel is None) == (src is None):
+            raise ArgumentError(f"custom_kernel {name!r}: give either kernel= (UOps) or src= (source text)")
+        if kernel is not None:
+            params = [UOp(Ops.DEFINE_GLOBAL, out_dtype.ptr(prod(shape)), (), 0)]
+            params += [UOp(Ops.DEFINE_GLOBAL, t.dtype.ptr(t.numel()), (), i + 1) for i, t in enumerate(ins)]
+            arg = CustomKernel(_checked_ast(kernel(*params), len(ins), name), shape, name)
+        else:
+            sizes = (tuple(int(d) for d in global_size), None if local_size is None else tuple(map(int, local_size)))
+            arg = CustomKernel(None, shape, name, src, self.device.split(":")[0], *sizes)
         cls = type(self)
 
         def forward(*ts: Self) -> Self:
@@ -115,8 +134,5 @@ class CustomKernelMixin(SelectionMixin):
 
         out = self.apply_with_gradient(forward, backward or no_backward, *others)
         if reference is not None:
-            got, want = out.numpy(), reference(*ins).numpy()
-            if got.shape != want.shape or not np.allclose(got, want, atol=atol, rtol=rtol, equal_nan=True):
-                err = np.max(np.abs(got - want)) if got.shape == want.shape else f"shape {got.shape} != {want.shape}"
-                raise AssertionError(f"custom_kernel {name!r} differs from its reference: max error {err}")
+            _check(out.numpy(), reference(*ins).numpy(), atol, rtol, name)
         return out

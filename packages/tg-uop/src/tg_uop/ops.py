@@ -186,12 +186,18 @@ class AxisType(Enum):
 
 @dataclass(frozen=True)
 class CustomKernel:
-    """The arg of a CUSTOM tensor-graph node: a kernel AST written by hand (a SINK of one STORE to parameter 0,
-    reading the node's sources as parameters 1..n in order), the output's shape, and a name for DEBUG."""
+    """The arg of a CUSTOM tensor-graph node: a kernel written by hand, writing parameter 0 and reading the node's
+    sources as parameters 1..n in order. Either `ast` (a kernel AST: a SINK of one STORE, lowered for any device)
+    or `src` (source text defining the function `name` for devices of kind `device` only, launched over
+    `global_size`/`local_size`); and the output's shape."""
 
-    ast: Any  # a UOp (tg_uop.uop imports this module)
+    ast: Any  # a UOp (tg_uop.uop imports this module), or None for a source kernel
     shape: tuple[int, ...]
     name: str = "custom"
+    src: str | None = None
+    device: str | None = None
+    global_size: tuple[int, ...] = (1, 1, 1)
+    local_size: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,8 @@ def _variable(x: UOp) -> str | None:
 def _custom(x: UOp) -> str | None:
     if not isinstance(x.arg, CustomKernel) or not x.src:
         return "CUSTOM takes a CustomKernel arg and its inputs as sources"
+    if x.arg.ast is None:
+        return None if isinstance(x.arg.src, str) and isinstance(x.arg.device, str) else "CUSTOM: an ast or a src"
     params = {u.arg for u in x.arg.ast.toposort() if u.op is Ops.DEFINE_GLOBAL}
     return None if params <= set(range(len(x.src) + 1)) else "CUSTOM: the kernel reads parameters it is not given"
 
