@@ -14,7 +14,7 @@ from tg_schedule.item import capture
 from tg_tensor import Tensor, TinyJit
 from tg_tensor.custom import load, store
 from tg_tensor.errors import ArgumentError
-from tg_uop import Ops, ShapeTracker, UOp
+from tg_uop import Context, Ops, ShapeTracker, UOp, trace
 
 DEVICES = ("CPU", "PYTHON", *(d for d in ("LLVM", "CL") if Device.available().get(d) is None))
 RNG = np.random.default_rng(19)
@@ -170,3 +170,16 @@ def test_source_kernel_refuses_another_device() -> None:
         y.realize()
     with pytest.raises(ArgumentError, match="either kernel= .* or src="):
         Tensor.ones(2).custom_kernel(shape=(2,))
+
+
+def test_custom_kernels_show_in_debug_and_viz(capsys: pytest.CaptureFixture[str]) -> None:
+    x = Tensor(RNG.uniform(-2, 2, 5).astype(np.float32)).realize()
+    with trace.capture() as recs, Context(DEBUG=2):
+        x.custom_kernel(kernel=gelu_kernel(5), shape=(5,), name="gelu").realize()
+        x.custom_kernel(src=C_SRC.replace("8", "5"), shape=(5,), name="axpb").realize()
+    realized = [ref for r in recs if r["k"] == "realize" for ref in r["kernels"]]
+    launches = [r for r in recs if r["k"] == "launch" and r["ref"] is not None]
+    assert len(realized) == 2 and {r["ref"] for r in launches} == set(realized)
+    assert any(r["k"] == "kernel" and r["ref"] == realized[0] for r in recs)  # the UOp body: AST, program, source
+    out = capsys.readouterr().out
+    assert "axpb" in out and out.count("*** CPU") == 2
