@@ -24,7 +24,8 @@ from tg_uop.uop import UOp
 
 @dataclass(frozen=True)
 class ScheduleItem:
-    """One step of a schedule: a kernel (`ast` is a SINK of STOREs) or a copy (`ast` is the COPY node).
+    """One step of a schedule: a kernel (`ast` is a SINK of STOREs, or a CUSTOM node holding a user's source) or a
+    copy (`ast` is the COPY node).
 
     `bufs` are in parameter order, outputs first; for a copy, (destination, source).
     `var_vals` are the values of the symbolic variables the kernel takes.
@@ -41,7 +42,8 @@ class ScheduleItem:
 
     @property
     def outputs(self) -> tuple[Buffer, ...]:
-        return self.bufs[:1] if self.kind == "copy" else self.bufs[: len(self.ast.src)]
+        # a copy, and a kernel given as source (a CUSTOM node without sources), write their first buffer
+        return self.bufs[:1] if self.ast.op in (Ops.COPY, Ops.CUSTOM) else self.bufs[: len(self.ast.src)]
 
 
 # the capture logs open right now (a stack: captures may nest)

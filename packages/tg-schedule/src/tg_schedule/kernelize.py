@@ -89,6 +89,13 @@ def _realize_copy(ctx: RealizeContext, n: UOp) -> None:
         ctx.realize(n.src[0])  # a copy reads a plain buffer
 
 
+def _realize_custom(ctx: RealizeContext, n: UOp) -> None:
+    ctx.realize(n)
+    for s in n.src:  # a custom kernel reads its inputs as whole, contiguous buffers
+        if buffer_of(s) is None:
+            ctx.realize(s)
+
+
 def _mark_pending(ctx: RealizeContext, n: UOp) -> None:
     if n in ctx.want or n.op in (Ops.BUFFER, Ops.CONST):
         ctx.pending[n] = False
@@ -182,6 +189,7 @@ pm_realize_roots = PatternMatcher(
         (UPat(Ops.SINK, name="sink"), _realize_outputs),
         (UPat((Ops.CONTIGUOUS, Ops.ASSIGN), name="n"), lambda ctx, n: ctx.realize(n)),
         (UPat(Ops.COPY, name="n"), _realize_copy),
+        (UPat(Ops.CUSTOM, name="n"), _realize_custom),
     ]
 )
 pm_mark_pending = PatternMatcher([(UPat(name="n"), _mark_pending)])

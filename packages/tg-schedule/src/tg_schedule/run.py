@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from tg_codegen.compile import Estimates
 from tg_codegen.lower import kernel_axes
 from tg_codegen.program import ProgramSpec, get_program
 from tg_runtime.device import Device, DeviceUnavailable, Program
@@ -18,6 +19,7 @@ from tg_schedule.item import ScheduleItem, record
 from tg_schedule.schedule import create_schedule
 from tg_uop import trace
 from tg_uop.helpers import DEBUG, colored
+from tg_uop.ops import Ops
 from tg_uop.uop import UOp
 
 
@@ -40,13 +42,23 @@ def get_kernel(ast: UOp, device: str) -> CompiledKernel:
                 f"{device} runs no programs: it only holds bytes; copy the tensor to a compute device first"
                 " (`t.to('CPU')`) and compute there"
             )
-        spec = get_program(ast, device)
+        spec = source_program(ast, device) if ast.op is Ops.CUSTOM else get_program(ast, device)
         _programs[key] = CompiledKernel(spec, Device[device].build(spec.name, spec.src))
     return _programs[key]
 
 
+def source_program(node: UOp, device: str) -> ProgramSpec:
+    """The program of a custom kernel given as source (a CUSTOM node without sources): its text as written."""
+    k = node.arg
+    # the text is not parsed: the inputs (parameters 1..n) are not listed, and no work is estimated
+    return ProgramSpec(
+        k.name, k.src, device, Device[device].caps.language, k.global_size, k.local_size, (0,), (), (),
+        Estimates(0, 0), node, (),
+    )  # fmt: skip
+
+
 def _shape_text(spec: ProgramSpec) -> str:
-    return str(kernel_axes(spec.ast).full_shape)
+    return str(spec.global_size if spec.ast.op is Ops.CUSTOM else kernel_axes(spec.ast).full_shape)
 
 
 def _listing(uops: tuple[UOp, ...]) -> str:

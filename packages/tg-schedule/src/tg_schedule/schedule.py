@@ -114,6 +114,11 @@ def _schedule(outs: list[UOp], forced: frozenset[UOp]) -> tuple[list[ScheduleIte
             out = Buffer(device, src_buf.size, rp.dtype)
             sched.append(ScheduleItem(rp, (out, src_buf)))
             realized[rp] = (out, ShapeTracker.from_shape(rp.shape))
+        elif rp.op is Ops.CUSTOM:
+            sched.append(_custom_item(rp, device, realized))
+            reads.append(_Reads({id(b) for b in map(buffer_of, rp.src) if b is not None}, set()))
+            reads[-1].new.update(id(realized[s][0]) for s in rp.src if buffer_of(s) is None)
+            realized[rp] = (sched[-1].bufs[0], ShapeTracker.from_shape(rp.shape))
         elif rp.op is Ops.ASSIGN:
             out, st = _target(rp)
             value = rp.src[1]
@@ -134,6 +139,21 @@ def _schedule(outs: list[UOp], forced: frozenset[UOp]) -> tuple[list[ScheduleIte
     becomes = {orig: o.substitute(mapping) for orig, o in zip(originals, outs, strict=True)}
     kept = {id(n.arg) for o in becomes.values() for n in o.toposort() if n.op is Ops.BUFFER}
     return fuse_outputs(order_items(sched, reads), kept), becomes
+
+
+def _custom_item(rp: UOp, device: str, realized: dict[UOp, tuple[Buffer, ShapeTracker]]) -> ScheduleItem:
+    """A user's prebuilt kernel (Ops.CUSTOM): its AST as written, over a fresh output and its inputs' buffers."""
+    ins = [buffer_of(s) or realized[s][0] for s in rp.src]
+    if any(b.device != device for b in ins):
+        raise ValueError(f"custom kernel {rp.arg.name!r}: its inputs are on several devices; move them to one")
+    out = Buffer(device, int(rp.size), rp.dtype)
+    if rp.arg.ast is None:  # source text for one kind of device: the item holds the node, without its sources
+        if device.split(":")[0] != rp.arg.device:
+            raise ValueError(f"custom kernel {rp.arg.name!r} is source for {rp.arg.device}, its inputs are on {device}")
+        return ScheduleItem(UOp(Ops.CUSTOM, rp.dtype, (), rp.arg), (out, *ins))
+    if SPEC:
+        verify(rp.arg.ast, "kernel")
+    return ScheduleItem(rp.arg.ast, (out, *ins))
 
 
 def order_items(items: list[ScheduleItem], reads: list[_Reads]) -> list[ScheduleItem]:

@@ -10,7 +10,7 @@
 from tg_uop import trace
 from tg_uop.dtype import DType, PtrDType, dtypes, least_upper_dtype, least_upper_float
 from tg_uop.helpers import BEAM, DEBUG, JIT, NOOPT, SPEC, VIZ, Context, ContextVar, getenv
-from tg_uop.ops import AxisType, GroupOp, Ops, RangeArg, exec_alu
+from tg_uop.ops import AxisType, CustomKernel, GroupOp, Ops, RangeArg, exec_alu
 from tg_uop.rewrite import PatternMatcher, RewriteRecord, UPat, graph_rewrite, substitute, track_rewrites
 from tg_uop.symbolic import pm_symbolic, render, sym_infer, symbolic
 from tg_uop.uop import UOp, toposort
@@ -35,6 +35,7 @@ __all__ = [
     "VIZ",
     "Context",
     "ContextVar",
+    "CustomKernel",
     "DType",
     "GroupOp",
     "Ops",

@@ -73,6 +73,8 @@ class Ops(Enum):
     DETACH = auto()
     COPY = auto()
     ASSIGN = auto()
+    # a user's prebuilt kernel in a tensor graph (arg: CustomKernel); its sources are its inputs
+    CUSTOM = auto()
     VIEW = auto()
     DEFINE_GLOBAL = auto()
     DEFINE_LOCAL = auto()
@@ -180,6 +182,22 @@ class AxisType(Enum):
     UNROLL = "unroll"  # a reduce axis unrolled: one accumulator per value
     UPCAST = "upcast"  # an output axis unrolled: one value per copy, computed by one thread
     VECTOR = "vector"  # an upcast axis whose copies are the lanes of one SIMD value
+
+
+@dataclass(frozen=True)
+class CustomKernel:
+    """The arg of a CUSTOM tensor-graph node: a kernel written by hand, writing parameter 0 and reading the node's
+    sources as parameters 1..n in order. Either `ast` (a kernel AST: a SINK of one STORE, lowered for any device)
+    or `src` (source text defining the function `name` for devices of kind `device` only, launched over
+    `global_size`/`local_size`); and the output's shape."""
+
+    ast: Any  # a UOp (tg_uop.uop imports this module), or None for a source kernel
+    shape: tuple[int, ...]
+    name: str = "custom"
+    src: str | None = None
+    device: str | None = None
+    global_size: tuple[int, ...] = (1, 1, 1)
+    local_size: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

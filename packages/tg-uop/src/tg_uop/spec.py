@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tg_uop.dtype import PtrDType, dtypes
-from tg_uop.ops import GroupOp, Ops, RangeArg
+from tg_uop.ops import CustomKernel, GroupOp, Ops, RangeArg
 from tg_uop.rewrite import PatternMatcher, UPat
 from tg_uop.uop import UOp, pretty_print, toposort
 
@@ -149,6 +149,15 @@ def _variable(x: UOp) -> str | None:
     return None if ok and x.dtype.is_int and not x.src else "DEFINE_VAR is an int with arg (name, min, max)"
 
 
+def _custom(x: UOp) -> str | None:
+    if not isinstance(x.arg, CustomKernel) or not x.src:
+        return "CUSTOM takes a CustomKernel arg and its inputs as sources"
+    if x.arg.ast is None:
+        return None if isinstance(x.arg.src, str) and isinstance(x.arg.device, str) else "CUSTOM: an ast or a src"
+    params = {u.arg for u in x.arg.ast.toposort() if u.op is Ops.DEFINE_GLOBAL}
+    return None if params <= set(range(len(x.src) + 1)) else "CUSTOM: the kernel reads parameters it is not given"
+
+
 _common = [
     (UPat(Ops.SINK, name="x"), _ok),
     (UPat(Ops.DEFINE_VAR, name="x"), _variable),
@@ -177,6 +186,7 @@ pm_tensor_spec = _rules(
             UPat(Ops.COPY, name="x"),
             lambda x: None if len(x.src) == 1 and isinstance(x.arg, str) else "COPY(src, device)",
         ),
+        (UPat(Ops.CUSTOM, name="x"), _custom),
         (
             UPat(Ops.ASSIGN, name="x"),
             lambda x: (

@@ -462,6 +462,8 @@ def _shape_of(u: UOp) -> tuple[Any, ...] | None:
         return tuple(d + b + a for d, (b, a) in zip(s, u.arg, strict=True))
     if op is Ops.SHRINK:
         return tuple(e - b for b, e in u.arg)
+    if op is Ops.CUSTOM:
+        return tuple(u.arg.shape)
     if op is Ops.REDUCE_AXIS:
         s = src[0].shape
         assert s is not None
