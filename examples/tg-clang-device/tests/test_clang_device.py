@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,11 @@ def _forward(device: str, x: np.ndarray) -> np.ndarray:
     spec = importlib.util.spec_from_file_location("fashion_mnist_example", EXAMPLE)
     assert spec is not None and spec.loader is not None
     example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    sys.path.insert(0, str(EXAMPLE.parent))  # the example imports its sibling examples/progress.py
+    try:
+        spec.loader.exec_module(example)
+    finally:
+        sys.path.remove(str(EXAMPLE.parent))
     before = Device.DEFAULT
     Device.DEFAULT = device
     try:

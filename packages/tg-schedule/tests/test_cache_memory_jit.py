@@ -131,7 +131,7 @@ def test_replay_refuses_inputs_of_another_size() -> None:
         CapturedRun(items, [x.arg]).replay([leaf([1.0, 2.0, 3.0]).arg])
 
 
-def test_replay_gives_fresh_output_buffers() -> None:
+def test_replay_writes_the_captured_outputs_and_returns_copies() -> None:
     x = leaf([1.0, 2.0])
     with capture() as items:
         becomes = realize([x * const(3.0, (2,))])
@@ -139,7 +139,8 @@ def test_replay_gives_fresh_output_buffers() -> None:
     run = CapturedRun(items, [x.arg], fresh=[out])
     made = [run.replay([leaf([float(i), 1.0]).arg])[0] for i in range(4)]
     assert [contents(b) for b in made] == [[0.0, 3.0], [3.0, 3.0], [6.0, 3.0], [9.0, 3.0]]  # none overwritten
-    assert contents(out) == [3.0, 6.0]
+    assert all(b is not out for b in made)
+    assert contents(out) == [9.0, 3.0]  # the captured buffer follows the last replay (state refers to it)
 
 
 # ---- a run that fails writes nothing ----

@@ -49,7 +49,7 @@ def test_a_failed_disk_read_writes_nothing(tmp_path: Path) -> None:
     b = Tensor([1.0, 1.0]).realize()
     target = Tensor([0.0, 0.0, 0.0, 0.0]).realize()
     b.assign(b + 1)
-    target.assign(src.to("CPU") * 2)
+    target.assign(src.to(target.device) * 2)
     path.write_bytes(b"\0" * 4)
     with pytest.raises(ValueError, match="outside the file"):
         Tensor.realize(b, target)
@@ -63,7 +63,7 @@ def test_the_target_of_a_failed_assign_keeps_its_old_value(tmp_path: Path) -> No
     src = disk_tensor(path, [1.0, 2.0])
     src.uop.base.arg.allocate()
     target = Tensor([5.0, 6.0]).realize()
-    target.assign(src.to("CPU"))
+    target.assign(src.to(target.device))
     path.write_bytes(b"")
     with pytest.raises(ValueError, match="outside the file"):
         target.realize()

@@ -244,3 +244,31 @@ def test_a_warm_up_that_raised_is_done_again() -> None:
         jitted(Tensor([1.0]))
     assert [jitted(Tensor([float(i)])).tolist() for i in range(5)] == [[0.0], [2.0], [4.0], [6.0], [8.0]]
     assert len(calls) == 3  # the failed call, a warm-up, the capture; then replays
+
+
+def test_state_one_jit_leaves_for_another_follows_every_call() -> None:
+    # tinygrad's split step: a first TinyJit leaves the gradients in w.grad, a second reads them from there (Python
+    # state, not an argument); every replay of the first must update what the second reads
+    def run(jit: bool) -> list[list[float]]:
+        w = Tensor([1.0, -2.0, 0.5], requires_grad=True)
+
+        def grads(x: Tensor) -> list[Tensor]:
+            w.grad = None
+            loss = (w * x).square().sum()
+            loss.backward()
+            assert w.grad is not None
+            return [loss, w.grad]  # outputs: realized by the call, as the gradients of a training step are
+
+        def update() -> Tensor:
+            assert w.grad is not None
+            w.assign(w - w.grad * 0.1).realize()
+            return w
+
+        g, u = (TinyJit(grads), TinyJit(update)) if jit else (grads, update)
+        out = []
+        for i in range(6):
+            g(Tensor([1.0 + i, 0.5 * i, -1.0]))
+            out.append(u().tolist())
+        return out
+
+    assert run(True) == run(False)

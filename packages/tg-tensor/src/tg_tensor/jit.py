@@ -281,7 +281,7 @@ def _key(leaves: list[tuple[str, Any]]) -> Key:
 
 def _finish(entry: _Capture, items: list[Any], inputs: list[Tensor], result: Any, start: int) -> None:
     """Record how to replay a capture and rebuild its result on later calls. Buffers with a serial from `start`
-    on were made by the captured call: an output in one gets a fresh buffer on every replay."""
+    on were made by the captured call: an output in one is copied to a new buffer for the caller on every call."""
     in_nodes = [_view_of(t.uop)[1] for t in inputs]  # type: ignore[index]
     in_bufs: list[Buffer] = [n.arg for n in in_nodes]
     written = {id(_root(b)) for si in items for b in si.outputs if _root(b).serial >= start}
