@@ -322,6 +322,7 @@ class PatternMatcher:
     def rewrite(self, u: UOp, ctx: Any = None) -> Any:
         """Apply the first matching rule to `u` (not to its sources): its result (a UOp for graph rewriting),
         or None when no rule applies."""
+        # the loop of `rewrite_with_rule` again, without its tuple: this runs for every node of every rewrite
         for match, fn, wants_ctx, where, pat in self._by_op[u.op]:
             for store in match(u):
                 out = fn(ctx=ctx, **store) if wants_ctx else fn(**store)
