@@ -173,7 +173,7 @@ def test_source_kernel_refuses_another_device() -> None:
 
 
 def test_custom_kernels_show_in_debug_and_viz(capsys: pytest.CaptureFixture[str]) -> None:
-    x = Tensor(RNG.uniform(-2, 2, 5).astype(np.float32)).realize()
+    x = Tensor(RNG.uniform(-2, 2, 5).astype(np.float32), device="CPU").realize()  # C source: the CPU device
     with trace.capture() as recs, Context(DEBUG=2):
         x.custom_kernel(kernel=gelu_kernel(5), shape=(5,), name="gelu").realize()
         x.custom_kernel(src=C_SRC.replace("8", "5"), shape=(5,), name="axpb").realize()
