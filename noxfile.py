@@ -32,6 +32,8 @@ import nox
 
 ROOT = Path(__file__).resolve().parent
 CONFIG = ROOT / "pyproject.toml"
+# pytest on the installed packages: the repository's config, nothing of the checkout on sys.path
+PYTEST_INSTALLED = ("-c", str(CONFIG), "--rootdir", str(ROOT), "--import-mode=importlib")
 
 # Bottom to top: each package may import only the packages listed before it.
 LAYERS = ("uop", "runtime", "codegen", "schedule", "tensor", "nn")
@@ -158,11 +160,7 @@ def _test_session(index: int) -> None:
         with session.chdir(session.create_tmp()):
             session.run(
                 "pytest",
-                "-c",
-                str(CONFIG),
-                "--rootdir",
-                str(ROOT),
-                "--import-mode=importlib",
+                *PYTEST_INSTALLED,
                 str(tests_dir),
                 # the docstring examples of the installed package run too
                 "--doctest-modules",
@@ -435,15 +433,7 @@ def mpi(session: nox.Session) -> None:
     session.install(*flags, *(_requirement(name, ["mpi"] if name == "nn" else []) for name in LAYERS), *TEST_TOOLS)
     with session.chdir(session.create_tmp()):
         session.run(
-            "pytest",
-            "-c",
-            str(CONFIG),
-            "--rootdir",
-            str(ROOT),
-            "--import-mode=importlib",
-            str(_pkg_dir("nn") / "tests_mpi"),
-            *session.posargs,
-            env={"PYTHONPATH": None},
+            "pytest", *PYTEST_INSTALLED, str(_pkg_dir("nn") / "tests_mpi"), *session.posargs, env={"PYTHONPATH": None}
         )
 
 
@@ -455,7 +445,7 @@ def tests_llvm(session: nox.Session) -> None:
     reqs = [_requirement(n, ["test", "llvm", "opencl"] if n == "runtime" else ["test"]) for n in names]
     flags = [f for n in names for f in ("--reinstall-package", _dist(n))] if session.venv_backend == "uv" else []
     session.install(*flags, *_torch_wheel_flags(), *reqs, *TEST_TOOLS)
-    pytest_args = ["-c", str(CONFIG), "--rootdir", str(ROOT), "--import-mode=importlib", "-q"]
+    pytest_args = [*PYTEST_INSTALLED, "-q"]
     codegen_tests = _pkg_dir("codegen") / "tests"
     fuzz = [str(codegen_tests / f) for f in ("test_llvm.py", "test_fuzz.py", "test_opts_fuzz.py")]
     runtime = str(_pkg_dir("runtime") / "tests" / "test_llvm_device.py")
@@ -478,7 +468,7 @@ def device_plugin(session: nox.Session) -> None:
     session.install(*(["--reinstall-package", "tg-clang-device"] if flags else []), str(plugin))
     code = "from tg_runtime import Device; why = Device.available()['CLANGCC']; assert why is None, why"
     session.run("python", "-c", code, env={"PYTHONPATH": None})
-    pytest_args = ["-c", str(CONFIG), "--rootdir", str(ROOT), "--import-mode=importlib", "-q", *session.posargs]
+    pytest_args = [*PYTEST_INSTALLED, "-q", *session.posargs]
     with session.chdir(session.create_tmp()):
         env = {"PYTHONPATH": None, "DEVICE": "CLANGCC"}
         session.run("pytest", *pytest_args, "--pyargs", "tg_runtime.conformance", env=env)

@@ -343,8 +343,7 @@ def _replay(entry: _Capture, inputs: list[Tensor]) -> Any:
     for c in entry.checks:
         if c.before:  # an index in an input: checked before anything is written
             c.run(roots)
-    made = entry.run.replay(bufs)
-    roots.update({id(old): new for old, new in zip(entry.run.fresh, made, strict=True)})
+    made = entry.run.replay(bufs)  # the captured outputs hold this call's values too: checks read them there
     for c in entry.checks:
         if not c.before:  # an index the call computes: checked once the kernels wrote it, before returning
             c.run(roots)
