@@ -218,6 +218,18 @@ def test_lazy_parameter_is_realized_and_updated() -> None:
     np.testing.assert_allclose(p.numpy(), expected, rtol=1e-6)
 
 
+def test_parameters_with_equal_lazy_graphs_get_their_own_buffers() -> None:
+    # two LayerNorms' weights are both Tensor.ones(4): one graph, which realized together would be one buffer
+    a, b = Tensor.ones(4), Tensor.ones(4)
+    opt = optim.SGD([a, b], lr=1.0)
+    assert a.buffer() is not b.buffer()
+    opt.zero_grad()
+    (a * Tensor([1.0, 2.0, 3.0, 4.0]) + b * 10).sum().backward()
+    opt.step()
+    np.testing.assert_allclose(a.numpy(), [0.0, -1.0, -2.0, -3.0])
+    np.testing.assert_allclose(b.numpy(), [-9.0, -9.0, -9.0, -9.0])
+
+
 def test_base_optimizer_step_is_abstract() -> None:
     opt = optim.Optimizer([Tensor([1.0], requires_grad=True)], lr=0.1)
     assert opt.lr.item() == pytest.approx(0.1)  # lr is a device tensor (schedulers and TinyJit update it)

@@ -275,3 +275,34 @@ def fashion_mnist(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Fashion-MNIST (Zalando's clothes, 10 classes): the same layout as `mnist()`."""
     return _load("fashion-mnist", path, download, device)  # type: ignore[return-value]
+
+
+FORTUNES_DIR = "/usr/share/games/fortunes"  # Debian's `fortunes` package (`apt-get install fortunes`)
+
+
+def fortunes(path: str | os.PathLike[str] | None = None) -> list[str]:
+    """The quotations of the `fortune` program's data files (text files of entries each ended by a line `%`),
+    without that line and the newline before it, in file-name order: every file of `path` (default
+    `/usr/share/games/fortunes`, Debian's `fortunes` package) without a dot in its name (`.dat` indexes and
+    `.u8` links are skipped). Nothing is downloaded: a missing directory raises `FileNotFoundError` saying which
+    package installs it.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = Path(d, "wisdom").write_text("Look before you leap.\\n%\\nHe who hesitates is lost.\\n%\\n")
+    >>> fortunes(d)
+    ['Look before you leap.', 'He who hesitates is lost.']
+    """
+    directory = Path(FORTUNES_DIR if path is None else path)
+    files = sorted(p for p in directory.iterdir() if p.is_file() and "." not in p.name) if directory.is_dir() else []
+    if not files:
+        raise FileNotFoundError(
+            f"fortunes: no fortune files in {directory}"
+            + (" (install Debian's `fortunes` package: apt-get install fortunes)" if path is None else "")
+        )
+    out: list[str] = []
+    for p in files:
+        text = p.read_bytes().decode("utf-8", errors="replace")
+        entries = ("\n" + text).replace("\r\n", "\n").split("\n%\n")  # the "\n" + finds a "%" on the first line
+        out += [e.strip("\n") for e in entries if e.strip("\n%")]
+    return out
