@@ -459,9 +459,9 @@ def _shape_of(u: UOp) -> tuple[Any, ...] | None:
     if op is Ops.PAD:
         s = src[0].shape
         assert s is not None
-        return tuple(d + b + a for d, (b, a) in zip(s, u.arg, strict=True))
+        return tuple(_dim_add(_dim_add(d, b), a) for d, (b, a) in zip(s, u.arg, strict=True))
     if op is Ops.SHRINK:
-        return tuple(e - b for b, e in u.arg)
+        return tuple(_dim_add(e, -b) for b, e in u.arg)
     if op is Ops.CUSTOM:
         return tuple(u.arg.shape)
     if op is Ops.REDUCE_AXIS:
@@ -475,6 +475,15 @@ def _shape_of(u: UOp) -> tuple[Any, ...] | None:
             if x.shape is not None:
                 return x.shape
     return None
+
+
+def _dim_add(d: Any, x: Any) -> Any:
+    # a symbolic dim stays readable: adding 0 leaves it alone, other sums are simplified
+    if isinstance(x, int) and x == 0:
+        return d
+    if isinstance(d, int) and isinstance(x, int):
+        return d + x
+    return (d + x).simplify()
 
 
 def broadcast_shape(shapes: Iterable[tuple[Any, ...] | None]) -> tuple[Any, ...] | None:
@@ -522,8 +531,9 @@ def _vrange_of(u: UOp) -> tuple[ConstType, ConstType]:
         return src[0].vmin, src[0].vmax
     if op is Ops.RANGE:
         return 0, _max_or_inf(src[0].vmax, -1)
-    if op is Ops.SPECIAL:
-        return 0, u.arg[1] - 1
+    if op is Ops.SPECIAL:  # a launch size may be symbolic: its largest value bounds the index
+        size = u.arg[1]
+        return 0, (size.vmax if isinstance(size, UOp) else size) - 1
     if dt.is_float or dt.count > 1 or not src:
         return dt.min, dt.max
     if op is Ops.CAST and (src[0].dtype.is_int or src[0].dtype.is_bool):

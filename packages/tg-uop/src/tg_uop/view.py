@@ -30,6 +30,13 @@ Mask = tuple[tuple[int, int], ...]
 sint = int | UOp  # a dimension: an int, or a symbolic integer expression over Variables
 
 
+def _canon(x: sint) -> sint:
+    if not isinstance(x, UOp):
+        return x
+    y = x.simplify()
+    return int(y.arg) if y.op is Ops.CONST else y
+
+
 def sym_equal(a: sint, b: sint) -> bool:
     """Whether two dims are provably equal (ints compare; expressions when their difference simplifies to 0)."""
     if isinstance(a, int) and isinstance(b, int):
@@ -86,7 +93,12 @@ class View:
     def create(
         shape: tuple[int, ...], strides: tuple[int, ...] | None = None, offset: int = 0, mask: Mask | None = None
     ) -> View:
-        """A canonical view: size-1 dims get stride 0, a mask covering everything is dropped."""
+        """A canonical view: size-1 dims get stride 0, a mask covering everything is dropped, symbolic entries are
+        simplified (to an int when they are one)."""
+        if _symbolic(*shape, offset, *(strides or ()), *(x for m in mask or () for x in m)):
+            shape, offset = tuple(_canon(s) for s in shape), _canon(offset)
+            strides = None if strides is None else tuple(_canon(s) for s in strides)
+            mask = None if mask is None else tuple((_canon(b), _canon(e)) for b, e in mask)
         strides = _canonical_strides(shape, strides) if strides is not None else strides_for_shape(shape)
         if mask is not None:
             if any(_provably_le(e, b) for b, e in mask):
