@@ -62,6 +62,7 @@ from tg_uop.dtype import dtypes
 from tg_uop.helpers import ContextVar, argsort, normalize_axis, prod
 from tg_uop.ops import Ops
 from tg_uop.uop import UOp
+from tg_uop.view import canonical_dim
 
 # 1: integer indices held by tensors are checked against their axis at the call (the default); 0: not checked
 CHECK_INDEX = ContextVar("CHECK_INDEX", 1)
@@ -259,7 +260,7 @@ def _wrap_bound(x: Any, size: Any) -> Any:
 def _dim_sub(a: Any, b: Any) -> Any:
     if isinstance(a, int) and isinstance(b, int):
         return max(a - b, 0)
-    return a if isinstance(b, int) and b == 0 else (a - b).simplify()
+    return a if isinstance(b, int) and b == 0 else canonical_dim(a - b)
 
 
 def _plan_advanced(plan: _Plan, idx: Any, d: int) -> None:

@@ -461,7 +461,7 @@ def _shape_of(u: UOp) -> tuple[Any, ...] | None:
         assert s is not None
         return tuple(_dim_add(_dim_add(d, b), a) for d, (b, a) in zip(s, u.arg, strict=True))
     if op is Ops.SHRINK:
-        return tuple(_dim_add(e, -b) for b, e in u.arg)
+        return tuple(_dim_add(e, b * -1 if isinstance(b, UOp) else -b) for b, e in u.arg)
     if op is Ops.CUSTOM:
         return tuple(u.arg.shape)
     if op is Ops.REDUCE_AXIS:
