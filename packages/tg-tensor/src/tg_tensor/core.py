@@ -254,7 +254,7 @@ class TensorCore:
         return data[: prod(shape)].reshape(shape).copy()
 
     def item(self) -> Scalar:
-        if self.numel() != 1:
+        if concrete(self.numel()) != 1:  # a symbolic size counts at its bound value
             raise ArgumentError(f"item: only a tensor of one element has an item, this one has shape {self.shape}")
         return self.numpy().reshape(()).item()
 

@@ -129,6 +129,8 @@ class UOp(metaclass=_UOpMeta):
         return UOp, (self.op, self.dtype, self.src, self.arg, self.tag)
 
     def __repr__(self) -> str:
+        if self.op is Ops.BIND and self.src[0].op is Ops.DEFINE_VAR:  # a symbolic size in a shape: n=3
+            return f"<UOp BIND {self.src[0].arg[0]}={self.src[1].arg}>"
         arg = "" if self.arg is None else f", arg={self.arg!r}"
         return f"<UOp {self.op.name} {self.dtype!r} nsrc={len(self.src)}{arg}>"
 
