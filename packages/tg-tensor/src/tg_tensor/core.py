@@ -136,7 +136,7 @@ class TensorCore:
     def numel(self) -> int:
         """The element count; for a symbolic shape an integer expression over its bound Variables."""
         size: Any = prod(self.shape)
-        return size if isinstance(size, UOp) else int(size)
+        return size if isinstance(size, UOp) else int(size)  # type: ignore[return-value]
 
     def __len__(self) -> int:
         if not self.shape:

@@ -60,7 +60,7 @@ __all__ = [
 def shape_arg(shape: tuple[Any, ...], op: str) -> tuple[Any, ...]:
     """Sizes given as varargs (`zeros(2, 3)`) or one sequence (`zeros((2, 3))`), as ints >= 0."""
     sizes = varargs(shape)
-    out = []
+    out: list[Any] = []
     for s in sizes:
         if isinstance(s, UOp):
             out.append(symbolic_dim(s, op))

@@ -116,9 +116,10 @@ class View:
         """A canonical view: size-1 dims get stride 0, a mask covering everything is dropped, symbolic entries are
         simplified (to an int when they are one)."""
         if _symbolic(*shape, offset, *(strides or ()), *(x for m in mask or () for x in m)):
-            shape, offset = tuple(canonical_dim(s) for s in shape), canonical_dim(offset)
-            strides = None if strides is None else tuple(canonical_dim(s) for s in strides)
-            mask = None if mask is None else tuple((canonical_dim(b), canonical_dim(e)) for b, e in mask)
+            # the declared int fields hold symbolic dims too (sint); the annotations name the common case
+            shape, offset = tuple(canonical_dim(s) for s in shape), canonical_dim(offset)  # type: ignore[misc,assignment]
+            strides = None if strides is None else tuple(canonical_dim(s) for s in strides)  # type: ignore[misc]
+            mask = None if mask is None else tuple((canonical_dim(b), canonical_dim(e)) for b, e in mask)  # type: ignore[misc]
         strides = _canonical_strides(shape, strides) if strides is not None else strides_for_shape(shape)
         if mask is not None:
             if any(_provably_le(e, b) for b, e in mask):
