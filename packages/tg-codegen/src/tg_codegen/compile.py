@@ -29,6 +29,7 @@ from tg_codegen.renderer.llvmir import LLVMRenderer
 from tg_codegen.renderer.opencl import OpenCLRenderer
 from tg_codegen.renderer.python import PythonRenderer
 from tg_codegen.vectorize import vectorize
+from tg_uop.bound import max_size
 from tg_uop.dtype import PtrDType, dtypes
 from tg_uop.helpers import SPEC
 from tg_uop.ops import AxisType, GroupOp, Ops
@@ -88,8 +89,8 @@ def estimate(uops: list[UOp]) -> Estimates:
     ops, stack = 0, []
     mult = 1
     for u in uops:
-        if u.op is Ops.SPECIAL:
-            mult *= u.arg[1]
+        if u.op is Ops.SPECIAL:  # a symbolic launch size counts at its largest
+            mult *= max_size(u.arg[1])
     for u in uops:
         if u.op is Ops.RANGE:
             size = u.src[0].arg if u.src[0].op is Ops.CONST else 1
@@ -108,7 +109,8 @@ def estimate(uops: list[UOp]) -> Estimates:
 
 
 def launch_size(uops: list[UOp], prefix: str) -> tuple[int, int, int]:
-    """Work-groups (gidx) or work-items per group (lidx) in each of the three launch dimensions."""
+    """Work-groups (gidx) or work-items per group (lidx) in each of the three launch dimensions. A symbolic size
+    is an expression over the kernel's variables (`tg_uop.sym_infer` gives it at launch)."""
     size = [1, 1, 1]
     for u in uops:
         if u.op is Ops.SPECIAL and u.arg[0].startswith(prefix):
@@ -188,7 +190,12 @@ def compile_kernel(k: Kernel, device: str) -> ProgramSpec:
     # every parameter of the AST stays in the signature, even one whose reads were simplified away
     present = set(uops)
     params = sorted((u for u in ast.toposort() if u.op is Ops.DEFINE_GLOBAL), key=lambda u: u.arg)
-    uops = [p for p in params if p not in present] + uops
+    # a variable only in a launch size is a parameter too: the launch evaluates the size from its value
+    sizes = [u.arg[1] for u in uops if u.op is Ops.SPECIAL and isinstance(u.arg[1], UOp)]
+    launch_vars = sorted(
+        {v for s in sizes for v in s.toposort() if v.op is Ops.DEFINE_VAR} - present, key=lambda v: v.arg[0]
+    )
+    uops = [p for p in params if p not in present] + launch_vars + uops
     if SPEC:
         verify(_spec_view(uops), "program")
     name = k.name

@@ -335,7 +335,16 @@ def kernel_name(shape: Sequence[int], reduces: bool) -> str:
     >>> kernel_name((32, 16, 4), True), kernel_name((), False)
     ('r_32_16_4', 'E_1')
     """
-    return "_".join(["r" if reduces else "E", *(str(s) for s in shape)]) if shape else ("r" if reduces else "E") + "_1"
+    return (
+        "_".join(["r" if reduces else "E", *(_size_name(s) for s in shape)])
+        if shape
+        else ("r" if reduces else "E") + "_1"
+    )
+
+
+def _size_name(size: int | UOp) -> str:
+    # a symbolic size by its expression, with the characters a function name cannot hold dropped: (n*64) -> n64
+    return str(size) if isinstance(size, int) else "".join(c for c in size.render() if c.isalnum() or c == "_")
 
 
 # ---- the rewrites of the kernel AST that the transformations make

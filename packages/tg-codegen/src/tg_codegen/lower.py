@@ -82,7 +82,7 @@ def view_axes(st: ShapeTracker) -> frozenset[int]:
     [0, 2]
     """
     rngs = [
-        UOp(Ops.RANGE, dtypes.int64, (UOp.const(dtypes.int64, s),), RangeArg(i, AxisType.GLOBAL))
+        UOp(Ops.RANGE, dtypes.int64, (index_value(s, dtypes.int64),), RangeArg(i, AxisType.GLOBAL))
         for i, s in enumerate(st.shape)
     ]
     idx, valid = st.to_indexed_uops(rngs)
@@ -433,7 +433,7 @@ def lower_with_index(
         AxisType.REDUCE if i in axes.reduce_axes else AxisType.GLOBAL for i in range(len(axes.full_shape))
     ]
     ranges = [
-        UOp(Ops.RANGE, index, (UOp.const(index, size),), RangeArg(i, kind))
+        UOp(Ops.RANGE, index, (index_value(size, index),), RangeArg(i, kind))
         for i, (size, kind) in enumerate(zip(axes.full_shape, kinds, strict=True))
     ]
     ctx = LowerContext(axes, ranges, list(kinds), packed, index=index)
@@ -457,6 +457,11 @@ def lower_with_index(
     elif AxisType.GROUP in kinds:
         raise LoweringError("GROUP axes need work-groups (gpu=True)")
     return graph_rewrite(ast, pm_lower, ctx=ctx)
+
+
+def index_value(size: int | UOp, index: DType) -> UOp:
+    """A size as index arithmetic of type `index`: a constant, or a symbolic size (over int32 variables) cast."""
+    return size.cast(index) if isinstance(size, UOp) else UOp.const(index, size)
 
 
 def launch_indices(sizes: list[int], prefix: str, index: DType = dtypes.index) -> list[UOp]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from tg_runtime.allocator import Allocator
 from tg_runtime.compiler import Compiler
+from tg_runtime.counters import COUNTERS
 from tg_runtime.plugin import Discovery, Plugin, discover
 from tg_uop.dtype import DType
 from tg_uop.helpers import DEBUG
@@ -80,6 +81,7 @@ class Program(ABC):
         vals: tuple[int, ...] = (),
         wait: bool = False,
     ) -> float | None:
+        COUNTERS.launches += 1
         return self.launch(bufs, Launch(global_size, local_size, vals, wait))
 
     @abstractmethod
@@ -102,6 +104,7 @@ class Compiled:
         """Compile `src` (through the disk cache) and load the function `name` from it."""
         if self.compiler is None:
             raise DeviceUnavailable(f"{self.name} cannot run programs")
+        COUNTERS.compiles += 1
         return self.program(name, self.compiler.compile_cached(src))
 
 

@@ -29,11 +29,12 @@ False
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from tg_runtime.buffer import Buffer
 from tg_schedule.item import ScheduleItem, capture
 from tg_schedule.run import run_schedule
+from tg_uop.uop import UOp
 
 __all__ = ["CapturedRun", "capture"]
 
@@ -51,9 +52,10 @@ class CapturedRun:
         if {id(b) for b in self.fresh} & {id(b) for b in self.inputs}:
             raise ValueError("CapturedRun: a buffer cannot be both an input and a fresh output")
 
-    def replay(self, inputs: Sequence[Buffer]) -> list[Buffer]:
-        """Run the captured items with `inputs` in place of the captured inputs (same sizes and dtypes);
-        copies of the `fresh` outputs after the run, in its order."""
+    def replay(self, inputs: Sequence[Buffer], var_vals: Mapping[UOp, int] | None = None) -> list[Buffer]:
+        """Run the captured items with `inputs` in place of the captured inputs (same sizes and dtypes) and the
+        symbolic variables at `var_vals` (the captured values for those not given); copies of the `fresh`
+        outputs after the run, in its order."""
         if len(inputs) != len(self.inputs):
             raise ValueError(f"replay: {len(self.inputs)} input buffers were captured, {len(inputs)} given")
         swap: dict[int, Buffer] = {}
@@ -76,10 +78,18 @@ class CapturedRun:
                 return views[id(b)]
             return b
 
-        items = [ScheduleItem(si.ast, tuple(swapped(b) for b in si.bufs), si.var_vals, si.assigns) for si in self.items]
+        items = [
+            ScheduleItem(si.ast, tuple(swapped(b) for b in si.bufs), _with(si.var_vals, var_vals), si.assigns)
+            for si in self.items
+        ]
         run_schedule(items)
         return self.copies()
 
     def copies(self) -> list[Buffer]:
         """New buffers holding the current contents of the `fresh` outputs, in its order."""
         return [b.copy_to(b.device) for b in self.fresh]
+
+
+def _with(captured: dict[UOp, int], now: Mapping[UOp, int] | None) -> dict[UOp, int]:
+    # the variables of a captured item at this replay's values
+    return captured if not now or not captured else {v: now.get(v, val) for v, val in captured.items()}

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from tg_codegen.compile import Estimates
 from tg_codegen.lower import kernel_axes
 from tg_codegen.program import ProgramSpec, get_program
+from tg_runtime.counters import COUNTERS
 from tg_runtime.device import Device, DeviceUnavailable, Program
 from tg_schedule.item import ScheduleItem, record
 from tg_schedule.schedule import create_schedule
 from tg_uop import trace
 from tg_uop.helpers import DEBUG, colored
 from tg_uop.ops import Ops
+from tg_uop.symbolic import sym_infer
 from tg_uop.uop import UOp
 
 
@@ -58,7 +60,8 @@ def source_program(node: UOp, device: str) -> ProgramSpec:
 
 
 def _shape_text(spec: ProgramSpec) -> str:
-    return str(spec.global_size if spec.ast.op is Ops.CUSTOM else kernel_axes(spec.ast).full_shape)
+    shape = spec.global_size if spec.ast.op is Ops.CUSTOM else kernel_axes(spec.ast).full_shape
+    return "(" + ", ".join(s.render() if isinstance(s, UOp) else str(s) for s in shape) + ")"
 
 
 def _listing(uops: tuple[UOp, ...]) -> str:
@@ -70,6 +73,25 @@ def _listing(uops: tuple[UOp, ...]) -> str:
         arg = "" if u.arg is None else f" {u.arg!r}"
         lines.append(f"%{i:<3d} {u.op.name:12s} {str(u.dtype).removeprefix('dtypes.'):14s} {srcs}{arg}")
     return "\n".join(lines)
+
+
+def variable_values(si: ScheduleItem, spec: ProgramSpec) -> tuple[int, ...]:
+    """The values of a program's variables, in its parameter order, from the item's `var_vals` (by name)."""
+    if not spec.vars:
+        return ()
+    by_name = {v.arg[0]: val for v, val in si.var_vals.items()}
+    missing = [v.arg[0] for v in spec.vars if v.arg[0] not in by_name]
+    if missing:
+        raise ValueError(f"{spec.name}: no value for the variable(s) {missing}; bind them (`var.bind(value)`)")
+    return tuple(by_name[v.arg[0]] for v in spec.vars)
+
+
+def launch_dims(size: tuple[int, ...], spec: ProgramSpec, vals: tuple[int, ...]) -> tuple[int, ...]:
+    """A launch size with its symbolic entries evaluated at the variables' values."""
+    if all(isinstance(s, int) for s in size):
+        return size
+    named = {v.arg[0]: val for v, val in zip(spec.vars, vals, strict=True)}
+    return tuple(int(sym_infer(s, named)) for s in size)
 
 
 def run_item(si: ScheduleItem, index: int = 0) -> float:
@@ -95,10 +117,9 @@ def run_item(si: ScheduleItem, index: int = 0) -> float:
     if DEBUG >= 3:
         print(k.spec.src)
     handles = [b.handle for b in si.bufs]
-    vals = tuple(si.var_vals[v] for v in k.spec.vars)
-    elapsed = (
-        k.program(*handles, global_size=k.spec.global_size, local_size=k.spec.local_size, vals=vals, wait=True) or 0.0
-    )
+    vals = variable_values(si, k.spec)
+    global_size = launch_dims(k.spec.global_size, k.spec, vals)
+    elapsed = k.program(*handles, global_size=global_size, local_size=k.spec.local_size, vals=vals, wait=True) or 0.0
     if trace.ON:  # VIZ (checked here: building the fields costs a microsecond per launch)
         trace.emit("launch", ref=trace.Ref(si.ast), name=k.spec.name, device=device, dt=elapsed)
     if DEBUG >= 2:
@@ -134,7 +155,10 @@ def run_schedule(schedule: list[ScheduleItem]) -> float:
         total += run_item(si, i)
     if DEBUG >= 1 and schedule:
         kernels = sum(si.kind == "kernel" for si in schedule)
-        print(f"realized {kernels} kernel(s), {len(schedule) - kernels} copy(ies) in {total * 1e3:.3f} ms")
+        print(
+            f"realized {kernels} kernel(s), {len(schedule) - kernels} copy(ies) in {total * 1e3:.3f} ms"
+            f" (so far: {COUNTERS.compiles} program(s) compiled, {COUNTERS.launches} launched)"
+        )
     return total
 
 

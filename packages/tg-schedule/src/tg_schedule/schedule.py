@@ -19,6 +19,7 @@ from tg_schedule.item import ScheduleItem
 from tg_schedule.kernelize import FusionFailed, buffer_of, build_ast, find_realizes
 from tg_schedule.memory import plan_memory
 from tg_uop import trace
+from tg_uop.bound import bind_graph, max_size, unbind_graph
 from tg_uop.helpers import SPEC
 from tg_uop.ops import Ops
 from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
@@ -64,7 +65,9 @@ def _reads_target_elsewhere(ast: UOp, st: ShapeTracker) -> bool:
 def create_schedule(outs: list[UOp]) -> tuple[list[ScheduleItem], dict[UOp, UOp]]:
     """Schedule the realization of `outs`: the items in dependency order, and what each out becomes
     (a view of a BUFFER node). Graphs seen before (up to their buffers) come from the schedule cache."""
-    key, buffers = abstract(outs)
+    # the cache sees variables, not their values: every value of a symbolic size hits one entry
+    unbound, var_vals = unbind_graph(outs)
+    key, buffers = abstract(unbound)
     entry = SCHEDULES.get(key)
     cached = entry is not None
     if entry is None:
@@ -80,6 +83,9 @@ def create_schedule(outs: list[UOp]) -> tuple[list[ScheduleItem], dict[UOp, UOp]
         entry = CachedSchedule(plan_memory(items, kept), [becomes[o] for o in slot_outs])
         SCHEDULES.put(key, entry)
     items, results = entry.instantiate(buffers)
+    if var_vals:
+        items = [ScheduleItem(si.ast, si.bufs, var_vals, si.assigns) for si in items]
+        results = [bind_graph(r, var_vals) for r in results]
     if trace.ON:  # VIZ: the tensor graph, the kernels it was cut into, and whether the schedule cache had it
         trace.emit("realize", graph=outs, kernels=[trace.Ref(i.ast) for i in items if i.kind == "kernel"], hit=cached)
     return items, dict(zip(outs, results, strict=True))
@@ -126,13 +132,13 @@ def _schedule(outs: list[UOp], forced: frozenset[UOp]) -> tuple[list[ScheduleIte
                 # the value reads the target at other elements: compute it into a temporary first
                 sched.pop(), reads.pop()
                 tmp = UOp(Ops.CONTIGUOUS, value.dtype, (value,))
-                kernel(tmp, value, Buffer(device, int(tmp.size), tmp.dtype), ShapeTracker.from_shape(rp.shape))
+                kernel(tmp, value, Buffer(device, max_size(tmp.size), tmp.dtype), ShapeTracker.from_shape(rp.shape))
                 realized[tmp] = (sched[-1].bufs[0], ShapeTracker.from_shape(rp.shape))
                 kernel(rp, tmp, out, st, assigns=True)
             realized[rp] = (out, st)
         else:
             value = rp.src[0] if rp.op is Ops.CONTIGUOUS else rp
-            out = Buffer(device, int(rp.size), rp.dtype)
+            out = Buffer(device, max_size(rp.size), rp.dtype)
             kernel(rp, value, out, ShapeTracker.from_shape(rp.shape))
             realized[rp] = (out, ShapeTracker.from_shape(rp.shape))
     mapping = {rp: _as_buffer_view(rp, buf) for rp, (buf, _) in realized.items()}
@@ -146,7 +152,7 @@ def _custom_item(rp: UOp, device: str, realized: dict[UOp, tuple[Buffer, ShapeTr
     ins = [buffer_of(s) or realized[s][0] for s in rp.src]
     if any(b.device != device for b in ins):
         raise ValueError(f"custom kernel {rp.arg.name!r}: its inputs are on several devices; move them to one")
-    out = Buffer(device, int(rp.size), rp.dtype)
+    out = Buffer(device, max_size(rp.size), rp.dtype)
     if rp.arg.ast is None:  # source text for one kind of device: the item holds the node, without its sources
         if device.split(":")[0] != rp.arg.device:
             raise ValueError(f"custom kernel {rp.arg.name!r} is source for {rp.arg.device}, its inputs are on {device}")
@@ -194,4 +200,7 @@ def _as_buffer_view(rp: UOp, buf: Buffer) -> UOp:
     if rp.op is Ops.ASSIGN:
         return rp.src[0]
     assert rp.shape is not None
-    return UOp(Ops.BUFFER, rp.dtype, (), buf).reshape(rp.shape)
+    whole = UOp(Ops.BUFFER, rp.dtype, (), buf)
+    if buf.size != rp.size:  # a symbolic size: the buffer holds the largest, the value is its first elements
+        whole = whole.shrink(((0, rp.size),))
+    return whole.reshape(rp.shape)

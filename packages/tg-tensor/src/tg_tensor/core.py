@@ -22,6 +22,7 @@ from tg_schedule.schedule import create_schedule
 from tg_tensor.autograd import full_like, set_custom_gradient
 from tg_tensor.errors import ArgumentError
 from tg_tensor.helpers import NP_TO_DTYPE, DTypeLike, Scalar, const_uop, dtype_arg, to_np_dtype, uop_from_numpy
+from tg_uop.bound import concrete
 from tg_uop.dtype import DType, dtypes
 from tg_uop.helpers import prod
 from tg_uop.ops import Ops
@@ -133,7 +134,9 @@ class TensorCore:
         return len(self.shape)
 
     def numel(self) -> int:
-        return int(prod(self.shape))
+        """The element count; for a symbolic shape an integer expression over its bound Variables."""
+        size: Any = prod(self.shape)
+        return size if isinstance(size, UOp) else int(size)  # type: ignore[return-value]
 
     def __len__(self) -> int:
         if not self.shape:
@@ -235,7 +238,8 @@ class TensorCore:
     def _contiguous_buffer(self) -> Buffer:
         self.realize()
         u = self.uop
-        while u.op is Ops.RESHAPE:  # reshapes of a whole buffer are still that buffer, in order
+        # reshapes of a whole buffer are still that buffer, in order; a symbolic size is the buffer's first elements
+        while u.op is Ops.RESHAPE or (u.op is Ops.SHRINK and _symbolic_prefix(u)):
             u = u.src[0]
         if u.op is Ops.BUFFER:
             return u.arg
@@ -245,11 +249,12 @@ class TensorCore:
     def numpy(self) -> np.ndarray:
         """The value as a numpy array (realizing it if needed)."""
         buf = self._contiguous_buffer()
+        shape = tuple(concrete(s) for s in self.shape)  # a symbolic shape at its bound values
         data = np.frombuffer(bytes(buf.as_memoryview()), dtype=to_np_dtype(self.dtype))
-        return data.reshape(self.shape).copy()
+        return data[: prod(shape)].reshape(shape).copy()
 
     def item(self) -> Scalar:
-        if self.numel() != 1:
+        if concrete(self.numel()) != 1:  # a symbolic size counts at its bound value
             raise ArgumentError(f"item: only a tensor of one element has an item, this one has shape {self.shape}")
         return self.numpy().reshape(()).item()
 
@@ -314,6 +319,11 @@ class TensorCore:
 
     def bool(self) -> Self:
         return self.cast(dtypes.bool)
+
+
+def _symbolic_prefix(u: UOp) -> bool:
+    # SHRINK(BUFFER, (0, size)) with a symbolic size: how a realized symbolic tensor sits in its buffer
+    return u.src[0].op is Ops.BUFFER and u.arg[0][0] == 0 and isinstance(u.arg[0][1], UOp)
 
 
 def saturating_cast(u: UOp, dtype: DType) -> UOp:

@@ -34,7 +34,7 @@ import numpy as np
 from tg_runtime.buffer import Buffer
 from tg_runtime.device import Device, canonicalize
 from tg_tensor.errors import ArgumentError
-from tg_tensor.helpers import DTypeLike, Scalar, const_uop, dtype_arg, varargs
+from tg_tensor.helpers import DTypeLike, Scalar, const_uop, dtype_arg, symbolic_dim, varargs
 from tg_tensor.reduce import ReduceMixin
 from tg_uop.dtype import DType, dtypes
 from tg_uop.helpers import prod
@@ -57,18 +57,21 @@ __all__ = [
 # ---- argument checks shared with random.py: every bad argument is refused at the call, naming the op ----
 
 
-def shape_arg(shape: tuple[Any, ...], op: str) -> tuple[int, ...]:
+def shape_arg(shape: tuple[Any, ...], op: str) -> tuple[Any, ...]:
     """Sizes given as varargs (`zeros(2, 3)`) or one sequence (`zeros((2, 3))`), as ints >= 0."""
     sizes = varargs(shape)
-    out = []
+    out: list[Any] = []
     for s in sizes:
+        if isinstance(s, UOp):
+            out.append(symbolic_dim(s, op))
+            continue
         try:
             if isinstance(s, bool):
                 raise TypeError
             out.append(operator.index(s))  # numpy integers are fine, floats and bools are not
         except TypeError:
             raise ArgumentError(f"{op}: invalid shape {sizes}: sizes must be ints") from None
-    if any(s < 0 for s in out):
+    if any(isinstance(s, int) and s < 0 for s in out):
         raise ArgumentError(f"{op}: invalid shape {sizes}: sizes must be >= 0")
     return tuple(out)
 

@@ -12,9 +12,11 @@ import numpy as np
 
 from tg_runtime.buffer import Buffer
 from tg_tensor.errors import ArgumentError
+from tg_uop.bound import concrete
 from tg_uop.dtype import DType, dtypes
 from tg_uop.ops import Ops
 from tg_uop.uop import UOp
+from tg_uop.view import sym_equal
 
 Scalar = int | float | bool
 DTypeLike = DType | str  # a dtype or its name, as tinygrad takes them ("float16", "int", "half")
@@ -74,10 +76,29 @@ def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...], op: str) -> tuple[in
     pa, pb = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
     out = []
     for x, y in zip(pa, pb, strict=True):
-        if x != y and x != 1 and y != 1:
+        if not dim_eq(x, y) and not dim_eq(x, 1) and not dim_eq(y, 1):
             raise ArgumentError(f"{op}: shapes {a} and {b} cannot be broadcast together")
-        out.append(y if x == 1 else x)
+        out.append(y if dim_eq(x, 1) else x)
     return tuple(out)
+
+
+def symbolic_dim(x: Any, op: str) -> UOp:
+    """A symbolic size given by the user: an integer expression over bound Variables (`n.bind(3)`, `n.bind(3) + 1`).
+    An unbound Variable has no value to run with and is refused here."""
+    if not x.dtype.is_int:
+        raise ArgumentError(f"{op}: a symbolic size must be an integer expression, got {x.dtype!r}")
+    try:
+        concrete(x)
+    except ValueError as e:
+        raise ArgumentError(f"{op}: {e}") from None
+    return x
+
+
+def dim_eq(a: Any, b: Any) -> bool:
+    """Whether two dims are equal: ints by value, symbolic ones when provably equal."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b
+    return a is b or sym_equal(a, b)
 
 
 def dtype_arg(dtype: DTypeLike | None, default: DType | None, op: str) -> DType:

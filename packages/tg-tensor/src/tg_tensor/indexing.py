@@ -61,6 +61,8 @@ from tg_tensor.random import RandomMixin
 from tg_uop.dtype import dtypes
 from tg_uop.helpers import ContextVar, argsort, normalize_axis, prod
 from tg_uop.ops import Ops
+from tg_uop.uop import UOp
+from tg_uop.view import canonical_dim
 
 # 1: integer indices held by tensors are checked against their axis at the call (the default); 0: not checked
 CHECK_INDEX = ContextVar("CHECK_INDEX", 1)
@@ -240,6 +242,27 @@ def _plan_basic(plan: _Plan, it: Any, d: int) -> int:
     return d
 
 
+def _symbolic_index(index: Any, shape: tuple[Any, ...]) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    sliced = any(isinstance(it, slice) and (isinstance(it.start, UOp) or isinstance(it.stop, UOp)) for it in items)
+    return sliced or any(isinstance(s, UOp) for s in shape)
+
+
+def _wrap_bound(x: Any, size: Any) -> Any:
+    # negative ints count from the end of an int axis; a symbolic axis takes only bounds >= 0
+    if isinstance(x, int) and x < 0:
+        if isinstance(size, UOp):
+            raise NotImplementedError(f"index: a negative index ({x}) on a symbolic axis")
+        return max(x + size, 0)
+    return min(x, size) if isinstance(x, int) and isinstance(size, int) else x
+
+
+def _dim_sub(a: Any, b: Any) -> Any:
+    if isinstance(a, int) and isinstance(b, int):
+        return max(a - b, 0)
+    return a if isinstance(b, int) and b == 0 else canonical_dim(a - b)
+
+
 def _plan_advanced(plan: _Plan, idx: Any, d: int) -> None:
     """Source axis `d` is read whole by the view, then indexed by `idx`."""
     plan.axes[d] = _Axis(plan.axes[d].size, 0, 1, plan.axes[d].size)
@@ -412,9 +435,36 @@ class IndexingMixin(RandomMixin):
         >>> t[[1, 0, 1], [2, 2, 0]].tolist()
         [5, 2, 3]
         """
+        if _symbolic_index(index, self.shape):
+            return self._symbolic_getitem(index)
         plan = self._parse_index(index)
         y = self._basic(plan)
         return self._advanced(y, plan) if plan.adv else y
+
+    def _symbolic_getitem(self, index: Any) -> Self:
+        """Basic indexing where a slice bound or an indexed axis is symbolic: ints, step-1 slices, None and
+        `...`, as one shrink and one reshape."""
+        items = list(index) if isinstance(index, tuple) else [index]
+        if any(not (it is None or it is Ellipsis or isinstance(it, slice) or _is_int(it)) for it in items):
+            raise NotImplementedError("index: with symbolic sizes only ints, slices, None and '...' index a tensor")
+        bounds, shape, d = [], [], 0
+        for it in _fill_ellipsis(items, self.shape):
+            if it is None:
+                shape.append(1)
+                continue
+            size = self.shape[d]
+            if isinstance(it, slice):
+                if it.step not in (None, 1):
+                    raise NotImplementedError("index: with symbolic sizes a slice's step must be 1")
+                start = 0 if it.start is None else _wrap_bound(it.start, size)
+                stop = size if it.stop is None else _wrap_bound(it.stop, size)
+                bounds.append((start, stop))
+                shape.append(_dim_sub(stop, start))
+            else:
+                i = _wrap_bound(int(it), size)
+                bounds.append((i, i + 1))
+            d += 1
+        return self.shrink(tuple(bounds)).reshape(tuple(shape))
 
     def __setitem__(self, index: Any, value: Self | Scalar | list | np.ndarray) -> None:
         """`t[index] = value`: writes into `t`'s buffer now (see the module notes). `value` is broadcast to the

@@ -47,12 +47,16 @@ from tg_tensor.errors import ArgumentError
 from tg_tensor.indexing import IndexBound, record_index_checks
 from tg_tensor.tensor import Tensor, flush_pending_assigns
 from tg_uop import trace
+from tg_uop.bound import bind_graph, unbind_arg, unbind_expr, unbind_graph
 from tg_uop.helpers import JIT
 from tg_uop.ops import Ops
 from tg_uop.uop import UOp
 
 R = TypeVar("R")
 Key = tuple[tuple[str, Hashable], ...]  # (argument path, what the capture depends on there), in argument order
+
+# how a capture rebuilds one output on a call: from (the call's inputs, its fresh outputs, its variable values)
+Output = Callable[[list[Tensor], list[Buffer], dict[UOp, int]], Tensor]
 
 _MOVEMENT = (Ops.RESHAPE, Ops.PERMUTE, Ops.EXPAND, Ops.SHRINK, Ops.FLIP, Ops.PAD)
 
@@ -181,7 +185,7 @@ class _Capture:
 
     run: CapturedRun | None = None
     result: Any = None
-    outputs: dict[int, Callable[[list[Tensor], list[Buffer]], Tensor]] = dataclasses.field(default_factory=dict)
+    outputs: dict[int, Output] = dataclasses.field(default_factory=dict)
     checks: list[_IndexCheck] = dataclasses.field(default_factory=list)
 
 
@@ -210,10 +214,11 @@ class TinyJit(Generic[R]):
         _flatten(list(args), "args", leaves)
         _flatten(dict(sorted(kwargs.items())), "kwargs", leaves)  # f(a=1, b=2) and f(b=2, a=1) are one call
         inputs = _prepare_inputs([t for _, t in leaves if isinstance(t, Tensor)])
-        key = _key(leaves)
+        vals: dict[UOp, int] = {}  # this call's values of the symbolic sizes (they are not part of the key)
+        key = _key(leaves, vals)
         entry = self.captures.get(key)
         if entry is not None and entry.run is not None:
-            return _replay(entry, inputs)
+            return _replay(entry, inputs, vals)
         if entry is None:  # warm-up: everything compiles and lazy state initializes
             if len(self.captures) >= self.max_captures:
                 raise ArgumentError(self._too_many(key))
@@ -233,7 +238,7 @@ class TinyJit(Generic[R]):
         # gets copies, as from every replay, so later calls never overwrite what this one returned
         assert entry.run is not None
         made = entry.run.copies()
-        return _rebuild(entry.result, lambda o: entry.outputs[id(o)](inputs, made))
+        return _rebuild(entry.result, lambda o: entry.outputs[id(o)](inputs, made, vals))
 
     def _too_many(self, key: Key) -> str:
         first = next(iter(self.captures))
@@ -259,11 +264,15 @@ def _prepare_inputs(inputs: list[Tensor]) -> list[Tensor]:
     return inputs
 
 
-def _key(leaves: list[tuple[str, Any]]) -> Key:
-    """What a capture depends on, per argument path."""
+def _key(leaves: list[tuple[str, Any]], vals: dict[UOp, int]) -> Key:
+    """What a capture depends on, per argument path. Symbolic sizes count by their variables; their values (from
+    tensor shapes and views, and Variables passed bound: `f(x, pos.bind(3))`) go into `vals`."""
     key: list[tuple[str, Hashable]] = []
     roots: list[Buffer] = []
     for path, v in leaves:
+        if isinstance(v, UOp) and v.op is Ops.BIND:
+            key.append((path, ("variable", unbind_expr(v, vals))))
+            continue
         if not isinstance(v, Tensor):
             key.append((path, v if isinstance(v, _Node) else _value_key(v)))
             continue
@@ -275,7 +284,8 @@ def _key(leaves: list[tuple[str, Any]]) -> Key:
         alias = next((i for i, r in enumerate(roots) if r is _root(buf)), len(roots))
         roots.append(_root(buf))
         memory = (buf.size, buf.dtype, buf.offset, alias)
-        key.append((path, ("tensor", v.shape, v.dtype, v.device, chain, memory, v.requires_grad)))
+        shape, chain = unbind_arg(v.shape, vals), unbind_arg(chain, vals)
+        key.append((path, ("tensor", shape, v.dtype, v.device, chain, memory, v.requires_grad)))
     return tuple(key)
 
 
@@ -286,7 +296,7 @@ def _finish(entry: _Capture, items: list[Any], inputs: list[Tensor], result: Any
     in_bufs: list[Buffer] = [n.arg for n in in_nodes]
     written = {id(_root(b)) for si in items for b in si.outputs if _root(b).serial >= start}
     fresh: list[Buffer] = []
-    outs: dict[int, Callable[[list[Tensor], list[Buffer]], Tensor]] = {}
+    outs: dict[int, Output] = {}
     leaves: list[tuple[str, Any]] = []
     _flatten(result, "", leaves)
     for _, o in leaves:
@@ -295,18 +305,19 @@ def _finish(entry: _Capture, items: list[Any], inputs: list[Tensor], result: Any
         view = _view_of(o.uop)
         k = next((i for i, t in enumerate(inputs) if t is o), None)
         if k is not None:  # the input itself
-            outs[id(o)] = functools.partial(lambda k, ins, _: ins[k], k)
+            outs[id(o)] = functools.partial(lambda k, ins, *_: ins[k], k)
         elif view is None:  # a constant: no buffer depends on the inputs
-            outs[id(o)] = functools.partial(lambda o, ins, _: o, o)
+            outs[id(o)] = functools.partial(lambda o, *_: o, o)
         elif (k := next((i for i, b in enumerate(in_bufs) if b is view[1].arg), None)) is not None:
-            outs[id(o)] = functools.partial(_input_view, o.uop, in_nodes[k], k)
+            outs[id(o)] = functools.partial(_input_view, unbind_graph([o.uop])[0][0], in_nodes[k], k)
         elif id(root := _root(view[1].arg)) in written:
             if not any(b is root for b in fresh):
                 fresh.append(root)
             j = next(i for i, b in enumerate(fresh) if b is root)
-            outs[id(o)] = functools.partial(_fresh_view, o.uop, view[1], j)
+            # over variables: each call binds them to its own values (the output has this call's shape)
+            outs[id(o)] = functools.partial(_fresh_view, unbind_graph([o.uop])[0][0], view[1], j)
         else:  # state that existed before the call (a weight): the same tensor
-            outs[id(o)] = functools.partial(lambda o, ins, _: o, o)
+            outs[id(o)] = functools.partial(lambda o, *_: o, o)
     entry.run, entry.result, entry.outputs = CapturedRun(items, in_bufs, fresh), result, outs
 
 
@@ -320,19 +331,19 @@ def _index_checks(checks: list[tuple[UOp, IndexBound]], items: list[Any], start:
     return out
 
 
-def _input_view(u: UOp, node: UOp, k: int, ins: list[Tensor], _: list[Buffer]) -> Tensor:
+def _input_view(u: UOp, node: UOp, k: int, ins: list[Tensor], _: list[Buffer], vals: dict[UOp, int]) -> Tensor:
     new = _view_of(ins[k].uop)
     assert new is not None
-    return Tensor._wrap(u.substitute({node: new[1]}))
+    return Tensor._wrap(bind_graph(u.substitute({node: new[1]}), vals))
 
 
-def _fresh_view(u: UOp, node: UOp, j: int, _: list[Tensor], made: list[Buffer]) -> Tensor:
+def _fresh_view(u: UOp, node: UOp, j: int, _: list[Tensor], made: list[Buffer], vals: dict[UOp, int]) -> Tensor:
     old: Buffer = node.arg  # the fresh buffer itself, or a view of it
     new = made[j] if old.base is None else made[j].view(old.size, old.dtype, old.offset)
-    return Tensor._wrap(u.substitute({node: UOp(Ops.BUFFER, node.dtype, (), new)}))
+    return Tensor._wrap(bind_graph(u.substitute({node: UOp(Ops.BUFFER, node.dtype, (), new)}), vals))
 
 
-def _replay(entry: _Capture, inputs: list[Tensor]) -> Any:
+def _replay(entry: _Capture, inputs: list[Tensor], vals: dict[UOp, int]) -> Any:
     assert entry.run is not None
     bufs = []
     for t in inputs:
@@ -343,11 +354,11 @@ def _replay(entry: _Capture, inputs: list[Tensor]) -> Any:
     for c in entry.checks:
         if c.before:  # an index in an input: checked before anything is written
             c.run(roots)
-    made = entry.run.replay(bufs)  # the captured outputs hold this call's values too: checks read them there
+    made = entry.run.replay(bufs, vals)  # the captured outputs hold this call's values too: checks read them there
     for c in entry.checks:
         if not c.before:  # an index the call computes: checked once the kernels wrote it, before returning
             c.run(roots)
-    return _rebuild(entry.result, lambda o: entry.outputs[id(o)](inputs, made))
+    return _rebuild(entry.result, lambda o: entry.outputs[id(o)](inputs, made, vals))
 
 
 def _realize_all(result: Any) -> None:

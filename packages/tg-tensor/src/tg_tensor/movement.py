@@ -57,9 +57,12 @@ from typing import Any, Self, TypeVar
 
 from tg_tensor.core import TensorCore
 from tg_tensor.errors import ArgumentError
-from tg_tensor.helpers import varargs
+from tg_tensor.helpers import dim_eq, symbolic_dim, varargs
+from tg_uop.bound import concrete, max_size
 from tg_uop.dtype import dtypes, least_upper_dtype
 from tg_uop.helpers import normalize_axis, prod
+from tg_uop.ops import Ops
+from tg_uop.uop import UOp
 
 T = TypeVar("T", bound="MovementMixin")  # the tensor type the module's helper functions take and return
 
@@ -75,6 +78,21 @@ def _as_int(x: Any, op: str, what: str) -> int:
         return operator.index(x)
     except TypeError:
         raise TypeError(f"{op}: {what} must be ints, got {x!r}") from None
+
+
+def _dim(x: Any, op: str, what: str) -> Any:
+    """A size or bound: an int, or a symbolic integer over bound Variables."""
+    return symbolic_dim(x, op) if isinstance(x, UOp) else _as_int(x, op, what)
+
+
+def _same_count(new: Any, old: Any) -> bool:
+    # a symbolic count must equal the old one for every value; a fixed count is met at the bound values (the
+    # symbolic sizes then name the fixed sizes: x.reshape(BS, -1) of a (10, 10) tensor binds BS to 10)
+    return dim_eq(new, old) or (isinstance(old, int) and concrete(new) == old)
+
+
+def _ge0(x: Any) -> bool:
+    return bool(x.vmin >= 0) if isinstance(x, UOp) else bool(x >= 0)
 
 
 def _ints(xs: Any, op: str, what: str) -> tuple[int, ...]:
@@ -133,23 +151,56 @@ class MovementMixin(TensorCore):
         if any(s is None for s in new[self.ndim :]):
             raise ArgumentError(f"reshape: a None past the {self.ndim} axes of shape {self.shape} in {new}")
         # tinygrad: None keeps the size of the axis in its place
-        new = tuple(self.shape[i] if s is None else s for i, s in enumerate(new))
+        new = tuple(self.shape[i] if s is None else self._bind_free(s, i) for i, s in enumerate(new))
         try:
-            new = tuple(_as_int(s, "reshape", "sizes") for s in new)
+            new = tuple(_dim(s, "reshape", "sizes") for s in new)
         except TypeError:
             raise ArgumentError(f"reshape: invalid shape {new}") from None
-        if sum(1 for s in new if s == -1) > 1:
+        ints = [s for s in new if isinstance(s, int)]
+        if sum(1 for s in ints if s == -1) > 1:
             raise ArgumentError(f"reshape: only one dimension can be -1, got {new}")
-        if any(s < -1 for s in new):
+        if any(s < -1 for s in ints):
             raise ArgumentError(f"reshape: invalid shape {new}")
-        if -1 in new:
-            known = prod(s for s in new if s != -1)
-            if known == 0 or self.numel() % known:
-                raise ArgumentError(f"reshape: cannot reshape tensor of shape {self.shape} to {new}")
-            new = tuple(self.numel() // known if s == -1 else s for s in new)
-        if prod(new) != self.numel():
+        if -1 in ints:
+            new = self._infer_size(new)
+        if not _same_count(prod(new), self.numel()):
             raise ArgumentError(f"reshape: cannot reshape tensor of shape {self.shape} (size {self.numel()}) to {new}")
-        return self if new == self.shape else self._apply(lambda u: u.reshape(new))
+        if new == self.shape:
+            return self
+        count, numel = prod(new), self.numel()
+        if isinstance(count, UOp) and isinstance(numel, int) and not dim_eq(count, numel):
+            # fixed elements named by symbolic sizes: the graph reads the first `count` of them, which are all of
+            # them at the bound values, so the reshape stays provable for kernels that see only the variables
+            return self._apply(lambda u: u.reshape((numel,)).shrink(((0, count),)).reshape(new))
+        return self._apply(lambda u: u.reshape(new))
+
+    def _bind_free(self, s: Any, i: int) -> Any:
+        # an unbound Variable names the axis in its place: it is bound to that axis's size (x.reshape(BS, -1))
+        if not isinstance(s, UOp) or s.op is not Ops.DEFINE_VAR:
+            return s
+        size = self.shape[i] if i < self.ndim else None
+        if isinstance(size, UOp) and size.op is Ops.BIND and size.src[0] is s:
+            return size
+        if not isinstance(size, int):
+            raise ArgumentError(f"reshape: the unbound Variable {s.arg[0]!r} has no axis size to take; bind it")
+        try:
+            return s.bind(size)
+        except ValueError as e:
+            raise ArgumentError(f"reshape: {e}") from None
+
+    def _infer_size(self, new: tuple[Any, ...]) -> tuple[Any, ...]:
+        """`new` with its -1 replaced by the size that keeps the element count."""
+        known = prod(s for s in new if not (isinstance(s, int) and s == -1))
+        numel = self.numel()
+        if isinstance(numel, int):  # a fixed count: symbolic sizes in `new` name it at their bound values
+            if concrete(known) == 0 or numel % concrete(known):
+                raise ArgumentError(f"reshape: cannot reshape tensor of shape {self.shape} to {new}")
+            size: Any = numel // concrete(known)
+        else:
+            size = (numel // known).simplify() if isinstance(numel, UOp) else UOp.const(known.dtype, numel) // known
+            if not dim_eq(size * known, numel):
+                raise ArgumentError(f"reshape: the -1 in {new} is not provably a whole size for shape {self.shape}")
+        return tuple(size if isinstance(s, int) and s == -1 else s for s in new)
 
     def view(self, *shape: Any) -> Self:
         """`reshape` (any tg tensor can be viewed, contiguous or not)."""
@@ -166,17 +217,17 @@ class MovementMixin(TensorCore):
     def expand(self, *shape: Any) -> Self:
         """Broadcast size-1 axes (and new leading axes) to a larger shape; -1 (or None, as tinygrad) keeps an
         existing size."""
-        want = _ints(tuple(-1 if w is None else w for w in varargs(shape)), "expand", "sizes")
+        want = tuple(_dim(-1 if w is None else w, "expand", "sizes") for w in varargs(shape))
         if len(want) < self.ndim:
             raise ArgumentError(f"expand: cannot expand shape {self.shape} to {want} (fewer dimensions)")
         lead = len(want) - self.ndim
-        if any(w == -1 for w in want[:lead]):
+        if any(isinstance(w, int) and w == -1 for w in want[:lead]):
             raise ArgumentError(f"expand: -1 is not allowed for a new leading dimension, shape {self.shape} to {want}")
-        if any(w < -1 for w in want):
+        if any(isinstance(w, int) and w < -1 for w in want):
             raise ArgumentError(f"expand: invalid size in {want}")
         src = (1,) * lead + self.shape
-        new = tuple(s if w == -1 else w for s, w in zip(src, want, strict=True))
-        if any(s != n and s != 1 for s, n in zip(src, new, strict=True)):
+        new = tuple(s if isinstance(w, int) and w == -1 else w for s, w in zip(src, want, strict=True))
+        if any(not dim_eq(s, n) and not dim_eq(s, 1) for s, n in zip(src, new, strict=True)):
             raise ArgumentError(f"expand: cannot expand shape {self.shape} to {want} (only size-1 axes expand)")
         return self.reshape(src)._apply(lambda u: u.expand(new))
 
@@ -199,6 +250,8 @@ class MovementMixin(TensorCore):
         pairs = self._pad_pairs(padding)
         if all(p == (0, 0) for p in pairs):
             return self
+        if mode != "constant" and any(isinstance(x, UOp) for p in pairs for x in p):
+            raise ArgumentError(f"pad: mode {mode!r} needs int amounts; symbolic amounts pad with a constant")
         if mode == "constant":
             return self._pad_constant(pairs, 0.0 if value is None else value)
         return self._pad_mode(pairs, mode)
@@ -216,8 +269,7 @@ class MovementMixin(TensorCore):
             if any(p is not None and len(p) != 2 for p in items):
                 raise ArgumentError(f"pad: each per-axis entry must be a (before, after) pair or None, got {padding}")
             return tuple(
-                (0, 0) if p is None else (_as_int(p[0], "pad", "amounts"), _as_int(p[1], "pad", "amounts"))
-                for p in items
+                (0, 0) if p is None else (_dim(p[0], "pad", "amounts"), _dim(p[1], "pad", "amounts")) for p in items
             )
         flat = [_as_int(p, "pad", "amounts (all ints, or all pairs)") for p in items]  # F.pad: from the last axis
         if len(flat) % 2:
@@ -229,7 +281,7 @@ class MovementMixin(TensorCore):
 
     def _pad_constant(self, pairs: tuple[tuple[int, int], ...], value: float) -> Self:
         x = self._crop(pairs, "pad")
-        grow = tuple((max(b, 0), max(a, 0)) for b, a in pairs)
+        grow = tuple((b if isinstance(b, UOp) else max(b, 0), a if isinstance(a, UOp) else max(a, 0)) for b, a in pairs)
         if all(g == (0, 0) for g in grow):
             return x
         out = x._apply(lambda u: u.pad(grow))
@@ -242,8 +294,10 @@ class MovementMixin(TensorCore):
 
     def _crop(self, pairs: tuple[tuple[int, int], ...], op: str) -> Self:
         """Drop the elements that negative pad amounts remove."""
-        if all(b >= 0 and a >= 0 for b, a in pairs):
+        if all(_ge0(b) and _ge0(a) for b, a in pairs):
             return self
+        if any(isinstance(x, UOp) for p in pairs for x in p):
+            raise ArgumentError(f"{op}: symbolic pad amounts must be >= 0 for every value, got {pairs}")
         bounds = tuple((max(-b, 0), s - max(-a, 0)) for (b, a), s in zip(pairs, self.shape, strict=True))
         if any(lo > hi for lo, hi in bounds):
             raise ArgumentError(f"pad: negative padding {pairs} crops more than the shape {self.shape} in {op}")
@@ -282,10 +336,14 @@ class MovementMixin(TensorCore):
         if len(arg) != self.ndim:
             raise ArgumentError(f"shrink: {arg} does not have one (begin, end) pair per axis of shape {self.shape}")
         bounds = tuple(
-            (0, s) if p is None else (_as_int(p[0], "shrink", "bounds"), _as_int(p[1], "shrink", "bounds"))
+            (0, s) if p is None else (_dim(p[0], "shrink", "bounds"), _dim(p[1], "shrink", "bounds"))
             for p, s in zip(arg, self.shape, strict=True)
         )
-        if any(not 0 <= b <= e <= s for (b, e), s in zip(bounds, self.shape, strict=True)):
+        # symbolic bounds: inside the shape at the bound values, and never past a fixed size for any value
+        if any(
+            not 0 <= concrete(b) <= concrete(e) <= concrete(s) or (isinstance(s, int) and max_size(e) > s)
+            for (b, e), s in zip(bounds, self.shape, strict=True)
+        ):
             raise ArgumentError(f"shrink: {arg} is not inside shape {self.shape}")
         return self._apply(lambda u: u.shrink(bounds))
 

@@ -44,6 +44,7 @@ from tg_tensor.helpers import DTypeLike, dtype_arg
 from tg_uop.dtype import DType, dtypes, least_upper_float
 from tg_uop.helpers import normalize_axis, prod
 from tg_uop.ops import Ops
+from tg_uop.uop import UOp
 
 T = TypeVar("T", bound="ReduceMixin")  # the tensor type the module's helper functions take and return
 
@@ -254,7 +255,13 @@ class ReduceMixin(ElementwiseMixin):
         out_dt = dtype_arg(dtype, least_upper_float(self.dtype), "mean")
         count = prod(self.shape[i] for i in axes)
         total = self.cast(_acc_dtype(out_dt))._reduce_axes(Ops.ADD, axes, keepdim)
+        if isinstance(count, UOp):  # a symbolic count: computed in the kernel (0 of nothing gives NaN)
+            return (total / self._count(axes, keepdim, total.dtype)).cast(out_dt)
         return (total / count if count else total * math.nan).cast(out_dt)
+
+    def _count(self, axes: tuple[int, ...], keepdim: bool, dtype: DType) -> Self:
+        """How many elements a reduction over `axes` takes, as a tensor (for symbolic sizes: summed ones)."""
+        return self._wrap(full_like(self.uop, 1, dtype))._reduce_axes(Ops.ADD, axes, keepdim)
 
     def _var(
         self, axis: Axis, dim: Axis, keepdim: bool, correction: float | None, unbiased: bool | None, op: str
@@ -266,8 +273,11 @@ class ReduceMixin(ElementwiseMixin):
         d = x - m
         n = prod(self.shape[i] for i in axes)
         # degrees of freedom <= 0 give inf or NaN, as in PyTorch (which also warns)
-        dof = max(n - correction, 0)
         sq = (d * d).sum(axes, keepdim=keepdim)
+        if isinstance(n, UOp):
+            dof_t = (x._count(axes, keepdim, sq.dtype) - correction).relu()
+            return sq / dof_t, m if keepdim else m.reshape(sq.shape)
+        dof = max(n - correction, 0)
         var = sq / dof if dof else sq * math.inf
         return var, m if keepdim else m.reshape(var.shape)
 

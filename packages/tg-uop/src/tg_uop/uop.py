@@ -129,6 +129,8 @@ class UOp(metaclass=_UOpMeta):
         return UOp, (self.op, self.dtype, self.src, self.arg, self.tag)
 
     def __repr__(self) -> str:
+        if self.op is Ops.BIND and self.src[0].op is Ops.DEFINE_VAR:  # a symbolic size in a shape: n=3
+            return f"<UOp BIND {self.src[0].arg[0]}={self.src[1].arg}>"
         arg = "" if self.arg is None else f", arg={self.arg!r}"
         return f"<UOp {self.op.name} {self.dtype!r} nsrc={len(self.src)}{arg}>"
 
@@ -459,9 +461,9 @@ def _shape_of(u: UOp) -> tuple[Any, ...] | None:
     if op is Ops.PAD:
         s = src[0].shape
         assert s is not None
-        return tuple(d + b + a for d, (b, a) in zip(s, u.arg, strict=True))
+        return tuple(_dim_add(_dim_add(d, b), a) for d, (b, a) in zip(s, u.arg, strict=True))
     if op is Ops.SHRINK:
-        return tuple(e - b for b, e in u.arg)
+        return tuple(_dim_add(e, b * -1 if isinstance(b, UOp) else -b) for b, e in u.arg)
     if op is Ops.CUSTOM:
         return tuple(u.arg.shape)
     if op is Ops.REDUCE_AXIS:
@@ -475,6 +477,15 @@ def _shape_of(u: UOp) -> tuple[Any, ...] | None:
             if x.shape is not None:
                 return x.shape
     return None
+
+
+def _dim_add(d: Any, x: Any) -> Any:
+    # a symbolic dim stays readable: adding 0 leaves it alone, other sums are simplified
+    if isinstance(x, int) and x == 0:
+        return d
+    if isinstance(d, int) and isinstance(x, int):
+        return d + x
+    return (d + x).simplify()
 
 
 def broadcast_shape(shapes: Iterable[tuple[Any, ...] | None]) -> tuple[Any, ...] | None:
@@ -522,8 +533,9 @@ def _vrange_of(u: UOp) -> tuple[ConstType, ConstType]:
         return src[0].vmin, src[0].vmax
     if op is Ops.RANGE:
         return 0, _max_or_inf(src[0].vmax, -1)
-    if op is Ops.SPECIAL:
-        return 0, u.arg[1] - 1
+    if op is Ops.SPECIAL:  # a launch size may be symbolic: its largest value bounds the index
+        size = u.arg[1]
+        return 0, (size.vmax if isinstance(size, UOp) else size) - 1
     if dt.is_float or dt.count > 1 or not src:
         return dt.min, dt.max
     if op is Ops.CAST and (src[0].dtype.is_int or src[0].dtype.is_bool):

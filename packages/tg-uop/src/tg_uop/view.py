@@ -23,11 +23,38 @@ from typing import Any
 from tg_uop.dtype import dtypes
 from tg_uop.helpers import prod, strides_for_shape
 from tg_uop.ops import Ops
+from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite
 from tg_uop.symbolic import linear_terms
 from tg_uop.uop import UOp, toposort
 
 Mask = tuple[tuple[int, int], ...]
 sint = int | UOp  # a dimension: an int, or a symbolic integer expression over Variables
+
+
+# the symbolic rules merge like terms of sums: differences are written as sums first, so (s+1)-s is 1
+pm_sub_as_sum = PatternMatcher(
+    [
+        (UPat(Ops.SUB, src=(UPat.var("a"), UPat.var("b"))), lambda a, b: a + b * -1),
+        (UPat(Ops.NEG, src=(UPat.var("a"),)), lambda a: a * -1),
+    ]
+)
+
+
+def canonical_dim(x: sint) -> sint:
+    """A symbolic dim simplified (differences too), an int where it is one.
+
+    >>> s = UOp.variable("s", 0, 9)
+    >>> canonical_dim((s + 1) - s)
+    1
+    """
+    if not isinstance(x, UOp):
+        return x
+    y = (
+        graph_rewrite(x, pm_sub_as_sum).simplify()
+        if any(u.op in (Ops.SUB, Ops.NEG) for u in x.toposort())
+        else x.simplify()
+    )
+    return int(y.arg) if y.op is Ops.CONST else y
 
 
 def sym_equal(a: sint, b: sint) -> bool:
@@ -86,7 +113,13 @@ class View:
     def create(
         shape: tuple[int, ...], strides: tuple[int, ...] | None = None, offset: int = 0, mask: Mask | None = None
     ) -> View:
-        """A canonical view: size-1 dims get stride 0, a mask covering everything is dropped."""
+        """A canonical view: size-1 dims get stride 0, a mask covering everything is dropped, symbolic entries are
+        simplified (to an int when they are one)."""
+        if _symbolic(*shape, offset, *(strides or ()), *(x for m in mask or () for x in m)):
+            # the declared int fields hold symbolic dims too (sint); the annotations name the common case
+            shape, offset = tuple(canonical_dim(s) for s in shape), canonical_dim(offset)  # type: ignore[misc,assignment]
+            strides = None if strides is None else tuple(canonical_dim(s) for s in strides)  # type: ignore[misc]
+            mask = None if mask is None else tuple((canonical_dim(b), canonical_dim(e)) for b, e in mask)  # type: ignore[misc]
         strides = _canonical_strides(shape, strides) if strides is not None else strides_for_shape(shape)
         if mask is not None:
             if any(_provably_le(e, b) for b, e in mask):
