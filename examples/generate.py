@@ -27,6 +27,7 @@ from tg_nn.datasets import fortunes
 from tg_nn.models import GPT, ByteTokenizer, GPTConfig
 from tg_nn.state import get_parameters, get_state_dict, load_state_dict, safe_load, safe_save
 from tg_tensor import Tensor, TinyJit, no_grad
+from tg_uop import UOp, Variable
 
 SEPARATOR = "\n%\n"  # what ends every quotation in the data files: the model learns to end one
 
@@ -96,14 +97,16 @@ def train(model: GPT, train_ids: np.ndarray, args: argparse.Namespace) -> None:
 
 
 def make_decode_step(model: GPT) -> Callable[[int, int], np.ndarray]:
-    """(token, position) -> the next token's logits (vocab,): one TinyJit replay per call once warm."""
+    """(token, position) -> the next token's logits (vocab,): one TinyJit replay per call once warm, the position
+    a bound Variable (the kernels take it as an argument: no new kernel, no new schedule for a new position)."""
+    start = Variable("start_pos", 0, model.config.context - 1)
 
     @TinyJit
-    def step(token: Tensor, start_pos: Tensor) -> Tensor:
+    def step(token: Tensor, start_pos: UOp) -> Tensor:
         return model(token, start_pos)[0, -1].realize()
 
     def decode(token: int, pos: int) -> np.ndarray:
-        return step(Tensor([[token]]), Tensor(pos)).numpy()
+        return step(Tensor([[token]]), start.bind(pos)).numpy()
 
     return decode
 

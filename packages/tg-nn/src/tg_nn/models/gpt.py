@@ -28,7 +28,7 @@ import dataclasses
 
 from tg_nn.embedding import Embedding
 from tg_nn.linear import Linear
-from tg_nn.models.kv_cache import KVCache, Position
+from tg_nn.models.kv_cache import KVCache, Position, check_position
 from tg_nn.norm import LayerNorm
 from tg_tensor import Tensor
 
@@ -122,11 +122,8 @@ class GPT:
 
     def positions(self, t: int, start_pos: Position | None) -> Tensor:
         """The position embeddings (t, dim) of positions start_pos .. start_pos + t (0 .. t without a cache)."""
-        if isinstance(start_pos, Tensor):
-            return self.wpe(start_pos.reshape(1))
         first = 0 if start_pos is None else start_pos
-        if first + t > self.config.context:
-            raise ValueError(f"{self!r}: positions {first}..{first + t - 1} exceed the context")
+        check_position(first, t, self.config.context, repr(self))
         return self.wpe.weight[first : first + t]
 
     def __call__(self, tokens: Tensor, start_pos: Position | None = None) -> Tensor:
