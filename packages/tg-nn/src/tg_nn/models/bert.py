@@ -28,12 +28,11 @@ import math
 import numpy as np
 
 from tg_nn.embedding import Embedding
-from tg_nn.linear import Linear
+from tg_nn.linear import Linear, store_transposed
 from tg_nn.models.config import BertConfig
 from tg_nn.norm import LayerNorm
 from tg_tensor import Tensor
 from tg_tensor.helpers import to_np_dtype
-from tg_uop.ops import Ops
 
 
 def _activation(x: Tensor, name: str) -> Tensor:
@@ -192,11 +191,7 @@ class BertModel:
     def store_transposed(self) -> None:
         """Keep each dense weight (out, in) as a transposed view of an (in, out) buffer, realized (see the module's
         docstring): same Tensor objects, shapes and values; loading into them later keeps this layout."""
-        layers = [d for d in self.linears() if d.weight.uop.op is not Ops.PERMUTE]  # not already stored so
-        transposed = [d.weight.T.contiguous() for d in layers]
-        Tensor.realize(*transposed)
-        for d, t in zip(layers, transposed, strict=True):
-            d.weight.replace_uop(t.uop.permute((1, 0)))
+        store_transposed(self.linears())
 
     def __call__(
         self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray | None = None

@@ -11,7 +11,9 @@
 (1, 1, 16)
 
 Pre-norm blocks as GPT-2: `x + Attention(LayerNorm(x))`, `x + MLP(LayerNorm(x))` (GELU, tanh form), a final
-LayerNorm and an untied output layer. Token and learned position embeddings start from N(0, 0.02^2).
+LayerNorm and an untied output layer. Token and learned position embeddings start from N(0, 0.02^2). The dense
+weights are stored transposed (`tg_nn.linear.store_transposed`): decoding one token multiplies a single row by
+each weight, several times faster from that layout.
 
 Two forwards with the same weights:
 - `model(tokens)`: the full recomputation, causal self-attention over the tokens given (training, and the
@@ -27,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 
 from tg_nn.embedding import Embedding
-from tg_nn.linear import Linear
+from tg_nn.linear import Linear, store_transposed
 from tg_nn.models.kv_cache import KVCache, Position, check_position
 from tg_nn.norm import LayerNorm
 from tg_tensor import Tensor
@@ -67,7 +69,9 @@ class CausalSelfAttention:
         self.proj = Linear(cfg.dim, cfg.dim)
         self.cache: KVCache | None = None
 
-    def __call__(self, x: Tensor, start_pos: Position | None = None) -> Tensor:
+    def __call__(self, x: Tensor, start_pos: Position | None = None, realize_with: tuple[Tensor, ...] = ()) -> Tensor:
+        """Attention over `x` (batch, T, dim); with `start_pos`, through the cache, realizing the cache writes, the
+        queries and `realize_with` in one schedule."""
         b, t, dim = x.shape
         heads, hd = self.cfg.n_heads, self.cfg.head_dim
         qkv = self.qkv(x).reshape(b, t, 3, heads, hd)
@@ -77,7 +81,7 @@ class CausalSelfAttention:
         else:
             if self.cache is None or self.cache.batch != b:
                 self.cache = KVCache(b, heads, self.cfg.context, hd, device=x.device)
-            keys, values, mask = self.cache.update(k, v, start_pos)
+            keys, values, mask = self.cache.update(k, v, start_pos, q, *realize_with)
             out = q.scaled_dot_product_attention(keys, values, attn_mask=mask)
         return self.proj(out.transpose(1, 2).reshape(b, t, dim))
 
@@ -101,7 +105,8 @@ class Block:
         self.ln_2, self.mlp = LayerNorm(cfg.dim), MLP(cfg)
 
     def __call__(self, x: Tensor, start_pos: Position | None = None) -> Tensor:
-        x = x + self.attn(self.ln_1(x), start_pos)
+        # the residual is realized with the cache writes: the later blocks' writes would compute it again
+        x = x + self.attn(self.ln_1(x), start_pos, (x,))
         return x + self.mlp(self.ln_2(x))
 
 
@@ -116,6 +121,11 @@ class GPT:
         self.h = [Block(cfg) for _ in range(cfg.n_layers)]
         self.ln_f = LayerNorm(cfg.dim)
         self.lm_head = Linear(cfg.dim, cfg.vocab_size, bias=False)
+        store_transposed(self.linears())
+
+    def linears(self) -> list[Linear]:
+        """The dense layers, in order."""
+        return [d for b in self.h for d in (b.attn.qkv, b.attn.proj, b.mlp.fc, b.mlp.proj)] + [self.lm_head]
 
     def __repr__(self) -> str:
         return f"GPT({self.config})"

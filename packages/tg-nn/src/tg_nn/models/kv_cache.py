@@ -54,18 +54,24 @@ class KVCache:
     def __repr__(self) -> str:
         return f"KVCache(batch={self.batch}, heads={self.heads}, context={self.context}, head_dim={self.head_dim})"
 
-    def update(self, k: Tensor, v: Tensor, start_pos: Position) -> tuple[Tensor, Tensor, Tensor | None]:
+    def update(
+        self, k: Tensor, v: Tensor, start_pos: Position, *realize_with: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
         """Write `k`, `v` (batch, heads, T, head_dim) at positions `start_pos`.. and return the keys and values of
         positions 0 .. start_pos + T and a bool mask (T, start_pos + T) of the keys each new query may attend to
-        (its own position and those before it; None for one token, which may attend to them all)."""
+        (its own position and those before it; None for one token, which may attend to them all).
+
+        The writes are realized at once (the keys returned read the cache), together with `realize_with`: pass
+        the queries, computed from the same projection, which would otherwise be computed a second time."""
         t = k.shape[2]
         want = (self.batch, self.heads, t, self.head_dim)
         if k.shape != want or v.shape != want:
             raise ValueError(f"{self!r}: keys {k.shape} and values {v.shape} must both be {want}")
         check_position(start_pos, t, self.context, repr(self))
         end = start_pos + t
-        # realized now: the attention reads the cache, which must already hold these positions
-        Tensor.realize(self.keys[:, :, start_pos:end].assign(k), self.values[:, :, start_pos:end].assign(v))
+        Tensor.realize(
+            self.keys[:, :, start_pos:end].assign(k), self.values[:, :, start_pos:end].assign(v), *realize_with
+        )
         mask = None
         if t > 1:  # the earlier positions all, the new ones causally (padding works with a symbolic start_pos)
             old = Tensor.ones(t, start_pos, dtype="bool", device=k.device).pad(((0, 0), (0, t)))
