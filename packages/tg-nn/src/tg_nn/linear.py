@@ -1,7 +1,6 @@
 """`Linear`: the fully connected layer, `y = x @ weight.T + bias`.
 
 >>> from tg_tensor import Tensor
-from tg_uop.ops import Ops
 >>> from tg_nn.linear import Linear
 >>> Linear(3, 2)(Tensor.ones(4, 3)).shape
 (4, 2)
