@@ -75,6 +75,22 @@ def test_slices_with_symbolic_bounds(k: int) -> None:
     close(TA[..., 2][:sp], A[: k - 1, 2])
 
 
+@pytest.mark.parametrize("k", VALUES)
+def test_arange_masks_cat_and_indexing(k: int) -> None:
+    nk = n.bind(k)
+    close(Tensor.arange(nk), np.arange(k, dtype=np.int32))
+    close(Tensor.arange(2, nk + 2), np.arange(2, k + 2, dtype=np.int32))
+    close(Tensor.ones(nk, nk).triu(1), np.triu(np.ones((k, k), np.float32), 1))
+    close(rows(k).tril(-1), np.tril(A[:k], -1))
+    close(rows(k).cat(TA[:2], dim=0), np.concatenate([A[:k], A[:2]]))
+    close(rows(k).cat(rows(k), dim=1), np.concatenate([A[:k], A[:k]], 1))
+    close(TA[n.bind(k) - 1], A[k - 1])  # a bound Variable as an index
+    causal = Tensor.full((nk, nk), float("-inf")).triu(1)
+    scores = rows(k) @ rows(k).T / 8
+    want = torch.tensor(A[:k] @ A[:k].T / 8 + np.triu(np.full((k, k), -np.inf, np.float32), 1)).softmax(-1)
+    close((scores + causal).softmax(-1), want.numpy(), atol=1e-5)
+
+
 # ---- elementwise, reductions, matmul, softmax, attention ----
 
 
@@ -243,3 +259,5 @@ def test_errors() -> None:
         Tensor.zeros(4, 4).reshape(2, 8).expand(Variable("u", 1, 4), 2, 8)
     with pytest.raises(NotImplementedError, match="step"):
         rows(4)[::2]
+    with pytest.raises(ArgumentError, match="int sizes"):
+        Tensor.rand(n.bind(3), 2)
