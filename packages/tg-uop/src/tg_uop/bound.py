@@ -24,7 +24,6 @@ from tg_uop.symbolic import sym_infer
 from tg_uop.uop import UOp, toposort
 from tg_uop.view import ShapeTracker, View
 
-
 # the tensor-graph ops whose arg may hold a symbolic size (a BIND node is checked as a node)
 _SIZED = frozenset({Ops.RESHAPE, Ops.EXPAND, Ops.SHRINK, Ops.PAD, Ops.VIEW, Ops.CUSTOM})
 
