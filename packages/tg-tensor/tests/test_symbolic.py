@@ -180,6 +180,33 @@ def test_tinyjit_takes_bound_variables_as_arguments() -> None:
     assert head.captured is not None
 
 
+def test_tinyjit_with_lazy_symbolic_inputs() -> None:
+    @TinyJit
+    def f(x: Tensor) -> Tensor:
+        return (x * 2).sum(0)
+
+    for i, k in enumerate((3, 8, 2, 14, 6)):
+        if i == 2:
+            before = COUNTERS.snapshot()
+        close(f(rows(k) + 1), ((A[:k] + 1) * 2).sum(0), atol=1e-4)  # the input is realized at the maximum size
+    assert COUNTERS.since(before).compiles == 0
+
+
+def test_seed_documents_example() -> None:
+    # as the seed documents write it (the import aside): a reshape naming the batch axis with an unbound Variable
+    BS = Variable("BS", 1, 100)  # noqa: N806
+
+    @TinyJit
+    def process_batch(x: Tensor) -> Tensor:
+        return x.reshape(BS, -1).sum()
+
+    data = Tensor.randn(10, 10)
+    for _ in range(3):
+        result = process_batch(data)
+        np.testing.assert_allclose(result.numpy(), data.numpy().sum(), rtol=1e-5, atol=1e-5)
+    assert Tensor.ones(10, 10).reshape(BS, -1).shape == (BS.bind(10), 10)
+
+
 def test_kv_cache_written_at_a_bound_position() -> None:
     length, dim = 12, 4
     start = Variable("start_pos", 0, length - 1)
