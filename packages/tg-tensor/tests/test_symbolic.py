@@ -286,5 +286,7 @@ def test_errors() -> None:
         Tensor.zeros(4, 4).reshape(2, 8).expand(Variable("u", 1, 4), 2, 8)
     with pytest.raises(NotImplementedError, match="step"):
         rows(4)[::2]
+    with pytest.raises(TypeError, match="symbolic axis"):
+        len(rows(3))
     with pytest.raises(ArgumentError, match="int sizes"):
         Tensor.rand(n.bind(3), 2)

@@ -63,7 +63,7 @@ def sym_equal(a: sint, b: sint) -> bool:
         return a == b
     if a is b:
         return True
-    diff: UOp = a + b * -1 if isinstance(b, UOp) else a + -b  # type: ignore[assignment,operator]
+    diff: UOp = a + b * -1 if isinstance(b, UOp) else a + -b  # type: ignore[assignment]
     return canonical_dim(diff) == 0
 
 
@@ -75,7 +75,7 @@ def _provably_le(a: sint, b: sint) -> bool:
     """a <= b for every value of the variables (False when it cannot be shown)."""
     if isinstance(a, int) and isinstance(b, int):
         return a <= b
-    diff: UOp = b + a * -1 if isinstance(a, UOp) else b + -a  # type: ignore[assignment,operator]
+    diff: UOp = b + a * -1 if isinstance(a, UOp) else b + -a  # type: ignore[assignment]
     d = canonical_dim(diff)
     return d >= 0 if isinstance(d, int) else bool(d.vmin >= 0)
 
