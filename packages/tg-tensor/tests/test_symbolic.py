@@ -75,6 +75,22 @@ def test_slices_with_symbolic_bounds(k: int) -> None:
     close(TA[..., 2][:sp], A[: k - 1, 2])
 
 
+@pytest.mark.parametrize("k", VALUES)
+def test_arange_masks_cat_and_indexing(k: int) -> None:
+    nk = n.bind(k)
+    close(Tensor.arange(nk), np.arange(k, dtype=np.int32))
+    close(Tensor.arange(2, nk + 2), np.arange(2, k + 2, dtype=np.int32))
+    close(Tensor.ones(nk, nk).triu(1), np.triu(np.ones((k, k), np.float32), 1))
+    close(rows(k).tril(-1), np.tril(A[:k], -1))
+    close(rows(k).cat(TA[:2], dim=0), np.concatenate([A[:k], A[:2]]))
+    close(rows(k).cat(rows(k), dim=1), np.concatenate([A[:k], A[:k]], 1))
+    close(TA[n.bind(k) - 1], A[k - 1])  # a bound Variable as an index
+    causal = Tensor.full((nk, nk), float("-inf")).triu(1)
+    scores = rows(k) @ rows(k).T / 8
+    want = torch.tensor(A[:k] @ A[:k].T / 8 + np.triu(np.full((k, k), -np.inf, np.float32), 1)).softmax(-1)
+    close((scores + causal).softmax(-1), want.numpy(), atol=1e-5)
+
+
 # ---- elementwise, reductions, matmul, softmax, attention ----
 
 
@@ -164,6 +180,33 @@ def test_tinyjit_takes_bound_variables_as_arguments() -> None:
     assert head.captured is not None
 
 
+def test_tinyjit_with_lazy_symbolic_inputs() -> None:
+    @TinyJit
+    def f(x: Tensor) -> Tensor:
+        return (x * 2).sum(0)
+
+    for i, k in enumerate((3, 8, 2, 14, 6)):
+        if i == 2:
+            before = COUNTERS.snapshot()
+        close(f(rows(k) + 1), ((A[:k] + 1) * 2).sum(0), atol=1e-4)  # the input is realized at the maximum size
+    assert COUNTERS.since(before).compiles == 0
+
+
+def test_seed_documents_example() -> None:
+    # as the seed documents write it (the import aside): a reshape naming the batch axis with an unbound Variable
+    BS = Variable("BS", 1, 100)  # noqa: N806
+
+    @TinyJit
+    def process_batch(x: Tensor) -> Tensor:
+        return x.reshape(BS, -1).sum()
+
+    data = Tensor.randn(10, 10)
+    for _ in range(3):
+        result = process_batch(data)
+        np.testing.assert_allclose(result.numpy(), data.numpy().sum(), rtol=1e-5, atol=1e-5)
+    assert Tensor.ones(10, 10).reshape(BS, -1).shape == (BS.bind(10), 10)
+
+
 def test_kv_cache_written_at_a_bound_position() -> None:
     length, dim = 12, 4
     start = Variable("start_pos", 0, length - 1)
@@ -243,3 +286,7 @@ def test_errors() -> None:
         Tensor.zeros(4, 4).reshape(2, 8).expand(Variable("u", 1, 4), 2, 8)
     with pytest.raises(NotImplementedError, match="step"):
         rows(4)[::2]
+    with pytest.raises(TypeError, match="symbolic axis"):
+        len(rows(3))
+    with pytest.raises(ArgumentError, match="int sizes"):
+        Tensor.rand(n.bind(3), 2)

@@ -61,7 +61,8 @@ def source_program(node: UOp, device: str) -> ProgramSpec:
 
 def _shape_text(spec: ProgramSpec) -> str:
     shape = spec.global_size if spec.ast.op is Ops.CUSTOM else kernel_axes(spec.ast).full_shape
-    return "(" + ", ".join(s.render() if isinstance(s, UOp) else str(s) for s in shape) + ")"
+    # a symbolic size by its expression: (4, n)
+    return str(tuple(s.render() if isinstance(s, UOp) else s for s in shape)).replace("'", "")
 
 
 def _listing(uops: tuple[UOp, ...]) -> str:

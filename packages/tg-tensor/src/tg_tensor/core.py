@@ -141,6 +141,8 @@ class TensorCore:
     def __len__(self) -> int:
         if not self.shape:
             raise TypeError("len() of a 0-d tensor")
+        if isinstance(self.shape[0], UOp):  # len() must be an int: a symbolic length is t.shape[0]
+            raise TypeError(f"len() of a symbolic axis ({self.shape[0].render()}); use t.shape[0]")
         return self.shape[0]
 
     @property

@@ -36,6 +36,7 @@ from tg_runtime.device import Device, canonicalize
 from tg_tensor.errors import ArgumentError
 from tg_tensor.helpers import DTypeLike, Scalar, const_uop, dtype_arg, symbolic_dim, varargs
 from tg_tensor.reduce import ReduceMixin
+from tg_uop.bound import max_size
 from tg_uop.dtype import DType, dtypes
 from tg_uop.helpers import prod
 from tg_uop.ops import Ops
@@ -280,6 +281,11 @@ class CreationMixin(ReduceMixin):
         """
         if stop is None:
             start, stop = 0, start
+        if isinstance(stop, UOp):  # a symbolic length: the first elements of the range up to the largest stop
+            if not isinstance(start, int) or not isinstance(step, int) or step != 1:
+                raise ArgumentError("arange: a symbolic stop needs an int start and step 1")
+            whole = cls.arange(start, max(max_size(stop), start), 1, dtype, device, requires_grad)
+            return whole.shrink(((0, stop - start if start else symbolic_dim(stop, "arange")),))
         start, stop, step = (
             number_arg(v, "arange", name) for v, name in ((start, "start"), (stop, "stop"), (step, "step"))
         )

@@ -244,7 +244,10 @@ def _plan_basic(plan: _Plan, it: Any, d: int) -> int:
 
 def _symbolic_index(index: Any, shape: tuple[Any, ...]) -> bool:
     items = index if isinstance(index, tuple) else (index,)
-    sliced = any(isinstance(it, slice) and (isinstance(it.start, UOp) or isinstance(it.stop, UOp)) for it in items)
+    sliced = any(
+        isinstance(it, UOp) or (isinstance(it, slice) and (isinstance(it.start, UOp) or isinstance(it.stop, UOp)))
+        for it in items
+    )
     return sliced or any(isinstance(s, UOp) for s in shape)
 
 
@@ -445,8 +448,10 @@ class IndexingMixin(RandomMixin):
         """Basic indexing where a slice bound or an indexed axis is symbolic: ints, step-1 slices, None and
         `...`, as one shrink and one reshape."""
         items = list(index) if isinstance(index, tuple) else [index]
-        if any(not (it is None or it is Ellipsis or isinstance(it, slice) or _is_int(it)) for it in items):
-            raise NotImplementedError("index: with symbolic sizes only ints, slices, None and '...' index a tensor")
+        if any(not (it is None or it is Ellipsis or isinstance(it, (slice, UOp)) or _is_int(it)) for it in items):
+            raise NotImplementedError(
+                "index: with symbolic sizes only ints, bound Variables, slices, None and '...' index a tensor"
+            )
         bounds, shape, d = [], [], 0
         for it in _fill_ellipsis(items, self.shape):
             if it is None:
@@ -461,7 +466,7 @@ class IndexingMixin(RandomMixin):
                 bounds.append((start, stop))
                 shape.append(_dim_sub(stop, start))
             else:
-                i = _wrap_bound(int(it), size)
+                i = it if isinstance(it, UOp) else _wrap_bound(int(it), size)  # a bound Variable: one position
                 bounds.append((i, i + 1))
             d += 1
         return self.shrink(tuple(bounds)).reshape(tuple(shape))

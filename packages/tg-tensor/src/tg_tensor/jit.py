@@ -19,6 +19,10 @@ The index checks of tg-tensor's index rule made while capturing run again on eve
 buffers: an index passed in is checked before the kernels run (a bad one raises IndexError and writes nothing),
 an index the function computes after the kernels that write it (raising before anything is returned).
 
+Symbolic sizes are keyed by their Variables, not their values: a tensor whose shape or view holds bound
+Variables (`x[:n.bind(k)]`) and a bound Variable passed as an argument (`f(x, pos.bind(k))`) take their values
+from each call, the kernels get them at launch (nothing compiles again), and the outputs have this call's shape.
+
 What TinyJit cannot see: Python state the function reads other than its arguments (globals, attributes of an
 object argument) is taken as captured. `JIT=0` calls the function plainly.
 

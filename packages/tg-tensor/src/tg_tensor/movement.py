@@ -482,6 +482,11 @@ class MovementMixin(TensorCore):
             raise ArgumentError(f"{op}: needs at least 2 dimensions, got shape {self.shape}")
         k = _as_int(k, op, "diagonal")
         r, c = self.shape[-2:]
+        if isinstance(r, UOp) or isinstance(c, UOp):  # symbolic sizes: the mask compares column and row numbers
+            cols = self.arange(c, device=self.device).reshape(1, c)
+            rows_ = self.arange(r, device=self.device).reshape(r, 1)
+            keep = (cols - rows_ >= k) if upper else (cols - rows_ <= k)
+            return keep.where(self, self.full((), False if self.dtype.is_bool else 0, self.dtype, self.device))
         if r == 0 or c == 0:
             return self
         # A mask with no buffer: a 1-D step over t = j - i + r (in [1, r + c - 1]), laid out with rows of

@@ -183,6 +183,8 @@ class RandomMixin(CreationMixin):
         cls, op: str, shape: tuple[Any, ...], dtype: Any, device: Any, requires_grad: bool | None
     ) -> tuple[tuple[int, ...], DType, str]:
         shp = shape_arg(shape, op)
+        if any(isinstance(s, UOp) for s in shp):
+            raise ArgumentError(f"{op}: random tensors take int sizes; draw at the largest size and slice (t[:n])")
         dt = _float_dtype(dtype_arg(dtype, dtypes.default_float, op), op)
         check_grad(requires_grad, dt, op)
         dev = device_arg(device, op)

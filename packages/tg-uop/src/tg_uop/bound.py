@@ -24,6 +24,9 @@ from tg_uop.symbolic import sym_infer
 from tg_uop.uop import UOp, toposort
 from tg_uop.view import ShapeTracker, View
 
+# the tensor-graph ops whose arg may hold a symbolic size (a BIND node is checked as a node)
+_SIZED = frozenset({Ops.RESHAPE, Ops.EXPAND, Ops.SHRINK, Ops.PAD, Ops.VIEW, Ops.CUSTOM})
+
 
 class VariableConflict(ValueError):
     """One variable bound to two values in one graph."""
@@ -88,7 +91,7 @@ def unbind_graph(roots: list[UOp]) -> tuple[list[UOp], dict[UOp, int]]:
     A graph without bound variables comes back as it was. Raises VariableConflict for a variable bound to two
     values."""
     vals: dict[UOp, int] = {}
-    if not any(u.op is Ops.BIND or _has_uop(u.arg) for u in toposort(roots)):
+    if not any(u.op is Ops.BIND or (u.op in _SIZED and _has_uop(u.arg)) for u in toposort(roots)):
         return roots, {}
     return _rebuild(
         roots, lambda x: unbind_expr(x, vals), lambda u: unbind_expr(u, vals) if u.op is Ops.BIND else None

@@ -61,8 +61,10 @@ def sym_equal(a: sint, b: sint) -> bool:
     """Whether two dims are provably equal (ints compare; expressions when their difference simplifies to 0)."""
     if isinstance(a, int) and isinstance(b, int):
         return a == b
-    diff: UOp = a - b if isinstance(a, UOp) else b - a  # type: ignore[assignment]
-    return diff.simplify().is_const(0)
+    if a is b:
+        return True
+    diff: UOp = a + b * -1 if isinstance(b, UOp) else a + -b  # type: ignore[assignment]
+    return canonical_dim(diff) == 0
 
 
 def _symbolic(*dims: Any) -> bool:
@@ -73,8 +75,9 @@ def _provably_le(a: sint, b: sint) -> bool:
     """a <= b for every value of the variables (False when it cannot be shown)."""
     if isinstance(a, int) and isinstance(b, int):
         return a <= b
-    diff: UOp = b - a  # type: ignore[assignment]
-    return bool(diff.simplify().vmin >= 0)
+    diff: UOp = b + a * -1 if isinstance(a, UOp) else b + -a  # type: ignore[assignment]
+    d = canonical_dim(diff)
+    return d >= 0 if isinstance(d, int) else bool(d.vmin >= 0)
 
 
 def _smax(a: sint, b: sint) -> sint:
@@ -144,16 +147,16 @@ class View:
         )
 
     def expand(self, new_shape: tuple[int, ...]) -> View:
-        for s, n in zip(self.shape, new_shape, strict=True):
-            if s != n and s != 1:
-                raise ValueError(f"expand: cannot expand {self.shape} to {new_shape}")
+        same = [s == n or sym_equal(s, n) for s, n in zip(self.shape, new_shape, strict=True)]
+        if any(not eq and s != 1 for eq, s in zip(same, self.shape, strict=True)):
+            raise ValueError(f"expand: cannot expand {self.shape} to {new_shape}")
         mask = None
         if self.mask is not None:
             mask = tuple(
-                m if s == n else ((0, n) if m != (0, 0) else (0, 0))
-                for m, s, n in zip(self.mask, self.shape, new_shape, strict=True)
+                m if eq else ((0, n) if m != (0, 0) else (0, 0))
+                for m, eq, n in zip(self.mask, same, new_shape, strict=True)
             )
-        strides = tuple(st if s == n else 0 for st, s, n in zip(self.strides, self.shape, new_shape, strict=True))
+        strides = tuple(st if eq else 0 for st, eq in zip(self.strides, same, strict=True))
         return View.create(new_shape, strides, self.offset, mask)
 
     def shrink(self, arg: tuple[tuple[int, int], ...]) -> View:
