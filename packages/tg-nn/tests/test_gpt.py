@@ -118,7 +118,7 @@ def test_positions_outside_the_context_are_refused() -> None:
 def test_config_and_tokenizer_errors() -> None:
     with pytest.raises(ValueError, match="multiple of n_heads"):
         GPTConfig(dim=10, n_heads=4)
-    with pytest.raises(ValueError, match="positive int"):
+    with pytest.raises(ValueError, match="must be a positive int"):
         GPTConfig(context=0)
     tok = ByteTokenizer()
     assert tok.decode(tok.encode("Zippy's brain: ünïcode")) == "Zippy's brain: ünïcode"

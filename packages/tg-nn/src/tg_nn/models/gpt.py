@@ -39,18 +39,17 @@ from tg_tensor import Tensor
 class GPTConfig:
     """Vocabulary, context length (positions, and the KV cache's size), width, depth and heads."""
 
-    vocab_size: int = 256
-    context: int = 128
-    dim: int = 128
+    vocab_size: int = 256  # bytes
+    context: int = 128  # positions: the longest sequence, and the KV cache's length
+    dim: int = 128  # the width of the residual stream
     n_layers: int = 4
-    n_heads: int = 4
-    mlp_ratio: int = 4
+    n_heads: int = 4  # dim / n_heads per head
+    mlp_ratio: int = 4  # the MLP's hidden width over dim
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise ValueError(f"GPTConfig: {f.name} must be a positive int, got {v!r}")
+        values = dataclasses.asdict(self)
+        if bad := {k: v for k, v in values.items() if type(v) is not int or v <= 0}:
+            raise ValueError(f"GPTConfig: each size must be a positive int, got {bad}")
         if self.dim % self.n_heads:
             raise ValueError(f"GPTConfig: dim {self.dim} is not a multiple of n_heads {self.n_heads}")
 
