@@ -26,6 +26,8 @@ from tg_nn import lr_scheduler, optim
 from tg_nn.datasets import fortunes
 from tg_nn.models import GPT, ByteTokenizer, GPTConfig
 from tg_nn.state import get_parameters, get_state_dict, load_state_dict, safe_load, safe_save
+from tg_runtime.counters import COUNTERS
+from tg_schedule.schedule import SCHEDULES
 from tg_tensor import Tensor, TinyJit, no_grad
 from tg_uop import UOp, Variable
 
@@ -114,13 +116,24 @@ def make_decode_step(model: GPT) -> Callable[[int, int], np.ndarray]:
 def generate(
     model: GPT, prompt: list[int], n: int, temperature: float, rng: np.random.Generator, stop: list[int]
 ) -> list[int]:
-    """The prompt's continuation: up to `n` tokens (or the context's end), ending early after `stop`."""
+    """The prompt's continuation: up to `n` tokens (or the context's end), ending early after `stop`. Prints what
+    was compiled and scheduled after the first two tokens (nothing: every later token is a TinyJit replay)."""
     if not 0 < len(prompt) < model.config.context:
         raise SystemExit(f"the prompt must have 1 to {model.config.context - 1} tokens, got {len(prompt)}")
-    decode, out = make_decode_step(model), list(prompt)
+    decode, out, calls = make_decode_step(model), list(prompt), 0
+    before, misses = COUNTERS.snapshot(), SCHEDULES.misses
+
+    def logits_after(token: int, pos: int) -> np.ndarray:
+        nonlocal calls, before, misses
+        calls += 1
+        if calls == 3:  # the first call compiles, the second captures
+            before, misses, start[0] = COUNTERS.snapshot(), SCHEDULES.misses, time.perf_counter()
+        return decode(token, pos)
+
+    start = [time.perf_counter()]
     logits = np.zeros(model.config.vocab_size, np.float32)
     for pos, token in enumerate(prompt):  # the prompt goes through the same step, one token at a time
-        logits = decode(token, pos)
+        logits = logits_after(token, pos)
     while len(out) - len(prompt) < n and len(out) < model.config.context:
         if temperature > 0:
             p = np.exp((logits - logits.max()) / temperature)
@@ -130,7 +143,13 @@ def generate(
         out.append(token)
         if out[-len(stop) :] == stop or len(out) == model.config.context:
             break
-        logits = decode(token, len(out) - 1)
+        logits = logits_after(token, len(out) - 1)
+    counts, took = COUNTERS.since(before), time.perf_counter() - start[0]
+    print(
+        f"after the first two steps: {calls - 2} steps in {took:.2f} s ({(calls - 2) / took:.1f} tokens/s), "
+        f"{counts.compiles} kernels compiled, {SCHEDULES.misses - misses} graphs scheduled, "
+        f"{counts.launches} kernel launches"
+    )
     return out[len(prompt) :]
 
 
@@ -169,7 +188,6 @@ def main() -> None:
         safe_save(get_state_dict(model), args.save)
         print(f"saved {args.save}")
 
-    start = time.perf_counter()
     new = generate(
         model,
         tok.encode(args.prompt),
@@ -178,9 +196,7 @@ def main() -> None:
         np.random.default_rng(args.seed),
         tok.encode(SEPARATOR),
     )
-    took = time.perf_counter() - start
-    print(f"\n{args.prompt}{tok.decode(new)}\n")
-    print(f"{len(new)} tokens in {took:.2f} s ({len(new) / took:.1f} tokens/s, the prompt's included in the time)")
+    print(f"\n{args.prompt}{tok.decode(new)}")
 
 
 if __name__ == "__main__":
