@@ -1,7 +1,7 @@
 """Train a small GPT-style decoder on Debian's fortunes, then generate text from a prompt, token by token, with
 a KV cache.
 
-Run: python examples/generate.py [--minutes 3] [--steps 400] [--prompt "The "] [--tokens 200]
+Run: python examples/generate.py [--minutes 3] [--steps 300] [--prompt "The "] [--tokens 200]
      python examples/generate.py --load gpt_fortunes.safetensors --prompt "Life is"   (no training)
 
 The corpus is the `fortune` program's quotations (/usr/share/games/fortunes, Debian's `fortunes` package,
@@ -78,7 +78,7 @@ def validation_loss(model: GPT, ids: np.ndarray, batch: int, steps: int = 4) -> 
 def train(model: GPT, train_ids: np.ndarray, args: argparse.Namespace) -> None:
     params = get_parameters(model)
     opt = optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    sched = lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.1)
+    sched = lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
     step_fn = make_train_step(model, opt, sched)
     rng, length = np.random.default_rng(args.seed), model.config.context
     start, deadline = time.perf_counter(), time.perf_counter() + args.minutes * 60
@@ -155,7 +155,7 @@ def generate(
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--steps", type=int, default=400, help="training steps (the learning-rate schedule's length)")
+    p.add_argument("--steps", type=int, default=300, help="training steps (the learning-rate schedule's length)")
     p.add_argument("--minutes", type=float, default=3.0, help="stop training after this many minutes")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=3e-3)
