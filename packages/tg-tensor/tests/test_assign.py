@@ -108,3 +108,20 @@ def test_assign_device_mismatch_raises():
     with pytest.raises(ValueError, match="device"):
         t.assign(Tensor([3.0, 4.0], device="CPU"))
     assert t.tolist() == [1.0, 2.0]
+
+
+def test_tensors_with_equal_graphs_realized_together_get_buffers_of_their_own():
+    # equal lazy graphs are one hash-consed UOp; realized in one call they must still not share storage
+    c, d, e = Tensor.ones(4), Tensor.ones(4), Tensor.ones(4)
+    Tensor.realize(c, d, e)
+    c.assign(c + 1).realize()
+    e.assign(e * 5).realize()
+    assert (c.tolist(), d.tolist(), e.tolist()) == ([2.0] * 4, [1.0] * 4, [5.0] * 4)
+
+
+def test_a_view_realized_with_its_base_still_follows_it():
+    x = Tensor.ones(4).realize()
+    v = x.reshape(2, 2)
+    Tensor.realize(x, v)
+    x.assign(x + 1).realize()
+    assert v.tolist() == [[2.0, 2.0], [2.0, 2.0]]

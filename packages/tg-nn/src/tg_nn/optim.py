@@ -45,7 +45,6 @@ import numpy as np
 
 from tg_tensor import Tensor
 from tg_uop.dtype import DType, dtypes
-from tg_uop.uop import UOp
 
 
 def _realized_zeros(p: Tensor) -> Tensor:
@@ -74,13 +73,6 @@ class Optimizer:
         if not self.params:
             raise ValueError(f"{name}: no parameters with requires_grad=True")
         self.lr = self._lr_tensor(lr)
-        # Parameters with equal lazy graphs (two LayerNorms' Tensor.ones(n)) realized together share one buffer,
-        # and the in-place update of one would overwrite the other: each after the first is realized on its own.
-        seen: set[UOp] = set()
-        for p in self.params:
-            if p.uop in seen:
-                p.realize()
-            seen.add(p.uop)
         Tensor.realize(*self.params)
 
     def _lr_tensor(self, lr: float | Tensor) -> Tensor:

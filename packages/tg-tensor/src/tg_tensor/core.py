@@ -211,10 +211,15 @@ class TensorCore:
         ts = (self, *others)
         olds = [t.uop for t in ts]  # read first: a tensor may be given twice
         becomes = realize_uops(olds)
+        owner: dict[UOp, TensorCore] = {}
         for t, old in zip(ts, olds, strict=True):
             if t.requires_grad and t._parents and t._graph is None:
                 t._graph = old  # keep the graph for backward after the value is realized
             t.uop = becomes[old]
+            if old.base.op is not Ops.BUFFER and owner.setdefault(old, t) is not t:
+                # equal graphs are one hash-consed UOp and computed once, but two tensors built apart must not share
+                # a buffer: an assign to one (two LayerNorms' Tensor.ones(n)) would change the other
+                t.uop = _own_buffer(t.uop)
         return self
 
     def is_contiguous_buffer(self) -> bool:
@@ -338,3 +343,11 @@ def saturating_cast(u: UOp, dtype: DType) -> UOp:
     inside = (full_like(u, f_lo) < u).where(u.cast(dtype), full_like(u, lo, dtype))
     out = (u < full_like(u, f_hi)).where(inside, full_like(u, hi, dtype))
     return u.ne(u).where(full_like(u, 0, dtype), out)
+
+
+def _own_buffer(u: UOp) -> UOp:
+    """`u` (movement ops over one realized buffer) over a copy of that buffer."""
+    base = u.base
+    if base.op is not Ops.BUFFER:
+        return u
+    return u.substitute({base: UOp(Ops.BUFFER, base.dtype, (), base.arg.copy_to(base.arg.device))})
