@@ -15,16 +15,15 @@ import importlib
 import random
 from typing import Any
 
+import helpers
 import pytest
 from helpers import (
     DEVICES,
     Arr,
     bconst,
-    caps_of,
     contig,
     cuda_caps,
     get_program,
-    gpu_cl_caps,
     launch,
     load,
     loop_program_checks,
@@ -200,7 +199,7 @@ def test_index_type_decided_once_matches_the_proof(n: int, how: str) -> None:
         if how == "plain":
             kinds, gpu, packed = None, False, frozenset[int]()
         else:
-            k = Kernel(ast, caps_of("CPU") if how == "cpu" else gpu_cl_caps())
+            k = Kernel(ast, helpers.caps_of("CPU") if how == "cpu" else helpers.gpu_cl_caps())
             hand_coded_optimizations(k)
             ast, kinds, gpu, packed = k.ast, k.types, how == "gpu", k.packed
         want = proven_index(ast, kinds, gpu, packed)
