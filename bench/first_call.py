@@ -58,12 +58,12 @@ def child(tree: Path, src_dir: str, profile: str) -> dict[str, Any]:
     from tg_tensor import Tensor
 
     totals = {"codegen": 0.0, "lower": 0.0, "build": 0.0}
-    sources: dict[str, str] = {}
+    sources: list[tuple[str, str]] = []
     get_program = tg_schedule.run.get_program
 
     def codegen(ast: Any, device: str) -> Any:
         spec = get_program(ast, device)
-        sources[spec.name] = spec.src
+        sources.append((spec.name, spec.src))
         return spec
 
     # the bench wraps the stages it times (module globals looked up at call time)
@@ -79,6 +79,7 @@ def child(tree: Path, src_dir: str, profile: str) -> dict[str, Any]:
     x = Tensor(rng.random((128, 1, 28, 28), dtype=np.float32)).realize()
     y = Tensor(rng.integers(0, 10, 128).astype(np.int32)).realize()
     before = dict(totals)
+    sources.clear()  # the first call's kernels only (not those that made the weights and the batch)
     prof = None
     if profile:
         import cProfile
@@ -94,10 +95,10 @@ def child(tree: Path, src_dir: str, profile: str) -> dict[str, Any]:
         prof.dump_stats(profile)
     if src_dir:
         Path(src_dir).mkdir(parents=True, exist_ok=True)
-        for name, src in sources.items():
-            (Path(src_dir) / f"{name}.src").write_text(src)
+        for i, (name, src) in enumerate(sources):  # in the order the kernels were generated
+            (Path(src_dir) / f"{i:03d}_{name}.src").write_text(src)
     out = {k: v - before[k] for k, v in totals.items()}
-    return {"total": total, **out, "kernels": len(sources)}
+    return {"total": total, **out, "kernels": len(sources), "distinct": len(set(sources))}
 
 
 def run_child(tree: Path, cache: str, args: argparse.Namespace, src_dir: str, profile: str) -> dict[str, Any]:
@@ -124,7 +125,7 @@ def main() -> None:
         print(json.dumps(child(Path(args.child), args.src, args.profile)))
         return
     trees = [Path(t).resolve() for t in args.tree] or [ROOT]
-    print(f"{'tree':40s} {'cache':5s} {'first call':>10s} {'codegen':>9s} {'lower':>8s} {'build':>9s} {'kernels':>7s}")
+    print(f"{'tree':40s} {'cache':5s} {'first call':>10s} {'codegen':>9s} {'lower':>8s} {'build':>9s} {'kernels':>7s} {'sources':>7s}")
     for r in range(args.rounds):
         for i, tree in enumerate(trees):
             with tempfile.TemporaryDirectory(prefix="tg-first-call-") as cache:
@@ -135,7 +136,7 @@ def main() -> None:
                     f = run_child(tree, cache, args, src, prof)
                     print(
                         f"{str(tree):40s} {mode:5s} {f['total'] * 1e3:8.0f}ms {f['codegen'] * 1e3:7.0f}ms"
-                        f" {f['lower'] * 1e3:6.0f}ms {f['build'] * 1e3:7.0f}ms {f['kernels']:7d}",
+                        f" {f['lower'] * 1e3:6.0f}ms {f['build'] * 1e3:7.0f}ms {f['kernels']:7d} {f['distinct']:7d}",
                         flush=True,
                     )
 

@@ -640,11 +640,23 @@ def _mergeable(ast: UOp, axes: KernelAxes, i: int) -> dict[UOp, ShapeTracker] | 
         full = axes.full_shape[i] * axes.full_shape[i + 1]
         if (shape[i] == 1) != (shape[i + 1] == 1) and shape[i] * shape[i + 1] != full:
             return None  # a broadcast dim next to a real one: the merged dim would mix them
+        if _uneven(st.views[-1], i):
+            return None
         new_st = st.reshape(merged)
         if len(new_st.views) > len(st.views):
             return None
         new_views[u] = new_st
     return new_views
+
+
+def _uneven(v: View, i: int) -> bool:
+    """Whether an unmasked view walks its buffer unevenly across axes i and i+1 (the outer stride is not the inner
+    one times the inner size): no single view reads them as one axis, and trying (`ShapeTracker.reshape` stacks a
+    view and simplifies the stacked index to find out) is the dearest part of merging axes."""
+    (d0, d1), (s0, s1) = v.shape[i : i + 2], v.strides[i : i + 2]
+    if v.mask is not None or not all(isinstance(x, int) for x in (d0, d1, s0, s1)):
+        return False
+    return d0 != 1 and d1 != 1 and s0 != s1 * d1
 
 
 def _drop_unit_axes(ctx: dict[UOp, frozenset[int]], r: UOp) -> UOp | None:
