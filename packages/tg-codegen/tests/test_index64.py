@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+import importlib
 import random
 from typing import Any
 
+import helpers
 import pytest
 from helpers import (
     DEVICES,
@@ -31,6 +33,7 @@ from helpers import (
     store,
 )
 
+from tg_codegen.heuristic import hand_coded_optimizations
 from tg_codegen.kernel import Kernel
 from tg_codegen.lower import index_fits, lower, lower_with_index
 from tg_codegen.program import compile_kernel
@@ -40,6 +43,8 @@ from tg_uop.ops import exec_alu
 SEEDS = range(40)
 # an integer type wide enough that no index of these tests wraps in it: the exact reference
 WIDE = DType("int128", 16, None, "int")
+# the module (the package exports a function of the same name)
+lowering = importlib.import_module("tg_codegen.lower")
 WIDE_WINDOW = 3  # a window case whose index arithmetic is 64-bit
 BIG = (2**31 - 1, 2**31, 2**31 + 7, 2**32 + 3, 3 * 2**31 + 1)
 
@@ -149,3 +154,69 @@ def test_cuda_compiles_64_bit_indices(case: str, nvcc: Any) -> None:
     spec = compile_kernel(Kernel(ast, cuda_caps()), "CUDA")
     assert "long long" in spec.src
     assert spec.name in ptx_kernels(nvcc.compile(spec.src))
+
+
+# ---- the index type is decided once, before lowering; it must be the one that lowering twice proves
+
+EDGE = 2**31 - 1  # the most elements int32 indices reach
+
+
+def proven_index(ast: UOp, kinds: Any = None, gpu: bool = False, packed: frozenset[int] = frozenset()) -> DType:
+    """The index type by proof on lowered graphs: int32 where the int64 lowering's bounds and then the int32
+    lowering's own bounds all fit int32 (what `lower` did before it decided from the kernel's bounds)."""
+    if index_fits(lower_with_index(ast, dtypes.int64, kinds, gpu, packed), dtypes.int32):
+        if index_fits(lower_with_index(ast, dtypes.int32, kinds, gpu, packed), dtypes.int32):
+            return dtypes.int32
+    return dtypes.int64
+
+
+def boundary_kernels(n: int) -> dict[str, UOp]:
+    """Kernels of about n elements (n near 2^31) whose buffers are never allocated: only lowered."""
+
+    def copy(st: ShapeTracker, size: int = n, src: int = n) -> UOp:
+        return sink(store(param(0, dtypes.float32, size), contig(st.shape), load(param(1, dtypes.float32, src), st)))
+
+    def total(st: ShapeTracker, src: int = n) -> UOp:
+        red = UOp(Ops.REDUCE_AXIS, dtypes.float32, (load(param(1, dtypes.float32, src), st),), (Ops.ADD, (0,)))
+        return sink(store(param(0, dtypes.float32, 1), contig((1,)), red))
+
+    rows = (3, -(-n // 3))  # 3 rows of n/3 (rounded up): just under 2^31 - 1 elements, or just past 2^31
+    return {
+        "copy": copy(contig((n,))),
+        "flip": copy(contig((n,)).flip((True,))),
+        "sum": total(contig((n,))),
+        "broadcast": total(contig((1,)).expand((n,)), 1),
+        "pad": copy(contig((4,)).pad(((0, n - 4),)), n, 4),
+        "rows": copy(contig(rows).permute((1, 0)).reshape(rows), rows[0] * rows[1], rows[0] * rows[1]),
+        "stack": copy(contig((n, 1)).permute((1, 0)).reshape((n,))),
+    }
+
+
+@pytest.mark.parametrize("n", [EDGE - 1, EDGE, EDGE + 1, EDGE + 2], ids=lambda n: f"2^31{n - 2**31:+d}")
+@pytest.mark.parametrize("how", ["plain", "cpu", "gpu"])
+def test_index_type_decided_once_matches_the_proof(n: int, how: str) -> None:
+    for name, ast in boundary_kernels(n).items():
+        if how == "plain":
+            kinds, gpu, packed = None, False, frozenset[int]()
+        else:
+            k = Kernel(ast, helpers.caps_of("CPU") if how == "cpu" else helpers.gpu_cl_caps())
+            hand_coded_optimizations(k)
+            ast, kinds, gpu, packed = k.ast, k.types, how == "gpu", k.packed
+        want = proven_index(ast, kinds, gpu, packed)
+        got = {u.dtype for u in lower(ast, kinds, gpu, packed).toposort() if u.op in (Ops.RANGE, Ops.SPECIAL)}
+        assert got == {want}, f"{name} with {n} elements ({how}): lowered in {got}, the proof gives {want}"
+        # n iterations of one loop: int32 up to 2^31 - 1 (optimized, the loop is split and an index of 2^31 - 1 fits)
+        if how == "plain" and name in ("copy", "flip", "sum", "broadcast", "pad"):
+            assert want == (dtypes.int32 if n <= EDGE else dtypes.int64), (name, n, how)
+
+
+def test_index_type_decided_before_lowering(monkeypatch: Any) -> None:
+    # one lowering per kernel where the bounds decide: an int32 kernel, an int64 one
+    calls: list[DType] = []
+    real = lowering.lower_with_index
+    monkeypatch.setattr(
+        lowering, "lower_with_index", lambda ast, index, *a: calls.append(index) or real(ast, index, *a)
+    )
+    for n in (EDGE, EDGE + 1):
+        lowering.lower(boundary_kernels(n)["copy"])
+    assert calls == [dtypes.int32, dtypes.int64]

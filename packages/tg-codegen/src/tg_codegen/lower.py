@@ -15,14 +15,16 @@ KernelAxes(full_shape=(16,), output_shape=(16,), reduce_axes=())
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 
 from tg_uop.dtype import DType, dtypes
+from tg_uop.helpers import prod
 from tg_uop.ops import AxisType, GroupOp, Ops, RangeArg
 from tg_uop.rewrite import PatternMatcher, UPat, graph_rewrite, substitute
 from tg_uop.spec import SpecError, verify
 from tg_uop.uop import UOp, toposort
-from tg_uop.view import ShapeTracker
+from tg_uop.view import ShapeTracker, View
 
 
 class LoweringError(ValueError):
@@ -54,6 +56,9 @@ def check_kernel_ast(ast: UOp) -> None:
         raise LoweringError(f"{e.rule} ({e.node.op.name} node)") from e
 
 
+# asked for again and again of one AST while it is optimized (every `Kernel.full_shape`), and each time the AST
+# would be checked against the kernel spec anew: ASTs are immutable, so the answer is kept
+@functools.lru_cache(maxsize=4096)
 def kernel_axes(ast: UOp) -> KernelAxes:
     """Derive the axes of a kernel AST from the shapes of its views."""
     check_kernel_ast(ast)
@@ -358,9 +363,10 @@ def lower(
     The inputs numbered in `packed` are read through a local copy (see `PackPlan`).
 
     The index arithmetic (RANGEs, launch indices, buffer indices) is int32 where the bounds of every index
-    value are proven inside int32, else int64: the kernel is lowered in int64 first (no constant or
-    intermediate value can wrap there), and again in int32 only when that graph's bounds allow it. A kernel
-    whose indices do not fit int64 either raises LoweringError.
+    value are proven inside int32, else int64. The type is chosen before lowering, from the bounds of the kernel's
+    sizes and views (`index_bounds_fit`: no constant or partial result of the unsimplified index arithmetic can
+    leave int32), and the lowered graph's own bounds prove it (`index_fits`); only when that proof fails is the
+    kernel lowered again in int64. A kernel whose indices do not fit int64 either raises LoweringError.
 
     >>> from tg_uop import UOp, Ops, dtypes, ShapeTracker
     >>> v = UOp(Ops.VIEW, dtypes.void, (), ShapeTracker.from_shape((2**32 + 5,)))
@@ -371,11 +377,12 @@ def lower(
     >>> [u.dtype for u in lower(UOp.sink(UOp(Ops.STORE, dtypes.void, (g, st, s)))).toposort() if u.op is Ops.RANGE]
     [dtypes.int64]
     """
-    wide = lower_with_index(ast, dtypes.int64, kinds, gpu, packed)
-    if index_fits(wide, dtypes.int32):
+    kinds = kinds or default_kinds(kernel_axes(ast))
+    if index_bounds_fit(ast, kinds, gpu, packed, dtypes.int32):
         narrow = lower_with_index(ast, dtypes.int32, kinds, gpu, packed)
         if index_fits(narrow, dtypes.int32):
             return narrow
+    wide = lower_with_index(ast, dtypes.int64, kinds, gpu, packed)
     if not index_fits(wide, dtypes.int64):
         raise LoweringError("the kernel's index arithmetic does not fit 64-bit integers")
     if any(u.op is Ops.DEFINE_VAR for u in wide.toposort()):
@@ -418,6 +425,113 @@ def index_fits(graph: UOp, dt: DType) -> bool:
         if not dt.min <= lo or not hi <= dt.max:
             return False
     return True
+
+
+Span = tuple[int, int]  # the smallest and largest value an integer can take
+
+
+def _span(x: int | UOp) -> Span:
+    """The bounds of a size, stride, offset or mask end: itself, or a symbolic one's (its Variables' bounds)."""
+    return (x, x) if isinstance(x, int) else (int(x.vmin), int(x.vmax))
+
+
+def _is_one(d: int | UOp) -> bool:
+    return isinstance(d, int) and d == 1
+
+
+def _within(dt: DType, *values: int) -> bool:
+    return all(dt.min <= v <= dt.max for v in values)
+
+
+def _view_span(v: View, idxs: list[Span], dt: DType) -> Span | None:
+    """The bounds of view `v`'s buffer index for indices in `idxs`, or None when a constant or a partial sum of
+    its index or mask arithmetic (in the order `View.to_indexed_uops` builds it) may leave `dt`."""
+    lo, hi = _span(v.offset)
+    if not _within(dt, lo, hi):
+        return None
+    for (ilo, ihi), st in zip(idxs, v.strides, strict=True):
+        if isinstance(st, int) and st == 0:
+            continue
+        slo, shi = _span(st)
+        terms = (ilo * slo, ilo * shi, ihi * slo, ihi * shi)
+        lo, hi = lo + min(terms), hi + max(terms)
+        if not _within(dt, slo, shi, *terms, lo, hi):
+            return None
+    for b, e in v.mask or ():
+        if not _within(dt, *_span(b), *_span(e)):
+            return None
+    return lo, hi
+
+
+def _tracker_fits(st: ShapeTracker, idxs: list[Span], dt: DType) -> bool:
+    """Whether every constant and partial result of `st.to_indexed_uops` (before it simplifies) stays in `dt`:
+    each view unravels the position the view after it computes, with `//` and `%` by its own sizes."""
+    span = _view_span(st.views[-1], idxs, dt)
+    for v in reversed(st.views[:-1]):
+        if span is None:
+            return False
+        subs: list[Span] = []
+        acc = 1
+        for s in reversed(v.shape):
+            if _is_one(s):
+                subs.append((0, 0))
+                continue
+            top = _span(s)[1]
+            if not _within(dt, acc, top):
+                return False
+            # (position // acc) % s: at most s - 1 away from 0, negative only where the position may be
+            subs.append((-(top - 1) if span[0] < 0 else 0, top - 1))
+            acc *= top
+        span = _view_span(v, subs[::-1], dt)
+    return span is not None
+
+
+def index_bounds_fit(
+    ast: UOp, kinds: list[AxisType], gpu: bool = False, packed: frozenset[int] = frozenset(), dt: DType = dtypes.int32
+) -> bool:
+    """Whether lowering `ast` (as `lower_with_index` would, with these arguments) builds index arithmetic that
+    provably stays inside `dt` before any simplification: the loop and launch sizes, the views' strides, offsets,
+    mask ends and every partial sum of their index expressions, the local buffers' sizes. Read off the kernel's
+    sizes and views (a symbolic one by its Variables' bounds) without lowering it. Where it holds, the index
+    arithmetic of `dt` computes exact values, so simplifying it keeps them and `index_fits` can prove the result.
+
+    >>> from tg_uop import UOp, Ops, dtypes, ShapeTracker
+    >>> def copy(n):
+    ...     v = UOp(Ops.VIEW, dtypes.void, (), ShapeTracker.from_shape((n,)))
+    ...     g0, g1 = (UOp(Ops.DEFINE_GLOBAL, dtypes.float.ptr(n), (), i) for i in range(2))
+    ...     return UOp.sink(UOp(Ops.STORE, dtypes.void, (g0, v, UOp(Ops.LOAD, dtypes.float, (g1, v)))))
+    >>> index_bounds_fit(copy(2**31 - 1), [AxisType.GLOBAL]), index_bounds_fit(copy(2**31), [AxisType.GLOBAL])
+    (True, False)
+    """
+    axes = kernel_axes(ast)
+    sizes = [_span(s)[1] for s in axes.full_shape]
+    if not _within(dt, *sizes):
+        return False
+    if gpu:
+        # each launch dimension's size is the product of the axes it carries (`launch_indices`)
+        for names in ((AxisType.GLOBAL,), (AxisType.LOCAL, AxisType.GROUP)):
+            picked = [sizes[i] for i, k in enumerate(kinds) if k in names]
+            if not _within(dt, *(prod(picked[a] for a in group) for group in launch_groups(len(picked)))):
+                return False
+        # local buffers of grouped reductions hold a slot per work-item of the group and per upcast copy
+        kept = (AxisType.LOCAL, AxisType.GROUP, AxisType.UPCAST, AxisType.UNROLL)
+        if not _within(dt, prod(s for s, k in zip(sizes, kinds, strict=True) if k in kept)):
+            return False
+    for u in ast.toposort():
+        if u.op is Ops.VIEW:
+            idxs = [(0, 0) if _is_one(d) else (0, sizes[i] - 1) for i, d in enumerate(u.arg.shape)]
+            if not _tracker_fits(u.arg, idxs, dt):
+                return False
+        elif u.op is Ops.LOAD and u.src[0].op is Ops.DEFINE_GLOBAL and u.src[0].arg in packed:
+            plan = pack_plan(axes.full_shape, kinds, u.src[1].arg)
+            if plan is not None and not _within(dt, plan.size):
+                return False
+    return True
+
+
+def default_kinds(axes: KernelAxes) -> list[AxisType]:
+    """Each axis's kind when none is chosen: REDUCE where reduced, else GLOBAL."""
+    return [AxisType.REDUCE if i in axes.reduce_axes else AxisType.GLOBAL for i in range(len(axes.full_shape))]
 
 
 def lower_with_index(
@@ -472,10 +586,8 @@ def launch_indices(sizes: list[int], prefix: str, index: DType = dtypes.index) -
     """
     if not sizes:
         return []
-    n = len(sizes)
-    groups = [list(range(max(n - 2, 0))), [n - 2] if n >= 2 else [], [n - 1]]
     out: dict[int, UOp] = {}
-    for dim, group in zip((2, 1, 0), groups, strict=True):
+    for dim, group in zip((2, 1, 0), launch_groups(len(sizes)), strict=True):
         if not group:
             continue
         total = 1
@@ -486,7 +598,18 @@ def launch_indices(sizes: list[int], prefix: str, index: DType = dtypes.index) -
         for a in group:
             inner //= sizes[a]
             out[a] = (special // inner) % sizes[a] if len(group) > 1 else special
-    return [out[a] for a in range(n)]
+    return [out[a] for a in range(len(sizes))]
+
+
+def launch_groups(n: int) -> list[list[int]]:
+    """Which of `n` axes each launch dimension carries, dimensions 2, 1, 0 (see `launch_indices`).
+
+    >>> launch_groups(4), launch_groups(1)
+    ([[0, 1], [2], [3]], [[], [], [0]])
+    """
+    if not n:
+        return [[], [], []]
+    return [list(range(max(n - 2, 0))), [n - 2] if n >= 2 else [], [n - 1]]
 
 
 def varying_axes(ast: UOp, memo: dict[UOp, frozenset[int]] | None = None) -> dict[UOp, frozenset[int]]:
@@ -522,11 +645,23 @@ def _mergeable(ast: UOp, axes: KernelAxes, i: int) -> dict[UOp, ShapeTracker] | 
         full = axes.full_shape[i] * axes.full_shape[i + 1]
         if (shape[i] == 1) != (shape[i + 1] == 1) and shape[i] * shape[i + 1] != full:
             return None  # a broadcast dim next to a real one: the merged dim would mix them
+        if _uneven(st.views[-1], i):
+            return None
         new_st = st.reshape(merged)
         if len(new_st.views) > len(st.views):
             return None
         new_views[u] = new_st
     return new_views
+
+
+def _uneven(v: View, i: int) -> bool:
+    """Whether an unmasked view walks its buffer unevenly across axes i and i+1 (the outer stride is not the inner
+    one times the inner size): no single view reads them as one axis, and trying (`ShapeTracker.reshape` stacks a
+    view and simplifies the stacked index to find out) is the dearest part of merging axes."""
+    (d0, d1), (s0, s1) = v.shape[i : i + 2], v.strides[i : i + 2]
+    if v.mask is not None or not all(isinstance(x, int) for x in (d0, d1, s0, s1)):
+        return False
+    return d0 != 1 and d1 != 1 and s0 != s1 * d1
 
 
 def _drop_unit_axes(ctx: dict[UOp, frozenset[int]], r: UOp) -> UOp | None:

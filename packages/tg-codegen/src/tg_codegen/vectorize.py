@@ -78,6 +78,12 @@ class _Lanes:
     def contiguous(self, idx: UOp) -> UOp | None:
         """The index of lane 0 when lane c reads element idx0 + c, else None."""
         base = self.lane(idx, 0).simplify()
+        terms, _ = _sum(idx)
+        if terms.get(self.vec) == 1 and not any(n is not self.vec and self.depends(n) for n in terms):
+            # the lane enters the index only as `+ vec`: lane c reads base + c (building and simplifying every
+            # lane's index to compare them was most of vectorizing's time)
+            return base
+        # otherwise each lane's index, simplified, must be lane 0's plus c
         base_terms, base_const = _sum(base)
         for c in range(1, self.width):
             terms, const = _sum(self.lane(idx, c).simplify())

@@ -385,6 +385,9 @@ def _simplify_stack(views: tuple[View, ...]) -> tuple[View, ...]:
     return views if merged is None else (*views[:-2], merged)
 
 
+# views are values, and the same pairs meet again and again (every movement op on a stack tries its top two, the
+# optimizer retries the same reshapes): each search builds and simplifies an index expression, so it is kept
+@functools.lru_cache(maxsize=4096)
 def _merge(below: View, top: View) -> View | None:
     """One view equal to `top` over `below`, found by simplifying the stacked index expression: it merges when
     the index comes out affine in the logical indices and validity is a box of bounds on them."""
