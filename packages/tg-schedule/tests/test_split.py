@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import math
 
-from helpers import close, const, leaf, reference, view_values
+from helpers import const, leaf, run_and_check
 
-from tg_schedule import ScheduleItem, create_schedule, run_schedule
 from tg_schedule.split import SPLIT_CHUNK, SPLIT_EXACT_REDUCE, SPLIT_MIN_REDUCE, split_count, split_reductions
 from tg_uop import Ops, UOp
 
@@ -17,14 +16,6 @@ N = 2 * SPLIT_MIN_REDUCE
 def values(n: int) -> list[float]:
     # small integers: every order of summing them gives the same float32 sum
     return [float(i % 13 - 6) for i in range(n)]
-
-
-def run_and_check(out: UOp) -> list[ScheduleItem]:
-    want = reference(out)[1]
-    sched, becomes = create_schedule([out])
-    run_schedule(sched)
-    assert close(view_values(becomes[out]), want)
-    return sched
 
 
 def reduce_shapes(out: UOp) -> list[tuple[int, ...] | None]:
