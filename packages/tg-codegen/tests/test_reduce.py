@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -161,6 +162,36 @@ def test_two_reductions_into_two_outputs() -> None:
         assert res[dev][1] == want_q, dev
     spec = get_program(ast, "CPU")
     assert spec.outs == (0, 1) and spec.ins == (2,)
+
+
+def _loops(ast) -> int:
+    return sum(u.op is Ops.RANGE for u in get_program(ast, "CPU").uops)
+
+
+@pytest.mark.parametrize("shape", [(4, 6), (8, 2048), (16, 64, 49)])
+def test_sibling_reductions_share_one_loop(shape: tuple[int, ...]) -> None:
+    # batch norm's backward sums (of g and of g * x, one kernel): one pass over g and x, two accumulators; the
+    # sum of x - max(x) reads the max over the same axes, so it loops again
+    n, axes = math.prod(shape), tuple(range(1, len(shape)))
+    out = tuple(1 if i in axes else d for i, d in enumerate(shape))
+    xs, gs = [float(i % 7 - 3) for i in range(n)], [float(i % 5 - 2) for i in range(n)]
+    x, g = (load(param(i, dtypes.float, n), contig(shape)) for i in (2, 3))
+    one = sink(store(param(0, dtypes.float, shape[0]), contig(out), g.reduce_axis(Ops.ADD, axes)))
+    ast = sink(
+        store(param(0, dtypes.float, shape[0]), contig(out), g.reduce_axis(Ops.ADD, axes)),
+        store(param(1, dtypes.float, shape[0]), contig(out), (g * x).reduce_axis(Ops.ADD, axes)),
+    )
+    nested = sink(
+        store(
+            param(0, dtypes.float, shape[0]), contig(out), (x - x.reduce_axis(Ops.MAX, axes)).reduce_axis(Ops.ADD, axes)
+        )
+    )
+    assert _loops(ast) == _loops(one) < _loops(nested)
+    res = run_both(ast, {2: xs, 3: gs})
+    for dev in DEVICES:
+        assert res[dev][0] == Arr.flat(gs, shape).reduce(operator.add, axes).tolist(), dev
+        want = Arr.flat(gs, shape).map(operator.mul, Arr.flat(xs, shape)).reduce(operator.add, axes).tolist()
+        assert res[dev][1] == want, dev
 
 
 def test_sum_divided_by_max_in_one_store() -> None:

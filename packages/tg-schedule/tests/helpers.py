@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tg_runtime import Buffer, Device
+from tg_schedule import ScheduleItem, create_schedule, run_schedule
 from tg_uop import DType, Ops, UOp, dtypes, toposort
 
 _FMT = {dtypes.float32: "f", dtypes.int32: "i", dtypes.bool: "?"}
@@ -245,3 +246,12 @@ def close(actual: Sequence[Any], expected: Sequence[Any], rel: float = 1e-5, abs
         math.isclose(a, e, rel_tol=rel, abs_tol=abs_tol) or (math.isnan(a) and math.isnan(e))
         for a, e in zip(actual, expected)
     )
+
+
+def run_and_check(out: UOp) -> list[ScheduleItem]:
+    """Schedule and run `out`, check its values against the reference interpreter, return the schedule."""
+    want = reference(out)[1]
+    sched, becomes = create_schedule([out])
+    run_schedule(sched)
+    assert close(view_values(becomes[out]), want)
+    return sched

@@ -3,9 +3,8 @@ realized first; cheap values and values read once stay fused. Values never chang
 
 from __future__ import annotations
 
-from helpers import close, const, leaf, reference, view_values
+from helpers import const, leaf, run_and_check
 
-from tg_schedule import ScheduleItem, create_schedule, run_schedule
 from tg_schedule.kernelize import RECOMPUTE_OPS, find_realizes
 from tg_uop import Ops, UOp
 
@@ -23,14 +22,6 @@ def matmul(a: UOp, b: UOp, n: int, k: int, m: int) -> UOp:
     left = a.reshape((n, k, 1)).expand((n, k, m))
     right = b.reshape((1, k, m)).expand((n, k, m))
     return (left * right).reduce_axis(Ops.ADD, (1,)).reshape((n, m))
-
-
-def run_and_check(out: UOp) -> list[ScheduleItem]:
-    want = reference(out)[1]
-    sched, becomes = create_schedule([out])
-    run_schedule(sched)
-    assert close(view_values(becomes[out]), want)
-    return sched
 
 
 N, K, M = 4, 3, 5

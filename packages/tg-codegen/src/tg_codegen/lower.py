@@ -138,6 +138,8 @@ class LowerContext:
     kinds: list[AxisType] = field(default_factory=list)
     packed: frozenset[int] = frozenset()  # input buffers read through a local copy (PACK)
     reduces: int = 0
+    siblings: dict[tuple[int, ...], list[UOp]] = field(default_factory=dict)  # the last loops over these axes
+    fresh: dict[tuple[UOp, tuple[UOp, ...]], UOp] = field(default_factory=dict)  # see _fresh_inner_loops
     # GROUP (tg_codegen.kernel): the flat work-item number within the group along the LOCAL axes and along the
     # GROUP axes, how many work-items each has, and how many local buffers were made so far
     local_flat: UOp | None = None
@@ -269,6 +271,22 @@ def _own_range(ctx: LowerContext, a: int) -> UOp:
     return UOp(Ops.RANGE, ctx.index, (size,), RangeArg(a, own, ctx.reduces))
 
 
+def _sibling_loops(ctx: LowerContext, src: UOp, reduced: tuple[int, ...]) -> tuple[list[UOp], UOp]:
+    """The loops a reduction over axes `reduced` runs, and its body over them. Reductions over the same axes where
+    neither reads the other (batch norm's backward sums of the gradient and of the gradient times the normalized
+    input) share the loops: one pass over their common inputs, each with its own accumulator. A reduction that
+    reads another over those axes (a variance reading its mean) gets loops of its own."""
+    shared = ctx.siblings.get(reduced)
+    if shared is not None:
+        body = substitute(src, {ctx.ranges[a]: o for a, o in zip(reduced, shared, strict=True)})
+        if not any(u.op is Ops.REDUCE and any(o in u.src[1:] for o in shared) for u in toposort([body])):
+            return shared, body
+    ctx.reduces += 1
+    own = [_own_range(ctx, a) for a in reduced]
+    ctx.siblings[reduced] = own
+    return own, substitute(src, {ctx.ranges[a]: o for a, o in zip(reduced, own, strict=True)})
+
+
 def _lower_reduce(ctx: LowerContext, r: UOp) -> UOp:
     op, axes = r.arg
     # a GROUP axis is a work-item index, not a loop: the group's partial results are combined in local memory
@@ -281,11 +299,8 @@ def _lower_reduce(ctx: LowerContext, r: UOp) -> UOp:
     # shares meet in local memory
     rows = [a for a in reduced if ctx.kinds[a] is AxisType.LOCAL]
     reduced = [a for a in reduced if a not in rows]
-    # each reduction loops over ranges of its own, so two reductions over one axis get two loops
-    ctx.reduces += 1
-    own = [_own_range(ctx, a) for a in reduced]
-    body = substitute(r.src[0], {ctx.ranges[a]: o for a, o in zip(reduced, own, strict=True)})
-    part = UOp(Ops.REDUCE, r.dtype, (_fresh_inner_loops(ctx, body, r.src[0]), *own), op) if own else body
+    own, body = _sibling_loops(ctx, r.src[0], tuple(reduced))
+    part = UOp(Ops.REDUCE, r.dtype, (_fresh_inner_loops(ctx, body, r.src[0], tuple(own)), *own), op) if own else body
     return _combine_row_shares(ctx, part, rows, op) if rows else part
 
 
@@ -322,17 +337,20 @@ def _combine_row_shares(ctx: LowerContext, part: UOp, rows: list[int], op: Ops) 
     return UOp(Ops.REDUCE, part.dtype, (read, rng), op)
 
 
-def _fresh_inner_loops(ctx: LowerContext, body: UOp, before: UOp) -> UOp:
+def _fresh_inner_loops(ctx: LowerContext, body: UOp, before: UOp, own: tuple[UOp, ...]) -> UOp:
     """Inner reductions that reading this reduction's own loops copied (a row's sum read inside a reduction over
-    the rows and again by the store) get loops of their own: one RANGE node is one loop of the program."""
+    the rows and again by the store) get loops of their own: one RANGE node is one loop of the program. Those of
+    sibling reductions sharing the loops `own` share them too (`LowerContext.fresh`)."""
     old = set(toposort([before]))
     fresh: dict[UOp, UOp] = {}
     for n in toposort([body]):
         if n.op is Ops.REDUCE and n not in old:
             for rng in n.src[1:]:
                 if rng not in fresh:
-                    ctx.reduces += 1
-                    fresh[rng] = rng.replace(arg=replace(rng.arg, instance=ctx.reduces))
+                    if (rng, own) not in ctx.fresh:
+                        ctx.reduces += 1
+                        ctx.fresh[(rng, own)] = rng.replace(arg=replace(rng.arg, instance=ctx.reduces))
+                    fresh[rng] = ctx.fresh[(rng, own)]
     return substitute(body, fresh) if fresh else body
 
 

@@ -18,6 +18,7 @@ from tg_schedule.fuse import fuse_outputs
 from tg_schedule.item import ScheduleItem
 from tg_schedule.kernelize import FusionFailed, buffer_of, build_ast, find_realizes
 from tg_schedule.memory import plan_memory
+from tg_schedule.split import split_reductions
 from tg_uop import trace
 from tg_uop.bound import bind_graph, max_size, unbind_graph
 from tg_uop.helpers import SPEC
@@ -96,6 +97,7 @@ def _schedule(outs: list[UOp], forced: frozenset[UOp]) -> tuple[list[ScheduleIte
     if SPEC:
         verify(UOp.sink(*outs), "tensor")
     outs = list(graph_rewrite(UOp.sink(*outs), pm_drop_detach).src)  # DETACH only matters to autograd
+    outs = split_reductions(outs)  # long reductions over few outputs: two levels (split.py)
     realized: dict[UOp, tuple[Buffer, ShapeTracker]] = {}
     sched: list[ScheduleItem] = []
     reads: list[_Reads] = []
