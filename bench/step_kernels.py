@@ -1,6 +1,6 @@
 """Where the main job's training step spends its kernel time: each kernel of one step, slowest first.
 
-Run: python bench/step_kernels.py [--repeat 3] [--top 15]
+Run: python bench/step_kernels.py [--repeat 3] [--top 15] [--cpu-time]
 
 Builds the CNN of examples/fashion_mnist.py with Adam on a random batch of 128 in training mode (batch norm on
 batch statistics), runs a few steps to warm up, then runs the schedule of one step `--repeat` times and prints
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -36,6 +37,12 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3, help="timed runs of the step's schedule")
     p.add_argument("--top", type=int, default=15, help="how many kernels to list")
     p.add_argument("--best", action="store_true", help="each kernel's best run instead of its mean (busy machines)")
+    p.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="each kernel's best thread CPU time over the runs instead of its mean wall time: on a loaded machine,"
+        " pinned to one core (`taskset -c 1`, so one thread), time other processes take is not counted",
+    )
     args = p.parse_args()
     Tensor.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -55,14 +62,19 @@ def main() -> None:
             Tensor.realize(*step())
         outs = step()
         sched = outs[0].schedule(*outs[1:])
-    runs: list[list[float]] = [[] for _ in sched]
+    runs: list[dict[str, float]] = []
     for _ in range(args.repeat):
-        for i, si in enumerate(sched):
-            runs[i].append(run_item(si) or 0.0)
-    times: dict[str, float] = defaultdict(float)
-    for si, sec in zip(sched, runs, strict=True):
-        if si.kind == "kernel":
-            times[get_program(si.ast, si.bufs[0].device).name] += min(sec) if args.best else sum(sec) / args.repeat
+        run: dict[str, float] = defaultdict(float)
+        for si in sched:
+            start = time.thread_time()
+            sec = run_item(si)
+            if args.cpu_time:
+                sec = time.thread_time() - start
+            if si.kind == "kernel":
+                run[get_program(si.ast, si.bufs[0].device).name] += sec or 0.0
+        runs.append(run)
+    pick = min if args.cpu_time or args.best else (lambda xs: sum(xs) / len(xs))
+    times = {name: pick([r[name] for r in runs]) for name in runs[0]}
     kernels = sum(si.kind == "kernel" for si in sched)
     print(f"one training step: {kernels} kernels, {sum(times.values()) * 1e3:.1f} ms of kernel time")
     for name, sec in sorted(times.items(), key=lambda kv: -kv[1])[: args.top]:

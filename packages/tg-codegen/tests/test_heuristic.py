@@ -248,6 +248,25 @@ def test_convolution_channels_become_vector_lanes_with_a_packed_weight() -> None
     assert conv_launch_matches(k, ast, n, cin, cout, h, w)
 
 
+def test_convolution_window_loops_are_unrolled_by_the_compiler() -> None:
+    # the 3x3 window loops (9 iterations in all) of the vector tile ask gcc to unroll them: the window's
+    # index math and padding checks become constants; the channel loop around them (27 iterations) is not
+    n, cin, cout, h, w = 2, 3, 32, 9, 16
+    ast = conv_ast(n, cin, cout, h, w)
+    k = heuristic(ast, cpu_caps(1))
+    lines = [line.strip() for line in compile_kernel(k, "CPU").src.splitlines()]
+    # the loops of the tile: after the accumulators, the input channels, the window's rows and its columns
+    first = max(i for i, line in enumerate(lines) if line.startswith("vfloat16 acc"))
+    loops = [i for i, line in enumerate(lines) if i > first and line.startswith("for (int ridx")]
+    assert [lines[i].split("<")[1].split(";")[0].strip() for i in loops] == ["3", "3", "3"]
+    assert [lines[i - 1] for i in loops[1:]] == ["#pragma GCC unroll 3"] * 2
+    assert not lines[loops[0] - 1].startswith("#pragma")
+    assert conv_launch_matches(k, ast, n, cin, cout, h, w)
+    # NOOPT's plain loop nest (scalar accumulators) has no pragma
+    with Context(NOOPT=1):
+        assert "#pragma" not in get_program(ast, "CPU").src
+
+
 @pytest.mark.parametrize("channels,lanes,splits", [(16, 8, 2), (64, 16, 4), (256, 64, 4)])
 def test_few_column_sums_leave_the_threads_a_share(channels: int, lanes: int, splits: int) -> None:
     # batch-norm statistics, channels last: sums down a (rows, channels) matrix; the channels are all the outputs

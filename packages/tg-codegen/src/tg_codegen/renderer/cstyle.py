@@ -77,6 +77,31 @@ def loop_depths(uops: list[UOp]) -> tuple[dict[UOp, int], dict[UOp, int]]:
     return depth_at, use_depth
 
 
+def nest_iterations(uops: list[UOp]) -> dict[UOp, int]:
+    """For each loop, the iterations of its innermost statements in one run of it: its length times the most
+    iterations of a loop nested in it; 0 where a length in the nest is not a constant.
+
+    >>> from tg_uop import UOp, Ops, dtypes
+    >>> from tg_uop.ops import RangeArg
+    >>> kh, kw = (UOp(Ops.RANGE, dtypes.int, (UOp.const(dtypes.int, 3),), RangeArg(i, AxisType.REDUCE)) for i in (0, 1))
+    >>> nest = nest_iterations([kh, kw, UOp(Ops.ENDRANGE, dtypes.void, (kw,)), UOp(Ops.ENDRANGE, dtypes.void, (kh,))])
+    >>> nest[kh], nest[kw]
+    (9, 3)
+    """
+    out: dict[UOp, int] = {}
+    stack: list[tuple[UOp, list[int]]] = []  # open loops and the iterations of the loops closed inside them
+    for u in uops:
+        if u.op is Ops.RANGE:
+            stack.append((u, []))
+        elif u.op is Ops.ENDRANGE and stack:
+            r, inner = stack.pop()
+            n = r.src[0].arg if r.src[0].op is Ops.CONST else 0
+            out[r] = 0 if 0 in inner else n * max(inner, default=1)
+            if stack:
+                stack[-1][1].append(out[r])
+    return out
+
+
 def scalar_dtypes(uops: list[UOp]) -> set[DType]:
     """The scalar types a loop program uses: of its values and of what its pointers point to."""
     dts = {u.dtype.scalar() for u in uops if not isinstance(u.dtype, PtrDType)}
@@ -102,6 +127,9 @@ class RenderContext:
         self.counters: Counter[str] = Counter()
         self.users: Counter[UOp] = Counter(s for u in uops for s in u.src)
         self.depth_at, self.use_depth = loop_depths(uops)
+        # only a register tile's loops (vector accumulators) are unrolled: a plain loop nest stays as written
+        tiled = any(u.op is Ops.DEFINE_ACC and u.dtype.count > 1 for u in uops)
+        self.nest_iterations = nest_iterations(uops) if ren.unroll_pragma and tiled else {}
         self.written = {u.src[0].src[0] for u in uops if u.op is Ops.STORE}
         # integer/bool expressions built only from indices, variables and constants: always written inline
         self.pure_index = {u for u in uops if u.op in (Ops.CONST, Ops.RANGE, Ops.DEFINE_VAR, Ops.SPECIAL)}
@@ -145,11 +173,20 @@ class RenderContext:
 # ---------------------------------------------------------------- the rules of the C family
 
 
+# in a register tile (vector accumulators), a reduce loop whose nest runs at most this many iterations (a 3x3
+# window) is unrolled completely by the C compiler: the window's index math and padding checks become constants,
+# and loads of one image column shared by neighbouring window positions are one load (a 3x3 convolution's tile
+# of 4 columns by 32 channels: ~1.35x faster than with the loops)
+UNROLL_MAX_ITERATIONS = 16
+
+
 def render_range(ctx: RenderContext, x: UOp) -> str:
     # reduce loops count ridx, the others gidx; a thread loop is split among threads by OpenMP
     name = ctx.fresh("ridx" if x.arg.kind is AxisType.REDUCE else "gidx")
     if x.arg.kind is AxisType.THREAD:
         ctx.line(f"#pragma omp parallel for num_threads({ctx.ren.threads})")
+    elif x.arg.kind is AxisType.REDUCE and 0 < ctx.nest_iterations.get(x, 0) <= UNROLL_MAX_ITERATIONS:
+        ctx.line(ctx.ren.unroll_pragma.format(n=x.src[0].arg))
     ctx.line(f"for ({ctx.ren.ctype(x.dtype)} {name} = 0; {name} < {ctx[x.src[0]]}; {name}++) {{")
     ctx.depth += 1
     return name
@@ -373,6 +410,7 @@ class CStyleRenderer(Renderer):
         return f"{self.kernel_prefix}{name}({', '.join(args)})"
 
     local_prefix = ""  # how local (work-group shared) arrays are declared; C has none
+    unroll_pragma = ""  # the line before a loop asking the compiler to unroll it {n} times (none: not asked)
     barrier = ""  # the statement that waits for every work-item of the group
 
     def vector_cast(self, x: str, dt: DType) -> str:
@@ -468,6 +506,7 @@ class CRenderer(CStyleRenderer):
 
     language = "C"
     supports_masks = True
+    unroll_pragma = "#pragma GCC unroll {n}"
     vector_math = frozenset({Ops.EXP2})  # see tg_codegen.renderer.cmath
     pm_render = pm_render_cpu
 
