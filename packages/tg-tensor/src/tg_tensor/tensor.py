@@ -15,9 +15,9 @@ from typing import Self
 
 from tg_tensor.autograd import compute_gradient, full_like
 from tg_tensor.core import TensorCore
-from tg_tensor.custom import CustomKernelMixin
 from tg_tensor.errors import ArgumentError
 from tg_tensor.helpers import Scalar
+from tg_tensor.sharding import ShardingMixin
 from tg_uop.ops import Ops
 from tg_uop.uop import UOp
 
@@ -63,7 +63,7 @@ def no_grad() -> _Mode:
     return _Mode("no_grad", True)
 
 
-class Tensor(CustomKernelMixin):  # the operations live in one module per kind, stacked on TensorCore (core.py)
+class Tensor(ShardingMixin):  # the operations live in one module per kind, stacked on TensorCore (core.py)
     """A lazy tensor. See the package README for the supported operations.
 
     `requires_grad=True` makes `backward()` fill `.grad`. Gradients come from rules over the graph
