@@ -40,6 +40,12 @@ def is_multi(u: UOp) -> bool:
     return d is not None and "," in d
 
 
+def is_realized(u: UOp) -> bool:
+    """Whether `u` is a view of a buffer, or a MULTI of such views (a realized tensor on a device tuple)."""
+    b = u.base
+    return b.op is Ops.BUFFER or b.op is Ops.MULTI and all(p.base.op is Ops.BUFFER for p in b.src)
+
+
 def shard_bounds(size: int, n: int, i: int) -> tuple[int, int]:
     """The range of part `i` of `n` along an axis of `size` (n divides it)."""
     return i * size // n, (i + 1) * size // n

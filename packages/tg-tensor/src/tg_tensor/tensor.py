@@ -13,6 +13,7 @@ import contextlib
 import weakref
 from typing import Self
 
+from tg_tensor import multi
 from tg_tensor.autograd import compute_gradient, full_like
 from tg_tensor.core import TensorCore
 from tg_tensor.errors import ArgumentError
@@ -86,7 +87,7 @@ class Tensor(ShardingMixin):  # the operations live in one module per kind, stac
         if x.device != self.device:
             raise ArgumentError(f"assign: device {x.device} does not match the target's device {self.device}")
         xu = x.uop
-        if self.uop.base.op is not Ops.BUFFER:
+        if not multi.is_realized(self.uop):
             pending = self.uop
             self.realize()
             # x may read this tensor's old graph (a pending assign): read the value just realized instead of
