@@ -174,7 +174,7 @@ def _ring_allreduce(parts: Sequence[UOp], op: Ops) -> list[UOp]:
         for k in range(2, n + 1):
             d = (c + k) % n
             acc = _to(acc, devs[d]).alu(op, flat[d].shrink(((lo, hi),)))
-        chunks.append(acc.contiguous())
+        chunks.append(acc)
     out = []
     for i in range(n):
         pieces = [_to(ch, devs[i]).pad(((lo, size - hi),)) for ch, (lo, hi) in zip(chunks, bounds, strict=True)]
