@@ -277,7 +277,7 @@ pm_multi = PatternMatcher(
         # a copy to where its source already is (a part picked out of a MULTI) is that source
         (UPat(Ops.COPY, src=(UPat(name="s"),), name="x"), lambda x, s: s if s.device == x.arg else None),
         (
-            UPat({*GroupOp.Elementwise, Ops.CONST, Ops.CONTIGUOUS, Ops.DETACH, Ops.ASSIGN, Ops.BIND}, name="x"),
+            UPat(GroupOp.Elementwise | {Ops.CONST, Ops.CONTIGUOUS, Ops.DETACH, Ops.ASSIGN, Ops.BIND}, name="x"),
             _elementwise,
         ),
         (UPat(name="x"), _unsupported),
