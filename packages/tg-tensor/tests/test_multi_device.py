@@ -168,6 +168,20 @@ def test_in_place_and_assign() -> None:
     assert all(np.allclose(p, a + 1) for p in parts(r))
 
 
+def test_random_numbers_equal_one_device() -> None:
+    Tensor.manual_seed(5)
+    r = Tensor.rand(4, 2, device="CPU:0,CPU:1")
+    Tensor.manual_seed(5)
+    assert r.devices == ("CPU", "CPU:1") and np.array_equal(r.numpy(), Tensor.rand(4, 2).numpy())
+    x = Tensor(rand(6, 4)).shard(CPUS[2], 0)
+    masks = []
+    for t in (x, Tensor(x.numpy())):
+        Tensor.manual_seed(1)
+        with Tensor.train():
+            masks.append(t.dropout(0.5).numpy())
+    np.testing.assert_array_equal(masks[0], masks[1])
+
+
 SIZES = [1, 2, 3, 7, 1000, 4097, RING_MIN_BYTES // 4 - 1, RING_MIN_BYTES + 3, 10**6 + 1, 10**7]
 
 
