@@ -200,7 +200,7 @@ class TensorCore:
 
     def schedule(self, *others: Self) -> list[ScheduleItem]:
         """The schedule items realizing these tensors would run (nothing runs)."""
-        sched, _ = create_schedule([t.uop for t in (self, *others)])
+        sched, _ = create_schedule(multi.per_device([t.uop for t in (self, *others)]))
         return sched
 
     def realize(self, *others: Self) -> Self:

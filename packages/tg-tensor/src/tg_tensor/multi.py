@@ -317,14 +317,22 @@ def needs_lowering(u: UOp) -> bool:
     return is_multi(u) or u in _lowered
 
 
+def per_device(outs: list[UOp]) -> list[UOp]:
+    """The graphs to schedule for `outs`: each part of a tensor on a device tuple, any other as it is."""
+    flat: list[UOp] = []
+    for u in outs:
+        low = lower(u) if needs_lowering(u) else u
+        flat.extend(low.src if low.op is Ops.MULTI else (low,))
+    return flat
+
+
 def realize(outs: list[UOp]) -> dict[UOp, UOp]:
     """`tg_schedule.run.realize` for graphs that may hold MULTI nodes: all parts in one schedule; a tensor on a
     device tuple becomes a MULTI of its parts' buffers."""
     if not any(needs_lowering(u) for u in outs):
         return realize_uops(outs)
     lowered = {u: lower(u) if needs_lowering(u) else u for u in outs}
-    flat = [p for low in lowered.values() for p in (low.src if low.op is Ops.MULTI else (low,))]
-    becomes = realize_uops(flat)
+    becomes = realize_uops(per_device(list(lowered.values())))
 
     def done(low: UOp) -> UOp:
         return _multi([becomes[p] for p in low.src], low.arg) if low.op is Ops.MULTI else becomes[low]
