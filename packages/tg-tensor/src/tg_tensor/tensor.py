@@ -144,7 +144,7 @@ class Tensor(ShardingMixin):  # the operations live in one module per kind, stac
         grads = compute_gradient(self._diff_uop, seed, leaves.keys())
         for u, g in grads.items():
             for leaf in leaves[u]:
-                gt = self._wrap(g)
+                gt = self._wrap(multi.lower(g) if multi.is_multi(self._diff_uop) else g)
                 leaf.grad = gt if leaf.grad is None else leaf.grad + gt
         return self
 
@@ -161,4 +161,6 @@ class Tensor(ShardingMixin):  # the operations live in one module per kind, stac
         seed = self._seed(gradient, "gradient")
         want = [t._diff_uop for t in targets]
         grads = compute_gradient(self._diff_uop, seed, want)
-        return [self._wrap(grads[u]) if u in grads else t.zeros_like() for u, t in zip(want, targets)]
+        # from a root on a device tuple, a gradient on one device still holds MULTI nodes: lowered here
+        low = multi.lower if multi.is_multi(self._diff_uop) else (lambda g: g)
+        return [self._wrap(low(grads[u])) if u in grads else t.zeros_like() for u, t in zip(want, targets)]
