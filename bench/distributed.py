@@ -14,7 +14,9 @@ Run: python bench/distributed.py [--steps 20] [--ranks 2]   (needs mpi4py and mp
   global batch fixed, so each machine computes 1/N of it), for the main job and for a model with 100x its
   parameters (compute assumed to grow with the parameters), on the measured link and on 10 and 100 Gb/s networks.
 
-Single-process multi-device (2 device instances of one backend) is not measured: tg has no sharded tensors yet.
+- 2 device instances: the same step in one process on `CPU:0,CPU:1` (one thread each, `Device.set_threads`), the
+  weights replicated and each batch sharded (`Tensor.shard`), without TinyJit (it does not capture tensors on
+  several devices); next to 1 device with one thread. The two devices' kernels run one after the other.
 """
 
 from __future__ import annotations
@@ -35,19 +37,23 @@ for pkg in ("tg-uop", "tg-runtime", "tg-codegen", "tg-schedule", "tg-tensor", "t
     sys.path.insert(0, str(ROOT / "packages" / pkg / "src"))
 sys.path.insert(0, str(ROOT / "examples"))
 
-from fashion_mnist import batches, make_model, make_train_step  # noqa: E402
+from fashion_mnist import as_input, batches, make_model, make_train_step, place  # noqa: E402
 
 from tg_nn import distributed, lr_scheduler, optim  # noqa: E402
 from tg_nn.datasets import fashion_mnist  # noqa: E402
 from tg_nn.state import get_parameters, get_state_dict  # noqa: E402
+from tg_runtime import Device  # noqa: E402
 from tg_tensor import Tensor  # noqa: E402
 
 BATCH, WARM = 128, 3
 SIZES_MB = (1, 10, 100)
 
 
-def train_worker(steps: int, use_mpi: bool) -> dict[str, float]:
-    """Time the main job's step; under MPI each rank trains on its share of every batch."""
+def train_worker(steps: int, use_mpi: bool, devices: tuple[str, ...] = ()) -> dict[str, float]:
+    """Time the main job's step; under MPI each rank trains on its share of every batch; with `devices` (one thread
+    each) the batch is sharded over them."""
+    for d in devices:
+        Device.set_threads(d, 1)
     me, n = 0, 1
     if use_mpi:
         distributed.init()
@@ -56,6 +62,8 @@ def train_worker(steps: int, use_mpi: bool) -> dict[str, float]:
     xtr, ytr = x_train.numpy().astype(np.float32) / 255.0, y_train.numpy().astype(np.int32)
     Tensor.manual_seed(0)
     model = make_model()
+    if len(devices) > 1:
+        place(model, devices)
     opt = optim.Adam(get_parameters(model), lr=3e-3)
     sched = lr_scheduler.CosineAnnealingLR(opt, T_max=WARM + steps)
     buffers = [t for t in get_state_dict(model).values() if all(t is not q for q in opt.params)]
@@ -71,7 +79,7 @@ def train_worker(steps: int, use_mpi: bool) -> dict[str, float]:
             return out
 
         dp.average = timed_average  # type: ignore[method-assign]
-    step = make_train_step(model, opt, sched, dp)
+    step = make_train_step(model, opt, sched, dp, jit=len(devices) < 2)
     shard = BATCH // n
     order = list(batches(len(xtr), BATCH, np.random.default_rng(0)))[: WARM + steps]
     with Tensor.train():
@@ -79,7 +87,7 @@ def train_worker(steps: int, use_mpi: bool) -> dict[str, float]:
             if i == WARM:
                 exchange[0], start = 0.0, time.perf_counter()
             idx = idx[me * shard : (me + 1) * shard]
-            loss = step(Tensor(xtr[idx]), Tensor(ytr[idx]))
+            loss = step(as_input(xtr[idx], devices), as_input(ytr[idx], devices))
         loss.item()
     seconds = time.perf_counter() - start
     params = sum(p.numel() for p in opt.params)
@@ -149,7 +157,9 @@ def on_paper(compute_s: float, grad_bytes: float, link_gb_s: float, n: int) -> f
     return compute_s / n + (2 * (n - 1) / n * grad_bytes / (link_gb_s * 1e9) if n > 1 else 0.0)
 
 
-def report(one: dict[str, float], many: dict[str, float], red: dict[str, float], mem: float) -> None:
+def report(
+    one: dict[str, float], many: dict[str, float], red: dict[str, float], mem: float, devs: list[dict[str, float]]
+) -> None:
     n = int(many["ranks"])
     print(f"main job (batch {BATCH}), CPU device:")
     print(f"  1 process : {one['img_s']:8.1f} images/s, {one['step_s'] * 1e3:7.1f} ms/step")
@@ -158,7 +168,12 @@ def report(one: dict[str, float], many: dict[str, float], red: dict[str, float],
         f"({many['exchange_s'] * 1e3:.1f} ms of it averaging {many['grad_bytes'] / 1e3:.0f} kB of gradients); "
         f"speed-up {many['img_s'] / one['img_s']:.2f}x"
     )
-    print("  2 device instances (one process): not measured, tg has no sharded tensors yet")
+    one_thread, two = devs
+    print(f"  1 device, 1 thread : {one_thread['img_s']:8.1f} images/s, {one_thread['step_s'] * 1e3:7.1f} ms/step")
+    print(
+        f"  2 device instances, 1 thread each (one process, no TinyJit): {two['img_s']:8.1f} images/s, "
+        f"{two['step_s'] * 1e3:7.1f} ms/step; {two['img_s'] / one_thread['img_s']:.2f}x the 1-thread device"
+    )
     print(f"all-reduce (sum of float32) between {int(red['ranks'])} ranks; memory bandwidth {mem:.1f} GB/s (copy)")
     bus = 2 * (red["ranks"] - 1) / red["ranks"]
     for mb in SIZES_MB:
@@ -194,16 +209,20 @@ def main() -> None:
     p.add_argument("--ranks", type=int, default=2)
     p.add_argument("--worker", choices=["train", "allreduce"], help=argparse.SUPPRESS)
     p.add_argument("--mpi", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--devices", default="", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        result = train_worker(args.steps, args.mpi) if args.worker == "train" else allreduce_worker()
+        devices = tuple(d for d in args.devices.split(",") if d)
+        result = train_worker(args.steps, args.mpi, devices) if args.worker == "train" else allreduce_worker()
         if not args.mpi or distributed.rank() == 0:
             print(json.dumps(result), flush=True)
         return
     one = launch(["--worker", "train", "--steps", str(args.steps)], None)
     many = launch(["--worker", "train", "--steps", str(args.steps), "--mpi"], args.ranks)
     red = launch(["--worker", "allreduce", "--mpi"], args.ranks)
-    report(one, many, red, memory_bandwidth())
+    train = ["--worker", "train", "--steps", str(args.steps), "--devices"]
+    devs = [launch([*train, d], None) for d in ("CPU", "CPU:0,CPU:1")]
+    report(one, many, red, memory_bandwidth(), devs)
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (the figures are one run)")
 
 

@@ -3,6 +3,8 @@
 Run: python examples/fashion_mnist.py [--epochs 3] [--batch 128]   (DEBUG=2 shows every kernel)
 Data-parallel over MPI (extra tg-nn[mpi]): mpirun -np 2 python examples/fashion_mnist.py --distributed
 (each rank trains on its share of every batch of --batch images; rank 0 prints and saves)
+Data-parallel over device instances of one process: python examples/fashion_mnist.py --devices CPU:0,CPU:1
+(weights replicated on every device, each batch sharded over them, gradients all-reduced in the same schedule)
 
 The data comes from `tg_nn.datasets.fashion_mnist()`: Debian's dataset-fashion-mnist package, $TG_DATASETS,
 the cache, or a download. The trained weights are saved with `safe_save` (a safetensors file).
@@ -47,9 +49,28 @@ def batches(n: int, size: int, rng: np.random.Generator) -> Iterator[np.ndarray]
         yield order[start : start + size]
 
 
-def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray, batch: int = 1000, dp: Any = None) -> float:
+def place(model: Sequential, devices: tuple[str, ...]) -> None:
+    """Replicate every weight and running statistic of `model` on each of `devices` (in place)."""
+    for t in get_state_dict(model).values():
+        t.to_(devices).realize()
+
+
+def as_input(a: np.ndarray, devices: tuple[str, ...]) -> Tensor:
+    """A batch as a tensor: sharded on its first axis over `devices` when there are several."""
+    return Tensor(a).shard(devices, 0) if len(devices) > 1 else Tensor(a)
+
+
+def evaluate(
+    model: Sequential,
+    x: np.ndarray,
+    y: np.ndarray,
+    batch: int = 1000,
+    dp: Any = None,
+    devices: tuple[str, ...] = (),
+) -> float:
     """Accuracy on (x, y) in eval mode (batch norm uses its running statistics), without gradients. With `dp`
-    (a DataParallel) the ranks average their running statistics and each counts its own share of (x, y)."""
+    (a DataParallel) the ranks average their running statistics and each counts its own share of (x, y); with
+    several `devices` each batch is sharded over them."""
     total = len(x)
     if dp is not None:
         dp.sync_buffers()
@@ -58,19 +79,21 @@ def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray, batch: int = 1000,
     correct = 0
     with Tensor.train(False), no_grad():
         for start in range(0, len(x), batch):
-            logits = model(Tensor(x[start : start + batch]))
+            logits = model(as_input(x[start : start + batch], devices))
             correct += int((logits.argmax(axis=1).numpy() == y[start : start + batch]).sum())
     if dp is not None:
         correct = int(distributed.allreduce(Tensor([correct]), "sum").item())
     return correct / total
 
 
-def make_train_step(model: Sequential, opt: optim.Optimizer, sched: Any, dp: Any) -> Callable[[Tensor, Tensor], Tensor]:
+def make_train_step(
+    model: Sequential, opt: optim.Optimizer, sched: Any, dp: Any, jit: bool = True
+) -> Callable[[Tensor, Tensor], Tensor]:
     """The training step: forward, backward and update in one TinyJit schedule; with `dp` (a DataParallel), two
-    JITs around the host-side exchange that averages the gradients over the ranks."""
+    JITs around the host-side exchange that averages the gradients over the ranks. `jit=False`: the step as it
+    is, without TinyJit (for tensors on several devices, which TinyJit does not capture)."""
 
-    @TinyJit
-    def train_step(x: Tensor, y: Tensor) -> Tensor:
+    def step(x: Tensor, y: Tensor) -> Tensor:
         opt.zero_grad()
         loss = model(x).sparse_categorical_crossentropy(y)
         loss.backward()
@@ -96,7 +119,9 @@ def make_train_step(model: Sequential, opt: optim.Optimizer, sched: Any, dp: Any
         update(*dp.average(grads))
         return loss
 
-    return train_step if dp is None else data_parallel_step
+    if dp is not None:
+        return data_parallel_step
+    return TinyJit(step) if jit else step
 
 
 def main() -> None:
@@ -109,7 +134,11 @@ def main() -> None:
     p.add_argument("--save", default="fashion_mnist.safetensors", help="where the trained weights go")
     p.add_argument("--target", type=float, default=0.90, help="exit with an error below this test accuracy")
     p.add_argument("--distributed", action="store_true", help="data-parallel over the ranks of mpirun")
+    p.add_argument("--devices", default="", help="data-parallel over these devices of this process: CPU:0,CPU:1")
     args = p.parse_args()
+    devices = tuple(d for d in args.devices.split(",") if d)
+    if len(devices) > 1 and args.batch % len(devices):
+        raise SystemExit(f"--batch {args.batch} does not split evenly over {len(devices)} devices")
     me, ranks = 0, 1
     if args.distributed:
         distributed.init()
@@ -131,6 +160,8 @@ def main() -> None:
 
     Tensor.manual_seed(args.seed)
     model = make_model()
+    if len(devices) > 1:
+        place(model, devices)
     params = get_parameters(model)
     opt = optim.Adam(params, lr=args.lr)
     # under mpirun: rank 0's initial weights and running statistics go to every rank, gradients get averaged
@@ -144,8 +175,9 @@ def main() -> None:
         f"Fashion-MNIST: {len(xtr)} train / {len(xte)} test images; CNN with {n_params} parameters; "
         f"Adam, lr {args.lr} with cosine decay; batch {args.batch}"
         + (f" over {ranks} ranks ({shard} images each)" if args.distributed else "")
+        + (f" sharded over {', '.join(devices)}" if len(devices) > 1 else "")
     )
-    train_step = make_train_step(model, opt, sched, dp)
+    train_step = make_train_step(model, opt, sched, dp, jit=len(devices) < 2)
 
     rng = np.random.default_rng(args.seed)
     accuracy = 0.0
@@ -155,7 +187,7 @@ def main() -> None:
             bar = Progress(steps_per_epoch, f"epoch {epoch}", "step") if me == 0 else None
             for step, idx in enumerate(batches(len(xtr), args.batch, rng), 1):
                 idx = idx[me * shard : (me + 1) * shard]  # every rank shuffles alike and takes its own share
-                loss = train_step(Tensor(xtr[idx]), Tensor(ytr[idx]))
+                loss = train_step(as_input(xtr[idx], devices), as_input(ytr[idx], devices))
                 if step % 10 == 0 or step == steps_per_epoch:
                     rate = step * args.batch / (time.perf_counter() - epoch_start)
                     shown = distributed.allreduce(loss, "mean") if dp is not None else loss  # every rank calls it
@@ -165,7 +197,7 @@ def main() -> None:
             if bar is not None:
                 bar.close()
         train_time = time.perf_counter() - epoch_start
-        accuracy = evaluate(model, xte, yte, dp=dp)
+        accuracy = evaluate(model, xte, yte, dp=dp, devices=devices)
         last = distributed.allreduce(loss, "mean") if dp is not None else loss
         say(f"epoch {epoch}: loss {last.item():.4f}, test accuracy {accuracy * 100:.2f}%, {train_time:.1f} s training")
 

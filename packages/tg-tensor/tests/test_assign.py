@@ -125,3 +125,11 @@ def test_a_view_realized_with_its_base_still_follows_it():
     Tensor.realize(x, v)
     x.assign(x + 1).realize()
     assert v.tolist() == [[2.0, 2.0], [2.0, 2.0]]
+
+
+def test_equal_graphs_on_a_device_tuple_realized_together_get_buffers_of_their_own():
+    devs = ("CPU", "CPU:1")
+    c, d = Tensor.ones(4).to(devs), Tensor.ones(4).to(devs)
+    Tensor.realize(c, d)
+    c.assign(c + 1).realize()
+    assert (c.tolist(), d.tolist()) == ([2.0] * 4, [1.0] * 4)

@@ -17,7 +17,7 @@ import sys
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tg_runtime.allocator import Allocator
@@ -129,8 +129,18 @@ _UNAVAILABLE = (DeviceUnavailable, ImportError, OSError)
 
 def canonicalize(device: str) -> str:
     """'cpu' -> 'CPU', 'cl:0' -> 'CL:0', 'disk:/path' keeps its path; KeyError for unknown names (built-in
-    devices and the `tg.devices` plugins are known)."""
+    devices and the `tg.devices` plugins are known). A device tuple is its devices joined by commas:
+    'cpu:0,cpu:1' -> 'CPU,CPU:1' (each device once)."""
     return Device.canonical(device)
+
+
+def split_devices(device: str) -> tuple[str, ...]:
+    """The devices a (canonical) device name stands for: one, or each of a device tuple.
+
+    >>> split_devices("CPU,CPU:1"), split_devices("CPU")
+    (('CPU', 'CPU:1'), ('CPU',))
+    """
+    return tuple(device.split(",")) if "," in device else (device,)
 
 
 class _Registry:
@@ -138,6 +148,7 @@ class _Registry:
 
     def __init__(self) -> None:
         self._devices: dict[str, Compiled] = {}
+        self._threads: dict[str, int] = {}  # thread budgets asked for with set_threads
         self._default: str | None = None
         self._discovery: Discovery | None = None
         # threads using a device for the first time at once must get one instance (two OpenCL contexts would
@@ -155,6 +166,11 @@ class _Registry:
 
     def canonical(self, device: str) -> str:
         """The canonical name of `device` (see `canonicalize`), knowing this registry's plugins."""
+        if "," in device and not device.upper().startswith("DISK:"):
+            names = [self.canonical(d.strip()) for d in device.split(",")]
+            if len(set(names)) != len(names):
+                raise KeyError(f"device tuple {device!r} names a device twice")
+            return ",".join(names)
         base, sep, rest = device.partition(":")
         base = base.upper()
         if base not in BACKENDS and base not in self.plugins():
@@ -167,10 +183,37 @@ class _Registry:
         key = self.canonical(name)
         if (dev := self._devices.get(key)) is not None:
             return dev
+        if len(split_devices(key)) > 1:
+            raise KeyError(f"{name!r} is a device tuple; Device[...] takes one device")
         with self._lock:
             if key not in self._devices:
-                self._devices[key] = self._create(key)
+                self._devices[key] = self._with_threads(self._create(key))
             return self._devices[key]
+
+    def set_threads(self, name: str, threads: int) -> None:
+        """Give one device instance its own thread budget: its kernels use at most `threads` CPU threads (each
+        instance, `CPU:0`, `CPU:1`, ..., is a device of its own, with its own allocator). Kernels built before
+        keep the count they were built with. A device without threads (a GPU) ignores it.
+
+        >>> Device.set_threads("CPU:3", 1)
+        >>> Device["CPU:3"].caps.threads
+        1
+        """
+        if not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"set_threads: threads must be an int >= 1, got {threads!r}")
+        key = self.canonical(name)
+        if len(split_devices(key)) > 1:
+            raise KeyError(f"set_threads: {name!r} is a device tuple; give one device")
+        with self._lock:
+            self._threads[key] = threads
+            if key in self._devices:
+                self._devices[key] = self._with_threads(self._devices[key])
+
+    def _with_threads(self, dev: Compiled) -> Compiled:
+        want = self._threads.get(dev.name)
+        if want is not None and dev.caps.has_threads:
+            dev.caps = replace(dev.caps, threads=want)
+        return dev
 
     def _create(self, key: str) -> Compiled:
         base = key.split(":")[0]

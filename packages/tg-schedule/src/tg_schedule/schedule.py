@@ -120,7 +120,9 @@ def _schedule(outs: list[UOp], forced: frozenset[UOp]) -> tuple[list[ScheduleIte
             reads.append(_Reads(old={id(src_buf)}) if src_buf is not None else _Reads(new={id(realized[rp.src[0]][0])}))
             src_buf = src_buf or realized[rp.src[0]][0]
             out = Buffer(device, src_buf.size, rp.dtype)
-            sched.append(ScheduleItem(rp, (out, src_buf)))
+            # the item's ast reads the source buffer itself, not the graph that computed it: the schedule cache
+            # swaps buffers into every ast, and a copy of a computed value (an all-reduce's) would drag it all in
+            sched.append(ScheduleItem(rp.replace(src=(UOp(Ops.BUFFER, src_buf.dtype, (), src_buf),)), (out, src_buf)))
             realized[rp] = (out, ShapeTracker.from_shape(rp.shape))
         elif rp.op is Ops.CUSTOM:
             sched.append(_custom_item(rp, device, realized))

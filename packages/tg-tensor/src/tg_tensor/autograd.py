@@ -108,6 +108,21 @@ def _shrink_grad(ctx: UOp, ret: UOp) -> tuple[UOp]:
     return (ctx.pad(tuple((b, s - e) for (b, e), s in zip(ret.arg, x.shape, strict=True))),)
 
 
+def _multi_grad(ctx: UOp, ret: UOp) -> tuple[UOp | None, ...]:
+    # a sharded value's part i gets its rows of the gradient; a replicated one is one value, whose gradient goes
+    # once (to the first part), else what the parts came from would get it once per device
+    if ret.arg is None:
+        return (UOp(Ops.COPY, ctx.dtype, (ctx,), ret.src[0].device), *(None,) * (len(ret.src) - 1))
+    shape, a, n = ret.shape, ret.arg, len(ret.src)
+    assert shape is not None
+    out: list[UOp | None] = []
+    for i, part in enumerate(ret.src):
+        rows = (i * shape[a] // n, (i + 1) * shape[a] // n)
+        mine = ctx.shrink(tuple(rows if j == a else (0, d) for j, d in enumerate(shape)))
+        out.append(UOp(Ops.COPY, ctx.dtype, (mine,), part.device))
+    return tuple(out)
+
+
 _LN2 = math.log(2)
 
 pm_gradient = PatternMatcher(
@@ -151,6 +166,7 @@ pm_gradient = PatternMatcher(
         (UPat((Ops.CONTIGUOUS,)), lambda ctx: (ctx,)),
         (UPat(Ops.COPY, name="ret"), lambda ctx, ret: (UOp(Ops.COPY, ctx.dtype, (ctx,), ret.src[0].device),)),
         (UPat((Ops.DETACH,)), lambda ctx: (None,)),
+        (UPat(Ops.MULTI, name="ret"), _multi_grad),
     ]
 )
 

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 import numpy as np
 
 from tg_runtime.buffer import Buffer
-from tg_runtime.device import Device, canonicalize
+from tg_runtime.device import Device, canonicalize, split_devices
 from tg_schedule.item import ScheduleItem
-from tg_schedule.run import realize as realize_uops
 from tg_schedule.schedule import create_schedule
+from tg_tensor import multi
 from tg_tensor.autograd import full_like, set_custom_gradient
 from tg_tensor.errors import ArgumentError
 from tg_tensor.helpers import NP_TO_DTYPE, DTypeLike, Scalar, const_uop, dtype_arg, to_np_dtype, uop_from_numpy
@@ -70,6 +70,8 @@ class TensorCore:
         requires_grad: bool | None = None,
     ) -> None:
         dev = canonicalize(device) if device is not None else Device.DEFAULT
+        devices = split_devices(dev)  # data for a device tuple is made on its first device, then replicated
+        dev = devices[0]
         if dtype is not None:
             dtype = dtype_arg(dtype, dtypes.default_float, "Tensor")
         if isinstance(data, np.generic):  # a numpy scalar is a 0-d array
@@ -100,7 +102,7 @@ class TensorCore:
             raise TypeError(f"Tensor: cannot make a tensor from {type(data).__name__}")
         if requires_grad and not uop.dtype.is_float:  # as in PyTorch: a gradient of an integer makes no sense
             raise ArgumentError(f"Tensor: only floating point tensors can require gradients, not {uop.dtype!r}")
-        self.uop: UOp = uop
+        self.uop: UOp = uop if len(devices) == 1 else multi.replicate(uop, devices)
         # None: not decided (an optimizer given this tensor turns it on), as in tinygrad
         self.requires_grad: bool | None = requires_grad
         self.grad: Self | None = None
@@ -153,7 +155,7 @@ class TensorCore:
     def _apply(self, fn: Any, *others: Self) -> Self:
         parents = (self, *others)
         out = type(self).__new__(type(self))
-        out.uop = fn(*(p.uop for p in parents))
+        out.uop = multi.check(fn(*(p.uop for p in parents)))
         out.grad, out._graph, out._parents, out.requires_grad = None, None, (), None
         needs = () if type(self).no_grad else tuple((p, p._diff_uop) for p in parents if p.requires_grad)
         if needs:
@@ -203,20 +205,20 @@ class TensorCore:
 
     def schedule(self, *others: Self) -> list[ScheduleItem]:
         """The schedule items realizing these tensors would run (nothing runs)."""
-        sched, _ = create_schedule([t.uop for t in (self, *others)])
+        sched, _ = create_schedule(multi.per_device([t.uop for t in (self, *others)]))
         return sched
 
     def realize(self, *others: Self) -> Self:
         """Compute this tensor (and `others`, in one schedule). `Tensor.realize(a, b)` works too."""
         ts = (self, *others)
         olds = [t.uop for t in ts]  # read first: a tensor may be given twice
-        becomes = realize_uops(olds)
+        becomes = multi.realize(olds)
         owner: dict[UOp, TensorCore] = {}
         for t, old in zip(ts, olds, strict=True):
             if t.requires_grad and t._parents and t._graph is None:
                 t._graph = old  # keep the graph for backward after the value is realized
             t.uop = becomes[old]
-            if old.base.op is not Ops.BUFFER and owner.setdefault(old, t) is not t:
+            if _computed(old) and owner.setdefault(old, t) is not t:
                 # equal graphs are one hash-consed UOp and computed once, but two tensors built apart must not share
                 # a buffer: an assign to one (two LayerNorms' Tensor.ones(n)) would change the other
                 t.uop = _own_buffer(t.uop)
@@ -250,6 +252,8 @@ class TensorCore:
             u = u.src[0]
         if u.op is Ops.BUFFER:
             return u.arg
+        if u.op is Ops.MULTI:  # the parts gathered on the first device
+            u = multi.lower(UOp(Ops.COPY, u.dtype, (u,), split_devices(self.device)[0]))
         c = self._wrap(UOp(Ops.CONTIGUOUS, u.dtype, (u,))).realize()
         return c._contiguous_buffer()
 
@@ -275,17 +279,21 @@ class TensorCore:
         self.requires_grad = requires_grad
         return self
 
-    def to(self, device: str) -> Self:
+    def to(self, device: str | tuple[str, ...]) -> Self:
         """This tensor on another device (a COPY when realized; the same tensor if it is there already).
-        Gradients flow back through the copy.
+        Gradients flow back through the copy. A tuple of devices replicates it on each (see `shard`).
 
         >>> from tg_tensor import Tensor
         >>> Tensor([1, 2]).to("PYTHON").device
         'PYTHON'
+        >>> Tensor([1, 2]).to(("CPU:0", "CPU:1")).device
+        'CPU,CPU:1'
         """
-        dev = canonicalize(device)
+        dev = canonicalize(device if isinstance(device, str) else ",".join(device))
         if dev == self.device:
             return self
+        if "," in dev:
+            return self._apply(lambda u: multi.replicate(u, split_devices(dev)))
         return self._apply(lambda u: UOp(Ops.COPY, u.dtype, (u,), dev))
 
     def clone(self) -> Self:
@@ -345,9 +353,15 @@ def saturating_cast(u: UOp, dtype: DType) -> UOp:
     return u.ne(u).where(full_like(u, 0, dtype), out)
 
 
-def _own_buffer(u: UOp) -> UOp:
-    """`u` (movement ops over one realized buffer) over a copy of that buffer."""
+def _computed(u: UOp) -> bool:
+    """Whether realizing `u` computes a new value (not only views of buffers, on one device or several)."""
     base = u.base
-    if base.op is not Ops.BUFFER:
-        return u
-    return u.substitute({base: UOp(Ops.BUFFER, base.dtype, (), base.arg.copy_to(base.arg.device))})
+    if base.op is Ops.MULTI:
+        return any(s.base.op is not Ops.BUFFER for s in base.src)
+    return base.op is not Ops.BUFFER
+
+
+def _own_buffer(u: UOp) -> UOp:
+    """`u` (movement ops over realized buffers, on one device or several) over copies of those buffers."""
+    bufs = [b for b in u.toposort() if b.op is Ops.BUFFER]
+    return u.substitute({b: UOp(Ops.BUFFER, b.dtype, (), b.arg.copy_to(b.arg.device)) for b in bufs})

@@ -32,7 +32,7 @@ from typing import Any, Self
 import numpy as np
 
 from tg_runtime.buffer import Buffer
-from tg_runtime.device import Device, canonicalize
+from tg_runtime.device import Device, canonicalize, split_devices
 from tg_tensor.errors import ArgumentError
 from tg_tensor.helpers import DTypeLike, Scalar, const_uop, dtype_arg, symbolic_dim, varargs
 from tg_tensor.reduce import ReduceMixin
@@ -90,8 +90,9 @@ def device_arg(device: str | None, op: str) -> str:
 
 def check_supported(dtype: DType, device: str, op: str) -> None:
     """Refuse a dtype the device cannot compute in now, rather than when a kernel fails to compile."""
-    if dtype not in Device[device].caps.dtypes:
-        raise TypeError(f"{op}: device {device} does not support {dtype!r}")
+    for d in split_devices(device):  # each device of a device tuple
+        if dtype not in Device[d].caps.dtypes:
+            raise TypeError(f"{op}: device {d} does not support {dtype!r}")
 
 
 def _check_fits(value: Scalar, dtype: DType, op: str) -> None:

@@ -49,6 +49,8 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from tg_runtime.device import split_devices
+from tg_tensor import multi
 from tg_tensor.creation import (
     CreationMixin,
     check_grad,
@@ -171,12 +173,18 @@ class RandomMixin(CreationMixin):
         """Two uint32 words per element (shape (numel,)), from the device's next call number."""
         if numel >= 2**32:
             raise ArgumentError(f"{op}: at most 2**32 - 1 random elements per call, asked for {numel}")
-        key = cls._next_key(device)
+        devices = split_devices(device)
+        key = cls._next_key(devices[0])
 
         def word(i: int) -> UOp:
             return key.shrink(((i, i + 1),)).expand((numel,))
 
-        return threefry_graph((word(0), word(1), word(2)), index_range(numel, _U32, device), word(3))
+        w0, w1 = threefry_graph((word(0), word(1), word(2)), index_range(numel, _U32, devices[0]), word(3))
+        if len(devices) == 1:
+            return w0, w1
+        # on a device tuple: made on its first device and replicated, so a sharded tensor's dropout mask is the
+        # one a single device would draw, each device using its rows
+        return multi.replicate(w0, devices), multi.replicate(w1, devices)
 
     @classmethod
     def _random(

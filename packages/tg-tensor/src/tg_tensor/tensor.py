@@ -13,11 +13,12 @@ import contextlib
 import weakref
 from typing import Self
 
+from tg_tensor import multi
 from tg_tensor.autograd import compute_gradient, full_like
 from tg_tensor.core import TensorCore
-from tg_tensor.custom import CustomKernelMixin
 from tg_tensor.errors import ArgumentError
 from tg_tensor.helpers import Scalar
+from tg_tensor.sharding import ShardingMixin
 from tg_uop.ops import Ops
 from tg_uop.uop import UOp
 
@@ -63,7 +64,7 @@ def no_grad() -> _Mode:
     return _Mode("no_grad", True)
 
 
-class Tensor(CustomKernelMixin):  # the operations live in one module per kind, stacked on TensorCore (core.py)
+class Tensor(ShardingMixin):  # the operations live in one module per kind, stacked on TensorCore (core.py)
     """A lazy tensor. See the package README for the supported operations.
 
     `requires_grad=True` makes `backward()` fill `.grad`. Gradients come from rules over the graph
@@ -86,7 +87,7 @@ class Tensor(CustomKernelMixin):  # the operations live in one module per kind, 
         if x.device != self.device:
             raise ArgumentError(f"assign: device {x.device} does not match the target's device {self.device}")
         xu = x.uop
-        if self.uop.base.op is not Ops.BUFFER:
+        if not multi.is_realized(self.uop):
             pending = self.uop
             self.realize()
             # x may read this tensor's old graph (a pending assign): read the value just realized instead of
@@ -143,7 +144,7 @@ class Tensor(CustomKernelMixin):  # the operations live in one module per kind, 
         grads = compute_gradient(self._diff_uop, seed, leaves.keys())
         for u, g in grads.items():
             for leaf in leaves[u]:
-                gt = self._wrap(g)
+                gt = self._wrap(multi.lower(g) if multi.is_multi(self._diff_uop) else g)
                 leaf.grad = gt if leaf.grad is None else leaf.grad + gt
         return self
 
@@ -160,4 +161,6 @@ class Tensor(CustomKernelMixin):  # the operations live in one module per kind, 
         seed = self._seed(gradient, "gradient")
         want = [t._diff_uop for t in targets]
         grads = compute_gradient(self._diff_uop, seed, want)
-        return [self._wrap(grads[u]) if u in grads else t.zeros_like() for u, t in zip(want, targets)]
+        # from a root on a device tuple, a gradient on one device still holds MULTI nodes: lowered here
+        low = multi.lower if multi.is_multi(self._diff_uop) else (lambda g: g)
+        return [self._wrap(low(grads[u])) if u in grads else t.zeros_like() for u, t in zip(want, targets)]

@@ -93,6 +93,9 @@ class Ops(Enum):
     VECTORIZE = auto()
     GEP = auto()
     NOOP = auto()
+    # a tensor on several devices (tensor graph only): its sources are the per-device parts, its arg the axis they
+    # split (None: each holds the whole value); tg_tensor.multi rewrites ops on it into per-device graphs
+    MULTI = auto()
 
     def __repr__(self) -> str:
         return f"Ops.{self.name}"

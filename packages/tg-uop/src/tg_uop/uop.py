@@ -466,6 +466,10 @@ def _shape_of(u: UOp) -> tuple[Any, ...] | None:
         return tuple(_dim_add(e, b * -1 if isinstance(b, UOp) else -b) for b, e in u.arg)
     if op is Ops.CUSTOM:
         return tuple(u.arg.shape)
+    if op is Ops.MULTI:  # the parts are equal in shape: together they are len(src) times one part along the axis
+        s = src[0].shape
+        assert s is not None
+        return s if u.arg is None else tuple(d * len(src) if i == u.arg else d for i, d in enumerate(s))
     if op is Ops.REDUCE_AXIS:
         s = src[0].shape
         assert s is not None
@@ -516,6 +520,8 @@ def _device_of(u: UOp) -> str | None:
         return str(u.arg.device)
     if u.op is Ops.COPY:
         return str(u.arg)
+    if u.op is Ops.MULTI:  # a device tuple is named by its devices joined with commas ("CPU,CPU:1")
+        return ",".join(str(s.device) for s in u.src)
     for s in u.src:
         if s.device is not None:
             return s.device

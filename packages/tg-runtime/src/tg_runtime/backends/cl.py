@@ -250,7 +250,9 @@ def create_device(name: str) -> Compiled:
         raise DeviceUnavailable("no OpenCL device found on any platform")
     if not 0 <= index < len(devices):
         found = "; ".join(f"CL:{i} = {_describe(d)}" for i, d in enumerate(devices))
-        raise DeviceUnavailable(f"{name}: there are only {len(devices)} OpenCL device(s): {found}")
+        pocl = "Portable" in found  # PoCL makes as many CPU devices as POCL_DEVICES lists
+        hint = " (for two on PoCL: POCL_DEVICES='pthread pthread')" if pocl else ""
+        raise DeviceUnavailable(f"{name}: there are only {len(devices)} OpenCL device(s): {found}{hint}")
     dev = CLDevice(devices[index])
     d = dev.device
     options = _build_options(d)
