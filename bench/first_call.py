@@ -125,7 +125,8 @@ def main() -> None:
         print(json.dumps(child(Path(args.child), args.src, args.profile)))
         return
     trees = [Path(t).resolve() for t in args.tree] or [ROOT]
-    print(f"{'tree':40s} {'cache':5s} {'first call':>10s} {'codegen':>9s} {'lower':>8s} {'build':>9s} {'kernels':>7s} {'sources':>7s}")
+    heads = ("first call", 10), ("codegen", 9), ("lower", 8), ("build", 9), ("kernels", 7), ("sources", 7)
+    print(f"{'tree':40s} {'cache':5s} " + " ".join(f"{h:>{w}s}" for h, w in heads))
     for r in range(args.rounds):
         for i, tree in enumerate(trees):
             with tempfile.TemporaryDirectory(prefix="tg-first-call-") as cache:
