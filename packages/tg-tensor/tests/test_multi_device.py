@@ -109,7 +109,7 @@ def test_mismatches_raise_at_the_call() -> None:
     with pytest.raises(ArgumentError, match=r"different devices \(CPU,CPU:1 and CPU,CPU:2\)"):
         Tensor(a).shard(d2, 0) + Tensor(a).shard(("CPU:0", "CPU:2"), 0)
     with pytest.raises(ArgumentError, match=r"different devices \(CPU,CPU:1 and CPU\)"):
-        Tensor(a).shard(d2, 0) + Tensor(a)
+        Tensor(a).shard(d2, 0) + Tensor(a, device="CPU")
     with pytest.raises(ArgumentError, match="different device tuples"):  # built below the tensor layer's checks
         Tensor(a).shard(d2, 0).where(Tensor(a).shard(("CPU:0", "CPU:2"), 0), 0.0)
     with pytest.raises(ArgumentError, match="moves elements between the parts"):
@@ -147,7 +147,7 @@ def test_backward_data_parallel(n: int) -> None:
 
 def test_gradient_flows_back_through_shard_and_to() -> None:
     a, b = rand(4, 3), rand(3, 2)
-    x, w = Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)
+    x, w = Tensor(a, device="CPU", requires_grad=True), Tensor(b, device="CPU", requires_grad=True)
     ((x.shard(CPUS[2], 0) @ w.to(CPUS[2])) ** 2).sum().backward()
     x1, w1 = Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)
     ((x1 @ w1) ** 2).sum().backward()
