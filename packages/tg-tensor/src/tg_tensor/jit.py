@@ -178,7 +178,12 @@ class _IndexCheck:
         old: Buffer = self.node.arg
         root = roots.get(id(_root(old)), _root(old))
         new = old if root is _root(old) else root if old.base is None else root.view(old.size, old.dtype, old.offset)
-        index = Tensor._wrap(self.uop.substitute({self.node: UOp(Ops.BUFFER, self.node.dtype, (), new)}))
+        buf = UOp(Ops.BUFFER, self.node.dtype, (), new)
+        view = _view_of(self.uop)
+        if view is not None and view[1] is self.node and all(_static(arg) for _, arg in view[0]):
+            index = Tensor._wrap(_apply_chain(view[0], buf))  # a view of the index buffer: no graph rewrite
+        else:
+            index = Tensor._wrap(self.uop.substitute({self.node: buf}))
         self.bound.check(index.numpy())
 
 
@@ -358,10 +363,14 @@ def _fresh_view(u: UOp, node: UOp, j: int, _: list[Tensor], made: list[Buffer], 
 
 def _fresh_chain(chain: tuple[tuple[Ops, Any], ...], node: UOp, j: int, *made_etc: Any) -> Tensor:
     """`_fresh_view` for a view with no variables: its movement ops (outermost first) over the new buffer."""
-    u = _fresh_buffer(node, j, made_etc[1])
+    return Tensor._wrap(_apply_chain(chain, _fresh_buffer(node, j, made_etc[1])))
+
+
+def _apply_chain(chain: tuple[tuple[Ops, Any], ...], u: UOp) -> UOp:
+    """The movement ops of `chain` (outermost first, as `_view_of` gives them) applied to `u`."""
     for op, arg in reversed(chain):
-        u = UOp(op, node.dtype, (u,), arg)
-    return Tensor._wrap(u)
+        u = UOp(op, u.dtype, (u,), arg)
+    return u
 
 
 def _static(arg: Any) -> bool:
