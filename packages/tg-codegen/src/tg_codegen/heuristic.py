@@ -23,7 +23,9 @@ and the device's capabilities (BEAM search can do better, at the cost of timing 
 - A reduction over a contiguous axis gets partial sums (UNROLL) so consecutive additions do not wait for
   each other, also when it reduces several axes and only the innermost is contiguous (batch-norm statistics
   of NCHW over N, H and W: without them one thread's 8 channels each ran one chain of 100,352 additions);
-  a reduction over an outer axis (column sums) gets its contiguous output axis as SIMD lanes,
+  a reduction over an outer axis (column sums), or one whose only input read in order along it is a vector
+  shared by every output (a one-row matmul x @ w, w stored (in, out)), gets its contiguous output axis as SIMD
+  lanes,
   narrower ones where that axis is all the outputs there are and the threads need a share of it (16
   channels: two threads of 8 lanes, not one of 16).
 - On the host devices, max pooling's kernels: a small window reduction gets its contiguous output axis upcast
