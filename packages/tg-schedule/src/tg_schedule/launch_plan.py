@@ -24,12 +24,13 @@ Copies are not planned (`LaunchPlan.build` returns None for items holding one): 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tg_runtime.buffer import Buffer
-from tg_runtime.device import Program
+from tg_runtime.device import Launch, Program
 from tg_schedule.item import ScheduleItem
 from tg_schedule.run import get_kernel, variable_values
 from tg_uop.symbolic import sym_infer
@@ -60,12 +61,21 @@ class PlannedLaunch:
             args = list(args)
             for pos, k in self.swaps:
                 args[pos] = slots[k]
-        vals = tuple(var_vals.get(v, c) for v, c in self.variables) if self.variables else ()
+            args = tuple(args)
+        if not self.variables:
+            self.program.run(args, self.fixed)
+            return
+        vals = tuple(var_vals.get(v, c) for v, c in self.variables)
         size = self.global_size
         if self.symbolic:
             named = {v.arg[0]: val for (v, _), val in zip(self.variables, vals, strict=True)}
             size = tuple(int(sym_infer(s, named)) for s in size)
-        self.program(*args, global_size=size, local_size=self.local_size, vals=vals, wait=True)
+        self.program.run(args, Launch(size, self.local_size, vals, True))
+
+    @functools.cached_property
+    def fixed(self) -> Launch:
+        """The launch of a kernel without variables: the same at every replay."""
+        return Launch(self.global_size, self.local_size, (), True)
 
 
 class LaunchPlan:
