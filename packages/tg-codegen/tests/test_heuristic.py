@@ -371,3 +371,17 @@ def test_channels_last_weight_gradient_gets_whole_vectors() -> None:
     with Context(NOOPT=1):
         plain = launch(get_program(ast, "CPU"), ast, {1: gs, 2: xs})
     assert launch(spec, ast, {1: gs, 2: xs})[0] == plain[0]
+
+
+def test_one_row_matmul_gets_lanes_on_its_outputs() -> None:
+    # x (1, k) @ w (k, n), w stored (in, out) as a decoder's one-token step reads it: x is walked in order along
+    # the reduction but shared by every output, so the lanes go on the outputs (w's rows read 16 at a time), not
+    # partial sums along k (one float of w every n*4 bytes)
+    n, k = 384, 128
+    x = load(param(1, dtypes.float32, k), contig((1, k)).expand((n, k)))
+    w = load(param(2, dtypes.float32, k * n), contig((k, n)).permute((1, 0)))
+    ast = sink(store(param(0, dtypes.float32, n), contig((n, 1)), (x * w).reduce_axis(Ops.ADD, (1,))))
+    kern = heuristic(ast, cpu_caps(1))
+    assert upcast_from(kern, 0) >= 16 and all(o.op is not OptOps.UNROLL for o in kern.applied)
+    xs, ws = [float(i % 5 - 2) for i in range(k)], [float((i * 3) % 7 - 3) for i in range(k * n)]
+    assert launch(compile_kernel(kern, "CPU"), ast, {1: xs, 2: ws})[0] == matmul_ref(xs, ws, 1, n, k)

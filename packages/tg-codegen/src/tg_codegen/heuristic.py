@@ -24,7 +24,9 @@ and the device's capabilities (BEAM search can do better, at the cost of timing 
 - A reduction over a contiguous axis gets partial sums (UNROLL) so consecutive additions do not wait for
   each other, also when it reduces several axes and only the innermost is contiguous (batch-norm statistics
   of NCHW over N, H and W: without them one thread's 8 channels each ran one chain of 100,352 additions);
-  a reduction over an outer axis (column sums) gets its contiguous output axis as SIMD lanes,
+  a reduction over an outer axis (column sums), or one whose only input read in order along it is a vector
+  shared by every output (a one-row matmul x @ w, w stored (in, out)), gets its contiguous output axis as SIMD
+  lanes,
   narrower ones where that axis is all the outputs there are and the threads need a share of it (16
   channels: two threads of 8 lanes, not one of 16).
 - On the host devices, max pooling's kernels: a small window reduction gets its contiguous output axis upcast
@@ -324,15 +326,18 @@ def _reduction(k: Kernel, reduces: list[int]) -> None:
     statistics over N, H, W of NCHW: the channel's H*W run repeats every C*H*W) the length that matters is all
     of them together, and the innermost one is the axis memory is walked along."""
     shape, loads, red = k.full_shape, _load_strides(k), reduces[-1]
-    if math.prod(shape[i] for i in reduces) < 256:
-        return  # a short reduction is not worth splitting
-    if any(s[red] == 1 for s in loads):  # walks memory in order: several partial sums in flight
-        _try_first(k, OptOps.UNROLL, red, (16, 8, 4))
-        return
     out = _output_strides(k)
     lanes = next(
         (i for i, t in enumerate(k.types) if t is AxisType.GLOBAL and out[i] == 1 and shape[i] % 16 == 0), None
     )
+    walks = [s for s in loads if s[red] == 1]
+    # an input walked in order along the reduction gets partial sums, unless every such input is one vector
+    # shared by all the lane outputs (a one-row matmul x @ w with w stored (in, out), decoding one token): the
+    # lanes then read a 16-wide piece of w's row per step instead of one float every out*4 bytes
+    if walks and (lanes is None or any(s[lanes] != 0 for s in walks)):
+        if math.prod(shape[i] for i in reduces) >= 256:  # a short reduction is not worth splitting
+            _try_first(k, OptOps.UNROLL, red, (16, 8, 4))
+        return
     if lanes is None or not any(s[lanes] == 1 for s in loads):
         return
     # few outputs (batch-norm statistics over 16 channels, channels last) would all be one thread's lanes: when

@@ -81,8 +81,12 @@ class Program(ABC):
         vals: tuple[int, ...] = (),
         wait: bool = False,
     ) -> float | None:
+        return self.run(bufs, Launch(global_size, local_size, vals, wait))
+
+    def run(self, bufs: tuple[Any, ...], how: Launch) -> float | None:
+        """The call with its `Launch` made beforehand (a JIT replay makes one per kernel, once)."""
         COUNTERS.launches += 1
-        return self.launch(bufs, Launch(global_size, local_size, vals, wait))
+        return self.launch(bufs, how)
 
     @abstractmethod
     def launch(self, bufs: tuple[Any, ...], how: Launch) -> float | None:

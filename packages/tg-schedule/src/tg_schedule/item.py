@@ -62,6 +62,11 @@ def capture() -> Iterator[list[ScheduleItem]]:
         del _logs[depth]  # by position: logs with equal contents are still different logs
 
 
+def capturing() -> bool:
+    """Whether a capture log is open (what runs now must go through `record`)."""
+    return bool(_logs)
+
+
 def record(si: ScheduleItem) -> None:
     """Called by run_item for each item it runs."""
     for log in _logs:

@@ -8,7 +8,9 @@ the buffers that ASSIGNs update, the outputs) is used as captured, so state that
 outputs a caller keeps (`fresh`) are then copied to new buffers (`copies()`), returned by each replay, so values
 an earlier call returned are never overwritten by a later one.
 A replay runs like any schedule: every buffer is allocated and every kernel compiled before the first item
-writes. That is what tg-tensor's TinyJit is built on.
+writes. Replays run through a `LaunchPlan` (built at the first replay: programs, captured handles and variable
+positions resolved once), except while a capture is open, with DEBUG or VIZ on (each item then runs as a
+schedule, recorded and printed), or for items holding a copy. That is what tg-tensor's TinyJit is built on.
 
 >>> import struct
 >>> from tg_uop import UOp, Ops, dtypes
@@ -32,8 +34,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from tg_runtime.buffer import Buffer
-from tg_schedule.item import ScheduleItem, capture
+from tg_schedule.item import ScheduleItem, capture, capturing
+from tg_schedule.launch_plan import LaunchPlan
 from tg_schedule.run import run_schedule
+from tg_uop import trace
+from tg_uop.helpers import DEBUG
 from tg_uop.uop import UOp
 
 __all__ = ["CapturedRun", "capture"]
@@ -51,6 +56,8 @@ class CapturedRun:
             raise ValueError("CapturedRun: fresh buffers must be base buffers, not views")
         if {id(b) for b in self.fresh} & {id(b) for b in self.inputs}:
             raise ValueError("CapturedRun: a buffer cannot be both an input and a fresh output")
+        self.plan: LaunchPlan | None = None
+        self.planned = False  # whether `plan` was built (None then: the items cannot be planned)
 
     def replay(self, inputs: Sequence[Buffer], var_vals: Mapping[UOp, int] | None = None) -> list[Buffer]:
         """Run the captured items with `inputs` in place of the captured inputs (same sizes and dtypes) and the
@@ -67,6 +74,12 @@ class CapturedRun:
                 )
             if swap.setdefault(id(old), new) is not new:
                 raise ValueError("replay: one captured input buffer is given two different buffers")
+        if not capturing() and not DEBUG and not trace.ON:
+            if not self.planned:
+                self.plan, self.planned = LaunchPlan.build(self.items, self.inputs), True
+            if self.plan is not None:
+                self.plan.run(inputs, var_vals or {})
+                return self.copies()
         views: dict[int, Buffer] = {}
 
         def swapped(b: Buffer) -> Buffer:

@@ -245,13 +245,12 @@ class TensorCore:
         return self
 
     def _contiguous_buffer(self) -> Buffer:
+        if (b := _in_order(self.uop)) is not None:  # realized already: nothing to schedule
+            return b
         self.realize()
         u = self.uop
-        # reshapes of a whole buffer are still that buffer, in order; a symbolic size is the buffer's first elements
-        while u.op is Ops.RESHAPE or (u.op is Ops.SHRINK and _symbolic_prefix(u)):
-            u = u.src[0]
-        if u.op is Ops.BUFFER:
-            return u.arg
+        if (b := _in_order(u)) is not None:
+            return b
         if u.op is Ops.MULTI:  # the parts gathered on the first device
             u = multi.lower(UOp(Ops.COPY, u.dtype, (u,), split_devices(self.device)[0]))
         c = self._wrap(UOp(Ops.CONTIGUOUS, u.dtype, (u,))).realize()
@@ -334,6 +333,14 @@ class TensorCore:
 
     def bool(self) -> Self:
         return self.cast(dtypes.bool)
+
+
+def _in_order(u: UOp) -> Buffer | None:
+    """The buffer `u` is, in order, or None: reshapes of a whole buffer are still that buffer; a symbolic size is
+    the buffer's first elements."""
+    while u.op is Ops.RESHAPE or (u.op is Ops.SHRINK and _symbolic_prefix(u)):
+        u = u.src[0]
+    return u.arg if u.op is Ops.BUFFER else None
 
 
 def _symbolic_prefix(u: UOp) -> bool:

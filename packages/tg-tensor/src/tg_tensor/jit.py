@@ -178,7 +178,12 @@ class _IndexCheck:
         old: Buffer = self.node.arg
         root = roots.get(id(_root(old)), _root(old))
         new = old if root is _root(old) else root if old.base is None else root.view(old.size, old.dtype, old.offset)
-        index = Tensor._wrap(self.uop.substitute({self.node: UOp(Ops.BUFFER, self.node.dtype, (), new)}))
+        buf = UOp(Ops.BUFFER, self.node.dtype, (), new)
+        view = _view_of(self.uop)
+        if view is not None and view[1] is self.node and all(_static(arg) for _, arg in view[0]):
+            index = Tensor._wrap(_apply_chain(view[0], buf))  # a view of the index buffer: no graph rewrite
+        else:
+            index = Tensor._wrap(self.uop.substitute({self.node: buf}))
         self.bound.check(index.numpy())
 
 
@@ -318,8 +323,13 @@ def _finish(entry: _Capture, items: list[Any], inputs: list[Tensor], result: Any
             if not any(b is root for b in fresh):
                 fresh.append(root)
             j = next(i for i, b in enumerate(fresh) if b is root)
-            # over variables: each call binds them to its own values (the output has this call's shape)
-            outs[id(o)] = functools.partial(_fresh_view, unbind_graph([o.uop])[0][0], view[1], j)
+            # over variables: each call binds them to its own values (the output has this call's shape); a view
+            # without them is rebuilt op by op over the new buffer (no graph rewrite per call)
+            outs[id(o)] = (
+                functools.partial(_fresh_chain, view[0], view[1], j)
+                if all(_static(arg) for _, arg in view[0])
+                else functools.partial(_fresh_view, unbind_graph([o.uop])[0][0], view[1], j)
+            )
         else:  # state that existed before the call (a weight): the same tensor
             outs[id(o)] = functools.partial(lambda o, *_: o, o)
     entry.run, entry.result, entry.outputs = CapturedRun(items, in_bufs, fresh), result, outs
@@ -341,10 +351,33 @@ def _input_view(u: UOp, node: UOp, k: int, ins: list[Tensor], _: list[Buffer], v
     return Tensor._wrap(bind_graph(u.substitute({node: new[1]}), vals))
 
 
-def _fresh_view(u: UOp, node: UOp, j: int, _: list[Tensor], made: list[Buffer], vals: dict[UOp, int]) -> Tensor:
+def _fresh_buffer(node: UOp, j: int, made: list[Buffer]) -> UOp:
     old: Buffer = node.arg  # the fresh buffer itself, or a view of it
     new = made[j] if old.base is None else made[j].view(old.size, old.dtype, old.offset)
-    return Tensor._wrap(bind_graph(u.substitute({node: UOp(Ops.BUFFER, node.dtype, (), new)}), vals))
+    return UOp(Ops.BUFFER, node.dtype, (), new)
+
+
+def _fresh_view(u: UOp, node: UOp, j: int, _: list[Tensor], made: list[Buffer], vals: dict[UOp, int]) -> Tensor:
+    return Tensor._wrap(bind_graph(u.substitute({node: _fresh_buffer(node, j, made)}), vals))
+
+
+def _fresh_chain(chain: tuple[tuple[Ops, Any], ...], node: UOp, j: int, *made_etc: Any) -> Tensor:
+    """`_fresh_view` for a view with no variables: its movement ops (outermost first) over the new buffer."""
+    return Tensor._wrap(_apply_chain(chain, _fresh_buffer(node, j, made_etc[1])))
+
+
+def _apply_chain(chain: tuple[tuple[Ops, Any], ...], u: UOp) -> UOp:
+    """The movement ops of `chain` (outermost first, as `_view_of` gives them) applied to `u`."""
+    for op, arg in reversed(chain):
+        u = UOp(op, u.dtype, (u,), arg)
+    return u
+
+
+def _static(arg: Any) -> bool:
+    """Whether a movement op's argument holds no symbolic size."""
+    if isinstance(arg, tuple):
+        return all(_static(a) for a in arg)
+    return not isinstance(arg, UOp)
 
 
 def _replay(entry: _Capture, inputs: list[Tensor], vals: dict[UOp, int]) -> Any:

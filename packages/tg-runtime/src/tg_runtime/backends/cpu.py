@@ -28,12 +28,13 @@ from tg_uop.dtype import dtypes
 
 
 class HostMemory:
-    """A block of host memory: its aligned address and a memoryview of it. `owner` keeps the storage alive."""
+    """A block of host memory: its aligned address (also as the ctypes argument `ptr`, made once: a launch passes
+    it as is) and a memoryview of it. `owner` keeps the storage alive."""
 
-    __slots__ = ("addr", "mv", "owner")
+    __slots__ = ("addr", "mv", "owner", "ptr")
 
     def __init__(self, addr: int, nbytes: int, owner: Any) -> None:
-        self.addr, self.owner = addr, owner
+        self.addr, self.owner, self.ptr = addr, owner, ctypes.c_void_p(addr)
         self.mv = (
             memoryview((ctypes.c_uint8 * nbytes).from_address(addr)).cast("B") if nbytes else memoryview(bytearray())
         )
@@ -136,7 +137,9 @@ class CPUProgram(Program):
         self._fxn.restype = None
 
     def launch(self, bufs: tuple[HostMemory, ...], how: Launch) -> float | None:
-        args = [ctypes.c_void_p(b.addr) for b in bufs] + [ctypes.c_int(v) for v in how.vals]
+        args: list[Any] = [b.ptr for b in bufs]
+        if how.vals:
+            args += [ctypes.c_int(v) for v in how.vals]
         start = time.perf_counter()
         self._fxn(*args)
         return time.perf_counter() - start if how.wait else None
