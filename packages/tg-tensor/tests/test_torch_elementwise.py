@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from helpers import ARITHMETIC, TORCH_DTYPE, assert_same, check, rand
 
 from tg_tensor import Tensor, dtypes
+from tg_uop import Ops
 
 
 def _same_name(module: object, names_by_range: dict[tuple[float, float], str]) -> list[tuple]:
@@ -582,3 +583,9 @@ def test_elementwise_chain_is_one_kernel(kernels):
     y = Tensor(rand(5, seed=2)).realize()
     out = ((x * y + 1).gelu().atan().softplus() - x.asinh()).clamp(-1, 1).maximum(x.erf())
     assert kernels(out) == 1
+
+
+def test_tanh_and_gelu_tanh_need_no_log2():
+    # a LOG2 has no vector form in the C renderer, so it would make the GPT's MLP kernel call log2f lane by lane
+    for t in [Tensor([0.1, 2.0]).tanh(), Tensor([0.1, 2.0]).gelu(approximate="tanh")]:
+        assert Ops.LOG2 not in {u.op for u in t.uop.toposort()}
