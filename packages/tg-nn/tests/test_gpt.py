@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tg_codegen import get_program
 from tg_nn import optim
 from tg_nn.models import GPT, ByteTokenizer, GPTConfig, KVCache
 from tg_nn.state import get_parameters, get_state_dict, load_state_dict, safe_load, safe_save
@@ -124,3 +125,18 @@ def test_config_and_tokenizer_errors() -> None:
     assert tok.decode(tok.encode("Zippy's brain: ünïcode")) == "Zippy's brain: ünïcode"
     with pytest.raises(ValueError, match="in \\[0, 256\\)"):
         tok.decode([300])
+
+
+def test_attention_times_values_indexes_without_division() -> None:
+    # the decoder's softmax(q k) @ v over the cached positions 0..start_pos: the merged (heads, positions) index
+    # divides by multiples of start_pos+1, which the symbolic rules must fold away (no per-element / or %)
+    heads, ctx, hd = 4, 128, 32
+    n = Variable("start_pos", 0, ctx - 1).bind(9) + 1
+    cache = Tensor.rand(1, heads, ctx, hd).realize()
+    weights = Tensor.rand(1, heads, 1, ctx).realize()[:, :, :, :n].softmax(-1)
+    out = weights @ cache[:, :, :n, :]
+    srcs = [get_program(item.ast, "CPU").src for item in out.schedule()]
+    body = [s for s in srcs if "start_pos" in s and "data2" in s and "exp" not in s]
+    assert body, srcs
+    assert not any("/" in line or "%" in line for s in body for line in s.splitlines() if "data" in line), body
+    np.testing.assert_allclose(out.numpy(), weights.numpy() @ cache.numpy()[:, :, :10], atol=1e-5, rtol=1e-5)

@@ -141,6 +141,89 @@ def _mod_fold(x: UOp, c: UOp) -> UOp | None:
     return rest % cv if rest.vmin >= 0 else None
 
 
+def _coeffs(x: UOp) -> tuple[dict[UOp, int], int]:
+    # linear_terms with repeated nodes merged: {node: coefficient}, constant
+    terms, const = linear_terms(x)
+    out: dict[UOp, int] = {}
+    for n, k in terms:
+        out[n] = out.get(n, 0) + k
+    return {n: k for n, k in out.items() if k != 0}, const
+
+
+def _multiple_of(n: UOp, d: dict[UOp, int], dc: int) -> int | None:
+    """m when the node n is provably m times the linear form d + dc (same nodes, proportional coefficients)."""
+    nd, nc = _coeffs(n)
+    if not d or nd.keys() != d.keys():
+        return None
+    first = next(iter(d))
+    m, rem = divmod(nd[first], d[first])
+    if rem or any(nd[t] != m * k for t, k in d.items()) or nc != m * dc:
+        return None
+    return m
+
+
+def _lower_bound(terms: dict[UOp, int], const: int) -> int | float:
+    """A lower bound of sum(k*n) + const; a loop index with a symbolic end counts as at most end-1, so
+    ridx < end is known even when both depend on the same Variable."""
+    terms = dict(terms)
+    lo: int | float = const
+    for n in [n for n, k in terms.items() if k < 0 and n.op is Ops.RANGE and n.src[0].op is not Ops.CONST]:
+        k = terms.pop(n)
+        end, end_c = _coeffs(n.src[0])
+        lo += k * (end_c - 1)
+        for t, kt in end.items():
+            terms[t] = terms.get(t, 0) + k * kt
+    for n, k in terms.items():
+        lo += k * (n.vmin if k > 0 else n.vmax)
+    return lo
+
+
+def _split_by(x: UOp, d: UOp) -> tuple[UOp, UOp] | None:
+    """(q, r) with x == q*d + r and 0 <= r < d for every value of the Variables, d a symbolic divisor.
+
+    Terms that are a node times d (or times a multiple of d) go to q, whole multiples of d's linear form
+    are taken out of the rest, and what is left must provably lie in [0, d). With x >= 0 and d > 0
+    truncating and floor division agree, so x // d == q and x % d == r exactly."""
+    if d.op is Ops.CONST or d.vmin <= 0 or x.vmin < 0:
+        return None
+    dt, dc = _coeffs(d)
+    terms, const = _coeffs(x)
+    if not dt or not _fits(x.dtype, list(terms.items()), const):
+        return None
+    quot: list[tuple[UOp, int]] = []
+    for n in list(terms):
+        if n.op is Ops.MUL and n.src[0].op is not Ops.CONST and n.src[1].op is not Ops.CONST:
+            for a, b in (n.src, n.src[::-1]):
+                m = 1 if b is d else _multiple_of(b, dt, dc)
+                if m is not None:
+                    quot.append((a, m * terms.pop(n)))
+                    break
+    first = next(iter(dt))
+    m = terms.get(first, 0) // dt[first]
+    for t, k in dt.items():
+        terms[t] = terms.get(t, 0) - m * k
+    terms, const = {t: k for t, k in terms.items() if k != 0}, const - m * dc
+    if not quot and m == 0:
+        return None
+    rest = _build_sum(x.dtype, list(terms.items()), const)
+    gap = dict(dt)  # d - r - 1 >= 0 proves r < d
+    for t, k in terms.items():
+        gap[t] = gap.get(t, 0) - k
+    if rest.vmin < 0 or _lower_bound(gap, dc - const - 1) < 0:
+        return None
+    return _build_sum(x.dtype, quot, m), rest
+
+
+def _sym_div_fold(x: UOp, d: UOp) -> UOp | None:
+    split = _split_by(x, d)
+    return None if split is None else split[0]
+
+
+def _sym_mod_fold(x: UOp, d: UOp) -> UOp | None:
+    split = _split_by(x, d)
+    return None if split is None else split[1]
+
+
 def _lt_fold(x: UOp, c: UOp) -> UOp | None:
     """Move constants across an integer comparison: x*k + c1 < c2  ->  x < ceil((c2-c1)/k)."""
     terms, const = linear_terms(x)
@@ -203,6 +286,8 @@ pm_symbolic = PatternMatcher(
         ((_ix * _c1) // _c1, lambda x, c1: x if c1.arg != 0 and _fits(x.dtype, [(x, c1.arg)], 0) else None),
         (_ix // UPat.cvar("c"), _div_fold),
         (_ix % UPat.cvar("c"), _mod_fold),
+        (_ix // UPat.var("d", dtype=INTS), _sym_div_fold),
+        (_ix % UPat.var("d", dtype=INTS), _sym_mod_fold),
         ((_ix // UPat.cvar("c")) * UPat.cvar("c") + _ix % UPat.cvar("c"), _recombine_divmod),
         ((_y + (_ix // UPat.cvar("c")) * UPat.cvar("c")) + _ix % UPat.cvar("c"), _recombine_divmod),
         # comparisons
