@@ -32,8 +32,7 @@ from typing import Any
 from tg_runtime.buffer import Buffer
 from tg_runtime.device import Launch, Program
 from tg_schedule.item import ScheduleItem
-from tg_schedule.run import get_kernel, variable_values
-from tg_uop.symbolic import sym_infer
+from tg_schedule.run import get_kernel, launch_dims, variable_values
 from tg_uop.uop import UOp
 
 # where a replay's handle for an input slot comes from: (input index, (size, dtype, offset) of a view, or None)
@@ -44,7 +43,7 @@ InputSlot = tuple[int, tuple[int, Any, int] | None]
 class PlannedLaunch:
     """One kernel of a plan: its program and captured handles, the argument positions that take a replay's input
     handles (position, index into the replay's input slots), its variables with their captured values, and its
-    launch sizes (`symbolic`: the global size holds variables and is evaluated at each replay's values)."""
+    launch sizes (a global size holding variables is evaluated at each replay's values)."""
 
     program: Program
     handles: tuple[Any, ...]
@@ -52,7 +51,6 @@ class PlannedLaunch:
     variables: tuple[tuple[UOp, int], ...]
     global_size: tuple[Any, ...]
     local_size: tuple[int, ...] | None
-    symbolic: bool
 
     def launch(self, slots: list[Any], var_vals: Mapping[UOp, int]) -> None:
         """Run the kernel with the replay's input handles (`slots`) and variable values."""
@@ -66,10 +64,7 @@ class PlannedLaunch:
             self.program.run(args, self.fixed)
             return
         vals = tuple(var_vals.get(v, c) for v, c in self.variables)
-        size = self.global_size
-        if self.symbolic:
-            named = {v.arg[0]: val for (v, _), val in zip(self.variables, vals, strict=True)}
-            size = tuple(int(sym_infer(s, named)) for s in size)
+        size = launch_dims(self.global_size, [v for v, _ in self.variables], vals)
         self.program.run(args, Launch(size, self.local_size, vals, True))
 
     @functools.cached_property
@@ -106,11 +101,8 @@ class LaunchPlan:
             by_name = {v.arg[0]: v for v in si.var_vals}
             values = variable_values(si, k.spec)  # raises here, before any launch, for a variable with no value
             variables = tuple((by_name[v.arg[0]], val) for v, val in zip(k.spec.vars, values, strict=True))
-            symbolic = not all(isinstance(s, int) for s in k.spec.global_size)
             launches.append(
-                PlannedLaunch(
-                    k.program, tuple(handles), tuple(swaps), variables, k.spec.global_size, k.spec.local_size, symbolic
-                )
+                PlannedLaunch(k.program, tuple(handles), tuple(swaps), variables, k.spec.global_size, k.spec.local_size)
             )
         return cls(launches, slots)
 

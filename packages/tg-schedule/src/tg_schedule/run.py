@@ -9,6 +9,7 @@ kernel's AST and loop program.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tg_codegen.compile import Estimates
@@ -87,11 +88,11 @@ def variable_values(si: ScheduleItem, spec: ProgramSpec) -> tuple[int, ...]:
     return tuple(by_name[v.arg[0]] for v in spec.vars)
 
 
-def launch_dims(size: tuple[int, ...], spec: ProgramSpec, vals: tuple[int, ...]) -> tuple[int, ...]:
-    """A launch size with its symbolic entries evaluated at the variables' values."""
+def launch_dims(size: tuple[int, ...], variables: Sequence[UOp], vals: Sequence[int]) -> tuple[int, ...]:
+    """A launch size with its symbolic entries evaluated at the values `vals` of `variables` (DEFINE_VARs)."""
     if all(isinstance(s, int) for s in size):
         return size
-    named = {v.arg[0]: val for v, val in zip(spec.vars, vals, strict=True)}
+    named = {v.arg[0]: val for v, val in zip(variables, vals, strict=True)}
     return tuple(int(sym_infer(s, named)) for s in size)
 
 
@@ -119,7 +120,7 @@ def run_item(si: ScheduleItem, index: int = 0) -> float:
         print(k.spec.src)
     handles = [b.handle for b in si.bufs]
     vals = variable_values(si, k.spec)
-    global_size = launch_dims(k.spec.global_size, k.spec, vals)
+    global_size = launch_dims(k.spec.global_size, k.spec.vars, vals)
     elapsed = k.program(*handles, global_size=global_size, local_size=k.spec.local_size, vals=vals, wait=True) or 0.0
     if trace.ON:  # VIZ (checked here: building the fields costs a microsecond per launch)
         trace.emit("launch", ref=trace.Ref(si.ast), name=k.spec.name, device=device, dt=elapsed)
