@@ -218,7 +218,7 @@ class TensorCore:
             if t.requires_grad and t._parents and t._graph is None:
                 t._graph = old  # keep the graph for backward after the value is realized
             t.uop = becomes[old]
-            if _computed(old) and owner.setdefault(old, t) is not t:
+            if not multi.is_realized(old) and owner.setdefault(old, t) is not t:
                 # equal graphs are one hash-consed UOp and computed once, but two tensors built apart must not share
                 # a buffer: an assign to one (two LayerNorms' Tensor.ones(n)) would change the other
                 t.uop = _own_buffer(t.uop)
@@ -358,14 +358,6 @@ def saturating_cast(u: UOp, dtype: DType) -> UOp:
     inside = (full_like(u, f_lo) < u).where(u.cast(dtype), full_like(u, lo, dtype))
     out = (u < full_like(u, f_hi)).where(inside, full_like(u, hi, dtype))
     return u.ne(u).where(full_like(u, 0, dtype), out)
-
-
-def _computed(u: UOp) -> bool:
-    """Whether realizing `u` computes a new value (not only views of buffers, on one device or several)."""
-    base = u.base
-    if base.op is Ops.MULTI:
-        return any(s.base.op is not Ops.BUFFER for s in base.src)
-    return base.op is not Ops.BUFFER
 
 
 def _own_buffer(u: UOp) -> UOp:
